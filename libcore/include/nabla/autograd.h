@@ -1,0 +1,112 @@
+/* nabla/autograd.h — requires_grad, .grad, the recorded graph, backward, hooks and
+ * grad mode. Semantics follow PyTorch 2.x (see spec/autograd.md).
+ */
+#ifndef NABLA_AUTOGRAD_H
+#define NABLA_AUTOGRAD_H
+
+#include <stdio.h>
+
+#include "core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- leaves, grads, graph nodes ------------------------------------------ */
+
+/* Mark a leaf as requiring grad (or not). Errors: non-leaf ("only leaf tensors can
+ * change requires_grad"), integer/bool dtype. Returns 0 or a negative status. */
+int nb_set_requires_grad(nb_tensor *t, bool requires_grad);
+/* Convenience: nb_set_requires_grad(t, true) and return t (NULL on error). */
+nb_tensor *nb_requires_grad_(nb_tensor *t);
+bool nb_requires_grad(const nb_tensor *t);
+/* A tensor is a leaf iff it has no grad_fn. */
+bool nb_is_leaf(const nb_tensor *t);
+/* The accumulated gradient (borrowed; NULL when none). */
+nb_tensor *nb_grad(const nb_tensor *t);
+/* Replace .grad (takes a new reference; NULL clears it). Shape and dtype must match. */
+int nb_set_grad(nb_tensor *t, nb_tensor *grad);
+/* The node that produced t (borrowed; NULL for leaves). */
+nb_node *nb_grad_fn(const nb_tensor *t);
+/* Node name: "MulBackward", "AccumulateGrad", ... */
+const char *nb_node_name(const nb_node *n);
+/* Number of next functions (one per op input, in argument order). */
+int nb_node_num_next(const nb_node *n);
+/* The i-th next function: the node (NULL for an input that does not require grad)
+ * and, through *input_nr, which output of that node feeds it. */
+nb_node *nb_node_next(const nb_node *n, int i, int *input_nr);
+/* For an AccumulateGrad node: the leaf it accumulates into (borrowed); else NULL. */
+nb_tensor *nb_node_variable(const nb_node *n);
+/* The AccumulateGrad node of a leaf that requires grad (created on demand; borrowed,
+ * alive while some graph or the caller's use holds it — valid until the leaf dies). */
+nb_node *nb_grad_accumulator(nb_tensor *leaf);
+
+/* ---- detach and retain_grad -------------------------------------------- */
+
+/* A leaf that shares t's storage and version counter and does not require grad. */
+nb_tensor *nb_detach(nb_tensor *t);
+/* Ask a non-leaf to keep its .grad after backward (after all hooks, accumulating).
+ * No-op on leaves. Error if t does not require grad. */
+int nb_retain_grad(nb_tensor *t);
+bool nb_retains_grad(const nb_tensor *t);
+
+/* ---- backward ------------------------------------------------------------ */
+
+enum {
+  NB_RETAIN_GRAPH = 1u << 0, /* keep saved tensors so backward can run again */
+  NB_CREATE_GRAPH = 1u << 1  /* record the backward pass (not supported yet: NB_EUNSUPPORTED) */
+};
+
+/* Backpropagate from `root`. `grad` is the gradient of root (NULL allowed only for
+ * one-element roots: a 1 is used). Accumulates into .grad of every leaf that requires
+ * grad and of non-leaves that retain grad. Frees saved tensors unless NB_RETAIN_GRAPH. */
+int nb_backward(nb_tensor *root, nb_tensor *grad, unsigned flags);
+/* Like nb_backward but accumulates only into the given tensors (PyTorch's inputs=). */
+int nb_backward_inputs(nb_tensor *root, nb_tensor *grad, nb_tensor *const *inputs, int n_inputs,
+                       unsigned flags);
+/* PyTorch's autograd.grad: gradients of `n_out` outputs (with grad_outputs, entries may
+ * be NULL for one-element outputs) with respect to `inputs`, returned in results[i]
+ * (scoped tensors; NULL when an input is not reached and allow_unused is true). Does not
+ * touch any .grad. */
+int nb_autograd_grad(nb_tensor *const *outputs, nb_tensor *const *grad_outputs, int n_out,
+                     nb_tensor *const *inputs, int n_inputs, nb_tensor **results, unsigned flags,
+                     bool allow_unused);
+
+/* ---- hooks ---------------------------------------------------------------- */
+
+/* A tensor hook sees the gradient of the tensor it was registered on. To replace the
+ * gradient, set *replace to a tensor of the same shape (a scoped result is fine: the
+ * engine keeps what it needs); leave it NULL to keep the gradient as is. Return 0, or a
+ * negative status to abort backward (set an error message). */
+typedef int (*nb_hook_fn)(nb_tensor *grad, nb_tensor **replace, void *user);
+/* Register a hook; returns a handle (> 0) or a negative status. Hooks run in
+ * registration order, each seeing the previous one's result. Error if t does not
+ * require grad. */
+int64_t nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user);
+/* Remove a hook by its handle. Returns 0, or NB_ENOTFOUND. */
+int nb_remove_hook(nb_tensor *t, int64_t handle);
+
+/* ---- grad mode (thread-local) ---------------------------------------------- */
+
+bool nb_is_grad_enabled(void);
+/* Set grad mode; returns the previous mode. */
+bool nb_set_grad_enabled(bool enabled);
+/* Push the current mode and disable (no_grad) / enable (enable_grad) recording.
+ * Each begin must be matched by nb_grad_mode_end(). Returns 0 or NB_ENOMEM. */
+int nb_no_grad_begin(void);
+int nb_enable_grad_begin(void);
+/* Restore the mode saved by the matching begin. NB_ESTATE when none is open. */
+int nb_grad_mode_end(void);
+/* Alias of nb_grad_mode_end() for readability after nb_no_grad_begin(). */
+int nb_no_grad_end(void);
+
+/* ---- graph drawing ---------------------------------------------------------- */
+
+/* Write the backward graph reachable from root as Graphviz DOT (nodes labelled with
+ * their names; leaves show their shape). Returns 0 or a negative status. */
+int nb_graph_dot(const nb_tensor *root, FILE *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

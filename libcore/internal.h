@@ -1,0 +1,177 @@
+/* libcore/internal.h — structures and helpers shared by the core's own files.
+ * Not installed; plugins see only the opaque types and accessors of the public headers.
+ * Names with a double underscore (nb__) are core-internal.
+ */
+#ifndef NABLA_INTERNAL_H
+#define NABLA_INTERNAL_H
+
+#include "nabla/nabla.h"
+
+#if defined(__GNUC__)
+#define NB_INTERNAL __attribute__((visibility("hidden")))
+#define NB_LIKELY(x) __builtin_expect(!!(x), 1)
+#define NB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define NB_INTERNAL
+#define NB_LIKELY(x) (x)
+#define NB_UNLIKELY(x) (x)
+#endif
+
+/* ---- storage and tensors ---------------------------------------------------------- */
+
+typedef struct nb_storage {
+  int32_t refcount;
+  uint32_t version; /* the version counter: shared by every view and detach */
+  size_t nbytes;
+  void *data; /* 64-byte aligned; may point inside this allocation for small sizes */
+} nb_storage;
+
+typedef struct nb_hook {
+  int64_t id;
+  nb_hook_fn fn;
+  void *user;
+  struct nb_hook *next;
+} nb_hook;
+
+struct nb_tensor {
+  int32_t refcount;
+  uint8_t dtype; /* nb_dtype */
+  int8_t ndim;
+  bool requires_grad; /* for non-leaves: always true */
+  bool retains_grad;
+  int32_t output_nr; /* which output of grad_fn this is */
+  int64_t numel;
+  int64_t offset; /* storage offset in elements */
+  int64_t shape[NB_MAX_DIMS];
+  int64_t strides[NB_MAX_DIMS]; /* in elements */
+  nb_storage *storage;
+  nb_node *grad_fn;  /* strong */
+  nb_tensor *grad;   /* strong */
+  nb_node *grad_acc; /* weak: the leaf's AccumulateGrad node, if one is alive */
+  nb_hook *hooks;    /* leaf hooks (hooks of non-leaves live on grad_fn) */
+};
+
+/* Allocate a zeroed tensor struct with refcount 1 (not registered in any scope), counted
+ * in nb_live_tensors(). NULL with NB_ENOMEM. */
+NB_INTERNAL nb_tensor *nb__tensor_alloc(void);
+/* Allocate storage of nbytes (refcount 1, version 0). */
+NB_INTERNAL nb_storage *nb__storage_new(size_t nbytes);
+NB_INTERNAL void nb__storage_release(nb_storage *s);
+/* New contiguous tensor with fresh storage, not registered in a scope (rc 1). */
+NB_INTERNAL nb_tensor *nb__tensor_new(int ndim, const int64_t *shape, nb_dtype dt);
+/* New tensor struct viewing t's storage (shares version), not registered; rc 1. */
+NB_INTERNAL nb_tensor *nb__alias(const nb_tensor *t, int ndim, const int64_t *shape,
+                                 const int64_t *strides, int64_t offset);
+/* Register t (a reference the caller owns) in the innermost scope, if any; returns t. */
+NB_INTERNAL nb_tensor *nb__scope_register(nb_tensor *t);
+/* Check ndim/shape arguments: ndim in [0, NB_MAX_DIMS], shape non-NULL when ndim > 0, sizes
+ * >= 0. Returns 0 or sets an error prefixed with `what`. */
+NB_INTERNAL int nb__check_shape(const char *what, int ndim, const int64_t *shape);
+/* Fill contiguous strides for shape; returns numel. */
+NB_INTERNAL int64_t nb__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
+
+/* ---- graph nodes --------------------------------------------------------------------- */
+
+typedef struct nb_edge {
+  nb_node *node; /* strong; NULL: the input does not require grad */
+  int32_t input_nr;
+} nb_edge;
+
+typedef struct nb_meta {
+  uint8_t dtype;
+  int8_t ndim;
+  int64_t shape[NB_MAX_DIMS];
+} nb_meta;
+
+typedef struct nb_saved {
+  nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles) */
+  uint32_t version; /* version of the storage when saved */
+  bool is_output;   /* saved tensor is one of the node's own outputs */
+  int32_t output_nr;
+} nb_saved;
+
+struct nb_node {
+  int32_t refcount;
+  int32_t n_in, n_out;
+  const nb_op *op;  /* NULL for AccumulateGrad */
+  const char *name; /* "MulBackward", "AccumulateGrad" */
+  uint64_t seq;     /* creation order */
+  nb_edge *next;    /* [n_in] */
+  nb_meta *in_meta; /* [n_in] */
+  nb_meta *out_meta; /* [n_out] */
+  nb_attr_value *attrs; /* [op's n_attrs] */
+  nb_saved *saved;
+  int32_t n_saved, cap_saved;
+  bool saved_released; /* saved tensors freed by a backward without retain_graph */
+  void *blob;
+  size_t blob_size;
+  nb_hook **out_hooks; /* [n_out] or NULL: hooks of the non-leaf outputs */
+  nb_tensor **retain;  /* [n_out] or NULL: weak pointers to outputs that retain grad */
+  nb_tensor *variable; /* AccumulateGrad: the leaf (strong) */
+  /* engine scratch, valid during one backward */
+  uint64_t run_id;
+  int32_t deps;
+  bool needed;
+  nb_tensor **buf; /* [n_out] gradient sums */
+};
+
+struct nb_ctx {
+  nb_node *node; /* NULL when the call does not record */
+  const nb_op *op;
+  const nb_attr_value *attrs;
+  uint64_t needs_grad; /* bit i: input i needs a gradient */
+};
+
+/* Maximum inputs / outputs an op may declare. */
+#define NB_MAX_OP_INPUTS 16
+#define NB_MAX_OP_OUTPUTS 8
+
+NB_INTERNAL nb_node *nb__node_new(const nb_op *op, const char *name, int n_in, int n_out);
+NB_INTERNAL void nb__node_retain(nb_node *n);
+/* Iterative release: a long chain does not recurse. */
+NB_INTERNAL void nb__node_release(nb_node *n);
+/* Drop the node's saved tensors (after backward without retain_graph). */
+NB_INTERNAL void nb__node_release_saved(nb_node *n);
+/* The leaf's AccumulateGrad node, created on demand; borrowed. */
+NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
+/* Free a hook list. */
+NB_INTERNAL void nb__hooks_free(nb_hook *h);
+/* Called by the tensor destructor to let autograd drop weak references to t. */
+NB_INTERNAL void nb__autograd_forget(nb_tensor *t);
+
+/* ---- registry (registry.c) and plugins (plugin.c) -------------------------------------- */
+
+typedef struct nb_plugin_rec nb_plugin_rec; /* defined in plugin.c */
+
+struct nb_op {
+  nb_op_desc d;        /* normalised copy: fields past the plugin's struct_size are zero */
+  char node_name[64];  /* d.node_name or derived from d.name */
+  nb_plugin_rec *plugin; /* NULL for ops registered by the core itself */
+  int index;
+};
+
+struct nb_optim_kind {
+  nb_optim_desc d;
+  nb_plugin_rec *plugin;
+  int index;
+};
+
+/* Name and path of a plugin record (for messages). */
+NB_INTERNAL const char *nb__plugin_name(const nb_plugin_rec *p);
+NB_INTERNAL const char *nb__plugin_path(const nb_plugin_rec *p);
+/* Why op lookups may fail: a sentence listing plugins that failed to load ("" if none). */
+NB_INTERNAL const char *nb__plugin_failures_summary(void);
+
+/* ---- dispatch helpers ------------------------------------------------------------------ */
+
+/* Resolve named attributes against a schema into values[n_specs] (defaults filled, types
+ * converted, ranges and choices checked). `what` prefixes messages ("conv2d"). */
+NB_INTERNAL int nb__resolve_attrs(const char *what, int n_specs, const nb_attr_spec *specs,
+                                  int n_attrs, const nb_attr *attrs, nb_attr_value *values);
+
+/* ---- misc ------------------------------------------------------------------------------ */
+
+/* Thread-local ring of small buffers for formatting in messages. */
+NB_INTERNAL char *nb__tmpbuf(size_t *size);
+
+#endif

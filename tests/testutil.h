@@ -1,0 +1,45 @@
+/* tests/testutil.h — small helpers shared by the Check suites. */
+#ifndef NABLA_TESTUTIL_H
+#define NABLA_TESTUTIL_H
+
+#include <check.h>
+#include <math.h>
+#include <nabla/nabla.h>
+#include <stdlib.h>
+
+/* Assert |a - b| <= atol + rtol * |b|. */
+#define ck_assert_close(a, b, atol, rtol)                                                   \
+  do {                                                                                      \
+    double _a = (a), _b = (b);                                                              \
+    ck_assert_msg(fabs(_a - _b) <= (atol) + (rtol)*fabs(_b), "%s = %.17g, expected %.17g", \
+                  #a, _a, _b);                                                              \
+  } while (0)
+
+/* Assert a tensor's values (converted to double) equal expected[] within atol. */
+#define ck_assert_tensor_values(t, expected, n, atol)                                      \
+  do {                                                                                     \
+    const nb_tensor *_t = (t);                                                             \
+    ck_assert_msg(_t != NULL, "tensor is NULL: %s", nb_last_error());                      \
+    ck_assert_int_eq(nb_numel(_t), (n));                                                   \
+    double _buf[n];                                                                        \
+    ck_assert_int_eq(nb_to_doubles(_t, _buf, (n)), 0);                                     \
+    for (int _i = 0; _i < (n); _i++)                                                       \
+      ck_assert_msg(fabs(_buf[_i] - (expected)[_i]) <= (atol), "%s[%d] = %.17g, expected %.17g", \
+                    #t, _i, _buf[_i], (double)(expected)[_i]);                             \
+  } while (0)
+
+/* Assert the last error message contains `needle`. */
+#define ck_assert_error_contains(needle)                                                   \
+  ck_assert_msg(strstr(nb_last_error(), (needle)) != NULL, "error \"%s\" lacks \"%s\"",    \
+                nb_last_error(), (needle))
+
+/* Run a suite made by `make` with CK_NORMAL output; returns the process exit status. */
+static inline int nb_test_run(Suite *s) {
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+#endif
