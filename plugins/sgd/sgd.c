@@ -1,0 +1,109 @@
+/* sgd — stochastic gradient descent with momentum, dampening, Nesterov, L2 weight decay
+ * and maximize, exactly as torch.optim.SGD (single-tensor path):
+ *
+ *   g = maximize ? -grad : grad;   g += wd·p                    (when wd != 0)
+ *   μ != 0: buf = g on the first step, else buf = μ·buf + (1−τ)·g
+ *           g = nesterov ? g + μ·buf : buf
+ *   p += −lr·g
+ *
+ * One fused pass over contiguous data (the core hands us contiguous param and grad),
+ * split across the core's threads for large tensors.
+ */
+#include <math.h>
+#include <nabla/kernel.h>
+#include <nabla/optim.h>
+
+#include "sgd.h"
+
+enum { HP_LR, HP_MOMENTUM, HP_DAMPENING, HP_WD, HP_NESTEROV, HP_MAXIMIZE, HP_COUNT };
+
+static const nb_attr_spec sgd_hparams[HP_COUNT] = {
+    {"lr", NB_ATTR_FLOAT, NB_ATTR_HAS_MIN, {.f = 1e-3}, 0, 0, NULL, "learning rate"},
+    {"momentum", NB_ATTR_FLOAT, NB_ATTR_HAS_MIN, {.f = 0}, 0, 0, NULL, "momentum factor μ"},
+    {"dampening", NB_ATTR_FLOAT, 0, {.f = 0}, 0, 0, NULL, "dampening τ for momentum"},
+    {"weight_decay", NB_ATTR_FLOAT, NB_ATTR_HAS_MIN, {.f = 0}, 0, 0, NULL,
+     "L2 penalty added to the gradient"},
+    {"nesterov", NB_ATTR_BOOL, 0, {.i = 0}, 0, 0, NULL,
+     "Nesterov momentum (needs momentum > 0 and dampening 0)"},
+    {"maximize", NB_ATTR_BOOL, 0, {.i = 0}, 0, 0, NULL, "maximize the objective"},
+};
+
+static const char *const sgd_state[] = {"momentum_buffer"};
+
+static int sgd_validate(const nb_attr_value *hp) {
+  if (hp[HP_NESTEROV].i && (hp[HP_MOMENTUM].f <= 0 || hp[HP_DAMPENING].f != 0))
+    return nb_set_error(NB_EINVAL,
+                        "sgd: nesterov requires momentum > 0 and dampening 0 (got momentum %g, "
+                        "dampening %g)",
+                        hp[HP_MOMENTUM].f, hp[HP_DAMPENING].f);
+  return 0;
+}
+
+typedef struct sgd_job {
+  void *p;
+  const void *g;
+  void *buf; /* NULL when momentum == 0 */
+  double lr, mu, damp, wd;
+  bool nesterov, maximize, first;
+} sgd_job;
+
+/* The element update for one dtype; scalars are rounded to T first, as PyTorch does
+ * when it hands Python floats to a float32 kernel. */
+#define SGD_RANGE(NAME, T)                                                                 \
+  static void NAME(int64_t b, int64_t e, void *user) {                                     \
+    const sgd_job *j = user;                                                               \
+    T *p = (T *)j->p, *buf = (T *)j->buf;                                                  \
+    const T *g = (const T *)j->g;                                                          \
+    const T nlr = (T)(-j->lr), mu = (T)j->mu, keep = (T)(1.0 - j->damp), wd = (T)j->wd;   \
+    const bool use_wd = j->wd != 0, nesterov = j->nesterov, maximize = j->maximize;        \
+    for (int64_t i = b; i < e; i++) {                                                      \
+      T d = maximize ? -g[i] : g[i];                                                       \
+      if (use_wd) d = d + wd * p[i];                                                       \
+      if (buf) {                                                                           \
+        T v = j->first ? d : buf[i] * mu + keep * d;                                       \
+        buf[i] = v;                                                                        \
+        d = nesterov ? d + mu * v : v;                                                     \
+      }                                                                                    \
+      p[i] = p[i] + nlr * d;                                                               \
+    }                                                                                      \
+  }
+SGD_RANGE(sgd_range_f32, float)
+SGD_RANGE(sgd_range_f64, double)
+
+static int sgd_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb_tensor *grad,
+                    nb_tensor **state) {
+  (void)step;
+  nb_dtype dt = nb_dtype_of(param);
+  if (!nb_is_contiguous(param) || !nb_is_contiguous(grad) || nb_dtype_of(grad) != dt ||
+      nb_numel(grad) != nb_numel(param))
+    return nb_set_error(NB_EINVAL, "sgd: param %s %s and grad %s %s must be contiguous and alike",
+                        nb_shape_of(param), nb_dtype_name(dt), nb_shape_of(grad),
+                        nb_dtype_name(nb_dtype_of(grad)));
+  sgd_job j = {.p = nb_data(param), .g = nb_data(grad), .lr = hp[HP_LR].f,
+               .mu = hp[HP_MOMENTUM].f, .damp = hp[HP_DAMPENING].f, .wd = hp[HP_WD].f,
+               .nesterov = hp[HP_NESTEROV].i != 0, .maximize = hp[HP_MAXIMIZE].i != 0};
+  if (j.mu != 0) {
+    if (!state[0]) {
+      state[0] = nb_keep(nb_empty_like(param));
+      if (!state[0]) return nb_last_status();
+      j.first = true; /* PyTorch: buf = clone(g) on the first step */
+    }
+    j.buf = nb_data(state[0]);
+  }
+  int64_t n = nb_numel(param);
+  nb_parallel_for(n, NB_OPTIM_GRAIN, dt == NB_F32 ? sgd_range_f32 : sgd_range_f64, &j);
+  return 0;
+}
+
+const nb_optim_desc sgd_optim_desc = {
+    .struct_size = NB_OPTIM_DESC_SIZE,
+    .name = "sgd",
+    .doc = "Stochastic gradient descent (torch.optim.SGD): momentum with dampening, Nesterov, "
+           "L2 weight decay and maximize. State: momentum_buffer (when momentum != 0).",
+    .n_hparams = HP_COUNT,
+    .hparams = sgd_hparams,
+    .n_state = 1,
+    .state_names = sgd_state,
+    .validate = sgd_validate,
+    .step = sgd_step,
+};
