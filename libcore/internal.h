@@ -86,8 +86,8 @@ typedef struct nb_meta {
 typedef struct nb_saved {
   nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles) */
   uint32_t version; /* version of the storage when saved */
-  bool is_output;   /* saved tensor is one of the node's own outputs */
-  int32_t output_nr;
+  const char *producer; /* name of the node that produced the saved tensor, or NULL */
+  int32_t producer_out; /* which output of that node */
 } nb_saved;
 
 struct nb_node {
@@ -103,6 +103,7 @@ struct nb_node {
   nb_saved *saved;
   int32_t n_saved, cap_saved;
   bool saved_released; /* saved tensors freed by a backward without retain_graph */
+  bool saved_heap;     /* saved[] was moved out of the node's own allocation */
   void *blob;
   size_t blob_size;
   nb_hook **out_hooks; /* [n_out] or NULL: hooks of the non-leaf outputs */
@@ -132,8 +133,12 @@ NB_INTERNAL void nb__node_retain(nb_node *n);
 NB_INTERNAL void nb__node_release(nb_node *n);
 /* Drop the node's saved tensors (after backward without retain_graph). */
 NB_INTERNAL void nb__node_release_saved(nb_node *n);
-/* The leaf's AccumulateGrad node, created on demand; borrowed. */
+/* The leaf's AccumulateGrad node, created on demand: returns a NEW reference. */
 NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
+/* Check every saved tensor of n is still usable (not freed, version unchanged). */
+NB_INTERNAL int nb__node_check_saved(nb_node *n);
+/* Append a hook to a list; returns its handle or a negative status. */
+NB_INTERNAL int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user);
 /* Free a hook list. */
 NB_INTERNAL void nb__hooks_free(nb_hook *h);
 /* Called by the tensor destructor to let autograd drop weak references to t. */

@@ -37,8 +37,8 @@ int nb_node_num_next(const nb_node *n);
 nb_node *nb_node_next(const nb_node *n, int i, int *input_nr);
 /* For an AccumulateGrad node: the leaf it accumulates into (borrowed); else NULL. */
 nb_tensor *nb_node_variable(const nb_node *n);
-/* The AccumulateGrad node of a leaf that requires grad (created on demand; borrowed,
- * alive while some graph or the caller's use holds it — valid until the leaf dies). */
+/* The AccumulateGrad node of a leaf while some recorded graph holds one (borrowed), else
+ * NULL. Graphs reach the same node through nb_node_next(). */
 nb_node *nb_grad_accumulator(nb_tensor *leaf);
 
 /* ---- detach and retain_grad -------------------------------------------- */

@@ -84,8 +84,9 @@ typedef void (*nb_log_fn)(int level, const char *msg, void *user);
 /* Route warnings and info to `fn` (NULL restores the default: WARN and ERROR to
  * stderr, unless NABLA_QUIET is set in the environment). */
 void nb_set_log_callback(nb_log_fn fn, void *user);
-/* Emit a log message through the current callback. */
-void nb_log(int level, const char *fmt, ...) NB_PRINTF(2, 3);
+/* Emit a log message through the current callback. (Named nb_log_message because
+ * nb_log is the natural-logarithm op in functional.h.) */
+void nb_log_message(int level, const char *fmt, ...) NB_PRINTF(2, 3);
 
 /* ---- dtypes ------------------------------------------------------------ */
 

@@ -1,0 +1,148 @@
+/* autograd.c — the tensor side of autograd: requires_grad, .grad, grad_fn, detach,
+ * retain_grad and hooks. Hooks of a leaf live on the tensor; hooks of a non-leaf live on
+ * its grad_fn (per output), as in PyTorch, so they run even if the tensor is freed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int64_t next_hook_id;
+
+int nb_set_requires_grad(nb_tensor *t, bool requires_grad) {
+  if (!t) return nb_set_error(NB_EINVAL, "nb_set_requires_grad: tensor is NULL");
+  if (t->grad_fn)
+    return nb_set_error(NB_ESTATE,
+                        "nb_set_requires_grad: only leaf tensors can change requires_grad (this "
+                        "tensor was produced by %s; use nb_detach() to get a leaf)",
+                        t->grad_fn->name);
+  if (requires_grad && !nb_dtype_is_floating((nb_dtype)t->dtype))
+    return nb_set_error(NB_EDTYPE,
+                        "nb_set_requires_grad: only floating tensors can require gradients "
+                        "(got %s)",
+                        nb_dtype_name((nb_dtype)t->dtype));
+  t->requires_grad = requires_grad;
+  return NB_OK;
+}
+
+nb_tensor *nb_requires_grad_(nb_tensor *t) {
+  return nb_set_requires_grad(t, true) < 0 ? NULL : t;
+}
+
+bool nb_requires_grad(const nb_tensor *t) { return t && (t->requires_grad || t->grad_fn); }
+bool nb_is_leaf(const nb_tensor *t) { return t && !t->grad_fn; }
+nb_tensor *nb_grad(const nb_tensor *t) { return t ? t->grad : NULL; }
+nb_node *nb_grad_fn(const nb_tensor *t) { return t ? t->grad_fn : NULL; }
+bool nb_retains_grad(const nb_tensor *t) { return t && t->retains_grad; }
+
+int nb_set_grad(nb_tensor *t, nb_tensor *grad) {
+  if (!t) return nb_set_error(NB_EINVAL, "nb_set_grad: tensor is NULL");
+  if (grad && (!nb_same_shape(t, grad) || grad->dtype != t->dtype))
+    return nb_set_error(NB_ESHAPE,
+                        "nb_set_grad: assigned grad has %s %s but the tensor is %s %s",
+                        nb_dtype_name((nb_dtype)grad->dtype), nb_shape_of(grad),
+                        nb_dtype_name((nb_dtype)t->dtype), nb_shape_of(t));
+  nb_retain(grad);
+  nb_release(t->grad);
+  t->grad = grad;
+  return NB_OK;
+}
+
+nb_tensor *nb_detach(nb_tensor *t) {
+  if (!t) {
+    nb_set_error(NB_EINVAL, "nb_detach: tensor is NULL");
+    return NULL;
+  }
+  nb_tensor *d = nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
+  return d ? nb__scope_register(d) : NULL;
+}
+
+int nb_retain_grad(nb_tensor *t) {
+  if (!t) return nb_set_error(NB_EINVAL, "nb_retain_grad: tensor is NULL");
+  if (!nb_requires_grad(t))
+    return nb_set_error(NB_ESTATE, "nb_retain_grad: can't retain_grad on a tensor that has "
+                                   "requires_grad=False");
+  if (!t->grad_fn) return NB_OK; /* leaves keep their grad anyway */
+  nb_node *n = t->grad_fn;
+  if (!n->retain) {
+    n->retain = calloc((size_t)n->n_out, sizeof *n->retain);
+    if (!n->retain) return nb_set_error(NB_ENOMEM, "nb_retain_grad: out of memory");
+  }
+  n->retain[t->output_nr] = t;
+  t->retains_grad = true;
+  return NB_OK;
+}
+
+/* ---- hooks --------------------------------------------------------------------------- */
+
+int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user) {
+  nb_hook *h = malloc(sizeof *h);
+  if (!h) return nb_set_error(NB_ENOMEM, "nb_register_hook: out of memory");
+  h->id = __atomic_add_fetch(&next_hook_id, 1, __ATOMIC_RELAXED);
+  h->fn = fn;
+  h->user = user;
+  h->next = NULL;
+  while (*list) list = &(*list)->next;
+  *list = h;
+  return h->id;
+}
+
+void nb__hooks_free(nb_hook *h) {
+  while (h) {
+    nb_hook *n = h->next;
+    free(h);
+    h = n;
+  }
+}
+
+static nb_hook **hook_list(nb_tensor *t) {
+  if (!t->grad_fn) return &t->hooks;
+  nb_node *n = t->grad_fn;
+  if (!n->out_hooks) {
+    n->out_hooks = calloc((size_t)n->n_out, sizeof *n->out_hooks);
+    if (!n->out_hooks) return NULL;
+  }
+  return &n->out_hooks[t->output_nr];
+}
+
+int64_t nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user) {
+  if (!t || !fn) return nb_set_error(NB_EINVAL, "nb_register_hook: %s is NULL", t ? "hook" : "tensor");
+  if (!nb_requires_grad(t))
+    return nb_set_error(NB_ESTATE, "nb_register_hook: cannot register a hook on a tensor that "
+                                   "doesn't require gradient");
+  nb_hook **list = hook_list(t);
+  if (!list) return nb_set_error(NB_ENOMEM, "nb_register_hook: out of memory");
+  return nb__hook_append(list, fn, user);
+}
+
+int nb_remove_hook(nb_tensor *t, int64_t handle) {
+  if (!t) return nb_set_error(NB_EINVAL, "nb_remove_hook: tensor is NULL");
+  nb_hook **list = t->grad_fn ? (t->grad_fn->out_hooks ? &t->grad_fn->out_hooks[t->output_nr] : NULL)
+                              : &t->hooks;
+  for (; list && *list; list = &(*list)->next) {
+    if ((*list)->id == handle) {
+      nb_hook *h = *list;
+      *list = h->next;
+      free(h);
+      return NB_OK;
+    }
+  }
+  return nb_set_error(NB_ENOTFOUND, "nb_remove_hook: no hook with handle %lld on this tensor",
+                      (long long)handle);
+}
+
+/* ---- destruction ------------------------------------------------------------------------ */
+
+void nb__autograd_forget(nb_tensor *t) {
+  nb_node *n = t->grad_fn;
+  if (n && t->retains_grad && n->retain && n->retain[t->output_nr] == t)
+    n->retain[t->output_nr] = NULL;
+  if (t->grad_acc && t->grad_acc->variable == t) t->grad_acc->variable = NULL; /* defensive */
+  t->grad_acc = NULL;
+  nb__hooks_free(t->hooks);
+  t->hooks = NULL;
+  nb_tensor *g = t->grad;
+  t->grad = NULL;
+  t->grad_fn = NULL;
+  nb_release(g);
+  nb__node_release(n);
+}

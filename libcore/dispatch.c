@@ -1,0 +1,236 @@
+/* dispatch.c — running an op: validate the call against the op's schema, resolve
+ * attributes, run forward in its own scope under no-grad, and record the graph node when
+ * grad mode is on and a differentiable input requires grad. In-place ops bump the
+ * version and take over the tensor's history; the leaf rule (spec item 20) lives here. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int dtype_list(unsigned mask, char *buf, size_t size) {
+  size_t used = 0;
+  buf[0] = '\0';
+  for (int d = 0; d < NB_NUM_DTYPES; d++) {
+    if (!(mask & (1u << d))) continue;
+    int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", nb_dtype_name((nb_dtype)d));
+    if (w < 0 || (size_t)w >= size - used) break;
+    used += (size_t)w;
+  }
+  return NB_OK;
+}
+
+static int check_inputs(const nb_op_desc *d, int n_in, nb_tensor *const *in) {
+  if (n_in != d->n_inputs) {
+    char names[256] = "";
+    size_t used = 0;
+    for (int i = 0; i < d->n_inputs && used < sizeof names; i++) {
+      int w = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "", d->inputs[i].name);
+      if (w < 0) break;
+      used += (size_t)w;
+    }
+    return nb_set_error(NB_EINVAL, "%s: expects %d input%s (%s), got %d", d->name, d->n_inputs,
+                        d->n_inputs == 1 ? "" : "s", names, n_in);
+  }
+  if (n_in > 0 && !in) return nb_set_error(NB_EINVAL, "%s: inputs array is NULL", d->name);
+  for (int i = 0; i < n_in; i++) {
+    const nb_input_spec *s = &d->inputs[i];
+    if (!in[i]) {
+      if (s->flags & NB_IN_OPTIONAL) continue;
+      return nb_set_error(NB_EINVAL, "%s: input '%s' (argument %d) is NULL", d->name, s->name, i);
+    }
+    if (!(s->dtypes & (1u << in[i]->dtype))) {
+      char ok[96];
+      dtype_list(s->dtypes, ok, sizeof ok);
+      return nb_set_error(NB_EDTYPE, "%s: input '%s' has dtype %s %s; accepted: %s", d->name,
+                          s->name, nb_dtype_name((nb_dtype)in[i]->dtype), nb_shape_of(in[i]), ok);
+    }
+  }
+  return NB_OK;
+}
+
+static void fill_meta(nb_meta *m, const nb_tensor *t) {
+  m->dtype = t->dtype;
+  m->ndim = t->ndim;
+  memcpy(m->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]);
+}
+
+/* The edge a gradient for t should flow along: (grad_fn, output_nr) or the leaf's
+ * accumulator. Returns a new node reference in e->node. */
+static int gradient_edge(nb_tensor *t, nb_edge *e) {
+  if (t->grad_fn) {
+    nb__node_retain(t->grad_fn);
+    e->node = t->grad_fn;
+    e->input_nr = t->output_nr;
+    return NB_OK;
+  }
+  e->node = nb__grad_accumulator(t);
+  e->input_nr = 0;
+  return e->node ? NB_OK : nb_last_status();
+}
+
+/* Record the node: edges and metadata of inputs. */
+static int record_inputs(nb_node *node, const nb_op_desc *d, int n_in, nb_tensor *const *in,
+                         uint64_t needs) {
+  for (int i = 0; i < n_in; i++) {
+    if (in[i]) fill_meta(&node->in_meta[i], in[i]);
+    if ((needs >> i) & 1u) {
+      int rc = gradient_edge(in[i], &node->next[i]);
+      if (rc < 0) return rc;
+    }
+  }
+  (void)d;
+  return NB_OK;
+}
+
+/* Attach outputs to node (or leave them without history). */
+static int attach_outputs(const nb_op *op, nb_node *node, int n_in, nb_tensor *const *in, int n_out,
+                          nb_tensor **out) {
+  const nb_op_desc *d = &op->d;
+  bool inplace = d->flags & NB_OP_INPLACE;
+  for (int j = 0; j < n_out; j++) {
+    nb_tensor *t = out[j];
+    /* An op that hands back one of its inputs unchanged (not in place) gets an alias, so
+     * recording history on the output never touches the input. */
+    if (!(inplace && j == 0)) {
+      for (int i = 0; i < n_in; i++) {
+        if (in[i] && t == in[i]) {
+          nb_tensor *a = nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
+          if (!a) return nb_last_status();
+          nb_release(t);
+          out[j] = t = a;
+          break;
+        }
+      }
+    }
+    if (!node) continue;
+    fill_meta(&node->out_meta[j], t);
+    if (d->outputs[j].flags & NB_OUT_NONDIFF) continue;
+    if (!nb_dtype_is_floating((nb_dtype)t->dtype)) continue;
+    if (inplace && j == 0) {
+      /* Rebase the history: the tensor now comes out of this node. The old grad_fn stays
+       * reachable through the node's edge for input 0. */
+      nb_node *old = t->grad_fn;
+      if (old && t->retains_grad && old->retain && old->retain[t->output_nr] == t) {
+        old->retain[t->output_nr] = NULL;
+        if (!node->retain) node->retain = calloc((size_t)node->n_out, sizeof *node->retain);
+        if (node->retain) node->retain[0] = t;
+      }
+      nb__node_release(old);
+    }
+    nb__node_retain(node);
+    t->grad_fn = node;
+    t->output_nr = j;
+    t->requires_grad = true;
+  }
+  return NB_OK;
+}
+
+int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, const nb_attr *attrs,
+               int n_out, nb_tensor **out) {
+  if (!op) return nb_set_error(NB_EINVAL, "nb_op_call: op is NULL");
+  const nb_op_desc *d = &op->d;
+  if (!out || n_out != d->n_outputs)
+    return nb_set_error(NB_EINVAL, "%s: has %d output%s, caller asked for %d%s", d->name,
+                        d->n_outputs, d->n_outputs == 1 ? "" : "s", n_out,
+                        out ? "" : " (out is NULL)");
+  for (int j = 0; j < n_out; j++) out[j] = NULL;
+  int rc = check_inputs(d, n_in, in);
+  if (rc < 0) return rc;
+
+  nb_attr_value av[d->n_attrs + 1];
+  rc = nb__resolve_attrs(d->name, d->n_attrs, d->attrs, n_attrs, attrs, av);
+  if (rc < 0) return rc;
+
+  bool inplace = d->flags & NB_OP_INPLACE;
+  bool grad_on = nb_is_grad_enabled();
+  uint64_t needs = 0;
+  if (grad_on) {
+    for (int i = 0; i < n_in; i++) {
+      if (!in[i] || (d->inputs[i].flags & NB_IN_NONDIFF)) continue;
+      if (nb_requires_grad(in[i])) needs |= (uint64_t)1 << i;
+    }
+  }
+  if (needs && !d->backward) {
+    int i = __builtin_ctzll(needs);
+    return nb_set_error(NB_EUNSUPPORTED,
+                        "%s: the op has no backward (not differentiable) but input '%s' requires "
+                        "grad; call it under nb_no_grad_begin() or on nb_detach()ed inputs",
+                        d->name, d->inputs[i].name);
+  }
+  if (inplace) {
+    nb_tensor *self = n_in > 0 ? in[0] : NULL;
+    if (!self) return nb_set_error(NB_EINVAL, "%s: in-place op needs input 0", d->name);
+    if (grad_on && !self->grad_fn && self->requires_grad)
+      return nb_set_error(NB_ESTATE,
+                          "%s: a leaf tensor that requires grad is being used in an in-place "
+                          "operation (allowed only under nb_no_grad_begin())",
+                          d->name);
+    self->storage->version++; /* before forward, so what forward saves is current */
+  }
+
+  nb_node *node = NULL;
+  if (needs) {
+    node = nb__node_new(op, op->node_name, n_in, n_out);
+    if (!node) return nb_last_status();
+    if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
+    rc = record_inputs(node, d, n_in, in, needs);
+    if (rc < 0) {
+      nb__node_release(node);
+      return rc;
+    }
+  }
+  nb_ctx ctx = {node, op, node ? node->attrs : av, needs};
+
+  bool prev_mode = nb_set_grad_enabled(false);
+  int depth = nb_scope_begin();
+  if (depth < 0) {
+    nb_set_grad_enabled(prev_mode);
+    nb__node_release(node);
+    return depth;
+  }
+  rc = d->forward(&ctx, in, ctx.attrs, out);
+  if (rc >= 0) {
+    for (int j = 0; j < n_out; j++) {
+      if (!out[j]) {
+        rc = nb_set_error(NB_EPLUGIN, "%s: forward returned no tensor for output %d ('%s')",
+                          d->name, j, d->outputs[j].name);
+        break;
+      }
+    }
+  }
+  if (rc >= 0)
+    for (int j = 0; j < n_out; j++) nb_retain(out[j]);
+  nb_scope_end();
+  nb_set_grad_enabled(prev_mode);
+  if (rc < 0) {
+    if (nb_last_status() == NB_OK) nb_set_error(rc, "%s: forward failed (status %d)", d->name, rc);
+    for (int j = 0; j < n_out; j++) out[j] = NULL;
+    nb__node_release(node);
+    return rc;
+  }
+  rc = attach_outputs(op, node, n_in, in, n_out, out);
+  nb__node_release(node); /* outputs hold it now */
+  if (rc < 0) {
+    for (int j = 0; j < n_out; j++) {
+      nb_release(out[j]);
+      out[j] = NULL;
+    }
+    return rc;
+  }
+  for (int j = 0; j < n_out; j++) nb__scope_register(out[j]);
+  return NB_OK;
+}
+
+int nb_call(const char *name, int n_in, nb_tensor *const *in, int n_attrs, const nb_attr *attrs,
+            int n_out, nb_tensor **out) {
+  if (!name) return nb_set_error(NB_EINVAL, "nb_call: op name is NULL");
+  const nb_op *op = nb_op_find(name);
+  if (!op) return nb_last_status();
+  return nb_op_call(op, n_in, in, n_attrs, attrs, n_out, out);
+}
+
+nb_tensor *nb_call1(const char *name, int n_in, nb_tensor *const *in, int n_attrs,
+                    const nb_attr *attrs) {
+  nb_tensor *out = NULL;
+  return nb_call(name, n_in, in, n_attrs, attrs, 1, &out) < 0 ? NULL : out;
+}

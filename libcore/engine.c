@@ -1,0 +1,450 @@
+/* engine.c — the backward engine.
+ *
+ * One run: find every node reachable from the roots, order them topologically (Kahn's
+ * algorithm on edge counts, so a node runs only after every gradient for it has been
+ * summed), and walk that order. For each node: run the tensor hooks of each output on the
+ * summed gradient, store retained grads, then either accumulate into a leaf's .grad
+ * (AccumulateGrad) or call the op's backward, reduce each returned gradient to its input's
+ * shape (nb_sum_to_shape, the one place this happens) and add it into the buffer of the
+ * next node. Saved tensors are freed as nodes finish unless NB_RETAIN_GRAPH.
+ *
+ * Restricted runs (backward with inputs=, autograd.grad) mark the nodes that lead to a
+ * target as needed and skip the rest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct target {
+  nb_node *node; /* accumulator of a leaf, or grad_fn of a non-leaf */
+  int out_nr;
+  nb_tensor *tensor;
+  nb_tensor *captured; /* autograd.grad: the gradient reaching it (strong) */
+} target;
+
+typedef struct run {
+  uint64_t id;
+  unsigned flags;
+  bool capture;    /* autograd.grad: do not touch .grad */
+  nb_node **order; /* topological order */
+  int n, cap;
+  target *targets;
+  int n_targets;
+} run;
+
+static uint64_t run_ids;
+
+static int push_node(run *r, nb_node *n) {
+  if (r->n == r->cap) {
+    int cap = r->cap ? r->cap * 2 : 64;
+    nb_node **o = realloc(r->order, (size_t)cap * sizeof *o);
+    if (!o) return nb_set_error(NB_ENOMEM, "backward: out of memory for %d graph nodes", cap);
+    r->order = o;
+    r->cap = cap;
+  }
+  r->order[r->n++] = n;
+  return NB_OK;
+}
+
+/* Collect reachable nodes (into r->order, unordered) and count incoming edges. */
+static int discover(run *r, nb_node *const *roots, int n_roots) {
+  for (int k = 0; k < n_roots; k++) {
+    nb_node *root = roots[k];
+    if (root->run_id == r->id) continue;
+    root->run_id = r->id;
+    root->deps = 0;
+    root->needed = r->n_targets == 0;
+    if (push_node(r, root) < 0) return nb_last_status();
+  }
+  for (int i = 0; i < r->n; i++) { /* r->order grows while we scan it: a BFS */
+    nb_node *n = r->order[i];
+    for (int e = 0; e < n->n_in; e++) {
+      nb_node *m = n->next[e].node;
+      if (!m) continue;
+      if (m->run_id != r->id) {
+        m->run_id = r->id;
+        m->deps = 0;
+        m->needed = r->n_targets == 0;
+        for (int j = 0; j < m->n_out; j++) m->buf[j] = NULL;
+        if (push_node(r, m) < 0) return nb_last_status();
+      }
+      m->deps++;
+    }
+  }
+  return NB_OK;
+}
+
+/* Reorder r->order topologically (Kahn). Every node is reachable, so all are placed. */
+static int toposort(run *r) {
+  nb_node **out = malloc((size_t)(r->n ? r->n : 1) * sizeof *out);
+  if (!out) return nb_set_error(NB_ENOMEM, "backward: out of memory ordering %d nodes", r->n);
+  int head = 0, tail = 0;
+  for (int i = 0; i < r->n; i++)
+    if (r->order[i]->deps == 0) out[tail++] = r->order[i];
+  while (head < tail) {
+    nb_node *n = out[head++];
+    for (int e = 0; e < n->n_in; e++) {
+      nb_node *m = n->next[e].node;
+      if (m && --m->deps == 0) out[tail++] = m;
+    }
+  }
+  free(r->order);
+  r->order = out;
+  r->cap = r->n;
+  return NB_OK;
+}
+
+static target *find_target(run *r, nb_node *n, int out_nr) {
+  for (int i = 0; i < r->n_targets; i++)
+    if (r->targets[i].node == n && r->targets[i].out_nr == out_nr) return &r->targets[i];
+  return NULL;
+}
+
+/* needed(n) = n is a target or some next node is needed; walk the order backwards. */
+static void mark_needed(run *r) {
+  if (r->n_targets == 0) return;
+  for (int i = r->n - 1; i >= 0; i--) {
+    nb_node *n = r->order[i];
+    bool need = false;
+    for (int t = 0; t < r->n_targets && !need; t++) need = r->targets[t].node == n;
+    for (int e = 0; e < n->n_in && !need; e++) need = n->next[e].node && n->next[e].node->needed;
+    n->needed = need;
+  }
+}
+
+/* buf += g (a new tensor when buf already holds something: buffers may be shared). */
+static int add_to_buffer(nb_tensor **buf, nb_tensor *g) {
+  if (!*buf) {
+    *buf = nb_retain(g);
+    return NB_OK;
+  }
+  nb_tensor *sum = nb__tensor_new((*buf)->ndim, (*buf)->shape, (nb_dtype)(*buf)->dtype);
+  if (!sum) return nb_last_status();
+  int rc = nb_copy_into(sum, *buf);
+  if (rc >= 0) rc = nb_axpy_into(sum, 1.0, g);
+  if (rc < 0) {
+    nb_release(sum);
+    return rc;
+  }
+  nb_release(*buf);
+  *buf = sum;
+  return NB_OK;
+}
+
+/* Run a hook list on *g; each hook sees the previous one's result. */
+static int run_hooks(nb_hook *h, nb_tensor **g, const char *where) {
+  for (; h; h = h->next) {
+    nb_tensor *replace = NULL;
+    int rc = h->fn(*g, &replace, h->user);
+    if (rc < 0) {
+      if (nb_last_status() == NB_OK) nb_set_error(rc, "backward: a hook on %s failed", where);
+      return rc;
+    }
+    if (replace && replace != *g) {
+      if (!nb_same_shape(replace, *g))
+        return nb_set_error(NB_ESHAPE,
+                            "backward: hook on %s returned a gradient of shape %s, expected %s",
+                            where, nb_shape_of(replace), nb_shape_of(*g));
+      nb_retain(replace);
+      nb_release(*g);
+      *g = replace;
+    }
+  }
+  return NB_OK;
+}
+
+/* .grad += g, in place after the first time; the first store is a copy so .grad never
+ * aliases a caller's tensor (spec items 8, 9). */
+static int accumulate_grad(nb_tensor *t, nb_tensor *g) {
+  if (!t->grad) {
+    nb_tensor *c = nb__tensor_new(t->ndim, t->shape, (nb_dtype)t->dtype);
+    if (!c) return nb_last_status();
+    int rc = nb_copy_into(c, g);
+    if (rc < 0) {
+      nb_release(c);
+      return rc;
+    }
+    t->grad = c;
+    return NB_OK;
+  }
+  return nb_axpy_into(t->grad, 1.0, g);
+}
+
+static int run_accumulate(run *r, nb_node *n) {
+  nb_tensor *leaf = n->variable;
+  nb_tensor *g = n->buf[0];
+  if (!leaf || !g) return NB_OK;
+  n->buf[0] = NULL;
+  int rc = run_hooks(leaf->hooks, &g, "a leaf tensor");
+  if (rc >= 0) {
+    target *t = r->n_targets ? find_target(r, n, 0) : NULL;
+    if (r->capture) {
+      if (t && !t->captured) t->captured = nb_retain(g);
+    } else if (!r->n_targets || t) {
+      rc = accumulate_grad(leaf, g);
+    }
+  }
+  nb_release(g);
+  return rc;
+}
+
+static int run_node(run *r, nb_node *n) {
+  const nb_op_desc *d = &n->op->d;
+  nb_tensor *gout[NB_MAX_OP_OUTPUTS] = {0};
+  nb_tensor *gin[NB_MAX_OP_INPUTS] = {0};
+  bool any = false;
+  int rc = NB_OK;
+
+  for (int j = 0; j < n->n_out; j++) {
+    gout[j] = n->buf[j];
+    n->buf[j] = NULL;
+    if (!gout[j]) continue;
+    any = true;
+    if (n->out_hooks && n->out_hooks[j]) {
+      rc = run_hooks(n->out_hooks[j], &gout[j], n->name);
+      if (rc < 0) goto done;
+    }
+    if (!r->capture && n->retain && n->retain[j]) {
+      rc = accumulate_grad(n->retain[j], gout[j]);
+      if (rc < 0) goto done;
+    }
+    target *t = r->n_targets ? find_target(r, n, j) : NULL;
+    if (t) {
+      if (r->capture) {
+        if (!t->captured) t->captured = nb_retain(gout[j]);
+      } else if (t->tensor && !(n->retain && n->retain[j] == t->tensor)) {
+        rc = accumulate_grad(t->tensor, gout[j]);
+        if (rc < 0) goto done;
+      }
+    }
+  }
+  uint64_t needs = 0;
+  for (int i = 0; i < n->n_in; i++)
+    if (n->next[i].node && n->next[i].node->needed) needs |= (uint64_t)1 << i;
+  if (!any || !needs) goto done;
+
+  rc = nb__node_check_saved(n);
+  if (rc < 0) goto done;
+  for (int j = 0; j < n->n_out; j++) {
+    if (gout[j] || (d->outputs[j].flags & NB_OUT_NONDIFF)) continue;
+    if (!nb_dtype_is_floating((nb_dtype)n->out_meta[j].dtype)) continue;
+    gout[j] = nb__tensor_new(n->out_meta[j].ndim, n->out_meta[j].shape,
+                             (nb_dtype)n->out_meta[j].dtype);
+    if (!gout[j]) {
+      rc = nb_last_status();
+      goto done;
+    }
+    memset(nb_data(gout[j]), 0, (size_t)nb_numel(gout[j]) * nb_dtype_size((nb_dtype)gout[j]->dtype));
+  }
+  nb_ctx ctx = {n, n->op, n->attrs, needs};
+  rc = d->backward(&ctx, gout, gin);
+  if (rc < 0) {
+    if (nb_last_status() == NB_OK) nb_set_error(rc, "%s: backward failed (status %d)", n->name, rc);
+    goto done;
+  }
+  for (int i = 0; i < n->n_in; i++) {
+    if (!((needs >> i) & 1u) || !gin[i]) continue;
+    const nb_meta *m = &n->in_meta[i];
+    nb_tensor *g = nb_sum_to_shape(gin[i], m->ndim, m->shape);
+    if (!g) {
+      rc = nb_set_error(NB_ESHAPE, "%s: backward returned a gradient of shape %s for input %d "
+                                   "('%s') of shape %s",
+                        n->name, nb_shape_of(gin[i]), i, d->inputs[i].name,
+                        nb_shape_str(m->ndim, m->shape, (char[64]){0}, 64));
+      goto done;
+    }
+    if (g->dtype != m->dtype) {
+      g = nb_convert(g, (nb_dtype)m->dtype);
+      if (!g) {
+        rc = nb_last_status();
+        goto done;
+      }
+    }
+    nb_edge *e = &n->next[i];
+    rc = add_to_buffer(&e->node->buf[e->input_nr], g);
+    if (rc < 0) goto done;
+  }
+done:
+  for (int j = 0; j < n->n_out; j++) nb_release(gout[j]);
+  return rc;
+}
+
+/* Cleanup after a run (also after an error): drop leftover buffers and saved tensors. */
+static void finish(run *r, bool ok) {
+  for (int i = 0; i < r->n; i++) {
+    nb_node *n = r->order[i];
+    for (int j = 0; j < n->n_out; j++) {
+      nb_release(n->buf[j]);
+      n->buf[j] = NULL;
+    }
+    if (ok && !(r->flags & NB_RETAIN_GRAPH) && n->op) nb__node_release_saved(n);
+    n->run_id = 0;
+  }
+  free(r->order);
+  r->order = NULL;
+}
+
+/* Validate root and its gradient; returns the root's edge (new node reference) and the
+ * gradient to seed (new reference). */
+static int seed(nb_tensor *root, nb_tensor *grad, int k, nb_edge *e, nb_tensor **g) {
+  if (!root) return nb_set_error(NB_EINVAL, "backward: output %d is NULL", k);
+  if (!nb_requires_grad(root))
+    return nb_set_error(NB_ESTATE, "backward: element %d of tensors does not require grad and "
+                                   "does not have a grad_fn",
+                        k);
+  if (!grad) {
+    if (root->numel != 1)
+      return nb_set_error(NB_EINVAL, "backward: grad can be implicitly created only for scalar "
+                                     "outputs (output %d has shape %s)",
+                          k, nb_shape_of(root));
+    *g = nb__tensor_new(root->ndim, root->shape, (nb_dtype)root->dtype);
+    if (!*g) return nb_last_status();
+    nb_fill(*g, 1.0);
+  } else {
+    if (!nb_same_shape(grad, root)) {
+      char a[64];
+      return nb_set_error(NB_ESHAPE, "backward: Mismatch in shape: grad_output[%d] has a shape "
+                                     "of %s and output[%d] has a shape of %s",
+                          k, nb_shape_str(grad->ndim, grad->shape, a, sizeof a), k,
+                          nb_shape_of(root));
+    }
+    if (!nb_dtype_is_floating((nb_dtype)grad->dtype))
+      return nb_set_error(NB_EDTYPE, "backward: grad_output[%d] has dtype %s; a floating dtype is "
+                                     "needed",
+                          k, nb_dtype_name((nb_dtype)grad->dtype));
+    *g = grad->dtype == root->dtype ? nb_retain(grad) : nb_convert(grad, (nb_dtype)root->dtype);
+    if (*g && grad->dtype != root->dtype) nb_retain(*g); /* nb_convert's is scoped */
+    if (!*g) return nb_last_status();
+  }
+  if (root->grad_fn) {
+    e->node = root->grad_fn;
+    nb__node_retain(e->node);
+    e->input_nr = root->output_nr;
+  } else {
+    e->node = nb__grad_accumulator(root);
+    e->input_nr = 0;
+    if (!e->node) {
+      nb_release(*g);
+      return nb_last_status();
+    }
+  }
+  return NB_OK;
+}
+
+static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_roots, unsigned flags,
+                      target *targets, int n_targets, bool capture) {
+  if (flags & NB_CREATE_GRAPH)
+    return nb_set_error(NB_EUNSUPPORTED, "backward: NB_CREATE_GRAPH (higher-order gradients) is "
+                                         "not supported yet");
+  if (n_roots <= 0 || !roots) return nb_set_error(NB_EINVAL, "backward: no outputs given");
+  int scope = nb_scope_begin();
+  if (scope < 0) return scope;
+  bool prev_mode = nb_set_grad_enabled(false);
+  run r = {.id = __atomic_add_fetch(&run_ids, 1, __ATOMIC_RELAXED), .flags = flags,
+           .capture = capture, .targets = targets, .n_targets = n_targets};
+  nb_edge edges[n_roots];
+  nb_tensor *seeds[n_roots];
+  nb_node *root_nodes[n_roots];
+  int n_seeded = 0, rc = NB_OK;
+  for (int k = 0; k < n_roots; k++) {
+    rc = seed(roots[k], grads ? grads[k] : NULL, k, &edges[k], &seeds[k]);
+    if (rc < 0) break;
+    root_nodes[k] = edges[k].node;
+    n_seeded++;
+  }
+  if (rc >= 0) rc = discover(&r, root_nodes, n_roots);
+  if (rc >= 0) rc = toposort(&r);
+  if (rc >= 0) {
+    mark_needed(&r);
+    for (int k = 0; k < n_roots && rc >= 0; k++)
+      rc = add_to_buffer(&edges[k].node->buf[edges[k].input_nr], seeds[k]);
+  }
+  for (int i = 0; rc >= 0 && i < r.n; i++) {
+    nb_node *n = r.order[i];
+    if (!n->needed) continue;
+    int inner = nb_scope_begin();
+    if (inner < 0) {
+      rc = inner;
+      break;
+    }
+    rc = n->op ? run_node(&r, n) : run_accumulate(&r, n);
+    nb_scope_end();
+  }
+  finish(&r, rc >= 0);
+  for (int k = 0; k < n_seeded; k++) {
+    nb_release(seeds[k]);
+    nb__node_release(edges[k].node);
+  }
+  nb_set_grad_enabled(prev_mode);
+  nb_scope_end();
+  return rc;
+}
+
+int nb_backward(nb_tensor *root, nb_tensor *grad, unsigned flags) {
+  return engine_run(&root, &grad, 1, flags, NULL, 0, false);
+}
+
+/* Targets for inputs: a leaf's accumulator (a new reference) or (grad_fn, output_nr). */
+static int make_targets(nb_tensor *const *inputs, int n, target *t, const char *what) {
+  for (int i = 0; i < n; i++) {
+    memset(&t[i], 0, sizeof t[i]);
+    if (!inputs || !inputs[i]) return nb_set_error(NB_EINVAL, "%s: input %d is NULL", what, i);
+    if (!nb_requires_grad(inputs[i]))
+      return nb_set_error(NB_ESTATE, "%s: input %d does not require grad", what, i);
+    t[i].tensor = inputs[i];
+    if (inputs[i]->grad_fn) {
+      t[i].node = inputs[i]->grad_fn;
+      nb__node_retain(t[i].node);
+      t[i].out_nr = inputs[i]->output_nr;
+    } else {
+      t[i].node = nb__grad_accumulator(inputs[i]);
+      if (!t[i].node) return nb_last_status();
+    }
+  }
+  return NB_OK;
+}
+
+static void free_targets(target *t, int n) {
+  for (int i = 0; i < n; i++) {
+    nb__node_release(t[i].node);
+    nb_release(t[i].captured);
+  }
+}
+
+int nb_backward_inputs(nb_tensor *root, nb_tensor *grad, nb_tensor *const *inputs, int n_inputs,
+                       unsigned flags) {
+  if (n_inputs <= 0) return nb_set_error(NB_EINVAL, "backward: inputs list is empty");
+  target t[n_inputs];
+  int rc = make_targets(inputs, n_inputs, t, "backward");
+  if (rc >= 0) rc = engine_run(&root, &grad, 1, flags, t, n_inputs, false);
+  free_targets(t, n_inputs);
+  return rc;
+}
+
+int nb_autograd_grad(nb_tensor *const *outputs, nb_tensor *const *grad_outputs, int n_out,
+                     nb_tensor *const *inputs, int n_inputs, nb_tensor **results, unsigned flags,
+                     bool allow_unused) {
+  if (n_inputs <= 0 || !results)
+    return nb_set_error(NB_EINVAL, "autograd_grad: inputs and results are required");
+  for (int i = 0; i < n_inputs; i++) results[i] = NULL;
+  target t[n_inputs];
+  int rc = make_targets(inputs, n_inputs, t, "autograd_grad");
+  if (rc >= 0) rc = engine_run(outputs, grad_outputs, n_out, flags, t, n_inputs, true);
+  for (int i = 0; rc >= 0 && i < n_inputs; i++) {
+    if (!t[i].captured) {
+      if (!allow_unused) {
+        rc = nb_set_error(NB_ESTATE, "autograd_grad: input %d appears to not have been used in "
+                                     "the graph; pass allow_unused=true if this is intended",
+                          i);
+        break;
+      }
+      continue;
+    }
+    results[i] = nb__scope_register(nb_retain(t[i].captured));
+  }
+  if (rc < 0)
+    for (int i = 0; i < n_inputs; i++) results[i] = NULL;
+  free_targets(t, n_inputs);
+  return rc;
+}

@@ -1,0 +1,283 @@
+/* node.c — graph nodes (what an op records for backward) and the kernel context
+ * plugins use to save tensors and read attributes. Nodes are refcounted; a tensor holds
+ * its grad_fn strongly and a node holds its next nodes strongly. Saved tensors are
+ * aliases without grad_fn, so saving an op's own output makes no reference cycle. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define INLINE_SAVED 4
+
+static uint64_t next_seq; /* creation order; only compared, races are harmless */
+
+static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+nb_node *nb__node_new(const nb_op *op, const char *name, int n_in, int n_out) {
+  int n_attrs = op ? op->d.n_attrs : 0;
+  size_t sz = align8(sizeof(nb_node));
+  size_t off_next = sz;
+  sz += align8((size_t)n_in * sizeof(nb_edge));
+  size_t off_in = sz;
+  sz += align8((size_t)n_in * sizeof(nb_meta));
+  size_t off_out = sz;
+  sz += align8((size_t)n_out * sizeof(nb_meta));
+  size_t off_attrs = sz;
+  sz += align8((size_t)n_attrs * sizeof(nb_attr_value));
+  size_t off_saved = sz;
+  sz += align8(INLINE_SAVED * sizeof(nb_saved));
+  size_t off_buf = sz;
+  sz += align8((size_t)n_out * sizeof(nb_tensor *));
+  char *mem = calloc(1, sz);
+  if (!mem) {
+    nb_set_error(NB_ENOMEM, "%s: out of memory recording the graph node", name);
+    return NULL;
+  }
+  nb_node *n = (nb_node *)mem;
+  n->refcount = 1;
+  n->op = op;
+  n->name = name;
+  n->seq = __atomic_add_fetch(&next_seq, 1, __ATOMIC_RELAXED);
+  n->n_in = n_in;
+  n->n_out = n_out;
+  n->next = (nb_edge *)(mem + off_next);
+  n->in_meta = (nb_meta *)(mem + off_in);
+  n->out_meta = (nb_meta *)(mem + off_out);
+  n->attrs = n_attrs ? (nb_attr_value *)(mem + off_attrs) : NULL;
+  n->saved = (nb_saved *)(mem + off_saved);
+  n->cap_saved = INLINE_SAVED;
+  n->buf = (nb_tensor **)(mem + off_buf);
+  return n;
+}
+
+void nb__node_retain(nb_node *n) {
+  if (n) n->refcount++;
+}
+
+void nb__node_release_saved(nb_node *n) {
+  for (int i = 0; i < n->n_saved; i++) {
+    nb_release(n->saved[i].t);
+    n->saved[i].t = NULL;
+  }
+  if (n->n_saved > 0) n->saved_released = true;
+}
+
+/* A stack of nodes to free: starts on the C stack, grows on the heap. */
+typedef struct free_stack {
+  nb_node **v;
+  int depth, cap;
+  nb_node *local[32];
+} free_stack;
+
+static void push_free(free_stack *s, nb_node *m) {
+  if (s->depth == s->cap) {
+    int nc = s->cap * 2;
+    nb_node **v = malloc((size_t)nc * sizeof *v);
+    if (!v) return; /* out of memory while freeing: leak rather than crash */
+    memcpy(v, s->v, (size_t)s->depth * sizeof *v);
+    if (s->v != s->local) free(s->v);
+    s->v = v;
+    s->cap = nc;
+  }
+  s->v[s->depth++] = m;
+}
+
+/* Free what n owns and push next nodes whose count drops to zero onto the stack. */
+static void node_destroy(nb_node *n, free_stack *st) {
+  for (int i = 0; i < n->n_in; i++) {
+    nb_node *m = n->next[i].node;
+    if (m && --m->refcount == 0) push_free(st, m);
+  }
+  for (int i = 0; i < n->n_saved; i++) nb_release(n->saved[i].t);
+  if (n->saved_heap) free(n->saved);
+  for (int j = 0; j < n->n_out; j++) nb_release(n->buf[j]);
+  if (n->out_hooks) {
+    for (int j = 0; j < n->n_out; j++) nb__hooks_free(n->out_hooks[j]);
+    free(n->out_hooks);
+  }
+  if (n->retain) {
+    for (int j = 0; j < n->n_out; j++)
+      if (n->retain[j]) n->retain[j]->retains_grad = false;
+    free(n->retain);
+  }
+  free(n->blob);
+  if (n->variable) {
+    nb_tensor *v = n->variable;
+    if (v->grad_acc == n) v->grad_acc = NULL;
+    n->variable = NULL;
+    nb_release(v);
+  }
+  free(n);
+}
+
+void nb__node_release(nb_node *n) {
+  if (!n || --n->refcount > 0) return;
+  free_stack st;
+  st.v = st.local;
+  st.depth = 0;
+  st.cap = 32;
+  push_free(&st, n);
+  while (st.depth > 0) node_destroy(st.v[--st.depth], &st);
+  if (st.v != st.local) free(st.v);
+}
+
+nb_node *nb__grad_accumulator(nb_tensor *leaf) {
+  if (leaf->grad_acc) {
+    leaf->grad_acc->refcount++;
+    return leaf->grad_acc;
+  }
+  nb_node *n = nb__node_new(NULL, "AccumulateGrad", 0, 1);
+  if (!n) return NULL;
+  n->variable = nb_retain(leaf);
+  n->out_meta[0].dtype = leaf->dtype;
+  n->out_meta[0].ndim = leaf->ndim;
+  memcpy(n->out_meta[0].shape, leaf->shape, sizeof leaf->shape);
+  leaf->grad_acc = n;
+  return n;
+}
+
+/* ---- public node queries ------------------------------------------------------------ */
+
+const char *nb_node_name(const nb_node *n) { return n ? n->name : NULL; }
+int nb_node_num_next(const nb_node *n) { return n ? n->n_in : 0; }
+
+nb_node *nb_node_next(const nb_node *n, int i, int *input_nr) {
+  if (!n || i < 0 || i >= n->n_in) {
+    nb_set_error(NB_EINVAL, "nb_node_next: index %d out of range for %s with %d next functions",
+                 i, n ? n->name : "(null)", n ? n->n_in : 0);
+    return NULL;
+  }
+  if (input_nr) *input_nr = n->next[i].input_nr;
+  return n->next[i].node;
+}
+
+nb_tensor *nb_node_variable(const nb_node *n) { return n ? n->variable : NULL; }
+
+nb_node *nb_grad_accumulator(nb_tensor *leaf) { return leaf ? leaf->grad_acc : NULL; }
+
+/* ---- kernel context ------------------------------------------------------------------- */
+
+bool nb_ctx_recording(const nb_ctx *ctx) { return ctx && ctx->node; }
+
+bool nb_ctx_needs_input_grad(const nb_ctx *ctx, int i) {
+  return ctx && i >= 0 && i < 64 && ((ctx->needs_grad >> i) & 1u);
+}
+
+int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
+  if (!ctx || !ctx->node) return 0;
+  nb_node *n = ctx->node;
+  if (n->n_saved == n->cap_saved) {
+    int cap = n->cap_saved * 2;
+    nb_saved *s = malloc((size_t)cap * sizeof *s);
+    if (!s) return nb_set_error(NB_ENOMEM, "%s: out of memory saving a tensor", n->name);
+    memcpy(s, n->saved, (size_t)n->n_saved * sizeof *s);
+    if (n->saved_heap) free(n->saved);
+    n->saved = s;
+    n->saved_heap = true;
+    n->cap_saved = cap;
+  }
+  nb_saved *sv = &n->saved[n->n_saved];
+  memset(sv, 0, sizeof *sv);
+  if (t) {
+    sv->t = nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
+    if (!sv->t) return nb_last_status();
+    sv->version = t->storage->version;
+    sv->producer = t->grad_fn ? t->grad_fn->name : NULL;
+    sv->producer_out = t->output_nr;
+  }
+  return n->n_saved++;
+}
+
+static int check_saved(nb_node *n, int i) {
+  if (n->saved_released)
+    return nb_set_error(NB_ESTATE,
+                        "%s: Trying to backward through the graph a second time (or directly "
+                        "access saved tensors after they have already been freed). Saved "
+                        "intermediate values of the graph are freed when you call nb_backward() "
+                        "or nb_autograd_grad(). Specify NB_RETAIN_GRAPH if you need to backward "
+                        "through the graph a second time",
+                        n->name);
+  nb_saved *sv = &n->saved[i];
+  if (sv->t && sv->t->storage->version != sv->version) {
+    char what[96] = "";
+    if (sv->producer)
+      snprintf(what, sizeof what, ", which is output %d of %s,", (int)sv->producer_out, sv->producer);
+    return nb_set_error(NB_ESTATE,
+                        "%s: one of the variables needed for gradient computation has been "
+                        "modified by an inplace operation: [%s %s]%s is at version %u; expected "
+                        "version %u instead (saved tensor %d of %s)",
+                        n->name, nb_dtype_name((nb_dtype)sv->t->dtype), nb_shape_of(sv->t), what,
+                        sv->t->storage->version, sv->version, i, n->name);
+  }
+  return NB_OK;
+}
+
+int nb__node_check_saved(nb_node *n) {
+  if (n->saved_released) return check_saved(n, 0);
+  for (int i = 0; i < n->n_saved; i++) {
+    int rc = check_saved(n, i);
+    if (rc < 0) return rc;
+  }
+  return NB_OK;
+}
+
+nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i) {
+  if (!ctx || !ctx->node) {
+    nb_set_error(NB_ESTATE, "%s: nb_ctx_saved called outside a recorded node",
+                 ctx && ctx->op ? ctx->op->d.name : "?");
+    return NULL;
+  }
+  nb_node *n = ctx->node;
+  if (i < 0 || i >= n->n_saved) {
+    nb_set_error(NB_EINVAL, "%s: saved tensor %d requested, only %d saved", n->name, i, n->n_saved);
+    return NULL;
+  }
+  if (check_saved(n, i) < 0) return NULL;
+  return n->saved[i].t;
+}
+
+int nb_ctx_save_blob(nb_ctx *ctx, const void *data, size_t size) {
+  if (!ctx || !ctx->node) return 0;
+  nb_node *n = ctx->node;
+  void *b = malloc(size ? size : 1);
+  if (!b) return nb_set_error(NB_ENOMEM, "%s: out of memory saving %zu bytes", n->name, size);
+  if (size) memcpy(b, data, size);
+  free(n->blob);
+  n->blob = b;
+  n->blob_size = size;
+  return NB_OK;
+}
+
+const void *nb_ctx_blob(const nb_ctx *ctx, size_t *size) {
+  if (size) *size = ctx && ctx->node ? ctx->node->blob_size : 0;
+  return ctx && ctx->node ? ctx->node->blob : NULL;
+}
+
+const nb_attr_value *nb_ctx_attrs(const nb_ctx *ctx) { return ctx ? ctx->attrs : NULL; }
+
+const int64_t *nb_ctx_input_shape(const nb_ctx *ctx, int i, int *ndim) {
+  if (!ctx || !ctx->node || i < 0 || i >= ctx->node->n_in) {
+    nb_set_error(NB_EINVAL, "nb_ctx_input_shape: no recorded input %d", i);
+    return NULL;
+  }
+  if (ndim) *ndim = ctx->node->in_meta[i].ndim;
+  return ctx->node->in_meta[i].shape;
+}
+
+nb_dtype nb_ctx_input_dtype(const nb_ctx *ctx, int i) {
+  if (!ctx || !ctx->node || i < 0 || i >= ctx->node->n_in) return NB_F32;
+  return (nb_dtype)ctx->node->in_meta[i].dtype;
+}
+
+const int64_t *nb_ctx_output_shape(const nb_ctx *ctx, int j, int *ndim) {
+  if (!ctx || !ctx->node || j < 0 || j >= ctx->node->n_out) {
+    nb_set_error(NB_EINVAL, "nb_ctx_output_shape: no recorded output %d", j);
+    return NULL;
+  }
+  if (ndim) *ndim = ctx->node->out_meta[j].ndim;
+  return ctx->node->out_meta[j].shape;
+}
+
+const char *nb_ctx_op_name(const nb_ctx *ctx) {
+  return ctx && ctx->op ? ctx->op->d.name : "?";
+}
