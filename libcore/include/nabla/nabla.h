@@ -12,5 +12,6 @@
 #include "plugin.h"
 #include "functional.h"
 #include "safetensors.h"
+#include "schedule.h"
 
 #endif
