@@ -1,0 +1,51 @@
+/* ops/elementwise/abs.c — "abs": elementwise |x|.
+ * Backward: g * sign(x) from the saved input, with sign(0) = 0, so abs'(0) = 0 (spec
+ * item 31).
+ */
+#include "ew.h"
+
+EW_UNARY_F(abs, fabs(a))
+EW_UNARY(abs_i64, int64_t, int64_t, a < 0 ? EW_WRAP(0 - EW_U(a)) : a)
+static const ew_fns abs_fns = EW_TABLE_FI(abs);
+/* (g, x) -> g * sign(x) */
+EW_BINARY_F(abs_grad, b > 0 ? a : (b < 0 ? -a : 0))
+static const ew_fns abs_grad_fns = EW_TABLE_F(abs_grad);
+
+static int abs_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                       nb_tensor **out) {
+  out[0] = ew_map(1, in, abs_fns, NULL);
+  if (!out[0]) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[0]) < 0) return nb_last_status();
+  return 0;
+}
+
+static int abs_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *x = nb_ctx_saved(ctx, 0);
+  if (!x) return nb_last_status();
+  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], x}, abs_grad_fns, NULL);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+static int abs_samples(nb_sample_sink *sink) {
+  ew_range r = {0.1, 2, 1}; /* |x| >= 0.1: away from the kink at 0 */
+  return ew_unary_samples(sink, r, 0, NULL);
+}
+
+static const nb_input_spec abs_inputs[] = {{"input", NB_DT_FLOAT | NB_DT_I64, 0, "any tensor"}};
+static const nb_output_spec abs_outputs[] = {{"out", 0, "|input|, same shape and dtype"}};
+
+const nb_op_desc ew_op_abs = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "abs",
+    .doc = "Elementwise absolute value |x|. Gradient g * sign(x) with sign(0) = 0, so the "
+           "gradient at 0 is 0 as in PyTorch.",
+    .node_name = "AbsBackward",
+    .n_inputs = 1,
+    .inputs = abs_inputs,
+    .n_outputs = 1,
+    .outputs = abs_outputs,
+    .forward = abs_forward,
+    .backward = abs_backward,
+    .samples = abs_samples,
+    .saves = "the input (when it needs a gradient)",
+};

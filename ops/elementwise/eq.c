@@ -1,0 +1,42 @@
+/* ops/elementwise/eq.c — "eq": elementwise input == other with NumPy broadcasting,
+ * giving a bool tensor. Not differentiable: the inputs are declared NB_IN_NONDIFF, so it
+ * may be called on tensors that require grad; its output never requires grad.
+ */
+#include "ew.h"
+
+EW_BINARY(eq_f32, uint8_t, float, float, a == b)
+EW_BINARY(eq_f64, uint8_t, double, double, a == b)
+EW_BINARY(eq_i64, uint8_t, int64_t, int64_t, a == b)
+static const ew_fns eq_fns = EW_TABLE_FI(eq);
+
+static int eq_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                      nb_tensor **out) {
+  out[0] = ew_binary(ctx, in[0], in[1], NB_BOOL, eq_fns);
+  return out[0] ? 0 : nb_last_status();
+}
+
+static int eq_samples(nb_sample_sink *sink) { return ew_compare_samples(sink); }
+
+static const nb_input_spec eq_inputs[] = {
+    {"input", NB_DT_FLOAT | NB_DT_I64, NB_IN_NONDIFF, "left operand"},
+    {"other", NB_DT_FLOAT | NB_DT_I64, NB_IN_NONDIFF,
+     "right operand, same dtype, broadcastable with input"},
+};
+static const nb_output_spec eq_outputs[] = {
+    {"out", NB_OUT_NONDIFF, "bool tensor of the broadcast shape: 1 where input == other"}};
+
+const nb_op_desc ew_op_eq = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "eq",
+    .doc = "Elementwise comparison input == other (equal to) with NumPy broadcasting; "
+           "returns a bool tensor. Both operands must have the same dtype. Not "
+           "differentiable (a nan compares false).",
+    .n_inputs = 2,
+    .inputs = eq_inputs,
+    .n_outputs = 1,
+    .outputs = eq_outputs,
+    .forward = eq_forward,
+    .backward = NULL,
+    .samples = eq_samples,
+    .saves = "nothing (no backward)",
+};

@@ -1,0 +1,45 @@
+/* ops/elementwise/exp.c — "exp": elementwise e^x.
+ * Backward: g * y from the saved output y (saved only when the input needs a gradient).
+ */
+#include "ew.h"
+
+EW_UNARY_F(exp, exp(a))
+const ew_fns ew_exp_fns = EW_TABLE_F(exp);
+
+static int exp_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                       nb_tensor **out) {
+  out[0] = ew_map(1, in, ew_exp_fns, NULL);
+  if (!out[0]) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, out[0]) < 0) return nb_last_status();
+  return 0;
+}
+
+static int exp_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *s = nb_ctx_saved(ctx, 0);
+  if (!s) return nb_last_status();
+  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], s}, ew_mul_fns, NULL);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+static int exp_samples(nb_sample_sink *sink) {
+  ew_range r = {-2, 2, 0};
+  return ew_unary_samples(sink, r, 0, NULL);
+}
+
+static const nb_input_spec exp_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
+static const nb_output_spec exp_outputs[] = {{"out", 0, "same shape and dtype as input"}};
+
+const nb_op_desc ew_op_exp = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "exp",
+    .doc = "Elementwise exponential e^x. Gradient g * exp(x), computed from the saved output.",
+    .node_name = "ExpBackward",
+    .n_inputs = 1,
+    .inputs = exp_inputs,
+    .n_outputs = 1,
+    .outputs = exp_outputs,
+    .forward = exp_forward,
+    .backward = exp_backward,
+    .samples = exp_samples,
+    .saves = "the output (when the input needs a gradient)",
+};

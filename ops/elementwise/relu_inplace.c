@@ -1,0 +1,48 @@
+/* ops/elementwise/relu_inplace.c — "relu_": relu self = max(self, 0), in place.
+ * Records ReluBackward like "relu". Backward: g where y > 0, else 0, with y the saved
+ * result (self after the update; the core bumped the version before forward ran, so
+ * saving self here records the post-update version).
+ */
+#include "ew.h"
+
+static int relu__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                         nb_tensor **out) {
+  if (ew_apply(2, (nb_tensor *const[]){in[0], in[0]}, ew_relu_fns[nb_dtype_of(in[0])], NULL) < 0)
+    return nb_last_status();
+  out[0] = in[0];
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[0]) < 0) return nb_last_status();
+  return 0;
+}
+
+static int relu__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0);
+  if (!y) return nb_last_status();
+  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], y}, ew_relu_grad_fns, NULL);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+static int relu__samples(nb_sample_sink *sink) {
+  ew_range r = {0.1, 2, 1};
+  return ew_unary_samples(sink, r, 0, NULL);
+}
+
+static const nb_input_spec relu__inputs[] = {{"self", NB_DT_FLOAT, 0, "tensor updated in place"}};
+static const nb_output_spec relu__outputs[] = {{"self", 0, "self, after the update"}};
+
+const nb_op_desc ew_op_relu_ = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "relu_",
+    .doc = "In-place relu self = max(self, 0). Bumps self's version; an error on a leaf that "
+           "requires grad "
+           "in grad mode.",
+    .node_name = "ReluBackward",
+    .flags = NB_OP_INPLACE,
+    .n_inputs = 1,
+    .inputs = relu__inputs,
+    .n_outputs = 1,
+    .outputs = relu__outputs,
+    .forward = relu__forward,
+    .backward = relu__backward,
+    .samples = relu__samples,
+    .saves = "self after the update (when self needs a gradient)",
+};

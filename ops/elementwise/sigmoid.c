@@ -1,0 +1,50 @@
+/* ops/elementwise/sigmoid.c — "sigmoid": elementwise 1 / (1 + e^-x).
+ * Backward: g * y * (1 - y) from the saved output y.
+ * Saved tensors only when the input needs a gradient.
+ */
+#include "ew.h"
+
+EW_UNARY_F(sigmoid, 1 / (1 + exp(-a)))
+static const ew_fns sigmoid_fns = EW_TABLE_F(sigmoid);
+/* (g, saved) -> input gradient */
+EW_BINARY_F(sigmoid_grad, a * b * (1 - b))
+static const ew_fns sigmoid_grad_fns = EW_TABLE_F(sigmoid_grad);
+
+static int sigmoid_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                           nb_tensor **out) {
+  out[0] = ew_map(1, in, sigmoid_fns, NULL);
+  if (!out[0]) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, out[0]) < 0) return nb_last_status();
+  return 0;
+}
+
+static int sigmoid_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *s = nb_ctx_saved(ctx, 0);
+  if (!s) return nb_last_status();
+  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], s}, sigmoid_grad_fns, NULL);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+static int sigmoid_samples(nb_sample_sink *sink) {
+  ew_range r = {-3, 3, 0};
+  return ew_unary_samples(sink, r, 0, NULL);
+}
+
+static const nb_input_spec sigmoid_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
+static const nb_output_spec sigmoid_outputs[] = {{"out", 0, "same shape and dtype as input"}};
+
+const nb_op_desc ew_op_sigmoid = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "sigmoid",
+    .doc = "Elementwise logistic sigmoid 1 / (1 + e^-x). Gradient g * y * (1 - y) from the saved "
+           "output y.",
+    .node_name = "SigmoidBackward",
+    .n_inputs = 1,
+    .inputs = sigmoid_inputs,
+    .n_outputs = 1,
+    .outputs = sigmoid_outputs,
+    .forward = sigmoid_forward,
+    .backward = sigmoid_backward,
+    .samples = sigmoid_samples,
+    .saves = "the output (when the input needs a gradient)",
+};
