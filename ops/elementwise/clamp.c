@@ -75,17 +75,13 @@ static int clamp_samples(nb_sample_sink *sink) {
 
 static const nb_input_spec clamp_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec clamp_outputs[] = {{"out", 0, "same shape and dtype as input"}};
+/* Not NB_ATTR_OPTIONAL: dispatch zeroes an absent optional FLOAT, which cannot be told
+ * from an explicit 0. A nan default gives "absent means unbounded" exactly. */
 static const nb_attr_spec clamp_attrs[] = {
-    {.name = "min",
-     .type = NB_ATTR_FLOAT,
-     .flags = NB_ATTR_OPTIONAL,
-     .def = {.f = NAN},
-     .doc = "lower bound; absent or nan: no lower bound"},
-    {.name = "max",
-     .type = NB_ATTR_FLOAT,
-     .flags = NB_ATTR_OPTIONAL,
-     .def = {.f = NAN},
-     .doc = "upper bound; absent or nan: no upper bound"},
+    {.name = "min", .type = NB_ATTR_FLOAT, .def = {.f = NAN},
+     .doc = "lower bound; absent (default nan) means no lower bound"},
+    {.name = "max", .type = NB_ATTR_FLOAT, .def = {.f = NAN},
+     .doc = "upper bound; absent (default nan) means no upper bound"},
 };
 
 const nb_op_desc ew_op_clamp = {

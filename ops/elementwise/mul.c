@@ -12,16 +12,19 @@ static int mul_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
                        nb_tensor **out) {
   out[0] = ew_binary(ctx, in[0], in[1], -1, ew_mul_fns);
   if (!out[0]) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[1]) < 0) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 1) && ew_save(ctx, in[0]) < 0) return nb_last_status();
+  /* Slot i holds the factor input i's gradient needs, or NULL when it needs none: fixed
+   * slots, since a backward restricted to some inputs may need fewer than forward did. */
+  if (nb_ctx_recording(ctx) &&
+      (ew_save(ctx, nb_ctx_needs_input_grad(ctx, 0) ? in[1] : NULL) < 0 ||
+       ew_save(ctx, nb_ctx_needs_input_grad(ctx, 1) ? in[0] : NULL) < 0))
+    return nb_last_status();
   return 0;
 }
 
 static int mul_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int k = 0;
   for (int i = 0; i < 2; i++) {
     if (!nb_ctx_needs_input_grad(ctx, i)) continue;
-    nb_tensor *other = nb_ctx_saved(ctx, k++);
+    nb_tensor *other = nb_ctx_saved(ctx, i);
     if (!other) return nb_last_status();
     if (!(grad_in[i] = ew_map(2, (nb_tensor *const[]){grad_out[0], other}, ew_mul_fns, NULL)))
       return nb_last_status();

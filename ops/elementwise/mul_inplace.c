@@ -17,16 +17,17 @@ static int mul__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
   if (go && !(orig = nb_copy_data(self))) return nb_last_status();
   if (ew_inplace_binary(ctx, self, other, ew_mul_fns) < 0) return nb_last_status();
   out[0] = self;
-  if (gs && ew_save(ctx, keep_other) < 0) return nb_last_status();
-  if (go && ew_save(ctx, orig) < 0) return nb_last_status();
+  /* fixed slots (NULL when unused): a restricted backward may need fewer than forward */
+  if (nb_ctx_recording(ctx) &&
+      (ew_save(ctx, gs ? keep_other : NULL) < 0 || ew_save(ctx, orig) < 0))
+    return nb_last_status();
   return 0;
 }
 
 static int mul__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int k = 0;
   for (int i = 0; i < 2; i++) {
     if (!nb_ctx_needs_input_grad(ctx, i)) continue;
-    nb_tensor *factor = nb_ctx_saved(ctx, k++);
+    nb_tensor *factor = nb_ctx_saved(ctx, i);
     if (!factor) return nb_last_status();
     if (!(grad_in[i] = ew_map(2, (nb_tensor *const[]){grad_out[0], factor}, ew_mul_fns, NULL)))
       return nb_last_status();
