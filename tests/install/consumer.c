@@ -1,10 +1,12 @@
 /* A program an out-of-tree user would write, built by install_test.sh against the
  * installed tree with `pkg-config --cflags --libs nabla` (only <nabla/nabla.h>).
  *
- * Usage: consumer EXPECTED_PLUGINS PLUGINSDIR
- * Loads the plugins from the default directory (found relative to the installed
- * library; the caller unsets NABLA_PLUGIN_PATH and NABLA_PLUGIN_SYSTEM_PATH) and checks
- * that exactly EXPECTED_PLUGINS loaded from PLUGINSDIR, and that a tensor round-trips. */
+ * Usage: consumer EXPECTED_PLUGINS PLUGINSDIR [square]
+ * Checks that the default plugin directory (found relative to the installed library;
+ * the caller unsets NABLA_PLUGIN_SYSTEM_PATH) is PLUGINSDIR, that exactly
+ * EXPECTED_PLUGINS plugins load, and that a tensor round-trips. With "square", also
+ * calls the out-of-tree op of square_plugin.c by name and checks value and gradient. */
+#define _XOPEN_SOURCE 700 /* realpath, PATH_MAX */
 #include <nabla/nabla.h>
 
 #include <limits.h>
@@ -18,8 +20,8 @@ static int fail(const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 3) {
-    fprintf(stderr, "usage: consumer EXPECTED_PLUGINS PLUGINSDIR\n");
+  if (argc != 3 && argc != 4) {
+    fprintf(stderr, "usage: consumer EXPECTED_PLUGINS PLUGINSDIR [square]\n");
     return 2;
   }
   int expected = atoi(argv[1]);
@@ -57,8 +59,30 @@ int main(int argc, char **argv) {
     fprintf(stderr, "consumer: tensor values did not round-trip\n");
     return 1;
   }
+  if (argc == 4 && strcmp(argv[3], "square") == 0) {
+    /* y = square(x) by name; backward with a gradient of ones gives 2x. */
+    if (nb_set_requires_grad(t, true) < 0) return fail("nb_set_requires_grad");
+    nb_tensor *y = nb_call1("square", 1, &t, 0, NULL);
+    if (!y) return fail("square");
+    if (nb_backward(y, nb_ones_like(y), 0) < 0) return fail("nb_backward");
+    double yv[3], gv[3];
+    if (nb_to_doubles(y, yv, 3) < 0 || !nb_grad(t) || nb_to_doubles(nb_grad(t), gv, 3) < 0)
+      return fail("reading square's results");
+    for (int i = 0; i < 3; i++)
+      if (yv[i] != v[i] * v[i] || gv[i] != 2 * v[i]) {
+        fprintf(stderr, "consumer: square(%g) = %g, grad %g; expected %g, %g\n", v[i], yv[i],
+                gv[i], v[i] * v[i], 2 * v[i]);
+        return 1;
+      }
+    printf("square: %s, grad_fn %s\n", "values and gradient right", nb_node_name(nb_grad_fn(y)));
+  }
   nb_scope_end();
   printf("nabla %d.%d.%d: %d plugins, %d ops from %s\n", NB_VERSION_MAJOR, NB_VERSION_MINOR,
          NB_VERSION_PATCH, loaded, nb_op_count(), got_dir);
-  return nb_live_tensors() == 0 ? 0 : 1;
+  if (nb_live_tensors() != 0) {
+    fprintf(stderr, "consumer: %lld tensors alive after the scope closed\n",
+            (long long)nb_live_tensors());
+    return 1;
+  }
+  return 0;
 }

@@ -10,7 +10,7 @@ set -euo pipefail
 meson=$NBI_MESON builddir=$NBI_BUILDDIR prefix=$NBI_PREFIX libdir=$NBI_LIBDIR
 includedir=$NBI_INCLUDEDIR bindir=$NBI_BINDIR pluginsdir=$NBI_PLUGINSDIR
 soversion=$NBI_SOVERSION n_plugins=$NBI_PLUGINS sanitize=$NBI_SANITIZE
-consumer_c=$NBI_CONSUMER_C
+consumer_c=$NBI_CONSUMER_C square_c=$NBI_SQUARE_C
 read -ra cc <<<"$NBI_CC"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/nabla-install.XXXXXX")
@@ -86,6 +86,17 @@ if env -u NABLA_PLUGIN_PATH -u NABLA_PLUGIN_SYSTEM_PATH LD_LIBRARY_PATH="$root_l
   ok "consumer built with pkg-config runs against the installed tree"
 else
   bad "consumer failed"
+fi
+
+# ---- an out-of-tree plugin (README's example), found through NABLA_PLUGIN_PATH --------------
+mkdir -p "$tmp/myplugins"
+echo "== ${cc[*]} -shared -fPIC -fvisibility=hidden square_plugin.c -o square.so ${pc_flags[*]}"
+"${cc[@]}" "${cflags[@]}" -shared -fPIC -fvisibility=hidden "$square_c" -o "$tmp/myplugins/square.so" "${pc_flags[@]}"
+if env -u NABLA_PLUGIN_SYSTEM_PATH NABLA_PLUGIN_PATH="$tmp/myplugins" LD_LIBRARY_PATH="$root_lib" \
+    "$tmp/consumer" "$((n_plugins + 1))" "$dest$pluginsdir" square; then
+  ok "out-of-tree plugin built with pkg-config loads and differentiates"
+else
+  bad "out-of-tree plugin failed"
 fi
 
 [ "$errors" -eq 0 ] || { echo "$errors check(s) failed" >&2; exit 1; }
