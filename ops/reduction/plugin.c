@@ -1,0 +1,13 @@
+/* ops/reduction/plugin.c — the "reduction" plugin: sum, mean, max, min, max_dim,
+ * min_dim. One file per operator; shared kernels in red_*.c. */
+#include "reduce.h"
+
+static int reduction_init(nb_registrar *r) {
+  static const nb_op_desc *const ops[] = {&red_sum_desc,     &red_mean_desc, &red_max_desc,
+                                          &red_min_desc,     &red_max_dim_desc,
+                                          &red_min_dim_desc, NULL};
+  return nb_register_ops(r, ops);
+}
+
+NB_PLUGIN_DEFINE("reduction", "0.1.0", "Reductions: sum, mean, max, min, max_dim, min_dim",
+                 "MIT", reduction_init)
