@@ -1,0 +1,48 @@
+/* ops/shape/shape.h — helpers shared by the shape operators (plugin-private, hidden
+ * visibility): dim wrapping, PyTorch's view-stride rule, views at the input's own
+ * storage offset, and reshape-or-copy used by forwards and backwards alike.
+ */
+#ifndef NABLA_OPS_SHAPE_H
+#define NABLA_OPS_SHAPE_H
+
+#include <nabla/nabla.h>
+
+extern const nb_op_desc shp_reshape_desc, shp_view_desc, shp_flatten_desc, shp_transpose_desc,
+    shp_permute_desc, shp_squeeze_desc, shp_unsqueeze_desc, shp_clone_desc, shp_contiguous_desc,
+    shp_to_dtype_desc;
+
+/* Wrap `dim` into [0, n) where n = max(ndim, 1) (PyTorch lets a 0-d tensor use -1 and
+ * 0), or n = ndim + 1 when `plus_one` (unsqueeze). Returns the dim, or NB_EINVAL with
+ * "op: dim 3 is out of range for input of shape [2,3] (expected in [-2, 1])". */
+int shp_wrap_dim(const char *op, int64_t dim, const nb_tensor *t, bool plus_one);
+
+/* A view of t's storage with this shape and these strides (elements), starting at t's
+ * first element. Shares t's storage and version counter. */
+nb_tensor *shp_view(nb_tensor *t, int ndim, const int64_t *shape, const int64_t *strides);
+
+/* PyTorch's computeStride: strides that let (ondim, oshape, ostrides) be viewed as
+ * (nndim, nshape) without copying. Same numel assumed. false when no such strides. */
+bool shp_view_strides(int ondim, const int64_t *oshape, const int64_t *ostrides, int nndim,
+                      const int64_t *nshape, int64_t *nstrides);
+
+/* t with a new shape (same numel): a view when the strides allow, else a contiguous copy
+ * viewed with that shape. Not recorded (kernels and backwards use it). */
+nb_tensor *shp_reshape_any(nb_tensor *t, int ndim, const int64_t *shape);
+
+/* Resolve a requested shape (one -1 allowed) against t's numel into out. Errors name
+ * the op, the requested shape and the input's size. */
+int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int64_t *out);
+
+/* Render an INTS attribute as "[2,-1]" (thread-local ring buffer via nb_shape_str). */
+const char *shp_ints_str(const nb_ints *v, char *buf, size_t size);
+
+/* A fresh float64 sample of shape [rows, cols] seen transposed ([cols, rows], strides
+ * [1, cols]): a non-contiguous input for the harness. */
+nb_tensor *shp_transposed_sample(nb_generator *g, int64_t rows, int64_t cols);
+
+/* Add one sample with one input to a sink; returns 0 or a negative status (NULL x gives
+ * the pending error). */
+int shp_add_sample(nb_sample_sink *sink, const char *desc, nb_tensor *x, int n_attrs,
+                   const nb_attr *attrs, unsigned flags);
+
+#endif
