@@ -1,10 +1,10 @@
-/* ops/elementwise/relu.c — "relu": elementwise max(x, 0) (nan stays nan).
+/* ops/elementwise/relu.c — "relu": elementwise max(x, 0) (nan and -0 stay as they are).
  * Backward: g where the saved output y > 0, else 0, so relu'(0) = 0 (spec item 31).
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
 
-EW_UNARY_F(relu, (a > 0 || a != a) ? a : 0) /* nan stays nan */
+EW_UNARY_F(relu, a < 0 ? 0 : a) /* nan stays nan, -0 stays -0 (as PyTorch) */
 const ew_fns ew_relu_fns = EW_TABLE_F(relu);
 /* (g, saved) -> input gradient */
 EW_BINARY_F(relu_grad, b <= 0 ? 0 : a)
