@@ -1,0 +1,113 @@
+/* scope.c — scopes: thread-local autorelease pools for tensors.
+ *
+ * One growable array of owned references per thread plus a stack of marks (where
+ * each open scope starts in it). Registering appends; closing a scope releases the
+ * references above its mark in reverse order. The arrays are reused, so scopes cost
+ * no allocation once warm; they are freed when the thread exits.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+typedef struct scope_stack {
+  nb_tensor **items;
+  int64_t n, cap;
+  int64_t *marks; /* marks[d]: items index where scope d starts */
+  int depth, cap_marks;
+  bool registered;
+} scope_stack;
+
+static _Thread_local scope_stack tl_scopes;
+static pthread_key_t scope_key;
+static pthread_once_t scope_once = PTHREAD_ONCE_INIT;
+
+static void scope_stack_destroy(void *arg) {
+  scope_stack *s = arg;
+  /* A thread that exits with scopes open: release what they hold. */
+  while (s->n > 0)
+    nb_release(s->items[--s->n]);
+  free(s->items);
+  free(s->marks);
+  s->items = NULL;
+  s->marks = NULL;
+  s->cap = s->n = 0;
+  s->depth = s->cap_marks = 0;
+}
+static void scope_key_init(void) { pthread_key_create(&scope_key, scope_stack_destroy); }
+
+static void ensure_registered(scope_stack *s) {
+  if (!s->registered) {
+    pthread_once(&scope_once, scope_key_init);
+    pthread_setspecific(scope_key, s);
+    s->registered = true;
+  }
+}
+
+int nb_scope_begin(void) {
+  scope_stack *s = &tl_scopes;
+  if (s->depth == s->cap_marks) {
+    int cap = s->cap_marks ? s->cap_marks * 2 : 16;
+    int64_t *m = realloc(s->marks, (size_t)cap * sizeof *m);
+    if (!m)
+      return nb_set_error(NB_ENOMEM, "nb_scope_begin: out of memory");
+    s->marks = m;
+    s->cap_marks = cap;
+    ensure_registered(s);
+  }
+  s->marks[s->depth++] = s->n;
+  return s->depth;
+}
+
+/* Release the innermost scope's references; leaves depth unchanged. */
+static void release_top(scope_stack *s) {
+  int64_t mark = s->marks[s->depth - 1];
+  while (s->n > mark)
+    nb_release(s->items[--s->n]);
+}
+
+int nb_scope_end(void) {
+  scope_stack *s = &tl_scopes;
+  if (s->depth == 0)
+    return nb_set_error(NB_ESTATE, "nb_scope_end: no scope is open");
+  release_top(s);
+  s->depth--;
+  return 0;
+}
+
+nb_tensor *nb_scope_end_return(nb_tensor *t) {
+  scope_stack *s = &tl_scopes;
+  if (s->depth == 0) {
+    nb_set_error(NB_ESTATE, "nb_scope_end_return: no scope is open");
+    return NULL;
+  }
+  nb_retain(t); /* survives the release below; NULL passes through (keeps the error) */
+  release_top(s);
+  s->depth--;
+  return nb__scope_register(t);
+}
+
+int nb_scope_depth(void) { return tl_scopes.depth; }
+
+nb_tensor *nb__scope_register(nb_tensor *t) {
+  scope_stack *s = &tl_scopes;
+  if (!t || s->depth == 0)
+    return t;
+  if (NB_UNLIKELY(s->n == s->cap)) {
+    int64_t cap = s->cap ? s->cap * 2 : 256;
+    nb_tensor **items = realloc(s->items, (size_t)cap * sizeof *items);
+    if (!items) {
+      /* Cannot track it: drop the reference rather than leak it. */
+      nb_release(t);
+      nb_set_error(NB_ENOMEM, "scope: out of memory registering a tensor");
+      return NULL;
+    }
+    s->items = items;
+    s->cap = cap;
+    ensure_registered(s);
+  }
+  s->items[s->n++] = t;
+  return t;
+}
+
+nb_tensor *nb_scope_adopt(nb_tensor *t) { return nb__scope_register(t); }
