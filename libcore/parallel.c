@@ -1,0 +1,145 @@
+/* parallel.c — the thread count, parallel loops and per-thread scratch memory.
+ *
+ * One process-wide thread count (NABLA_NUM_THREADS, else the number of cores) governs
+ * BLIS and nb_parallel_for. Loops run on OpenMP when the build has it, else serially
+ * over the same chunks, so results depend only on n, grain and the thread count.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* blis.h trips -Wextra in its inline helpers; they are not ours to fix. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <blis.h>
+#pragma GCC diagnostic pop
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "internal.h"
+
+static int num_threads; /* 0 until initialised */
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+static void threads_init(void) {
+  int n = 0;
+  const char *env = getenv("NABLA_NUM_THREADS");
+  if (env && env[0]) {
+    char *end;
+    long v = strtol(env, &end, 10);
+    if (*end == '\0' && v >= 1 && v <= 4096)
+      n = (int)v;
+    else
+      nb_log_message(NB_LOG_WARN, "NABLA_NUM_THREADS=\"%s\" is not a positive integer; using the cores", env);
+  }
+  if (n == 0) {
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    n = c >= 1 ? (int)(c > 4096 ? 4096 : c) : 1;
+  }
+  __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
+  bli_thread_set_num_threads(n);
+}
+
+int nb_set_num_threads(int n) {
+  if (n < 1)
+    return nb_set_error(NB_EINVAL, "nb_set_num_threads: thread count must be >= 1, got %d", n);
+  pthread_once(&threads_once, threads_init);
+  __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
+  bli_thread_set_num_threads(n);
+  return 0;
+}
+
+int nb_get_num_threads(void) {
+  pthread_once(&threads_once, threads_init);
+  return __atomic_load_n(&num_threads, __ATOMIC_RELAXED);
+}
+
+void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user) {
+  if (n <= 0 || !fn)
+    return;
+  if (grain < 1)
+    grain = 1;
+  int nt = nb_get_num_threads();
+#ifdef _OPENMP
+  if (omp_in_parallel())
+    nt = 1;
+#endif
+  if (nt <= 1 || n <= grain) {
+    fn(0, n, user);
+    return;
+  }
+  int64_t chunks = (n + grain - 1) / grain;
+  if (chunks > nt)
+    chunks = nt;
+  int64_t size = (n + chunks - 1) / chunks;
+  chunks = (n + size - 1) / size;
+#ifdef _OPENMP
+#pragma omp parallel for num_threads((int)chunks) schedule(static, 1)
+#endif
+  for (int64_t c = 0; c < chunks; c++) {
+    int64_t b = c * size, e = b + size < n ? b + size : n;
+    fn(b, e, user);
+  }
+}
+
+/* ---- scratch --------------------------------------------------------------------------- */
+
+#define NB_SCRATCH_SLOTS 4
+
+typedef struct scratch {
+  void *p[NB_SCRATCH_SLOTS];
+  size_t cap[NB_SCRATCH_SLOTS];
+  bool registered;
+} scratch;
+
+static _Thread_local scratch tl_scratch;
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *arg) {
+  scratch *s = arg;
+  for (int i = 0; i < NB_SCRATCH_SLOTS; i++) {
+    free(s->p[i]);
+    s->p[i] = NULL;
+    s->cap[i] = 0;
+  }
+  s->registered = false;
+}
+static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
+
+void *nb_scratch(int slot, size_t size) {
+  if (slot < 0 || slot >= NB_SCRATCH_SLOTS) {
+    nb_set_error(NB_EINVAL, "nb_scratch: slot %d is out of range [0, %d]", slot, NB_SCRATCH_SLOTS - 1);
+    return NULL;
+  }
+  scratch *s = &tl_scratch;
+  if (size <= s->cap[slot] && s->p[slot])
+    return s->p[slot];
+  if (size > SIZE_MAX - 64) {
+    nb_set_error(NB_ENOMEM, "nb_scratch: %zu bytes is too large", size);
+    return NULL;
+  }
+  size_t cap = (size + 63) & ~(size_t)63;
+  if (cap < 64)
+    cap = 64;
+  if (cap < s->cap[slot] * 2 && s->cap[slot] <= SIZE_MAX / 4)
+    cap = (s->cap[slot] * 2 + 63) & ~(size_t)63; /* grow geometrically */
+  void *p = aligned_alloc(64, cap);
+  if (!p) {
+    nb_set_error(NB_ENOMEM, "nb_scratch: out of memory allocating %zu bytes", size);
+    return NULL;
+  }
+  free(s->p[slot]);
+  s->p[slot] = p;
+  s->cap[slot] = cap;
+  if (!s->registered) {
+    pthread_once(&scratch_once, scratch_key_init);
+    pthread_setspecific(scratch_key, s);
+    s->registered = true;
+  }
+  return p;
+}
