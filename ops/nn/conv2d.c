@@ -1,0 +1,429 @@
+/* ops/nn/conv2d.c — "conv2d": 2-D convolution over NCHW input (PyTorch's F.conv2d) with
+ * stride, padding, dilation, groups and an optional bias.
+ *
+ * Everything is GEMM-shaped. Per group, the input patches are unfolded (im2col) into a
+ * K×P matrix (K = C/groups·kH·kW rows, P = OH·OW columns) in nb_scratch memory, and
+ *   forward      Y_g  = W_g · col            (Mg×K · K×P)
+ *   grad weight  dW_g += G_g · colᵀ          (Mg×P · P×K)
+ *   grad input   dcol = W_gᵀ · G_g, folded back (col2im) into dx
+ * When P is small (deep layers) several samples share one column matrix so the GEMMs
+ * stay wide; a 1×1 stride-1 unpadded convolution uses the input itself as col.
+ * Output size per dim: floor((H + 2p − d(k−1) − 1)/s) + 1.
+ */
+#include "nn_util.h"
+
+#include <string.h>
+
+typedef struct cgeom {
+  int64_t N, C, H, W, M, kh, kw, sh, sw, ph, pw, dh, dw, G, OH, OW, Cg, Mg, K, P;
+  int64_t nc; /* samples per column matrix */
+  bool direct; /* 1×1, stride 1, no padding: col is the input itself */
+  bool batched;
+} cgeom;
+
+static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *at, cgeom *g) {
+  memset(g, 0, sizeof *g);
+  if (nn_check_same_dtype("conv2d", x, "input", w, "weight") < 0 ||
+      nn_check_same_dtype("conv2d", x, "input", b, "bias") < 0)
+    return NB_EDTYPE;
+  int xd = nb_ndim(x);
+  if (xd != 3 && xd != 4)
+    return nb_set_error(NB_ESHAPE,
+                        "conv2d: expected 3-D (unbatched) or 4-D (batched) input, got input of shape %s",
+                        nb_shape_of(x));
+  if (nb_ndim(w) != 4)
+    return nb_set_error(NB_ESHAPE,
+                        "conv2d: expected 4-D weight (out_channels, in_channels/groups, kH, kW), got %s",
+                        nb_shape_of(w));
+  int64_t st[2], pd[2], dl[2];
+  if (nn_pair("conv2d", "stride", &at[0].ints, 1, st) < 0 ||
+      nn_pair("conv2d", "padding", &at[1].ints, 0, pd) < 0 ||
+      nn_pair("conv2d", "dilation", &at[2].ints, 1, dl) < 0)
+    return NB_EINVAL;
+  const int64_t *xs = nb_shape(x), *ws = nb_shape(w);
+  g->batched = xd == 4;
+  g->N = xd == 4 ? xs[0] : 1;
+  g->C = xs[xd - 3], g->H = xs[xd - 2], g->W = xs[xd - 1];
+  g->M = ws[0], g->Cg = ws[1], g->kh = ws[2], g->kw = ws[3];
+  g->sh = st[0], g->sw = st[1], g->ph = pd[0], g->pw = pd[1], g->dh = dl[0], g->dw = dl[1];
+  g->G = at[3].i;
+  if (g->M % g->G != 0)
+    return nb_set_error(NB_ESHAPE,
+                        "conv2d: given groups=%lld, expected weight to be divisible by %lld at dimension 0, "
+                        "but got weight of shape %s",
+                        (long long)g->G, (long long)g->G, nb_shape_of(w));
+  if (g->Cg * g->G != g->C)
+    return nb_set_error(NB_ESHAPE,
+                        "conv2d: given groups=%lld, weight of shape %s, expected input %s to have %lld "
+                        "channels, but got %lld channels instead",
+                        (long long)g->G, nb_shape_of(w), nb_shape_of(x), (long long)(g->Cg * g->G),
+                        (long long)g->C);
+  if (b != NULL && (nb_ndim(b) != 1 || nb_shape(b)[0] != g->M))
+    return nb_set_error(NB_ESHAPE,
+                        "conv2d: given weight of shape %s, expected bias to be 1-D with %lld elements, got %s",
+                        nb_shape_of(w), (long long)g->M, nb_shape_of(b));
+  int64_t eh = g->dh * (g->kh - 1) + 1, ew = g->dw * (g->kw - 1) + 1;
+  if (g->H + 2 * g->ph < eh || g->W + 2 * g->pw < ew)
+    return nb_set_error(NB_ESHAPE,
+                        "conv2d: padded input size per channel (%lld x %lld) is smaller than the "
+                        "dilated kernel (%lld x %lld) for input %s and weight %s",
+                        (long long)(g->H + 2 * g->ph), (long long)(g->W + 2 * g->pw), (long long)eh,
+                        (long long)ew, nb_shape_of(x), nb_shape_of(w));
+  g->OH = (g->H + 2 * g->ph - eh) / g->sh + 1;
+  g->OW = (g->W + 2 * g->pw - ew) / g->sw + 1;
+  g->Mg = g->M / g->G;
+  g->K = g->Cg * g->kh * g->kw;
+  g->P = g->OH * g->OW;
+  g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
+  /* Batch samples into one column matrix until it is ~256 columns wide (BLIS is
+   * inefficient on very narrow GEMMs), within a 32 MB column buffer. */
+  g->nc = 1;
+  if (!g->direct && g->P > 0 && g->P < 256) {
+    g->nc = (256 + g->P - 1) / g->P;
+    int64_t cap = ((int64_t)32 << 20) / (8 * (g->K > 0 ? g->K : 1) * g->P);
+    if (g->nc > cap) g->nc = cap > 0 ? cap : 1;
+    if (g->nc > g->N) g->nc = g->N > 0 ? g->N : 1;
+  }
+  return 0;
+}
+
+/* ---- im2col / col2im ------------------------------------------------------------ */
+
+typedef struct col_job {
+  const cgeom *g;
+  const void *x;  /* input (or dx for col2im): first sample of the chunk, group g */
+  void *col;      /* K × (cn·P) matrix, row stride ld */
+  int64_t ld, cn;
+} col_job;
+
+/* Range of output columns ow whose input column ow·s − p + kj·d lies in [0, W). */
+static void valid_range(int64_t W, int64_t OW, int64_t s, int64_t off, int64_t *lo, int64_t *hi) {
+  /* need 0 <= ow*s + off < W */
+  int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
+  int64_t h = W - 1 - off < 0 ? -1 : (W - 1 - off) / s;
+  if (h > OW - 1) h = OW - 1;
+  *lo = l;
+  *hi = h; /* inclusive; empty when hi < lo */
+}
+
+#define CONV_KERNELS(T, SUF)                                                                  \
+  static void im2col_##SUF(int64_t u0, int64_t u1, void *user) {                             \
+    const col_job *j = user;                                                                  \
+    const cgeom *g = j->g;                                                                    \
+    int64_t kk = g->kh * g->kw;                                                               \
+    for (int64_t u = u0; u < u1; u++) {                                                       \
+      int64_t s = u / g->K, r = u % g->K, c = r / kk, ki = (r / g->kw) % g->kh, kj = r % g->kw; \
+      const T *src = (const T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;              \
+      T *dst = (T *)j->col + r * j->ld + s * g->P;                                            \
+      int64_t off = kj * g->dw - g->pw, lo, hi;                                               \
+      valid_range(g->W, g->OW, g->sw, off, &lo, &hi);                                         \
+      for (int64_t oh = 0; oh < g->OH; oh++) {                                                \
+        T *d = dst + oh * g->OW;                                                              \
+        int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                         \
+        if (ih < 0 || ih >= g->H || hi < lo) {                                                \
+          memset(d, 0, sizeof(T) * (size_t)g->OW);                                            \
+          continue;                                                                           \
+        }                                                                                     \
+        const T *srow = src + ih * g->W + off;                                                \
+        for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0;                                        \
+        if (g->sw == 1)                                                                       \
+          memcpy(d + lo, srow + lo, sizeof(T) * (size_t)(hi - lo + 1));                       \
+        else                                                                                  \
+          for (int64_t ow = lo; ow <= hi; ow++) d[ow] = srow[ow * g->sw];                     \
+        for (int64_t ow = hi + 1; ow < g->OW; ow++) d[ow] = 0;                                \
+      }                                                                                       \
+    }                                                                                         \
+  }                                                                                           \
+  /* unit = (sample, channel): every column row of that channel adds into its plane */       \
+  static void col2im_##SUF(int64_t u0, int64_t u1, void *user) {                             \
+    const col_job *j = user;                                                                  \
+    const cgeom *g = j->g;                                                                    \
+    for (int64_t u = u0; u < u1; u++) {                                                       \
+      int64_t s = u / g->Cg, c = u % g->Cg;                                                   \
+      T *dst = (T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;                          \
+      for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
+        for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
+          int64_t r = (c * g->kh + ki) * g->kw + kj, off = kj * g->dw - g->pw, lo, hi;        \
+          const T *src = (const T *)j->col + r * j->ld + s * g->P;                            \
+          valid_range(g->W, g->OW, g->sw, off, &lo, &hi);                                     \
+          for (int64_t oh = 0; oh < g->OH; oh++) {                                            \
+            int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                     \
+            if (ih < 0 || ih >= g->H) continue;                                               \
+            T *drow = dst + ih * g->W + off;                                                  \
+            const T *srow = src + oh * g->OW;                                                 \
+            for (int64_t ow = lo; ow <= hi; ow++) drow[ow * g->sw] += srow[ow];               \
+          }                                                                                   \
+        }                                                                                     \
+    }                                                                                         \
+  }
+
+CONV_KERNELS(float, f32)
+CONV_KERNELS(double, f64)
+
+static void im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_t cn) {
+  col_job j = {g, x, col, cn * g->P, cn};
+  int64_t grain = 1 + NN_GRAIN / (g->P > 0 ? g->P : 1);
+  nb_parallel_for(cn * g->K, grain, dt == NB_F32 ? im2col_f32 : im2col_f64, &j);
+}
+
+static void col2im(nb_dtype dt, const cgeom *g, void *dx, const void *col, int64_t cn) {
+  col_job j = {g, dx, (void *)col, cn * g->P, cn};
+  int64_t grain = 1 + NN_GRAIN / (g->K / (g->Cg > 0 ? g->Cg : 1) * (g->P > 0 ? g->P : 1));
+  nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? col2im_f32 : col2im_f64, &j);
+}
+
+/* Copy between an Mg × (cn·P) matrix and cn planes of Mg × P inside an (N, M, P) tensor,
+ * optionally adding bias (to_tensor) — used when samples share a column matrix. */
+static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_t cn,
+                    const void *bias, bool to_tensor) {
+  int64_t ld = cn * g->P;
+  for (int64_t s = 0; s < cn; s++)
+    for (int64_t m = 0; m < g->Mg; m++) {
+      size_t es = nb_dtype_size(dt);
+      char *t = (char *)tensor + (size_t)((s * g->M + m) * g->P) * es;
+      char *a = (char *)mat + (size_t)(m * ld + s * g->P) * es;
+      if (!to_tensor) {
+        memcpy(a, t, es * (size_t)g->P);
+      } else if (bias == NULL) {
+        memcpy(t, a, es * (size_t)g->P);
+      } else if (dt == NB_F32) {
+        float bv = ((const float *)bias)[m];
+        for (int64_t p = 0; p < g->P; p++) ((float *)t)[p] = ((float *)a)[p] + bv;
+      } else {
+        double bv = ((const double *)bias)[m];
+        for (int64_t p = 0; p < g->P; p++) ((double *)t)[p] = ((double *)a)[p] + bv;
+      }
+    }
+}
+
+static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                          nb_tensor **out) {
+  cgeom g;
+  if (setup(in[0], in[1], in[2], attrs, &g) < 0) return nb_last_status();
+  nb_dtype dt = nb_dtype_of(in[0]);
+  size_t es = nb_dtype_size(dt);
+  nb_tensor *x = nn_contig(in[0]), *w = nn_contig(in[1]), *b = nn_contig(in[2]);
+  int64_t ys[4] = {g.N, g.M, g.OH, g.OW};
+  nb_tensor *y = g.batched ? nb_empty(4, ys, dt) : nb_empty(3, ys + 1, dt);
+  if (x == NULL || w == NULL || y == NULL || (in[2] != NULL && b == NULL)) return nb_last_status();
+  char *xp = nb_data(x), *wp = nb_data(w), *yp = nb_data(y);
+  const char *bp = b ? nb_data(b) : NULL;
+  void *col = NULL, *tmp = NULL;
+  if (!g.direct) col = nb_scratch(0, es * (size_t)(g.K * g.nc * g.P) + 64);
+  if (g.nc > 1) tmp = nb_scratch(1, es * (size_t)(g.Mg * g.nc * g.P) + 64);
+  if ((!g.direct && col == NULL) || (g.nc > 1 && tmp == NULL)) return nb_last_status();
+  int64_t xsz = g.C * g.H * g.W, ysz = g.M * g.P;
+  for (int64_t n0 = 0; n0 < g.N; n0 += g.nc) {
+    int64_t cn = g.N - n0 < g.nc ? g.N - n0 : g.nc;
+    for (int64_t gi = 0; gi < g.G; gi++) {
+      const char *xg = xp + (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
+      const char *bm;
+      int64_t ld;
+      if (g.direct) {
+        bm = xg;
+        ld = g.P;
+      } else {
+        im2col(dt, &g, xg, col, cn);
+        bm = col;
+        ld = cn * g.P;
+      }
+      const char *wg = wp + (size_t)(gi * g.Mg * g.K) * es;
+      char *yg = yp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es;
+      const char *bg = bp ? bp + (size_t)(gi * g.Mg) * es : NULL;
+      if (cn == 1) {
+        double beta = 0.0;
+        if (bg != NULL) { /* write the bias, then let the GEMM accumulate onto it */
+          for (int64_t m = 0; m < g.Mg; m++)
+            for (int64_t p = 0; p < g.P; p++) {
+              if (dt == NB_F32)
+                ((float *)yg)[m * g.P + p] = ((const float *)bg)[m];
+              else
+                ((double *)yg)[m * g.P + p] = ((const double *)bg)[m];
+            }
+          beta = 1.0;
+        }
+        if (nn_gemm(dt, g.Mg, g.P, g.K, 1.0, wg, g.K, 1, bm, ld, 1, beta, yg, g.P, 1) < 0)
+          return nb_last_status();
+      } else {
+        if (nn_gemm(dt, g.Mg, ld, g.K, 1.0, wg, g.K, 1, bm, ld, 1, 0.0, tmp, ld, 1) < 0)
+          return nb_last_status();
+        scatter(dt, &g, yg, tmp, cn, bg, true);
+      }
+    }
+  }
+  if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, in[0]) < 0) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, in[1]) < 0) return nb_last_status();
+  out[0] = y;
+  return 0;
+}
+
+typedef struct bias_job {
+  nb_dtype dt;
+  const cgeom *g;
+  const void *go;
+  void *db;
+} bias_job;
+
+static void bias_sum(int64_t m0, int64_t m1, void *u) {
+  bias_job *j = u;
+  const cgeom *g = j->g;
+  for (int64_t m = m0; m < m1; m++) {
+    double acc = 0;
+    for (int64_t n = 0; n < g->N; n++) {
+      int64_t o = (n * g->M + m) * g->P;
+      if (j->dt == NB_F32)
+        for (int64_t p = 0; p < g->P; p++) acc += ((const float *)j->go)[o + p];
+      else
+        for (int64_t p = 0; p < g->P; p++) acc += ((const double *)j->go)[o + p];
+    }
+    if (j->dt == NB_F32)
+      ((float *)j->db)[m] = (float)acc;
+    else
+      ((double *)j->db)[m] = acc;
+  }
+}
+
+static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
+  int si = 0, xnd, wnd;
+  nb_tensor *x = need_w ? nb_ctx_saved(ctx, si++) : NULL;
+  nb_tensor *w = need_x ? nb_ctx_saved(ctx, si++) : NULL;
+  if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
+  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
+  size_t es = nb_dtype_size(dt);
+  const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
+  /* geometry from the shapes (stand-ins for operands that were not saved) */
+  nb_tensor *xs = x ? x : nb_empty(xnd, xsh, dt), *wt = w ? w : nb_empty(wnd, wsh, dt);
+  cgeom g;
+  if (xs == NULL || wt == NULL || setup(xs, wt, NULL, nb_ctx_attrs(ctx), &g) < 0)
+    return nb_last_status();
+  nb_tensor *go = nn_contig(grad_out[0]);
+  if (x) x = nn_contig(x);
+  if (w) w = nn_contig(w);
+  if (go == NULL || (need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
+  const char *gp = nb_data(go);
+  nb_tensor *dx = NULL, *dw = NULL;
+  if (need_x) dx = g.direct ? nb_empty(xnd, xsh, dt) : nb_zeros(xnd, xsh, dt);
+  if (need_w) dw = nb_empty(wnd, wsh, dt);
+  if ((need_x && dx == NULL) || (need_w && dw == NULL)) return nb_last_status();
+  void *col = NULL, *dcol = NULL, *gbuf = NULL;
+  if (need_w && !g.direct) col = nb_scratch(0, es * (size_t)(g.K * g.nc * g.P) + 64);
+  if (need_x && !g.direct) dcol = nb_scratch(1, es * (size_t)(g.K * g.nc * g.P) + 64);
+  if (g.nc > 1) gbuf = nb_scratch(2, es * (size_t)(g.Mg * g.nc * g.P) + 64);
+  if ((need_w && !g.direct && !col) || (need_x && !g.direct && !dcol) || (g.nc > 1 && !gbuf))
+    return nb_last_status();
+  int64_t xsz = g.C * g.H * g.W, ysz = g.M * g.P;
+  for (int64_t n0 = 0; n0 < g.N && (need_x || need_w); n0 += g.nc) {
+    int64_t cn = g.N - n0 < g.nc ? g.N - n0 : g.nc, ld = cn * g.P;
+    for (int64_t gi = 0; gi < g.G; gi++) {
+      const char *gm = gp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es;
+      if (cn > 1) {
+        scatter(dt, &g, (void *)gm, gbuf, cn, NULL, false);
+        gm = gbuf;
+      }
+      size_t xoff = (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
+      size_t woff = (size_t)(gi * g.Mg * g.K) * es;
+      if (need_w) { /* dW_g (+)= G_g · colᵀ */
+        const char *xg = (const char *)nb_data(x) + xoff, *cm = xg;
+        if (!g.direct) {
+          im2col(dt, &g, xg, col, cn);
+          cm = col;
+        }
+        if (nn_gemm(dt, g.Mg, g.K, ld, 1.0, gm, ld, 1, cm, 1, ld, n0 == 0 ? 0.0 : 1.0,
+                    (char *)nb_data(dw) + woff, g.K, 1) < 0)
+          return nb_last_status();
+      }
+      if (need_x) { /* dcol = W_gᵀ · G_g, folded back into dx */
+        const char *wg = (const char *)nb_data(w) + woff;
+        char *dxg = (char *)nb_data(dx) + xoff;
+        if (g.direct) {
+          if (nn_gemm(dt, g.K, ld, g.Mg, 1.0, wg, 1, g.K, gm, ld, 1, 0.0, dxg, ld, 1) < 0)
+            return nb_last_status();
+        } else {
+          if (nn_gemm(dt, g.K, ld, g.Mg, 1.0, wg, 1, g.K, gm, ld, 1, 0.0, dcol, ld, 1) < 0)
+            return nb_last_status();
+          col2im(dt, &g, dxg, dcol, cn);
+        }
+      }
+    }
+  }
+  if (need_w && g.N == 0) nb_fill(dw, 0.0);
+  grad_in[0] = dx;
+  grad_in[1] = dw;
+  if (nb_ctx_needs_input_grad(ctx, 2)) {
+    nb_tensor *db = nb_empty(1, &g.M, dt);
+    if (db == NULL) return nb_last_status();
+    bias_job j = {dt, &g, gp, nb_data(db)};
+    nb_parallel_for(g.M, 1 + NN_GRAIN / (g.N * g.P + 1), bias_sum, &j);
+    grad_in[2] = db;
+  }
+  return 0;
+}
+
+/* ---- samples and schema ---------------------------------------------------------------- */
+
+static int sample(nb_sample_sink *s, const char *desc, const int64_t *xs, const int64_t *ws,
+                  bool bias, int64_t sh, int64_t sw, int64_t ph, int64_t pw, int64_t dh, int64_t dw,
+                  int64_t groups) {
+  nb_generator *gen = nb_sample_generator(s);
+  nb_tensor *in[3] = {nb_rand_range(4, xs, -1, 1, NB_F64, gen), nb_rand_range(4, ws, -1, 1, NB_F64, gen),
+                      bias ? nb_rand_range(1, ws, -1, 1, NB_F64, gen) : NULL};
+  nb_attr at[4] = {NB_A_INTS("stride", sh, sw), NB_A_INTS("padding", ph, pw),
+                   NB_A_INTS("dilation", dh, dw), NB_A_INT("groups", groups)};
+  return nb_sample_add(s, desc, 3, in, 4, at, 0);
+}
+
+static int conv2d_samples(nb_sample_sink *s) {
+  int rc = 0;
+#define S(...) (int64_t[]){__VA_ARGS__}
+  rc |= sample(s, "3x3, bias", S(2, 2, 5, 5), S(3, 2, 3, 3), true, 1, 1, 0, 0, 1, 1, 1);
+  rc |= sample(s, "stride 2, padding 1", S(1, 2, 6, 5), S(2, 2, 3, 3), true, 2, 2, 1, 1, 1, 1, 1);
+  rc |= sample(s, "dilation 2, padding 2", S(1, 1, 6, 6), S(2, 1, 3, 3), true, 1, 1, 2, 2, 2, 2, 1);
+  rc |= sample(s, "groups 2, no bias", S(2, 4, 4, 4), S(6, 2, 3, 3), false, 1, 1, 1, 1, 1, 1, 2);
+  rc |= sample(s, "depthwise (groups = channels)", S(1, 3, 4, 4), S(3, 1, 2, 2), true, 1, 1, 0, 0, 1, 1, 3);
+  rc |= sample(s, "1x1 (direct GEMM)", S(2, 3, 3, 4), S(4, 3, 1, 1), true, 1, 1, 0, 0, 1, 1, 1);
+  rc |= sample(s, "1x1 stride 2", S(1, 3, 5, 5), S(2, 3, 1, 1), false, 2, 2, 0, 0, 1, 1, 1);
+  rc |= sample(s, "non-square kernel, stride and padding", S(1, 2, 5, 7), S(2, 2, 2, 3), true, 2, 1, 1, 0, 1, 2, 1);
+  rc |= sample(s, "batch of 5 sharing a column matrix", S(5, 2, 3, 3), S(3, 2, 2, 2), true, 1, 1, 0, 0, 1, 1, 1);
+#undef S
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+static const nb_input_spec inputs[] = {
+    {"input", NB_DT_FLOAT, 0, "(N, C, H, W), or (C, H, W) unbatched"},
+    {"weight", NB_DT_FLOAT, 0, "(out_channels, C/groups, kH, kW)"},
+    {"bias", NB_DT_FLOAT, NB_IN_OPTIONAL, "(out_channels), optional"},
+};
+static const nb_output_spec outputs[] = {
+    {"out", 0, "(N, out_channels, OH, OW) with OH = floor((H + 2p - d(kH-1) - 1)/s) + 1"},
+};
+static const nb_attr_spec attrs[] = {
+    {"stride", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,
+     "step of the window (1 or 2 values)"},
+    {"padding", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {0, 0}}}, 0, 0, NULL,
+     "implicit zeros on both sides (1 or 2 values)"},
+    {"dilation", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,
+     "spacing between kernel elements (1 or 2 values)"},
+    {"groups", NB_ATTR_INT, NB_ATTR_HAS_MIN, {.i = 1}, 1, 0, NULL,
+     "channel groups: in and out channels are split into this many independent convolutions"},
+};
+
+const nb_op_desc nn_conv2d_desc = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "conv2d",
+    .doc = "2-D convolution (cross-correlation) over NCHW input, as PyTorch's F.conv2d. "
+           "Forward, grad input and grad weight are BLIS GEMMs over an im2col matrix kept in "
+           "scratch memory (col2im folds the input gradient back); small spatial outputs "
+           "batch several samples per GEMM. Output size per dim: "
+           "floor((H + 2*padding - dilation*(k-1) - 1)/stride) + 1.",
+    .n_inputs = 3,
+    .inputs = inputs,
+    .n_outputs = 1,
+    .outputs = outputs,
+    .n_attrs = 4,
+    .attrs = attrs,
+    .forward = conv2d_forward,
+    .backward = conv2d_backward,
+    .samples = conv2d_samples,
+    .saves = "input (when weight needs a gradient) and weight (when input does)",
+};

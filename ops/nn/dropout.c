@@ -1,0 +1,135 @@
+/* ops/nn/dropout.c — "dropout": PyTorch's F.dropout. In training each element is
+ * zeroed with probability p and the survivors scaled by 1/(1 − p); otherwise (or with
+ * p = 0) the input is copied. The mask is a counter-based hash of (seed, element
+ * index), the seed drawn once per call from the core's default generator
+ * (nb_generator_u64(NULL)); backward rebuilds the same mask from the saved seed, so no
+ * mask is stored and any thread count gives the same mask.
+ */
+#include "nn_util.h"
+
+#include <string.h>
+
+typedef struct dropout_blob {
+  uint64_t seed;
+  double p;
+  int active; /* 0: identity */
+} dropout_blob;
+
+typedef struct dr_job {
+  nb_dtype dt;
+  uint64_t seed;
+  double p, scale;
+  const void *x;
+  void *y;
+} dr_job;
+
+/* splitmix64 of the element's counter: a uniform double in [0, 1). */
+static double uniform_at(uint64_t seed, int64_t i) {
+  uint64_t z = seed + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return (double)(z >> 11) * 0x1.0p-53;
+}
+
+static void apply(int64_t i0, int64_t i1, void *u) {
+  const dr_job *j = u;
+  if (j->dt == NB_F32) {
+    const float *x = j->x;
+    float *y = j->y, sc = (float)j->scale;
+    for (int64_t i = i0; i < i1; i++) y[i] = uniform_at(j->seed, i) >= j->p ? x[i] * sc : 0.0f;
+  } else {
+    const double *x = j->x;
+    double *y = j->y;
+    for (int64_t i = i0; i < i1; i++) y[i] = uniform_at(j->seed, i) >= j->p ? x[i] * j->scale : 0.0;
+  }
+}
+
+static int run(nb_dtype dt, uint64_t seed, double p, nb_tensor *x, nb_tensor *y) {
+  dr_job j = {dt, seed, p, p < 1 ? 1.0 / (1.0 - p) : 0.0, nb_data(x), nb_data(y)};
+  nb_parallel_for(nb_numel(x), NN_GRAIN, apply, &j);
+  return 0;
+}
+
+static int dropout_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                           nb_tensor **out) {
+  double p = attrs[0].f;
+  bool training = attrs[1].i != 0;
+  dropout_blob blob = {0, p, training && p > 0};
+  nb_tensor *x = nn_contig(in[0]);
+  if (x == NULL) return nb_last_status();
+  nb_tensor *y;
+  if (!blob.active) {
+    y = x == in[0] ? nb_copy_data(x) : x;
+    if (y == NULL) return nb_last_status();
+  } else {
+    blob.seed = nb_generator_u64(NULL);
+    y = nb_empty(nb_ndim(x), nb_shape(x), nb_dtype_of(x));
+    if (y == NULL) return nb_last_status();
+    run(nb_dtype_of(x), blob.seed, p, x, y);
+  }
+  if (nb_ctx_recording(ctx) && nb_ctx_save_blob(ctx, &blob, sizeof blob) < 0)
+    return nb_last_status();
+  out[0] = y;
+  return 0;
+}
+
+static int dropout_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  size_t sz = 0;
+  const dropout_blob *b = nb_ctx_blob(ctx, &sz);
+  if (b == NULL || sz != sizeof *b)
+    return nb_set_error(NB_ESTATE, "dropout: backward found no saved seed");
+  if (!b->active) {
+    grad_in[0] = grad_out[0];
+    return 0;
+  }
+  nb_tensor *g = nn_contig(grad_out[0]);
+  nb_tensor *dx = g ? nb_empty(nb_ndim(g), nb_shape(g), nb_dtype_of(g)) : NULL;
+  if (dx == NULL) return nb_last_status();
+  run(nb_dtype_of(g), b->seed, b->p, g, dx);
+  grad_in[0] = dx;
+  return 0;
+}
+
+static int dropout_samples(nb_sample_sink *s) {
+  nb_generator *gen = nb_sample_generator(s);
+  int rc = 0;
+  nb_tensor *a = nb_rand_range(2, (int64_t[]){4, 5}, -1, 1, NB_F64, gen);
+  rc |= nb_sample_add(s, "training, p = 0.3", 1, &a, 2,
+                      (nb_attr[]){NB_A_FLOAT("p", 0.3), NB_A_BOOL("training", 1)}, 0);
+  nb_tensor *b = nb_rand_range(3, (int64_t[]){2, 3, 4}, -1, 1, NB_F64, gen);
+  rc |= nb_sample_add(s, "training, p = 0.5", 1, &b, 2,
+                      (nb_attr[]){NB_A_FLOAT("p", 0.5), NB_A_BOOL("training", 1)}, 0);
+  nb_tensor *c = nb_rand_range(2, (int64_t[]){3, 3}, -1, 1, NB_F64, gen);
+  rc |= nb_sample_add(s, "eval (identity)", 1, &c, 2,
+                      (nb_attr[]){NB_A_FLOAT("p", 0.5), NB_A_BOOL("training", 0)}, 0);
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "any shape"}};
+static const nb_output_spec outputs[] = {{"out", 0, "same shape"}};
+static const nb_attr_spec attrs[] = {
+    {"p", NB_ATTR_FLOAT, NB_ATTR_HAS_MIN | NB_ATTR_HAS_MAX, {.f = 0.5}, 0, 1, NULL,
+     "probability of zeroing an element (1 zeroes everything)"},
+    {"training", NB_ATTR_BOOL, 0, {.i = 1}, 0, 0, NULL, "false: identity (a copy)"},
+};
+
+const nb_op_desc nn_dropout_desc = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "dropout",
+    .doc = "Dropout as PyTorch's F.dropout: in training zero each element with probability p "
+           "and scale the rest by 1/(1-p). The mask comes from a seed drawn from the default "
+           "generator (nb_manual_seed(NULL, s) makes it reproducible) hashed with each "
+           "element's index, independent of the thread count; backward reuses the seed.",
+    .flags = NB_OP_RANDOM,
+    .n_inputs = 1,
+    .inputs = inputs,
+    .n_outputs = 1,
+    .outputs = outputs,
+    .n_attrs = 2,
+    .attrs = attrs,
+    .forward = dropout_forward,
+    .backward = dropout_backward,
+    .samples = dropout_samples,
+    .saves = "a blob with the 64-bit seed and p (no mask)",
+};

@@ -1,0 +1,166 @@
+/* ops/nn/max_pool2d.c — "max_pool2d": PyTorch's F.max_pool2d over (N, C, H, W) or
+ * (C, H, W) input with kernel_size, stride (default kernel_size), padding (-inf),
+ * dilation and ceil_mode. Forward records the argmax of each window (flat index in its
+ * H×W plane; a NaN wins, as in PyTorch); backward sends each gradient to that argmax.
+ * Planes are independent and run in parallel; backward adds within a plane in order.
+ */
+#include "nn_util.h"
+
+#include <math.h>
+
+typedef struct mp_job {
+  const nn_pool *p;
+  const void *x;
+  void *y;
+  int64_t *idx;
+  const void *g; /* backward */
+  void *dx;
+} mp_job;
+
+#define MP_KERNELS(T, SUF)                                                                   \
+  static void fwd_##SUF(int64_t q0, int64_t q1, void *u) {                                   \
+    const mp_job *j = u;                                                                     \
+    const nn_pool *p = j->p;                                                                 \
+    for (int64_t q = q0; q < q1; q++) {                                                      \
+      const T *x = (const T *)j->x + q * p->H * p->W;                                        \
+      T *y = (T *)j->y + q * p->OH * p->OW;                                                  \
+      int64_t *ix = j->idx ? j->idx + q * p->OH * p->OW : NULL;                              \
+      for (int64_t oh = 0; oh < p->OH; oh++) {                                               \
+        int64_t h0 = oh * p->sh - p->ph;                                                     \
+        int64_t ki0 = h0 < 0 ? (-h0 + p->dh - 1) / p->dh : 0;                                \
+        for (int64_t ow = 0; ow < p->OW; ow++) {                                             \
+          int64_t w0 = ow * p->sw - p->pw;                                                   \
+          int64_t kj0 = w0 < 0 ? (-w0 + p->dw - 1) / p->dw : 0;                              \
+          int64_t best = (h0 + ki0 * p->dh) * p->W + (w0 + kj0 * p->dw);                     \
+          T m = -INFINITY;                                                                   \
+          for (int64_t ki = ki0; ki < p->kh; ki++) {                                         \
+            int64_t ih = h0 + ki * p->dh;                                                    \
+            if (ih >= p->H) break;                                                           \
+            for (int64_t kj = kj0; kj < p->kw; kj++) {                                       \
+              int64_t iw = w0 + kj * p->dw;                                                  \
+              if (iw >= p->W) break;                                                         \
+              T v = x[ih * p->W + iw];                                                       \
+              if (v > m || isnan(v)) {                                                       \
+                m = v;                                                                       \
+                best = ih * p->W + iw;                                                       \
+              }                                                                              \
+            }                                                                                \
+          }                                                                                  \
+          y[oh * p->OW + ow] = m;                                                            \
+          if (ix) ix[oh * p->OW + ow] = best;                                                \
+        }                                                                                    \
+      }                                                                                      \
+    }                                                                                        \
+  }                                                                                          \
+  static void bwd_##SUF(int64_t q0, int64_t q1, void *u) {                                   \
+    const mp_job *j = u;                                                                     \
+    const nn_pool *p = j->p;                                                                 \
+    for (int64_t q = q0; q < q1; q++) {                                                      \
+      T *dx = (T *)j->dx + q * p->H * p->W;                                                  \
+      const T *g = (const T *)j->g + q * p->OH * p->OW;                                      \
+      const int64_t *ix = j->idx + q * p->OH * p->OW;                                        \
+      for (int64_t i = 0; i < p->H * p->W; i++) dx[i] = 0;                                   \
+      for (int64_t o = 0; o < p->OH * p->OW; o++) dx[ix[o]] += g[o];                         \
+    }                                                                                        \
+  }
+
+MP_KERNELS(float, f32)
+MP_KERNELS(double, f64)
+
+static int setup(const nb_tensor *x, const nb_attr_value *a, nn_pool *p) {
+  return nn_pool_setup("max_pool2d", x, &a[0].ints, &a[1].ints, &a[2].ints, &a[3].ints, a[4].i != 0, p);
+}
+
+static int max_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                              nb_tensor **out) {
+  nn_pool p;
+  if (setup(in[0], attrs, &p) < 0) return nb_last_status();
+  nb_dtype dt = nb_dtype_of(in[0]);
+  nb_tensor *x = nn_contig(in[0]);
+  int64_t shape[4];
+  nn_pool_out_shape(in[0], p.OH, p.OW, shape);
+  int nd = nb_ndim(in[0]);
+  nb_tensor *y = nb_empty(nd, shape, dt);
+  bool rec = nb_ctx_recording(ctx);
+  nb_tensor *idx = rec ? nb_empty(nd, shape, NB_I64) : NULL;
+  if (x == NULL || y == NULL || (rec && idx == NULL)) return nb_last_status();
+  mp_job j = {&p, nb_data(x), nb_data(y), idx ? nb_data(idx) : NULL, NULL, NULL};
+  int64_t work = p.OH * p.OW * p.kh * p.kw;
+  nb_parallel_for(p.planes, 1 + NN_GRAIN / (work + 1), dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
+  if (rec && nb_ctx_save(ctx, idx) < 0) return nb_last_status();
+  out[0] = y;
+  return 0;
+}
+
+static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *idx = nb_ctx_saved(ctx, 0);
+  if (idx == NULL) return nb_last_status();
+  int nd;
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
+  nb_tensor *g = nn_contig(grad_out[0]), *dx = nb_empty(nd, xs, dt);
+  if (g == NULL || dx == NULL) return nb_last_status();
+  nn_pool p = {.planes = nd == 4 ? xs[0] * xs[1] : xs[0], .H = xs[nd - 2], .W = xs[nd - 1],
+               .OH = nb_shape(idx)[nd - 2], .OW = nb_shape(idx)[nd - 1]};
+  mp_job j = {&p, NULL, NULL, nb_data(idx), nb_data(g), nb_data(dx)};
+  nb_parallel_for(p.planes, 1 + NN_GRAIN / (p.H * p.W + 1), dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
+  grad_in[0] = dx;
+  return 0;
+}
+
+static int mp_sample(nb_sample_sink *s, const char *desc, const int64_t *xs, int n_at,
+                     const nb_attr *at) {
+  nb_tensor *x = nb_rand_range(4, xs, -1, 1, NB_F64, nb_sample_generator(s));
+  return nb_sample_add(s, desc, 1, &x, n_at, at, 0);
+}
+
+static int max_pool2d_samples(nb_sample_sink *s) {
+  int rc = 0;
+#define S(...) (int64_t[]){__VA_ARGS__}
+#define A(...) (nb_attr[]){__VA_ARGS__}
+  rc |= mp_sample(s, "2x2 (stride = kernel)", S(2, 2, 4, 4), 1, A(NB_A_INTS("kernel_size", 2, 2)));
+  rc |= mp_sample(s, "3x3 stride 2 padding 1 (ResNet stem)", S(1, 2, 5, 5), 3,
+                  A(NB_A_INTS("kernel_size", 3, 3), NB_A_INTS("stride", 2, 2), NB_A_INTS("padding", 1, 1)));
+  rc |= mp_sample(s, "overlapping windows, stride 1", S(1, 1, 4, 5), 2,
+                  A(NB_A_INTS("kernel_size", 2, 3), NB_A_INTS("stride", 1, 1)));
+  rc |= mp_sample(s, "dilation 2", S(1, 2, 6, 6), 2,
+                  A(NB_A_INTS("kernel_size", 2, 2), NB_A_INTS("dilation", 2, 2)));
+  rc |= mp_sample(s, "ceil_mode", S(1, 2, 5, 5), 3,
+                  A(NB_A_INTS("kernel_size", 2, 2), NB_A_INTS("stride", 2, 2), NB_A_BOOL("ceil_mode", 1)));
+#undef S
+#undef A
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "(N, C, H, W) or (C, H, W)"}};
+static const nb_output_spec outputs[] = {{"out", 0, "window maxima, (N, C, OH, OW)"}};
+static const nb_attr_spec attrs[] = {
+    {"kernel_size", NB_ATTR_INTS, NB_ATTR_REQUIRED | NB_ATTR_HAS_MIN, {.ints = {0, {0}}}, 1, 0, NULL,
+     "window size (1 or 2 values)"},
+    {"stride", NB_ATTR_INTS, NB_ATTR_OPTIONAL | NB_ATTR_HAS_MIN, {.ints = {0, {0}}}, 1, 0, NULL,
+     "window step (1 or 2 values); absent: kernel_size"},
+    {"padding", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {0, 0}}}, 0, 0, NULL,
+     "implicit -inf on both sides, at most half the effective kernel"},
+    {"dilation", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,
+     "spacing between window elements"},
+    {"ceil_mode", NB_ATTR_BOOL, 0, {.i = 0}, 0, 0, NULL,
+     "round the output size up (a last window must start inside the input or left padding)"},
+};
+
+const nb_op_desc nn_max_pool2d_desc = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "max_pool2d",
+    .doc = "2-D max pooling as PyTorch's F.max_pool2d. The gradient of each window goes to "
+           "its argmax (overlapping windows add up). Output size per dim: "
+           "floor((H + 2p - d(k-1) - 1)/s) + 1 (ceil with ceil_mode).",
+    .n_inputs = 1,
+    .inputs = inputs,
+    .n_outputs = 1,
+    .outputs = outputs,
+    .n_attrs = 5,
+    .attrs = attrs,
+    .forward = max_pool2d_forward,
+    .backward = max_pool2d_backward,
+    .samples = max_pool2d_samples,
+    .saves = "int64 argmax indices (flat in each H x W plane), same shape as the output",
+};

@@ -1,0 +1,208 @@
+/* ops/nn/nn_util.c — helpers shared by the nn plugin's operators (see nn_util.h). */
+#include "nn_util.h"
+
+#include <string.h>
+
+nb_tensor *nn_contig(nb_tensor *t) {
+  if (t == NULL || nb_is_contiguous(t)) return t;
+  return nb_copy_data(t);
+}
+
+int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
+                        const char *bname) {
+  if (b == NULL || nb_dtype_of(a) == nb_dtype_of(b)) return 0;
+  return nb_set_error(NB_EDTYPE, "%s: %s dtype %s does not match %s dtype %s", op, bname,
+                      nb_dtype_name(nb_dtype_of(b)), aname, nb_dtype_name(nb_dtype_of(a)));
+}
+
+int nn_pair(const char *op, const char *name, const nb_ints *v, int64_t def, int64_t out[2]) {
+  if (v->n == 0) {
+    out[0] = out[1] = def;
+  } else if (v->n == 1) {
+    out[0] = out[1] = v->v[0];
+  } else if (v->n == 2) {
+    out[0] = v->v[0];
+    out[1] = v->v[1];
+  } else {
+    return nb_set_error(NB_EINVAL, "%s: %s must have 1 or 2 values, got %d", op, name, v->n);
+  }
+  return 0;
+}
+
+static int64_t div_floor(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+  return q;
+}
+
+int64_t nn_pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode) {
+  int64_t out = div_floor(in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+  return out;
+}
+
+int nn_pool_input(const char *op, const nb_tensor *x, int64_t *planes, int64_t *h, int64_t *w) {
+  int nd = nb_ndim(x);
+  const int64_t *sh = nb_shape(x);
+  if (nd != 3 && nd != 4)
+    return nb_set_error(NB_ESHAPE, "%s: expected 3-D (C, H, W) or 4-D (N, C, H, W) input, got %s", op,
+                        nb_shape_of(x));
+  for (int d = nd - 3; d < nd; d++)
+    if (sh[d] == 0)
+      return nb_set_error(NB_ESHAPE, "%s: expected non-empty channel and spatial dims, got input %s",
+                          op, nb_shape_of(x));
+  *planes = nd == 4 ? sh[0] * sh[1] : sh[0];
+  *h = sh[nd - 2];
+  *w = sh[nd - 1];
+  return 0;
+}
+
+void nn_pool_out_shape(const nb_tensor *x, int64_t oh, int64_t ow, int64_t *shape) {
+  int nd = nb_ndim(x);
+  memcpy(shape, nb_shape(x), sizeof(int64_t) * (size_t)nd);
+  shape[nd - 2] = oh;
+  shape[nd - 1] = ow;
+}
+
+int nn_pool_setup(const char *op, const nb_tensor *x, const nb_ints *k, const nb_ints *s,
+                  const nb_ints *p, const nb_ints *d, bool ceil_mode, nn_pool *o) {
+  int64_t kk[2], ss[2], pp[2], dd[2] = {1, 1};
+  memset(o, 0, sizeof *o);
+  if (nn_pool_input(op, x, &o->planes, &o->H, &o->W) < 0) return NB_ESHAPE;
+  if (k->n == 0) return nb_set_error(NB_EINVAL, "%s: kernel_size is required", op);
+  if (nn_pair(op, "kernel_size", k, 1, kk) < 0 || nn_pair(op, "stride", s->n ? s : k, 1, ss) < 0 ||
+      nn_pair(op, "padding", p, 0, pp) < 0 || (d && nn_pair(op, "dilation", d, 1, dd) < 0))
+    return NB_EINVAL;
+  for (int i = 0; i < 2; i++)
+    if (pp[i] > ((kk[i] - 1) * dd[i] + 1) / 2)
+      return nb_set_error(NB_EINVAL,
+                          "%s: padding should be at most half of the effective kernel size, got "
+                          "padding [%lld,%lld] for kernel_size [%lld,%lld] and dilation [%lld,%lld]",
+                          op, (long long)pp[0], (long long)pp[1], (long long)kk[0], (long long)kk[1],
+                          (long long)dd[0], (long long)dd[1]);
+  o->kh = kk[0], o->kw = kk[1], o->sh = ss[0], o->sw = ss[1], o->ph = pp[0], o->pw = pp[1];
+  o->dh = dd[0], o->dw = dd[1];
+  o->OH = nn_pool_out(o->H, o->kh, o->ph, o->sh, o->dh, ceil_mode);
+  o->OW = nn_pool_out(o->W, o->kw, o->pw, o->sw, o->dw, ceil_mode);
+  if (o->OH < 1 || o->OW < 1)
+    return nb_set_error(NB_ESHAPE, "%s: input %s gives output size %lldx%lld, which is too small", op,
+                        nb_shape_of(x), (long long)o->OH, (long long)o->OW);
+  return 0;
+}
+
+/* Make strides of degenerate (size-1) matrix dims consistent, as BLIS wants. */
+static void fix_strides(int64_t r, int64_t c, int64_t *rs, int64_t *cs) {
+  if (r == 1 && c == 1) {
+    *rs = 1;
+    *cs = 1;
+  } else if (r == 1) {
+    *rs = c * *cs;
+  } else if (c == 1) {
+    *cs = r * *rs;
+  }
+}
+
+int nn_gemm(nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+            int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta,
+            void *c, int64_t rs_c, int64_t cs_c) {
+  if (m == 0 || n == 0) return 0;
+  fix_strides(m, n, &rs_c, &cs_c);
+  if (k == 0) { /* C = beta * C */
+    size_t es = nb_dtype_size(dt);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        char *p = (char *)c + (size_t)(i * rs_c + j * cs_c) * es;
+        if (dt == NB_F32)
+          *(float *)p = beta == 0 ? 0.0f : (float)(beta * *(float *)p);
+        else
+          *(double *)p = beta == 0 ? 0.0 : beta * *(double *)p;
+      }
+    return 0;
+  }
+  fix_strides(m, k, &rs_a, &cs_a);
+  fix_strides(k, n, &rs_b, &cs_b);
+  return nb_gemm(dt, false, false, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
+                 cs_c);
+}
+
+/* True when the batch strides bs[0..nd) walk the batch as one run continuing a matrix
+ * dimension of stride `base` (so the batch folds into that dimension). */
+static bool chains(const int64_t *bs, const int64_t *shp, int nd, int64_t base) {
+  int64_t expect = base;
+  if (base == 0) return false;
+  for (int d = nd - 1; d >= 0; d--) {
+    if (bs[d] != expect) return false;
+    expect *= shp[d];
+  }
+  return true;
+}
+
+static bool all_zero(const int64_t *bs, int nd) {
+  for (int d = 0; d < nd; d++)
+    if (bs[d] != 0) return false;
+  return true;
+}
+
+int nn_gemm_batched(nb_dtype dt, int nb, const int64_t *bshape, int64_t m, int64_t n, int64_t k,
+                    double alpha, const nn_mat *a, const nn_mat *b, double beta, nn_mat *c) {
+  int64_t shp[NB_MAX_DIMS];
+  nn_mat A = *a, B = *b, C = *c;
+  int nd = 0;
+  int64_t nbat = 1;
+  for (int d = 0; d < nb; d++) {
+    if (bshape[d] == 1) continue;
+    shp[nd] = bshape[d];
+    A.bs[nd] = a->bs[d];
+    B.bs[nd] = b->bs[d];
+    C.bs[nd] = c->bs[d];
+    nbat *= bshape[d];
+    nd++;
+  }
+  if (nbat == 0 || m == 0 || n == 0) return 0;
+  if (nd == 0)
+    return nn_gemm(dt, m, n, k, alpha, A.p, A.rs, A.cs, B.p, B.rs, B.cs, beta, C.p, C.rs, C.cs);
+
+  /* Fold the batch into m: B shared, A's and C's rows continue across the batch. */
+  if (all_zero(B.bs, nd)) {
+    int64_t ars = m == 1 ? A.bs[nd - 1] : A.rs, crs = m == 1 ? C.bs[nd - 1] : C.rs;
+    if (chains(A.bs, shp, nd, ars * m) && chains(C.bs, shp, nd, crs * m))
+      return nn_gemm(dt, m * nbat, n, k, alpha, A.p, ars, A.cs, B.p, B.rs, B.cs, beta, C.p, crs,
+                     C.cs);
+  }
+  /* Fold into n: A shared, B's and C's columns continue across the batch. */
+  if (all_zero(A.bs, nd)) {
+    int64_t bcs = n == 1 ? B.bs[nd - 1] : B.cs, ccs = n == 1 ? C.bs[nd - 1] : C.cs;
+    if (chains(B.bs, shp, nd, bcs * n) && chains(C.bs, shp, nd, ccs * n))
+      return nn_gemm(dt, m, n * nbat, k, alpha, A.p, A.rs, A.cs, B.p, B.rs, bcs, beta, C.p, C.rs,
+                     ccs);
+  }
+  /* Fold into k: C shared (a sum over the batch), A's columns and B's rows continue. */
+  if (all_zero(C.bs, nd)) {
+    int64_t acs = k == 1 ? A.bs[nd - 1] : A.cs, brs = k == 1 ? B.bs[nd - 1] : B.rs;
+    if (chains(A.bs, shp, nd, acs * k) && chains(B.bs, shp, nd, brs * k))
+      return nn_gemm(dt, m, n, k * nbat, alpha, A.p, A.rs, acs, B.p, brs, B.cs, beta, C.p, C.rs,
+                     C.cs);
+  }
+
+  size_t es = nb_dtype_size(dt);
+  int64_t idx[NB_MAX_DIMS] = {0};
+  for (int64_t it = 0; it < nbat; it++) {
+    int64_t oa = 0, ob = 0, oc = 0;
+    bool first = true; /* first visit of this C block */
+    for (int d = 0; d < nd; d++) {
+      oa += idx[d] * A.bs[d];
+      ob += idx[d] * B.bs[d];
+      oc += idx[d] * C.bs[d];
+      if (C.bs[d] == 0 && idx[d] != 0) first = false;
+    }
+    int rc = nn_gemm(dt, m, n, k, alpha, (const char *)A.p + oa * (int64_t)es, A.rs, A.cs,
+                     (const char *)B.p + ob * (int64_t)es, B.rs, B.cs, first ? beta : 1.0,
+                     (char *)C.p + oc * (int64_t)es, C.rs, C.cs);
+    if (rc < 0) return rc;
+    for (int d = nd - 1; d >= 0; d--) {
+      if (++idx[d] < shp[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return 0;
+}

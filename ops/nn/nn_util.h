@@ -1,0 +1,86 @@
+/* ops/nn/nn_util.h — helpers shared by the nn plugin's operators (not exported:
+ * the module is built with hidden visibility). One operator per .c file; this header
+ * holds the small pieces several of them need: dtype checks, attribute pairs,
+ * contiguous copies, strided batched GEMM over the core's nb_gemm.
+ */
+#ifndef NABLA_OPS_NN_UTIL_H
+#define NABLA_OPS_NN_UTIL_H
+
+#include <nabla/nabla.h>
+
+/* Operator descriptors, one per file, registered by plugin.c. */
+extern const nb_op_desc nn_matmul_desc;
+extern const nb_op_desc nn_linear_desc;
+extern const nb_op_desc nn_conv2d_desc;
+extern const nb_op_desc nn_batch_norm_desc;
+extern const nb_op_desc nn_max_pool2d_desc;
+extern const nb_op_desc nn_avg_pool2d_desc;
+extern const nb_op_desc nn_adaptive_avg_pool2d_desc;
+extern const nb_op_desc nn_dropout_desc;
+extern const nb_op_desc nn_softmax_desc;
+extern const nb_op_desc nn_log_softmax_desc;
+
+/* Softmax kernels shared by softmax.c and log_softmax.c (forward/backward with the op
+ * signature plus the log flag; samples used by both). */
+int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                       nb_tensor **out, bool log);
+int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool log);
+int nn_softmax_samples(nb_sample_sink *s);
+
+/* t itself when contiguous, else a contiguous scoped copy (NULL on error). */
+nb_tensor *nn_contig(nb_tensor *t);
+
+/* Error unless b (when not NULL) has a's dtype: "op: <bname> dtype float64 does not
+ * match <aname> dtype float32". Returns 0 or NB_EDTYPE. */
+int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
+                        const char *bname);
+
+/* Expand an INTS attribute of 0 (use def), 1 (both) or 2 values into out[2]. Returns 0,
+ * or NB_EINVAL naming op and attribute. */
+int nn_pair(const char *op, const char *name, const nb_ints *v, int64_t def, int64_t out[2]);
+
+/* Output length of a pooling/convolution window along one dimension (PyTorch's
+ * pooling_output_shape; ceil_mode drops a last window that starts in the padding). */
+int64_t nn_pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode);
+
+/* Pooling input: 3-D (C, H, W) or 4-D (N, C, H, W) with non-empty C, H, W. Sets the
+ * number of planes (N·C) and the plane size. Returns 0 or NB_ESHAPE naming op and shape. */
+int nn_pool_input(const char *op, const nb_tensor *x, int64_t *planes, int64_t *h, int64_t *w);
+
+/* Shape of a pooling output: x's leading dims with (oh, ow) as the last two. */
+void nn_pool_out_shape(const nb_tensor *x, int64_t oh, int64_t ow, int64_t *shape);
+
+/* Window geometry of max_pool2d / avg_pool2d. */
+typedef struct nn_pool {
+  int64_t planes, H, W, OH, OW, kh, kw, sh, sw, ph, pw, dh, dw;
+} nn_pool;
+/* Resolve kernel_size, stride (empty: kernel_size), padding and dilation (NULL: 1),
+ * check padding <= half the effective kernel and a non-empty output. Returns 0 or an
+ * error naming op, input shape and the offending values. */
+int nn_pool_setup(const char *op, const nb_tensor *x, const nb_ints *k, const nb_ints *s,
+                  const nb_ints *p, const nb_ints *d, bool ceil_mode, nn_pool *out);
+
+/* A strided matrix inside a batch: element (b, i, j) is at
+ * p + sum(bs[d] * idx[d]) + i * rs + j * cs (elements of the dtype). */
+typedef struct nn_mat {
+  void *p;
+  int64_t bs[NB_MAX_DIMS];
+  int64_t rs, cs;
+} nn_mat;
+
+/* For every batch index of shape bshape[nb]: C_b = alpha * A_b · B_b + beta * C_b
+ * (A m×k, B k×n, C m×n). A C with stride 0 along a batch dim of size > 1 accumulates
+ * (beta applies on the first visit only). Folds batch dims into m, n or k when the
+ * strides allow, so a shared weight makes one large GEMM. Returns 0 or a status. */
+int nn_gemm_batched(nb_dtype dt, int nb, const int64_t *bshape, int64_t m, int64_t n, int64_t k,
+                    double alpha, const nn_mat *a, const nn_mat *b, double beta, nn_mat *c);
+
+/* Plain strided GEMM (no batch): C = alpha A·B + beta C, tolerating empty sizes. */
+int nn_gemm(nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+            int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta,
+            void *c, int64_t rs_c, int64_t cs_c);
+
+/* Grain (in elements of work) for nb_parallel_for in memory-bound loops. */
+#define NN_GRAIN 32768
+
+#endif

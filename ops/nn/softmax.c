@@ -1,0 +1,183 @@
+/* ops/nn/softmax.c — "softmax" along a dim (PyTorch's F.softmax), and the kernels it
+ * shares with "log_softmax" (log_softmax.c).
+ *
+ * The input is viewed as (outer, D, inner) around the dim. Each row is shifted by its
+ * max before exp (stable); sums are taken in double in a fixed order. Rows are
+ * independent and run in parallel (inner positions in blocks of 64).
+ * Backward: softmax dx = y·(g − Σ g·y); log_softmax dx = g − exp(y)·Σ g.
+ */
+#include "nn_util.h"
+
+#include <math.h>
+
+typedef struct sm_job {
+  int64_t outer, D, inner, nblk;
+  bool log;
+  const void *x; /* forward input, or saved output y in backward */
+  const void *g; /* backward: output gradient */
+  void *y;       /* forward output, or input gradient in backward */
+} sm_job;
+
+#define BLK 64
+#define SM_KERNELS(T, SUF, EXP, LOG)                                                          \
+  static void fwd_##SUF(int64_t u0, int64_t u1, void *user) {                                 \
+    const sm_job *j = user;                                                                   \
+    for (int64_t u = u0; u < u1; u++) {                                                       \
+      int64_t o = u / j->nblk, i0 = (u % j->nblk) * BLK;                                      \
+      int64_t i1 = i0 + BLK < j->inner ? i0 + BLK : j->inner, ni = i1 - i0;                  \
+      const T *x = (const T *)j->x + o * j->D * j->inner + i0;                                \
+      T *y = (T *)j->y + o * j->D * j->inner + i0;                                            \
+      T mx[BLK];                                                                              \
+      double s[BLK];                                                                          \
+      for (int64_t i = 0; i < ni; i++) mx[i] = -INFINITY, s[i] = 0;                           \
+      for (int64_t d = 0; d < j->D; d++)                                                      \
+        for (int64_t i = 0; i < ni; i++) {                                                    \
+          T v = x[d * j->inner + i];                                                          \
+          if (v > mx[i] || isnan(v)) mx[i] = v;                                               \
+        }                                                                                     \
+      for (int64_t i = 0; i < ni; i++)                                                        \
+        if (isinf(mx[i]) && mx[i] < 0) mx[i] = 0; /* all -inf: avoid inf - inf */            \
+      if (j->log) {                                                                           \
+        for (int64_t d = 0; d < j->D; d++)                                                    \
+          for (int64_t i = 0; i < ni; i++) s[i] += EXP(x[d * j->inner + i] - mx[i]);          \
+        T l[BLK];                                                                             \
+        for (int64_t i = 0; i < ni; i++) l[i] = (T)(LOG(s[i])) + mx[i];                       \
+        for (int64_t d = 0; d < j->D; d++)                                                    \
+          for (int64_t i = 0; i < ni; i++) y[d * j->inner + i] = x[d * j->inner + i] - l[i];  \
+      } else {                                                                                \
+        for (int64_t d = 0; d < j->D; d++)                                                    \
+          for (int64_t i = 0; i < ni; i++) {                                                  \
+            T e = EXP(x[d * j->inner + i] - mx[i]);                                           \
+            y[d * j->inner + i] = e;                                                          \
+            s[i] += e;                                                                        \
+          }                                                                                   \
+        T r[BLK];                                                                             \
+        for (int64_t i = 0; i < ni; i++) r[i] = (T)(1.0 / s[i]);                              \
+        for (int64_t d = 0; d < j->D; d++)                                                    \
+          for (int64_t i = 0; i < ni; i++) y[d * j->inner + i] *= r[i];                       \
+      }                                                                                       \
+    }                                                                                         \
+  }                                                                                           \
+  static void bwd_##SUF(int64_t u0, int64_t u1, void *user) {                                 \
+    const sm_job *j = user;                                                                   \
+    for (int64_t u = u0; u < u1; u++) {                                                       \
+      int64_t o = u / j->nblk, i0 = (u % j->nblk) * BLK;                                      \
+      int64_t i1 = i0 + BLK < j->inner ? i0 + BLK : j->inner, ni = i1 - i0;                  \
+      int64_t off = o * j->D * j->inner + i0;                                                 \
+      const T *y = (const T *)j->x + off, *g = (const T *)j->g + off;                         \
+      T *dx = (T *)j->y + off;                                                                \
+      double s[BLK];                                                                          \
+      for (int64_t i = 0; i < ni; i++) s[i] = 0;                                              \
+      for (int64_t d = 0; d < j->D; d++)                                                      \
+        for (int64_t i = 0; i < ni; i++)                                                      \
+          s[i] += j->log ? (double)g[d * j->inner + i]                                        \
+                         : (double)g[d * j->inner + i] * y[d * j->inner + i];                 \
+      T sf[BLK];                                                                              \
+      for (int64_t i = 0; i < ni; i++) sf[i] = (T)s[i];                                       \
+      for (int64_t d = 0; d < j->D; d++)                                                      \
+        for (int64_t i = 0; i < ni; i++) {                                                    \
+          int64_t k = d * j->inner + i;                                                       \
+          dx[k] = j->log ? g[k] - EXP(y[k]) * sf[i] : y[k] * (g[k] - sf[i]);                  \
+        }                                                                                     \
+    }                                                                                         \
+  }
+
+SM_KERNELS(float, f32, expf, log)
+SM_KERNELS(double, f64, exp, log)
+
+/* (outer, D, inner) around dim of a shape; error naming op when dim is out of range. */
+static int split(const char *op, int nd, const int64_t *sh, int64_t dim, sm_job *j) {
+  int n = nd == 0 ? 1 : nd;
+  if (dim < -n || dim >= n)
+    return nb_set_error(NB_EINVAL, "%s: dim %lld is out of range for a %d-D input", op, (long long)dim, nd);
+  if (dim < 0) dim += n;
+  j->outer = 1, j->D = 1, j->inner = 1;
+  for (int d = 0; d < nd; d++) {
+    if (d < dim) j->outer *= sh[d];
+    else if (d == dim) j->D = sh[d];
+    else j->inner *= sh[d];
+  }
+  j->nblk = (j->inner + BLK - 1) / BLK;
+  return 0;
+}
+
+int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                       nb_tensor **out, bool log) {
+  const char *op = log ? "log_softmax" : "softmax";
+  sm_job j = {.log = log};
+  if (split(op, nb_ndim(in[0]), nb_shape(in[0]), attrs[0].i, &j) < 0) return nb_last_status();
+  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *y = x ? nb_empty(nb_ndim(x), nb_shape(x), nb_dtype_of(x)) : NULL;
+  if (y == NULL) return nb_last_status();
+  j.x = nb_data(x);
+  j.y = nb_data(y);
+  nb_parallel_for(j.outer * j.nblk, 1 + NN_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
+                  nb_dtype_of(x) == NB_F32 ? fwd_f32 : fwd_f64, &j);
+  if (nb_ctx_save(ctx, y) < 0) return nb_last_status();
+  out[0] = y;
+  return 0;
+}
+
+int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool log) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0);
+  if (y == NULL) return nb_last_status();
+  sm_job j = {.log = log};
+  if (split(log ? "log_softmax" : "softmax", nb_ndim(y), nb_shape(y), nb_ctx_attrs(ctx)[0].i, &j) < 0)
+    return nb_last_status();
+  y = nn_contig(y);
+  nb_tensor *g = nn_contig(grad_out[0]);
+  nb_tensor *dx = (y && g) ? nb_empty(nb_ndim(y), nb_shape(y), nb_dtype_of(y)) : NULL;
+  if (dx == NULL) return nb_last_status();
+  j.x = nb_data(y);
+  j.g = nb_data(g);
+  j.y = nb_data(dx);
+  nb_parallel_for(j.outer * j.nblk, 1 + NN_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
+                  nb_dtype_of(y) == NB_F32 ? bwd_f32 : bwd_f64, &j);
+  grad_in[0] = dx;
+  return 0;
+}
+
+static int softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                           nb_tensor **out) {
+  return nn_softmax_forward(ctx, in, attrs, out, false);
+}
+static int softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return nn_softmax_backward(ctx, grad_out, grad_in, false);
+}
+
+int nn_softmax_samples(nb_sample_sink *s) {
+  nb_generator *gen = nb_sample_generator(s);
+  int rc = 0;
+  nb_tensor *a = nb_rand_range(2, (int64_t[]){3, 5}, -3, 3, NB_F64, gen);
+  rc |= nb_sample_add(s, "2-D, last dim", 1, &a, 1, (nb_attr[]){NB_A_INT("dim", -1)}, 0);
+  nb_tensor *b = nb_rand_range(3, (int64_t[]){2, 4, 3}, -3, 3, NB_F64, gen);
+  rc |= nb_sample_add(s, "3-D, middle dim", 1, &b, 1, (nb_attr[]){NB_A_INT("dim", 1)}, 0);
+  nb_tensor *c = nb_rand_range(2, (int64_t[]){4, 3}, -3, 3, NB_F64, gen);
+  rc |= nb_sample_add(s, "2-D, dim 0", 1, &c, 1, (nb_attr[]){NB_A_INT("dim", 0)}, 0);
+  nb_tensor *d = nb_rand_range(1, (int64_t[]){6}, -20, 20, NB_F64, gen);
+  rc |= nb_sample_add(s, "1-D, wide range", 1, &d, 1, (nb_attr[]){NB_A_INT("dim", 0)}, 0);
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "any shape"}};
+static const nb_output_spec outputs[] = {{"out", 0, "same shape; sums to 1 along dim"}};
+static const nb_attr_spec attrs[] = {
+    {"dim", NB_ATTR_INT, 0, {.i = -1}, 0, 0, NULL, "dimension to normalise (negative counts from the end)"},
+};
+
+const nb_op_desc nn_softmax_desc = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "softmax",
+    .doc = "Softmax along dim, exp(x - max) / sum(exp(x - max)), as PyTorch's F.softmax. "
+           "Backward: dx = y * (g - sum(g * y)) along dim.",
+    .n_inputs = 1,
+    .inputs = inputs,
+    .n_outputs = 1,
+    .outputs = outputs,
+    .n_attrs = 1,
+    .attrs = attrs,
+    .forward = softmax_forward,
+    .backward = softmax_backward,
+    .samples = nn_softmax_samples,
+    .saves = "the output",
+};
