@@ -1,0 +1,218 @@
+/* ops/loss/cross_entropy.c — "cross_entropy": PyTorch's F.cross_entropy over logits
+ * (N, C) or (N, C, d...) (or (C) with a 0-d target) and int64 class targets, fused
+ * log-softmax + NLL.
+ *
+ * Per position with target t (positions whose target is ignore_index contribute
+ * nothing), lse = logsumexp over classes, Σw = Σ_c w_c (C without weight):
+ *   loss = (1 − ε)·w_t·(lse − z_t) + (ε/C)·(Σw·lse − Σ_c w_c z_c)
+ * mean divides the sum by Σ w_t over non-ignored positions (also for the smoothing
+ * term, as PyTorch 2.x). Gradient per logit, s = softmax(z):
+ *   ∂/∂z_c = (1 − ε)·w_t·(s_c − [c = t]) + (ε/C)·(s_c·Σw − w_c)
+ * i.e. (softmax − onehot)/N for the plain mean.
+ */
+#include "loss_util.h"
+
+#include <math.h>
+
+typedef struct ce_blob {
+  double wsum;
+  int has_weight;
+} ce_blob;
+
+typedef struct ce_job {
+  const loss_cls *g;
+  nb_dtype dt;
+  const void *z, *w, *gv;
+  const int64_t *t;
+  int64_t ignore;
+  double eps, wall, gs; /* wall: Σ_c w_c */
+  double *lse;
+  void *out, *dz;
+} ce_job;
+
+#define CE_KERNELS(T, SUF)                                                                   \
+  static void fwd_##SUF(int64_t p0, int64_t p1, void *u, double *acc) {                     \
+    const ce_job *j = u;                                                                     \
+    const loss_cls *g = j->g;                                                                \
+    const T *w = j->w;                                                                       \
+    double s = 0;                                                                            \
+    for (int64_t p = p0; p < p1; p++) {                                                      \
+      int64_t t = j->t[p];                                                                   \
+      const T *z = (const T *)j->z + (p / g->S) * g->C * g->S + p % g->S;                    \
+      double l = 0;                                                                          \
+      if (t == j->ignore) {                                                                  \
+        j->lse[p] = 0;                                                                       \
+      } else {                                                                               \
+        double m = -INFINITY, se = 0;                                                        \
+        for (int64_t c = 0; c < g->C; c++)                                                   \
+          if (z[c * g->S] > m) m = z[c * g->S];                                              \
+        for (int64_t c = 0; c < g->C; c++) se += exp((double)z[c * g->S] - m);               \
+        double lse = m + log(se), wt = w ? (double)w[t] : 1.0;                               \
+        j->lse[p] = lse;                                                                     \
+        l = (1 - j->eps) * wt * (lse - (double)z[t * g->S]);                                 \
+        if (j->eps > 0) {                                                                    \
+          double wz = 0;                                                                     \
+          for (int64_t c = 0; c < g->C; c++) wz += (w ? (double)w[c] : 1.0) * z[c * g->S];   \
+          l += j->eps / (double)g->C * (j->wall * lse - wz);                                 \
+        }                                                                                    \
+      }                                                                                      \
+      if (j->out) ((T *)j->out)[p] = (T)l;                                                   \
+      s += l;                                                                                \
+    }                                                                                        \
+    *acc = s;                                                                                \
+  }                                                                                          \
+  static void bwd_##SUF(int64_t p0, int64_t p1, void *u, double *acc) {                     \
+    const ce_job *j = u;                                                                     \
+    const loss_cls *g = j->g;                                                                \
+    const T *w = j->w;                                                                       \
+    (void)acc;                                                                               \
+    for (int64_t p = p0; p < p1; p++) {                                                      \
+      int64_t t = j->t[p], off = (p / g->S) * g->C * g->S + p % g->S;                        \
+      const T *z = (const T *)j->z + off;                                                    \
+      T *dz = (T *)j->dz + off;                                                              \
+      if (t == j->ignore) {                                                                  \
+        for (int64_t c = 0; c < g->C; c++) dz[c * g->S] = 0;                                 \
+        continue;                                                                            \
+      }                                                                                      \
+      double gp = j->gv ? (double)((const T *)j->gv)[p] : j->gs, lse = j->lse[p];            \
+      double a = gp * (1 - j->eps) * (w ? (double)w[t] : 1.0), e = gp * j->eps / (double)g->C; \
+      for (int64_t c = 0; c < g->C; c++) {                                                   \
+        double sc = exp((double)z[c * g->S] - lse);                                          \
+        double v = a * (sc - (c == t)) + e * (sc * j->wall - (w ? (double)w[c] : 1.0));      \
+        dz[c * g->S] = (T)v;                                                                 \
+      }                                                                                      \
+    }                                                                                        \
+  }
+
+CE_KERNELS(float, f32)
+CE_KERNELS(double, f64)
+
+static double weight_total(const nb_tensor *w, int64_t C) {
+  if (w == NULL) return (double)C;
+  double s = 0;
+  for (int64_t c = 0; c < C; c++)
+    s += nb_dtype_of(w) == NB_F32 ? ((const float *)nb_data(w))[c] : ((const double *)nb_data(w))[c];
+  return s;
+}
+
+static int cross_entropy_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                                 nb_tensor **out) {
+  int red = (int)attrs[0].i;
+  int64_t ignore = attrs[1].i;
+  double eps = attrs[2].f;
+  nb_tensor *z = nb_is_contiguous(in[0]) ? in[0] : nb_copy_data(in[0]);
+  nb_tensor *t = nb_is_contiguous(in[1]) ? in[1] : nb_copy_data(in[1]);
+  nb_tensor *w = in[2] == NULL || nb_is_contiguous(in[2]) ? in[2] : nb_copy_data(in[2]);
+  if (z == NULL || t == NULL || (in[2] && w == NULL)) return nb_last_status();
+  loss_cls g;
+  if (loss_cls_setup("cross_entropy", in[0], t, w, ignore, &g) < 0) return nb_last_status();
+  nb_dtype dt = nb_dtype_of(z);
+  nb_tensor *lse = nb_empty(1, &g.npos, NB_F64);
+  nb_tensor *y = red == LOSS_NONE ? nb_empty(nb_ndim(t), nb_shape(t), dt) : NULL;
+  if (lse == NULL || (red == LOSS_NONE && y == NULL)) return nb_last_status();
+  ce_job j = {.g = &g, .dt = dt, .z = nb_data(z), .w = w ? nb_data(w) : NULL, .t = nb_data(t),
+              .ignore = ignore, .eps = eps, .wall = weight_total(w, g.C), .lse = nb_data(lse),
+              .out = y ? nb_data(y) : NULL};
+  double total = loss_blocks(g.npos, dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
+  if (red != LOSS_NONE) y = loss_scalar(total, g.wsum, red, dt);
+  if (y == NULL) return nb_last_status();
+  if (nb_ctx_recording(ctx)) {
+    ce_blob b = {g.wsum, w != NULL};
+    if (nb_ctx_save(ctx, in[0]) < 0 || nb_ctx_save(ctx, in[1]) < 0 || nb_ctx_save(ctx, lse) < 0 ||
+        (w && nb_ctx_save(ctx, in[2]) < 0) || nb_ctx_save_blob(ctx, &b, sizeof b) < 0)
+      return nb_last_status();
+  }
+  out[0] = y;
+  return 0;
+}
+
+static int cross_entropy_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  size_t bsz = 0;
+  const ce_blob *b = nb_ctx_blob(ctx, &bsz);
+  if (b == NULL || bsz != sizeof *b) return nb_set_error(NB_ESTATE, "cross_entropy: backward found no saved state");
+  nb_tensor *z = nb_ctx_saved(ctx, 0), *t = nb_ctx_saved(ctx, 1), *lse = nb_ctx_saved(ctx, 2);
+  nb_tensor *w = b->has_weight ? nb_ctx_saved(ctx, 3) : NULL;
+  if (z == NULL || t == NULL || lse == NULL || (b->has_weight && w == NULL)) return nb_last_status();
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  int red = (int)attrs[0].i;
+  z = nb_is_contiguous(z) ? z : nb_copy_data(z);
+  t = nb_is_contiguous(t) ? t : nb_copy_data(t);
+  if (w && !nb_is_contiguous(w)) w = nb_copy_data(w);
+  if (z == NULL || t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
+  loss_cls g = {0};
+  int nd = nb_ndim(z);
+  g.N = nd == 1 ? 1 : nb_shape(z)[0];
+  g.C = nd == 1 ? nb_shape(z)[0] : nb_shape(z)[1];
+  g.S = 1;
+  for (int d = 2; d < nd; d++) g.S *= nb_shape(z)[d];
+  g.npos = g.N * g.S;
+  nb_dtype dt = nb_dtype_of(z);
+  nb_tensor *gv;
+  double gs = loss_grad_scale(grad_out[0], red, b->wsum, &gv);
+  nb_tensor *dz = nb_empty(nd, nb_shape(z), dt);
+  if (dz == NULL || (red == LOSS_NONE && gv == NULL)) return nb_last_status();
+  ce_job j = {.g = &g, .dt = dt, .z = nb_data(z), .w = w ? nb_data(w) : NULL, .t = nb_data(t),
+              .ignore = attrs[1].i, .eps = attrs[2].f, .wall = weight_total(w, g.C),
+              .lse = nb_data(lse), .gv = gv ? nb_data(gv) : NULL, .gs = gs, .dz = nb_data(dz)};
+  loss_blocks(g.npos, dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
+  grad_in[0] = dz;
+  return 0;
+}
+
+static int cross_entropy_samples(nb_sample_sink *s) {
+  nb_generator *gen = nb_sample_generator(s);
+  int rc = 0;
+#define Z(...) nb_rand_range(sizeof((int64_t[]){__VA_ARGS__}) / 8, (int64_t[]){__VA_ARGS__}, -2, 2, NB_F64, gen)
+  nb_tensor *a[3] = {Z(4, 3), nb_from_data((int64_t[]){0, 2, 1, 2}, 1, (int64_t[]){4}, NB_I64), NULL};
+  rc |= nb_sample_add(s, "(N, C), mean", 3, a, 0, NULL, 0);
+  rc |= nb_sample_add(s, "(N, C), sum", 3, a, 1, (nb_attr[]){NB_A_STR("reduction", "sum")}, 0);
+  rc |= nb_sample_add(s, "(N, C), none", 3, a, 1, (nb_attr[]){NB_A_STR("reduction", "none")}, 0);
+  nb_tensor *b[3] = {Z(4, 3), nb_from_data((int64_t[]){1, -100, 0, 2}, 1, (int64_t[]){4}, NB_I64),
+                     nb_rand_range(1, (int64_t[]){3}, 0.5, 2, NB_F64, gen)};
+  rc |= nb_sample_add(s, "class weights and an ignored target, mean", 3, b, 0, NULL, 0);
+  rc |= nb_sample_add(s, "weights, label_smoothing 0.2, mean", 3, b, 1,
+                      (nb_attr[]){NB_A_FLOAT("label_smoothing", 0.2)}, 0);
+  nb_tensor *c[3] = {Z(2, 3, 2, 2), nb_from_data((int64_t[]){0, 1, 2, 1, 2, 0, 1, 1}, 3, (int64_t[]){2, 2, 2}, NB_I64),
+                     NULL};
+  rc |= nb_sample_add(s, "(N, C, d1, d2), label_smoothing 0.1", 3, c, 1,
+                      (nb_attr[]){NB_A_FLOAT("label_smoothing", 0.1)}, 0);
+  nb_tensor *d[3] = {Z(5), nb_from_data((int64_t[]){3}, 0, NULL, NB_I64), NULL};
+  rc |= nb_sample_add(s, "unbatched (C) with a 0-d target", 3, d, 0, NULL, 0);
+#undef Z
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+static const nb_input_spec inputs[] = {
+    {"input", NB_DT_FLOAT, 0, "logits (N, C), (N, C, d1, ...) or (C)"},
+    {"target", NB_DT_I64, NB_IN_NONDIFF, "class indices (N), (N, d1, ...) or 0-d, in [0, C) or ignore_index"},
+    {"weight", NB_DT_FLOAT, NB_IN_OPTIONAL | NB_IN_NONDIFF, "(C) per-class weight, optional"},
+};
+static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the target's shape for none"}};
+static const nb_attr_spec attrs[] = {
+    {"reduction", NB_ATTR_STRING, 0, {.s = "mean", .i = LOSS_MEAN}, 0, 0, LOSS_REDUCTION_CHOICES,
+     "none: per position; mean: sum divided by the sum of the targets' weights; sum"},
+    {"ignore_index", NB_ATTR_INT, 0, {.i = -100}, 0, 0, NULL,
+     "target value that contributes nothing (neither loss, gradient nor weight)"},
+    {"label_smoothing", NB_ATTR_FLOAT, NB_ATTR_HAS_MIN | NB_ATTR_HAS_MAX, {.f = 0.0}, 0, 1, NULL,
+     "mix the one-hot target with the uniform distribution by this amount"},
+};
+
+const nb_op_desc loss_cross_entropy_desc = {
+    .struct_size = NB_OP_DESC_SIZE,
+    .name = "cross_entropy",
+    .doc = "Cross-entropy of logits against int64 class targets (fused log_softmax + "
+           "nll_loss), as PyTorch's F.cross_entropy with class-index targets: optional class "
+           "weights, ignore_index, label_smoothing. mean divides by the sum of the weights of "
+           "the non-ignored targets. Gradient: (softmax - onehot) scaled by weight and "
+           "reduction, e.g. (softmax - onehot)/N for a plain mean.",
+    .n_inputs = 3,
+    .inputs = inputs,
+    .n_outputs = 1,
+    .outputs = outputs,
+    .n_attrs = 3,
+    .attrs = attrs,
+    .forward = cross_entropy_forward,
+    .backward = cross_entropy_backward,
+    .samples = cross_entropy_samples,
+    .saves = "input, target, per-position logsumexp (float64), weight; blob with the weight sum",
+};

@@ -1,0 +1,58 @@
+/* ops/loss/loss_util.h — helpers shared by the loss plugin's operators (hidden in the
+ * module). Reductions are deterministic: elements are summed in fixed blocks (in
+ * parallel) and the block sums added in order, so the thread count never changes a bit.
+ */
+#ifndef NABLA_OPS_LOSS_UTIL_H
+#define NABLA_OPS_LOSS_UTIL_H
+
+#include <nabla/nabla.h>
+
+extern const nb_op_desc loss_mse_loss_desc;
+extern const nb_op_desc loss_l1_loss_desc;
+extern const nb_op_desc loss_cross_entropy_desc;
+extern const nb_op_desc loss_nll_loss_desc;
+extern const nb_op_desc loss_binary_cross_entropy_desc;
+extern const nb_op_desc loss_bce_with_logits_desc;
+
+/* Index of the "reduction" attribute's choice ("none,mean,sum"). */
+enum { LOSS_NONE = 0, LOSS_MEAN = 1, LOSS_SUM = 2 };
+#define LOSS_REDUCTION_CHOICES "none,mean,sum"
+#define LOSS_REDUCTION_DOC "none: per-element losses; mean: their average; sum: their sum"
+
+/* Elements per block of a deterministic reduction. */
+#define LOSS_BLOCK 4096
+
+/* Work on elements [i0, i1); return their loss sum (when reducing) through *acc. */
+typedef void (*loss_block_fn)(int64_t i0, int64_t i1, void *user, double *acc);
+/* Run fn over [0, n) in blocks of LOSS_BLOCK on the core's threads and return the sum
+ * of the block sums, added in block order. NaN with an error set if scratch fails. */
+double loss_blocks(int64_t n, loss_block_fn fn, void *user);
+
+/* t when it is contiguous with exactly `shape`, else a contiguous scoped copy of t
+ * broadcast to shape (NULL with an error naming op when it does not broadcast). */
+nb_tensor *loss_expand(const char *op, nb_tensor *t, int nd, const int64_t *shape);
+
+/* Error unless b (when given) has a's dtype. */
+int loss_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
+                    const char *bname);
+
+/* The loss output for reduction red: a 0-d tensor holding `total` (divided by `denom`
+ * for mean), in dtype dt. */
+nb_tensor *loss_scalar(double total, double denom, int red, nb_dtype dt);
+
+/* Per-element scale of the incoming gradient: for none, g is elementwise (returns a
+ * contiguous tensor through *gvec and 0); for mean/sum, returns g/denom or g. */
+double loss_grad_scale(nb_tensor *grad_out, int red, double denom, nb_tensor **gvec);
+
+/* Class-index losses (cross_entropy, nll_loss): input (C) with a 0-d target, or
+ * (N, C, d...) with target (N, d...); positions = N·prod(d...), classes along a stride S. */
+typedef struct loss_cls {
+  int64_t N, C, S, npos;
+  double wsum;   /* sum of the weights of the non-ignored targets (count without weight) */
+} loss_cls;
+/* Check shapes and dtypes (weight (C), same dtype as input), that every target is
+ * ignore_index or in [0, C), and compute wsum. target and weight must be contiguous. */
+int loss_cls_setup(const char *op, const nb_tensor *input, const nb_tensor *target,
+                   const nb_tensor *weight, int64_t ignore_index, loss_cls *g);
+
+#endif
