@@ -1,0 +1,712 @@
+/* libcore/registry.c — the op and optimizer registries, schema validation at
+ * registration time, and attribute resolution at call time.
+ *
+ * Registration happens only inside a plugin's init, through an nb_registrar. What an
+ * init registers is kept pending in the registrar and published only when init
+ * succeeded, so a failed init (or an invalid schema) leaves nothing behind and a
+ * concurrent lookup never sees a half-registered plugin.
+ *
+ * Lookups are lock-free: the name -> entry hash map and the registration-order
+ * array are published with release stores; writers (serialised by a mutex) replace
+ * them with larger copies when full and keep the old ones reachable (never freed),
+ * so a reader holding an old table stays valid.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- shared with plugin.c (the same prototypes are repeated there) ------------------ */
+NB_INTERNAL nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates);
+NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
+                                     int *n_ops, int *n_optims);
+
+/* Smallest descriptors accepted: the ABI 1.0 layouts (up to `saves` / `step`). */
+#define NB_OP_DESC_MIN_SIZE ((uint32_t)(offsetof(nb_op_desc, saves) + sizeof(const char *)))
+#define NB_OPTIM_DESC_MIN_SIZE \
+  ((uint32_t)(offsetof(nb_optim_desc, step) + sizeof(nb_optim_step_fn)))
+#define NB_MAX_ATTRS 64 /* attributes per schema (a 64-bit "given" mask in resolution) */
+#define NB_MAX_OPTIM_STATE 16
+
+/* ---- a published, append-only table: array in order + open-addressing map ---------- */
+
+typedef struct nb_vec {
+  struct nb_vec *prev; /* retired predecessor, kept reachable */
+  int cap;
+  void *items[];
+} nb_vec;
+
+typedef struct nb_map {
+  struct nb_map *prev;
+  size_t cap; /* power of two */
+  _Atomic(void *) slot[];
+} nb_map;
+
+typedef struct nb_table {
+  _Atomic(nb_vec *) vec;
+  atomic_int count;
+  _Atomic(nb_map *) map;
+  const char *(*key)(const void *item);
+} nb_table;
+
+static const char *op_key(const void *p) { return ((const nb_op *)p)->d.name; }
+static const char *optim_key(const void *p) { return ((const nb_optim_kind *)p)->d.name; }
+
+static nb_table g_ops = {.key = op_key};
+static nb_table g_optims = {.key = optim_key};
+static pthread_mutex_t g_write = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t hash_str(const char *s) {
+  uint64_t h = 1469598103934665603ull; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+  return h;
+}
+
+static void *table_get(nb_table *t, const char *name) {
+  nb_map *m = atomic_load_explicit(&t->map, memory_order_acquire);
+  if (!m) return NULL;
+  for (size_t i = hash_str(name) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+    void *e = atomic_load_explicit(&m->slot[i], memory_order_acquire);
+    if (!e) return NULL;
+    if (strcmp(t->key(e), name) == 0) return e;
+  }
+}
+
+static void map_insert(nb_map *m, const char *(*key)(const void *), void *item) {
+  size_t i = hash_str(key(item)) & (m->cap - 1);
+  while (atomic_load_explicit(&m->slot[i], memory_order_relaxed)) i = (i + 1) & (m->cap - 1);
+  atomic_store_explicit(&m->slot[i], item, memory_order_release);
+}
+
+/* Make room for `extra` more items (writer lock held), so adding them cannot fail. */
+static int table_reserve(nb_table *t, int extra) {
+  int n = atomic_load_explicit(&t->count, memory_order_relaxed);
+  nb_vec *v = atomic_load_explicit(&t->vec, memory_order_relaxed);
+  if (!v || n + extra > v->cap) {
+    int cap = v ? v->cap : 16;
+    while (cap < n + extra) cap *= 2;
+    nb_vec *nv = calloc(1, sizeof(nb_vec) + (size_t)cap * sizeof(void *));
+    if (!nv) return NB_ENOMEM;
+    nv->cap = cap;
+    nv->prev = v;
+    if (v) memcpy(nv->items, v->items, (size_t)n * sizeof(void *));
+    atomic_store_explicit(&t->vec, nv, memory_order_release);
+  }
+  nb_map *m = atomic_load_explicit(&t->map, memory_order_relaxed);
+  if (!m || (size_t)(n + extra) * 2 > m->cap) {
+    size_t cap = m ? m->cap : 32;
+    while ((size_t)(n + extra) * 2 > cap) cap *= 2;
+    nb_map *nm = calloc(1, sizeof(nb_map) + cap * sizeof(_Atomic(void *)));
+    if (!nm) return NB_ENOMEM;
+    nm->cap = cap;
+    nm->prev = m;
+    for (int i = 0; i < n; i++)
+      map_insert(nm, t->key, atomic_load_explicit(&t->vec, memory_order_relaxed)->items[i]);
+    atomic_store_explicit(&t->map, nm, memory_order_release);
+  }
+  return 0;
+}
+
+/* Append (writer lock held, room reserved). Returns the item's index. */
+static int table_add(nb_table *t, void *item) {
+  int n = atomic_load_explicit(&t->count, memory_order_relaxed);
+  nb_vec *v = atomic_load_explicit(&t->vec, memory_order_relaxed);
+  v->items[n] = item;
+  map_insert(atomic_load_explicit(&t->map, memory_order_relaxed), t->key, item);
+  atomic_store_explicit(&t->count, n + 1, memory_order_release);
+  return n;
+}
+
+static int table_count(nb_table *t) { return atomic_load_explicit(&t->count, memory_order_acquire); }
+
+static void *table_at(nb_table *t, int i) {
+  int n = table_count(t);
+  if (i < 0 || i >= n) return NULL;
+  return atomic_load_explicit(&t->vec, memory_order_acquire)->items[i];
+}
+
+/* ---- small string helpers ------------------------------------------------------------ */
+
+/* Append sep + formatted text to a malloc'ed string (NULL starts one); on allocation
+ * failure the old string is kept. */
+static char *str_appendf(char *s, const char *sep, const char *fmt, ...) NB_PRINTF(3, 4);
+static char *str_appendf(char *s, const char *sep, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  int add = vsnprintf(NULL, 0, fmt, ap);
+  va_end(ap);
+  size_t old = s ? strlen(s) : 0, sl = (s && old) ? strlen(sep) : 0;
+  char *ns = add < 0 ? NULL : realloc(s, old + sl + (size_t)add + 1);
+  if (!ns) return s;
+  memcpy(ns + old, sep, sl);
+  va_start(ap, fmt);
+  vsnprintf(ns + old + sl, (size_t)add + 1, fmt, ap);
+  va_end(ap);
+  return ns;
+}
+
+/* Levenshtein distance, capped (for "did you mean" hints). */
+static int edit_distance(const char *a, const char *b) {
+  size_t la = strlen(a), lb = strlen(b);
+  if (la > 63 || lb > 63) return 99;
+  int row[64];
+  for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
+  for (size_t i = 1; i <= la; i++) {
+    int diag = row[0];
+    row[0] = (int)i;
+    for (size_t j = 1; j <= lb; j++) {
+      int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < best) best = up + 1;
+      if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
+      diag = up;
+      row[j] = best;
+    }
+  }
+  return row[lb];
+}
+
+/* Index of `s` in a comma-separated list, or -1. */
+static int choice_index(const char *choices, const char *s) {
+  if (!choices || !s) return -1;
+  size_t n = strlen(s);
+  int idx = 0;
+  for (const char *p = choices;; idx++) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (len == n && strncmp(p, s, n) == 0) return idx;
+    if (!end) return -1;
+    p = end + 1;
+  }
+}
+
+static const char *attr_type_name(nb_attr_type t) {
+  switch (t) {
+  case NB_ATTR_INT: return "int";
+  case NB_ATTR_FLOAT: return "float";
+  case NB_ATTR_BOOL: return "bool";
+  case NB_ATTR_INTS: return "int[]";
+  case NB_ATTR_STRING: return "string";
+  }
+  return "?";
+}
+
+/* ---- lookups --------------------------------------------------------------------------- */
+
+const nb_op *nb_op_find(const char *name) {
+  if (!name) {
+    nb_set_error(NB_EINVAL, "nb_op_find: op name is NULL");
+    return NULL;
+  }
+  nb_plugins_load_all();
+  nb_op *op = table_get(&g_ops, name);
+  if (op) return op;
+  const char *best = NULL;
+  int best_d = 3;
+  for (int i = 0, n = table_count(&g_ops); i < n; i++) {
+    const char *cand = op_key(table_at(&g_ops, i));
+    int d = edit_distance(name, cand);
+    if (d < best_d) best_d = d, best = cand;
+  }
+  char *msg = str_appendf(NULL, "", "nb_op_find: no loaded plugin provides op '%s'", name);
+  if (best) msg = str_appendf(msg, "", " (did you mean '%s'?)", best);
+  const char *why = nb__plugin_failures_summary();
+  if (why[0]) msg = str_appendf(msg, "; ", "%s", why);
+  nb_set_error(NB_ENOTFOUND, "%s", msg ? msg : "nb_op_find: op not found");
+  free(msg);
+  return NULL;
+}
+
+const nb_op_desc *nb_op_descriptor(const nb_op *op) { return op ? &op->d : NULL; }
+const char *nb_op_plugin_name(const nb_op *op) { return op ? nb__plugin_name(op->plugin) : NULL; }
+const char *nb_op_plugin_path(const nb_op *op) { return op ? nb__plugin_path(op->plugin) : NULL; }
+int nb_op_count(void) { return table_count(&g_ops); }
+const nb_op *nb_op_at(int i) { return table_at(&g_ops, i); }
+
+const nb_optim_kind *nb_optim_find(const char *name) {
+  if (!name) {
+    nb_set_error(NB_EINVAL, "nb_optim_find: optimizer name is NULL");
+    return NULL;
+  }
+  nb_plugins_load_all();
+  nb_optim_kind *k = table_get(&g_optims, name);
+  if (k) return k;
+  char *msg = str_appendf(NULL, "", "nb_optim_find: no optimizer '%s'; ", name);
+  int n = table_count(&g_optims);
+  if (n == 0) msg = str_appendf(msg, "", "no optimizers are registered");
+  for (int i = 0; i < n; i++)
+    msg = str_appendf(msg, i ? ", " : "", "%s%s", i ? "" : "registered optimizers: ",
+                      optim_key(table_at(&g_optims, i)));
+  const char *why = nb__plugin_failures_summary();
+  if (why[0]) msg = str_appendf(msg, "; ", "%s", why);
+  nb_set_error(NB_ENOTFOUND, "%s", msg ? msg : "nb_optim_find: optimizer not found");
+  free(msg);
+  return NULL;
+}
+
+const nb_optim_desc *nb_optim_descriptor(const nb_optim_kind *k) { return k ? &k->d : NULL; }
+const char *nb_optim_plugin_name(const nb_optim_kind *k) {
+  return k ? nb__plugin_name(k->plugin) : NULL;
+}
+int nb_optim_count(void) { return table_count(&g_optims); }
+const nb_optim_kind *nb_optim_at(int i) { return table_at(&g_optims, i); }
+
+/* ---- schema validation ---------------------------------------------------------------- */
+
+#define ERRF(...) (snprintf(err, errsz, __VA_ARGS__), -1)
+
+static int check_name(const char *name, const char *kind, char *err, size_t errsz) {
+  if (!name || !name[0]) return ERRF("%s has no name", kind);
+  if (strlen(name) > 48) return ERRF("%s name '%s' is longer than 48 characters", kind, name);
+  if (!islower((unsigned char)name[0])) goto bad;
+  for (const char *p = name; *p; p++)
+    if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_') goto bad;
+  return 0;
+bad:
+  return ERRF("%s name '%s' is not lower_snake_case (a-z, 0-9, '_', starting with a letter)",
+              kind, name);
+}
+
+/* Range check of one number against a spec; writes a message on failure. */
+static int check_range(const nb_attr_spec *s, double v, const char *what, char *err, size_t errsz) {
+  if ((s->flags & NB_ATTR_HAS_MIN) && !(v >= s->min))
+    return ERRF("%s '%s' = %g is below the minimum %g", what, s->name, v, s->min);
+  if ((s->flags & NB_ATTR_HAS_MAX) && !(v <= s->max))
+    return ERRF("%s '%s' = %g is above the maximum %g", what, s->name, v, s->max);
+  return 0;
+}
+
+/* Validate an attribute (or hyperparameter) schema; `kind` is "attribute" or
+ * "hyperparameter". */
+static int check_attr_specs(int n, const nb_attr_spec *a, const char *kind, char *err,
+                            size_t errsz) {
+  if (n < 0 || n > NB_MAX_ATTRS) return ERRF("%d %ss (must be 0..%d)", n, kind, NB_MAX_ATTRS);
+  if (n > 0 && !a) return ERRF("%d %ss declared but the array is NULL", n, kind);
+  for (int k = 0; k < n; k++) {
+    const nb_attr_spec *s = &a[k];
+    if (!s->name || !s->name[0]) return ERRF("%s %d has no name", kind, k);
+    for (int j = 0; j < k; j++)
+      if (strcmp(a[j].name, s->name) == 0) return ERRF("%s '%s' is declared twice", kind, s->name);
+    if ((unsigned)s->type > NB_ATTR_STRING)
+      return ERRF("%s '%s' has an invalid type %d", kind, s->name, (int)s->type);
+    if ((s->flags & NB_ATTR_HAS_MIN) && (s->flags & NB_ATTR_HAS_MAX) && s->min > s->max)
+      return ERRF("%s '%s' has min %g > max %g", kind, s->name, s->min, s->max);
+    if (s->type == NB_ATTR_INTS && (s->def.ints.n < 0 || s->def.ints.n > NB_MAX_DIMS))
+      return ERRF("%s '%s' default has %d values (at most %d)", kind, s->name, s->def.ints.n,
+                  NB_MAX_DIMS);
+    if (s->type == NB_ATTR_STRING && s->choices && !s->choices[0])
+      return ERRF("%s '%s' has an empty choices list", kind, s->name);
+    if (s->flags & (NB_ATTR_REQUIRED | NB_ATTR_OPTIONAL)) continue; /* no default used */
+    char what[32];
+    snprintf(what, sizeof what, "default of %s", kind);
+    switch (s->type) {
+    case NB_ATTR_INT:
+      if (check_range(s, (double)s->def.i, what, err, errsz)) return -1;
+      break;
+    case NB_ATTR_FLOAT:
+      if (check_range(s, s->def.f, what, err, errsz)) return -1;
+      break;
+    case NB_ATTR_INTS:
+      for (int j = 0; j < s->def.ints.n; j++)
+        if (check_range(s, (double)s->def.ints.v[j], what, err, errsz)) return -1;
+      break;
+    case NB_ATTR_STRING:
+      if (s->choices && choice_index(s->choices, s->def.s) < 0)
+        return ERRF("%s '%s' default \"%s\" is not one of its choices \"%s\"", kind, s->name,
+                    s->def.s ? s->def.s : "(null)", s->choices);
+      break;
+    case NB_ATTR_BOOL: break;
+    }
+  }
+  return 0;
+}
+
+static int check_op(const nb_op_desc *d, char *err, size_t errsz) {
+  if (!d->forward) return ERRF("no forward function");
+  if (d->n_inputs < 0 || d->n_inputs > NB_MAX_OP_INPUTS)
+    return ERRF("n_inputs %d is outside [0, %d]", d->n_inputs, NB_MAX_OP_INPUTS);
+  if (d->n_inputs > 0 && !d->inputs) return ERRF("n_inputs is %d but inputs is NULL", d->n_inputs);
+  for (int i = 0; i < d->n_inputs; i++) {
+    const nb_input_spec *in = &d->inputs[i];
+    if (!in->name || !in->name[0]) return ERRF("input %d has no name", i);
+    for (int j = 0; j < i; j++)
+      if (strcmp(d->inputs[j].name, in->name) == 0)
+        return ERRF("input name '%s' is used twice", in->name);
+    if (in->dtypes == 0) return ERRF("input '%s' accepts no dtype (empty dtype mask)", in->name);
+    if (in->dtypes & ~(unsigned)NB_DT_ANY)
+      return ERRF("input '%s' has dtype mask 0x%x with bits outside NB_DT_ANY", in->name,
+                  in->dtypes);
+  }
+  if (d->n_outputs < 1 || d->n_outputs > NB_MAX_OP_OUTPUTS)
+    return ERRF("n_outputs %d is outside [1, %d]", d->n_outputs, NB_MAX_OP_OUTPUTS);
+  if ((d->flags & (NB_OP_INPLACE | NB_OP_VIEW)) && d->n_inputs < 1)
+    return ERRF("an in-place or view op needs at least one input");
+  return check_attr_specs(d->n_attrs, d->attrs, "attribute", err, errsz);
+}
+
+static int check_optim(const nb_optim_desc *d, char *err, size_t errsz) {
+  if (!d->step) return ERRF("no step function");
+  if (d->n_state < 0 || d->n_state > NB_MAX_OPTIM_STATE)
+    return ERRF("n_state %d is outside [0, %d]", d->n_state, NB_MAX_OPTIM_STATE);
+  if (d->n_state > 0 && !d->state_names)
+    return ERRF("n_state is %d but state_names is NULL", d->n_state);
+  for (int i = 0; i < d->n_state; i++)
+    if (!d->state_names[i] || !d->state_names[i][0]) return ERRF("state slot %d has no name", i);
+  return check_attr_specs(d->n_hparams, d->hparams, "hyperparameter", err, errsz);
+}
+
+/* "max_pool2d" -> "MaxPool2dBackward". */
+static int derive_node_name(const char *name, char *out, size_t size) {
+  size_t j = 0;
+  bool up = true;
+  for (const char *p = name; *p; p++) {
+    if (*p == '_') {
+      up = true;
+      continue;
+    }
+    if (j + 1 >= size) return -1;
+    out[j++] = up ? (char)toupper((unsigned char)*p) : *p;
+    up = false;
+  }
+  int n = snprintf(out + j, size - j, "Backward");
+  return n < 0 || (size_t)n >= size - j ? -1 : 0;
+}
+
+/* ---- the registrar ------------------------------------------------------------------- */
+
+struct nb_registrar {
+  nb_plugin_rec *plugin;
+  bool skip_duplicates; /* discovery: later duplicates are skipped with a warning */
+  int status;           /* first registration error */
+  char *error, *warnings;
+  nb_op **ops; /* pending until nb__registrar_finish */
+  int n_ops, cap_ops;
+  nb_optim_kind **optims;
+  int n_optims, cap_optims;
+};
+
+nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates) {
+  nb_registrar *r = calloc(1, sizeof *r);
+  if (!r) {
+    nb_set_error(NB_ENOMEM, "nb_plugin_load: out of memory");
+    return NULL;
+  }
+  r->plugin = plugin;
+  r->skip_duplicates = skip_duplicates;
+  return r;
+}
+
+/* Record a registration error ("plugin 'x': <what>"), set it as the thread's error and
+ * return status. The first error is what the load report shows. */
+static int reg_fail(nb_registrar *r, int status, const char *fmt, ...) NB_PRINTF(3, 4);
+static int reg_fail(nb_registrar *r, int status, const char *fmt, ...) {
+  char what[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  nb_set_error(status, "plugin '%s': %s", nb__plugin_name(r->plugin), what);
+  if (r->status == 0) {
+    r->status = status;
+    r->error = str_appendf(NULL, "", "%s", nb_last_error());
+  }
+  return status;
+}
+
+static int push(void ***arr, int *n, int *cap, void *item) {
+  if (*n == *cap) {
+    int nc = *cap ? *cap * 2 : 8;
+    void **na = realloc(*arr, (size_t)nc * sizeof(void *));
+    if (!na) return NB_ENOMEM;
+    *arr = na;
+    *cap = nc;
+  }
+  (*arr)[(*n)++] = item;
+  return 0;
+}
+
+/* Duplicate handling shared by ops and optimizers. Returns 1 to skip (warning
+ * recorded), 0 when the name is free, or a negative status. */
+static int check_duplicate(nb_registrar *r, const char *kind, const char *name, void *existing,
+                           nb_plugin_rec *owner, bool pending) {
+  if (pending) return reg_fail(r, NB_EINVAL, "%s '%s' is registered twice", kind, name);
+  if (!existing) return 0;
+  if (r->skip_duplicates) {
+    r->warnings = str_appendf(
+        r->warnings, "; ", "%s '%s' skipped: already registered by plugin '%s' (%s), first wins "
+        "over plugin '%s' (%s)", kind, name, nb__plugin_name(owner), nb__plugin_path(owner),
+        nb__plugin_name(r->plugin), nb__plugin_path(r->plugin));
+    return 1;
+  }
+  return reg_fail(r, NB_EPLUGIN, "%s '%s' is already registered by plugin '%s' (%s); plugin '%s' "
+                  "(%s) registers it again", kind, name, nb__plugin_name(owner),
+                  nb__plugin_path(owner), nb__plugin_name(r->plugin), nb__plugin_path(r->plugin));
+}
+
+int nb_register_op(nb_registrar *r, const nb_op_desc *desc) {
+  if (!r) return nb_set_error(NB_EINVAL, "nb_register_op: registrar is NULL (call it from init)");
+  if (!desc) return reg_fail(r, NB_EINVAL, "nb_register_op: descriptor is NULL");
+  if (desc->struct_size < NB_OP_DESC_MIN_SIZE)
+    return reg_fail(r, NB_EINVAL, "nb_register_op: descriptor struct_size %u is smaller than the "
+                    "ABI 1.0 nb_op_desc (%u bytes): set .struct_size = NB_OP_DESC_SIZE",
+                    (unsigned)desc->struct_size, (unsigned)NB_OP_DESC_MIN_SIZE);
+  nb_op *op = calloc(1, sizeof *op);
+  if (!op) return reg_fail(r, NB_ENOMEM, "nb_register_op: out of memory");
+  size_t sz = desc->struct_size < sizeof(nb_op_desc) ? desc->struct_size : sizeof(nb_op_desc);
+  memcpy(&op->d, desc, sz);
+  op->d.struct_size = NB_OP_DESC_SIZE;
+  op->plugin = r->plugin;
+  char err[512];
+  const char *name = op->d.name ? op->d.name : "(null)";
+  if (check_name(op->d.name, "op", err, sizeof err) || check_op(&op->d, err, sizeof err)) {
+    free(op);
+    return reg_fail(r, NB_EINVAL, "op '%s': invalid schema: %s", name, err);
+  }
+  if (op->d.node_name) {
+    if (!op->d.node_name[0] || strlen(op->d.node_name) >= sizeof op->node_name) {
+      free(op);
+      return reg_fail(r, NB_EINVAL, "op '%s': node_name must have 1..%d characters", name,
+                      (int)sizeof op->node_name - 1);
+    }
+    snprintf(op->node_name, sizeof op->node_name, "%s", op->d.node_name);
+  } else {
+    derive_node_name(name, op->node_name, sizeof op->node_name); /* fits: name <= 48 */
+  }
+  op->d.node_name = op->node_name;
+  bool pending = false;
+  for (int i = 0; i < r->n_ops; i++) pending |= strcmp(r->ops[i]->d.name, name) == 0;
+  nb_op *existing = table_get(&g_ops, name);
+  int dup = check_duplicate(r, "op", name, existing, existing ? existing->plugin : NULL, pending);
+  if (dup != 0 || push((void ***)&r->ops, &r->n_ops, &r->cap_ops, op) < 0) {
+    free(op);
+    return dup > 0 ? 0 : dup < 0 ? dup : reg_fail(r, NB_ENOMEM, "nb_register_op: out of memory");
+  }
+  return 0;
+}
+
+int nb_register_ops(nb_registrar *r, const nb_op_desc *const *descs) {
+  if (!descs) return nb_set_error(NB_EINVAL, "nb_register_ops: descriptor array is NULL");
+  for (int i = 0; descs[i]; i++) {
+    int rc = nb_register_op(r, descs[i]);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+int nb_register_optimizer(nb_registrar *r, const nb_optim_desc *desc) {
+  if (!r)
+    return nb_set_error(NB_EINVAL, "nb_register_optimizer: registrar is NULL (call it from init)");
+  if (!desc) return reg_fail(r, NB_EINVAL, "nb_register_optimizer: descriptor is NULL");
+  if (desc->struct_size < NB_OPTIM_DESC_MIN_SIZE)
+    return reg_fail(r, NB_EINVAL, "nb_register_optimizer: descriptor struct_size %u is smaller "
+                    "than the ABI 1.0 nb_optim_desc (%u bytes): set .struct_size = "
+                    "NB_OPTIM_DESC_SIZE", (unsigned)desc->struct_size,
+                    (unsigned)NB_OPTIM_DESC_MIN_SIZE);
+  nb_optim_kind *k = calloc(1, sizeof *k);
+  if (!k) return reg_fail(r, NB_ENOMEM, "nb_register_optimizer: out of memory");
+  size_t sz = desc->struct_size < sizeof(nb_optim_desc) ? desc->struct_size : sizeof(nb_optim_desc);
+  memcpy(&k->d, desc, sz);
+  k->d.struct_size = NB_OPTIM_DESC_SIZE;
+  k->plugin = r->plugin;
+  char err[512];
+  const char *name = k->d.name ? k->d.name : "(null)";
+  if (check_name(k->d.name, "optimizer", err, sizeof err) || check_optim(&k->d, err, sizeof err)) {
+    free(k);
+    return reg_fail(r, NB_EINVAL, "optimizer '%s': invalid schema: %s", name, err);
+  }
+  bool pending = false;
+  for (int i = 0; i < r->n_optims; i++) pending |= strcmp(r->optims[i]->d.name, name) == 0;
+  nb_optim_kind *existing = table_get(&g_optims, name);
+  int dup = check_duplicate(r, "optimizer", name, existing, existing ? existing->plugin : NULL,
+                            pending);
+  if (dup != 0 || push((void ***)&r->optims, &r->n_optims, &r->cap_optims, k) < 0) {
+    free(k);
+    return dup > 0 ? 0 : dup < 0 ? dup : reg_fail(r, NB_ENOMEM, "nb_register_optimizer: out of memory");
+  }
+  return 0;
+}
+
+static void registrar_free(nb_registrar *r, bool free_pending) {
+  if (free_pending) {
+    for (int i = 0; i < r->n_ops; i++) free(r->ops[i]);
+    for (int i = 0; i < r->n_optims; i++) free(r->optims[i]);
+  }
+  free(r->ops);
+  free(r->optims);
+  free(r->error);
+  free(r->warnings);
+  free(r);
+}
+
+int nb__registrar_finish(nb_registrar *r, int init_status, char **message, int *n_ops,
+                         int *n_optims) {
+  *message = NULL;
+  *n_ops = *n_optims = 0;
+  if (init_status >= 0 && r->status == 0) {
+    pthread_mutex_lock(&g_write);
+    int rc = table_reserve(&g_ops, r->n_ops);
+    if (rc == 0) rc = table_reserve(&g_optims, r->n_optims);
+    if (rc == 0) {
+      for (int i = 0; i < r->n_ops; i++) r->ops[i]->index = table_add(&g_ops, r->ops[i]);
+      for (int i = 0; i < r->n_optims; i++)
+        r->optims[i]->index = table_add(&g_optims, r->optims[i]);
+    }
+    pthread_mutex_unlock(&g_write);
+    if (rc == 0) {
+      *n_ops = r->n_ops;
+      *n_optims = r->n_optims;
+      *message = r->warnings;
+      r->warnings = NULL;
+      registrar_free(r, false);
+      return 0;
+    }
+    reg_fail(r, rc, "out of memory while publishing its registrations");
+  }
+  /* Roll back: nothing pending was ever visible to lookups. */
+  char *msg = str_appendf(NULL, "", "init failed: ");
+  if (r->status < 0)
+    msg = str_appendf(msg, "", "%s", r->error ? r->error : "invalid registration");
+  else if (nb_last_error()[0])
+    msg = str_appendf(msg, "", "%s", nb_last_error());
+  else
+    msg = str_appendf(msg, "", "init returned %s without an error message",
+                      nb_status_name(init_status));
+  if (r->n_ops + r->n_optims > 0) {
+    msg = str_appendf(msg, "", "; rolled back %d op%s and %d optimizer%s (", r->n_ops,
+                      r->n_ops == 1 ? "" : "s", r->n_optims, r->n_optims == 1 ? "" : "s");
+    for (int i = 0; i < r->n_ops; i++) msg = str_appendf(msg, i ? ", " : "", "%s", r->ops[i]->d.name);
+    for (int i = 0; i < r->n_optims; i++)
+      msg = str_appendf(msg, i || r->n_ops ? ", " : "", "%s", r->optims[i]->d.name);
+    msg = str_appendf(msg, "", ")");
+  }
+  if (r->warnings) msg = str_appendf(msg, "; ", "%s", r->warnings);
+  int status = r->status < 0 ? r->status : init_status;
+  *message = msg;
+  registrar_free(r, true);
+  return status;
+}
+
+/* ---- attribute resolution (used by dispatch and optimizers) --------------------------- */
+
+static int attr_error(const char *what, const char *fmt, ...) NB_PRINTF(2, 3);
+static int attr_error(const char *what, const char *fmt, ...) {
+  char msg[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  return nb_set_error(NB_EINVAL, "%s: %s", what ? what : "attributes", msg);
+}
+
+/* Convert a given attribute to the spec's type into *out. */
+static int convert_attr(const char *what, const nb_attr_spec *s, const nb_attr *a,
+                        nb_attr_value *out) {
+  nb_attr_type t = a->type;
+  switch (s->type) {
+  case NB_ATTR_INT:
+    if (t != NB_ATTR_INT && t != NB_ATTR_BOOL) break;
+    out->i = a->v.i;
+    return 0;
+  case NB_ATTR_FLOAT:
+    if (t == NB_ATTR_FLOAT) out->f = a->v.f;
+    else if (t == NB_ATTR_INT) out->f = (double)a->v.i;
+    else break;
+    return 0;
+  case NB_ATTR_BOOL:
+    if (t != NB_ATTR_BOOL && t != NB_ATTR_INT) break;
+    out->i = a->v.i != 0;
+    return 0;
+  case NB_ATTR_INTS: {
+    int want = s->def.ints.n; /* expected length when the default has one */
+    if (t == NB_ATTR_INT) {
+      out->ints.n = want > 0 ? want : 1;
+      for (int j = 0; j < out->ints.n; j++) out->ints.v[j] = a->v.i;
+      return 0;
+    }
+    if (t != NB_ATTR_INTS) break;
+    int n = a->v.ints.n;
+    if (n < 0 || n > NB_MAX_DIMS)
+      return attr_error(what, "attribute '%s' has %d values (at most %d)", s->name, n, NB_MAX_DIMS);
+    if (n == 1 && want > 1) {
+      out->ints.n = want;
+      for (int j = 0; j < want; j++) out->ints.v[j] = a->v.ints.v[0];
+      return 0;
+    }
+    if (want > 0 && n != want)
+      return attr_error(what, "attribute '%s' expects %d values (or one for all), got %d",
+                        s->name, want, n);
+    out->ints = a->v.ints;
+    return 0;
+  }
+  case NB_ATTR_STRING:
+    if (t != NB_ATTR_STRING) break;
+    if (!a->v.s) return attr_error(what, "attribute '%s' is a NULL string", s->name);
+    out->s = a->v.s;
+    out->i = 0;
+    if (s->choices) {
+      int idx = choice_index(s->choices, a->v.s);
+      if (idx < 0)
+        return attr_error(what, "attribute '%s' = \"%s\" is not one of: %s", s->name, a->v.s,
+                          s->choices);
+      out->i = idx;
+    }
+    return 0;
+  }
+  return attr_error(what, "attribute '%s' expects %s, got %s", s->name, attr_type_name(s->type),
+                    (unsigned)t <= NB_ATTR_STRING ? attr_type_name(t) : "an invalid type");
+}
+
+static int check_value_range(const char *what, const nb_attr_spec *s, const nb_attr_value *v) {
+  char err[256];
+  size_t errsz = sizeof err;
+  int bad = 0;
+  if (s->type == NB_ATTR_INT) bad = check_range(s, (double)v->i, "attribute", err, errsz);
+  else if (s->type == NB_ATTR_FLOAT) bad = check_range(s, v->f, "attribute", err, errsz);
+  else if (s->type == NB_ATTR_INTS)
+    for (int j = 0; j < v->ints.n && !bad; j++)
+      bad = check_range(s, (double)v->ints.v[j], "attribute", err, errsz);
+  return bad ? attr_error(what, "%s", err) : 0;
+}
+
+int nb__resolve_attrs(const char *what, int n_specs, const nb_attr_spec *specs, int n_attrs,
+                      const nb_attr *attrs, nb_attr_value *values) {
+  if (n_attrs < 0 || (n_attrs > 0 && !attrs))
+    return attr_error(what, "%d attributes given with a %s array", n_attrs, attrs ? "" : "NULL");
+  if (n_specs > NB_MAX_ATTRS) return attr_error(what, "too many attributes in the schema");
+  for (int k = 0; k < n_specs; k++) {
+    const nb_attr_spec *s = &specs[k];
+    memset(&values[k], 0, sizeof values[k]);
+    if (s->flags & (NB_ATTR_OPTIONAL | NB_ATTR_REQUIRED)) continue;
+    values[k] = s->def;
+    if (s->type == NB_ATTR_STRING && s->choices) values[k].i = choice_index(s->choices, s->def.s);
+  }
+  uint64_t given = 0;
+  for (int a = 0; a < n_attrs; a++) {
+    const char *name = attrs[a].name;
+    if (!name) return attr_error(what, "attribute %d has no name", a);
+    int k = 0;
+    while (k < n_specs && strcmp(specs[k].name, name) != 0) k++;
+    if (k == n_specs) {
+      char *list = NULL;
+      for (int j = 0; j < n_specs; j++) list = str_appendf(list, ", ", "%s", specs[j].name);
+      int rc = attr_error(what, "unknown attribute '%s'; accepted: %s", name,
+                          n_specs ? (list ? list : "?") : "none (this takes no attributes)");
+      free(list);
+      return rc;
+    }
+    if (given & (1ull << k)) return attr_error(what, "attribute '%s' given twice", name);
+    given |= 1ull << k;
+    int rc = convert_attr(what, &specs[k], &attrs[a], &values[k]);
+    if (rc < 0) return rc;
+    if ((rc = check_value_range(what, &specs[k], &values[k])) < 0) return rc;
+  }
+  for (int k = 0; k < n_specs; k++)
+    if ((specs[k].flags & NB_ATTR_REQUIRED) && !(given & (1ull << k)))
+      return attr_error(what, "missing required attribute '%s' (%s)", specs[k].name,
+                        attr_type_name(specs[k].type));
+  return 0;
+}
