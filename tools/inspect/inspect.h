@@ -1,0 +1,30 @@
+/* tools/inspect/inspect.h — shared declarations of nabla-inspect's files:
+ * describe.c (specs -> cJSON trees), render.c (cJSON trees -> text), nabla-inspect.c
+ * (command line, modes, the child process that loads a single FILE.so).
+ */
+#ifndef NABLA_INSPECT_H
+#define NABLA_INSPECT_H
+
+#include <cjson/cJSON.h>
+#include <nabla/nabla.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* "loaded", "failed", "rejected", "duplicate". */
+const char *inspect_state_name(nb_plugin_state s);
+/* Trees describing an op, an optimizer, the i-th load-report entry, the search path. */
+cJSON *inspect_describe_op(const nb_op *op);
+cJSON *inspect_describe_optim(const nb_optim_kind *k);
+cJSON *inspect_describe_plugin(int i);
+cJSON *inspect_describe_paths(void);
+/* True when `path` is an existing directory. */
+bool inspect_is_dir(const char *path);
+
+/* Text renderings of the trees above. */
+void render_op(FILE *f, const cJSON *op);
+void render_optim(FILE *f, const cJSON *k);
+void render_plugin(FILE *f, const cJSON *p, bool verbose);
+void render_paths(FILE *f, const cJSON *paths);
+
+#endif

@@ -1,0 +1,300 @@
+/* nabla-inspect — explain the plugins nabla sees (see spec/plugins.md).
+ *
+ *   nabla-inspect                 every loaded plugin with its ops / optimizers
+ *   nabla-inspect OP              an op's (or optimizer's, or plugin's) schema
+ *   nabla-inspect FILE.so         load and validate just that file, in a child process
+ *   nabla-inspect --failed        every plugin that did not load, and why
+ *   nabla-inspect --paths         the search path and where each entry came from
+ *   --json                        machine-readable output for any mode
+ *   --plugin-path DIR             search DIR first (repeatable)
+ *
+ * Exit status: 0 on success, 1 when the thing asked about is missing or a FILE.so
+ * fails (or crashes), 2 on a usage error.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "inspect.h"
+
+static bool g_json;
+
+bool inspect_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "Usage: nabla-inspect [--json] [--plugin-path DIR]... [OP | OPTIMIZER | PLUGIN | FILE.so]\n"
+          "       nabla-inspect [--json] [--plugin-path DIR]... --failed | --paths\n"
+          "\n"
+          "  (no argument)      list every loaded plugin with the ops and optimizers it provides\n"
+          "  OP                 show an op's schema: inputs, dtypes, attributes, docs\n"
+          "  OPTIMIZER          show an optimizer's hyperparameters\n"
+          "  PLUGIN             show one plugin (by name)\n"
+          "  FILE.so            load and validate just that file in a child process\n"
+          "  --failed           list every plugin that did not load and why\n"
+          "  --paths            show the plugin search path and where each entry came from\n"
+          "  --json             print JSON instead of text\n"
+          "  --plugin-path DIR  search DIR before NABLA_PLUGIN_PATH (repeatable)\n"
+          "  -h, --help         show this help\n"
+          "\n"
+          "Environment: NABLA_PLUGIN_PATH (colon-separated directories searched first),\n"
+          "NABLA_PLUGIN_SYSTEM_PATH (replaces the default directory when set, even empty).\n"
+          "Exit status: 0 ok, 1 not found or FILE.so failed, 2 usage error.\n");
+}
+
+/* Print (and free) a tree as JSON or via a text renderer. */
+static void emit(cJSON *tree, void (*text)(FILE *, const cJSON *)) {
+  if (g_json) {
+    char *s = cJSON_Print(tree);
+    if (s) puts(s);
+    free(s);
+  } else {
+    text(stdout, tree);
+  }
+  cJSON_Delete(tree);
+}
+
+static int fail(const char *fmt, const char *arg, const char *why) {
+  if (g_json) {
+    cJSON *o = cJSON_CreateObject();
+    char msg[4096];
+    snprintf(msg, sizeof msg, fmt, arg);
+    cJSON_AddStringToObject(o, "error", msg);
+    cJSON_AddStringToObject(o, "why", why ? why : "");
+    char *s = cJSON_Print(o);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(o);
+  } else {
+    fprintf(stderr, "nabla-inspect: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "%s%s\n", why && why[0] ? ": " : "", why ? why : "");
+  }
+  return 1;
+}
+
+static void render_plugin_full(FILE *f, const cJSON *p) { render_plugin(f, p, true); }
+
+/* ---- modes ----------------------------------------------------------------------------- */
+
+static int mode_list(void) {
+  nb_plugins_load_all();
+  int n = nb_plugin_report_count(), loaded = 0, ops = 0, optims = 0;
+  cJSON *all = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) {
+    const nb_plugin_info *p = nb_plugin_report_at(i);
+    if (p->state != NB_PLUGIN_LOADED) continue;
+    loaded++;
+    ops += p->n_ops;
+    optims += p->n_optimizers;
+    cJSON *d = inspect_describe_plugin(i);
+    if (!g_json) {
+      render_plugin(stdout, d, false);
+      putchar('\n');
+    }
+    cJSON_AddItemToArray(all, d);
+  }
+  if (g_json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "plugins", all);
+    cJSON_AddNumberToObject(o, "ops", ops);
+    cJSON_AddNumberToObject(o, "optimizers", optims);
+    cJSON_AddNumberToObject(o, "not_loaded", n - loaded);
+    emit(o, NULL);
+    return 0;
+  }
+  cJSON_Delete(all);
+  printf("%d plugin%s loaded: %d op%s, %d optimizer%s.", loaded, loaded == 1 ? "" : "s", ops,
+         ops == 1 ? "" : "s", optims, optims == 1 ? "" : "s");
+  if (n - loaded)
+    printf(" %d plugin file%s did not load (nabla-inspect --failed).", n - loaded,
+           n - loaded == 1 ? "" : "s");
+  if (n == 0) printf(" No plugin files found (nabla-inspect --paths).");
+  putchar('\n');
+  return 0;
+}
+
+static int mode_failed(void) {
+  nb_plugins_load_all();
+  int n = nb_plugin_report_count(), bad = 0, warned = 0;
+  cJSON *failed = cJSON_CreateArray(), *warnings = cJSON_CreateArray();
+  for (int i = 0; i < n; i++) {
+    const nb_plugin_info *p = nb_plugin_report_at(i);
+    if (p->state == NB_PLUGIN_LOADED && !p->message[0]) continue;
+    cJSON *d = inspect_describe_plugin(i);
+    if (!g_json) {
+      render_plugin(stdout, d, false);
+      putchar('\n');
+    }
+    if (p->state == NB_PLUGIN_LOADED) warned++;
+    else bad++;
+    cJSON_AddItemToArray(p->state == NB_PLUGIN_LOADED ? warnings : failed, d);
+  }
+  if (g_json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "failed", failed);
+    cJSON_AddItemToObject(o, "warnings", warnings);
+    emit(o, NULL);
+    return 0;
+  }
+  cJSON_Delete(failed);
+  cJSON_Delete(warnings);
+  if (bad == 0) printf("All %d plugin file%s loaded.", n - warned, n - warned == 1 ? "" : "s");
+  else printf("%d plugin file%s did not load.", bad, bad == 1 ? "" : "s");
+  if (warned) printf(" %d loaded with warnings.", warned);
+  putchar('\n');
+  return 0;
+}
+
+static int mode_name(const char *name) {
+  const nb_op *op = nb_op_find(name);
+  if (op) {
+    emit(inspect_describe_op(op), render_op);
+    return 0;
+  }
+  char *op_error = strdup(nb_last_error());
+  const nb_optim_kind *k = nb_optim_find(name);
+  if (k) {
+    free(op_error);
+    emit(inspect_describe_optim(k), render_optim);
+    return 0;
+  }
+  for (int i = 0, n = nb_plugin_report_count(); i < n; i++) {
+    const nb_plugin_info *p = nb_plugin_report_at(i);
+    if (p->name && strcmp(p->name, name) == 0 && p->state == NB_PLUGIN_LOADED) {
+      free(op_error);
+      emit(inspect_describe_plugin(i), render_plugin_full);
+      return 0;
+    }
+  }
+  int rc = fail("no op, optimizer or plugin named '%s'", name, op_error);
+  free(op_error);
+  return rc;
+}
+
+static const char *signal_name(int sig) {
+  switch (sig) {
+  case SIGSEGV: return "SIGSEGV";
+  case SIGBUS: return "SIGBUS";
+  case SIGILL: return "SIGILL";
+  case SIGFPE: return "SIGFPE";
+  case SIGABRT: return "SIGABRT";
+  case SIGALRM: return "SIGALRM (timed out)";
+  case SIGKILL: return "SIGKILL";
+  case SIGTERM: return "SIGTERM";
+  case SIGTRAP: return "SIGTRAP";
+  }
+  return "an unknown signal";
+}
+
+/* Child: load the file, print what it registered; exit 0 if it loaded. */
+static void load_in_child(const char *file) {
+  /* Die by the signal itself (not a sanitizer's handler) so the parent can name it. */
+  int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+  const char *t = getenv("NABLA_INSPECT_TIMEOUT");
+  alarm(t ? (unsigned)atoi(t) : 60);
+  int rc = nb_plugin_load(file);
+  char *err = rc < 0 ? strdup(nb_last_error()) : NULL;
+  int n = nb_plugin_report_count();
+  if (n > 0) { /* the file's entry is the last one (nothing else was loaded) */
+    emit(inspect_describe_plugin(n - 1), render_plugin_full);
+  } else {
+    fail("cannot load '%s'", file, err);
+  }
+  if (!g_json) printf("%s: %s\n", file, rc < 0 ? "FAILED" : "OK, loads and validates");
+  free(err);
+  fflush(stdout);
+  fflush(stderr);
+  _exit(rc < 0 ? 1 : 0);
+}
+
+static int mode_file(const char *file) {
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) return fail("cannot fork to load '%s'", file, strerror(errno));
+  if (pid == 0) load_in_child(file);
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return fail("waiting for the child loading '%s' failed", file, strerror(errno));
+  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? 0 : 1;
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+  char why[256];
+  snprintf(why, sizeof why, "the plugin crashed while loading: killed by %s (%s)",
+           signal_name(sig), strsignal(sig));
+  if (g_json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "file", file);
+    cJSON_AddStringToObject(o, "state", "crashed");
+    cJSON_AddStringToObject(o, "signal", signal_name(sig));
+    cJSON_AddStringToObject(o, "message", why);
+    emit(o, NULL);
+  } else {
+    printf("%s: CRASHED: %s\n", file, why);
+  }
+  return 1;
+}
+
+static bool looks_like_file(const char *arg) {
+  size_t n = strlen(arg);
+  return strchr(arg, '/') || (n > 3 && strcmp(arg + n - 3, ".so") == 0);
+}
+
+/* Load failures are this tool's subject: it reports them itself, not as log warnings. */
+static void quiet_log(int level, const char *msg, void *user) { (void)level, (void)msg, (void)user; }
+
+int main(int argc, char **argv) {
+  nb_set_log_callback(quiet_log, NULL);
+  enum { LIST, NAME, FAILED, PATHS } mode = LIST;
+  const char *arg = NULL;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--json")) {
+      g_json = true;
+    } else if (!strcmp(a, "--failed")) {
+      mode = FAILED;
+    } else if (!strcmp(a, "--paths")) {
+      mode = PATHS;
+    } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+      usage(stdout);
+      return 0;
+    } else if (!strcmp(a, "--plugin-path") || !strncmp(a, "--plugin-path=", 14)) {
+      const char *dir = a[13] == '=' ? a + 14 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!dir) {
+        fprintf(stderr, "nabla-inspect: --plugin-path needs a directory\n");
+        return 2;
+      }
+      if (nb_plugin_add_path(dir) < 0) {
+        fprintf(stderr, "nabla-inspect: %s\n", nb_last_error());
+        return 2;
+      }
+    } else if (a[0] == '-' && a[1]) {
+      fprintf(stderr, "nabla-inspect: unknown option '%s'\n\n", a);
+      usage(stderr);
+      return 2;
+    } else if (arg) {
+      fprintf(stderr, "nabla-inspect: one OP, PLUGIN or FILE.so at a time ('%s', '%s')\n", arg, a);
+      return 2;
+    } else {
+      arg = a;
+      mode = NAME;
+    }
+  }
+  if (arg && mode != NAME) {
+    fprintf(stderr, "nabla-inspect: '%s' cannot be combined with --failed or --paths\n", arg);
+    return 2;
+  }
+  switch (mode) {
+  case LIST: return mode_list();
+  case FAILED: return mode_failed();
+  case PATHS: emit(inspect_describe_paths(), render_paths); return 0;
+  case NAME: return looks_like_file(arg) ? mode_file(arg) : mode_name(arg);
+  }
+  return 2;
+}
