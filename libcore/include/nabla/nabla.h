@@ -13,5 +13,6 @@
 #include "functional.h"
 #include "safetensors.h"
 #include "schedule.h"
+#include "module.h"
 
 #endif
