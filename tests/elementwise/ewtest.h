@@ -18,8 +18,7 @@ static inline nb_tensor *mk(int ndim, const int64_t *shape, const double *v, nb_
 }
 #define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 #define VALS(...) ((const double[]){__VA_ARGS__})
-#define NDIM(...) ((int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
-/* T(dt, (2,3), 1,2,3,4,5,6) style is awkward in C; use MK(dt, SHAPE(2,3), 2, VALS(...)). */
+/* MK(NB_F32, SHAPE(2, 3), 2, VALS(1, 2, 3, 4, 5, 6)) */
 #define MK(dt, shape, ndim, vals) mk((ndim), (shape), (vals), (dt))
 /* Leaf requiring grad. */
 static inline nb_tensor *leaf(nb_tensor *t) {
@@ -39,18 +38,21 @@ static inline void assert_shape(const nb_tensor *t, int ndim, const int64_t *sha
   for (int d = 0; d < ndim; d++) ck_assert_int_eq(nb_shape(t)[d], shape[d]);
 }
 /* Compare values with closed-form expectations, relative tolerance rtol (+ atol). */
-static inline void assert_vals(const nb_tensor *t, const double *want, int64_t n, double atol,
-                               double rtol) {
+#define assert_vals(t, want, n, atol, rtol) assert_vals_at(__LINE__, t, want, n, atol, rtol)
+static inline void assert_vals_at(int line, const nb_tensor *t, const double *want, int64_t n,
+                                  double atol, double rtol) {
   double got[n > 0 ? n : 1];
   vals(t, got, n);
   for (int64_t i = 0; i < n; i++) {
     if (isnan(want[i])) {
-      ck_assert_msg(isnan(got[i]), "[%lld] = %.17g, expected nan", (long long)i, got[i]);
+      ck_assert_msg(isnan(got[i]), "line %d: [%lld] = %.17g, expected nan", line, (long long)i,
+                    got[i]);
     } else if (isinf(want[i])) {
-      ck_assert_msg(got[i] == want[i], "[%lld] = %.17g, expected %g", (long long)i, got[i], want[i]);
+      ck_assert_msg(got[i] == want[i], "line %d: [%lld] = %.17g, expected %g", line, (long long)i,
+                    got[i], want[i]);
     } else {
       ck_assert_msg(fabs(got[i] - want[i]) <= atol + rtol * fabs(want[i]),
-                    "[%lld] = %.17g, expected %.17g", (long long)i, got[i], want[i]);
+                    "line %d: [%lld] = %.17g, expected %.17g", line, (long long)i, got[i], want[i]);
     }
   }
 }

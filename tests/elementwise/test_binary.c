@@ -18,8 +18,11 @@ static const struct {
   const char *name;
   binop op;
   double (*f)(double, double);
-} BIN[] = {{"add", nb_add, f_add}, {"sub", nb_sub, f_sub}, {"mul", nb_mul, f_mul},
-           {"div", nb_div, f_div}, {"pow", nb_pow, f_pow}};
+} BIN[] = {{"add", nb_add, f_add},
+           {"sub", nb_sub, f_sub},
+           {"mul", nb_mul, f_mul},
+           {"div", nb_div, f_div},
+           {"pow", nb_pow, f_pow}};
 
 /* Same-shape forward values, float64 and float32, for every binary op (loop index _i). */
 START_TEST(forward_same_shape) {
@@ -49,7 +52,8 @@ START_TEST(forward_broadcast) {
   assert_shape(y, 2, SHAPE(2, 3));
   assert_vals(y, VALS(9, 18, 27, 6, 15, 24), 6, 0, 0);
 
-  nb_tensor *col = MK(NB_F64, SHAPE(2, 1), 2, VALS(1, 2)), *row = MK(NB_F64, SHAPE(1, 3), 2, VALS(10, 20, 30));
+  nb_tensor *col = MK(NB_F64, SHAPE(2, 1), 2, VALS(1, 2)),
+            *row = MK(NB_F64, SHAPE(1, 3), 2, VALS(10, 20, 30));
   y = nb_add(col, row);
   assert_shape(y, 2, SHAPE(2, 3));
   assert_vals(y, VALS(11, 21, 31, 12, 22, 32), 6, 0, 0);
@@ -67,7 +71,8 @@ START_TEST(forward_broadcast) {
   /* [2,3,4] with [3,1]: the strided iteration path */
   double big[24];
   for (int k = 0; k < 24; k++) big[k] = k;
-  nb_tensor *t = MK(NB_F64, SHAPE(2, 3, 4), 3, big), *c = MK(NB_F64, SHAPE(3, 1), 2, VALS(1, 10, 100));
+  nb_tensor *t = MK(NB_F64, SHAPE(2, 3, 4), 3, big),
+            *c = MK(NB_F64, SHAPE(3, 1), 2, VALS(1, 10, 100));
   y = nb_mul(t, c);
   assert_shape(y, 3, SHAPE(2, 3, 4));
   double want[24];
@@ -91,7 +96,8 @@ END_TEST
 
 /* int64: add, sub, mul exact (and wrap around like PyTorch on overflow). */
 START_TEST(forward_int64) {
-  nb_tensor *a = MK(NB_I64, SHAPE(3), 1, VALS(7, -3, 100)), *b = MK(NB_I64, SHAPE(3), 1, VALS(2, 5, -7));
+  nb_tensor *a = MK(NB_I64, SHAPE(3), 1, VALS(7, -3, 100)),
+            *b = MK(NB_I64, SHAPE(3), 1, VALS(2, 5, -7));
   nb_tensor *y = nb_add(a, b);
   ck_assert_int_eq(nb_dtype_of(y), NB_I64);
   assert_vals(y, VALS(9, 2, 93), 3, 0, 0);
@@ -291,12 +297,14 @@ START_TEST(strided_and_large) {
   ck_assert_float_eq(py[n - 1], (float)(n - 1) * (float)n);
 
   /* [300,200] * [200] goes through nb_iter split over threads */
-  nb_tensor *m = nb_as_strided(nb_arange(0, 60000, 1, NB_F64), 2, SHAPE(300, 200), SHAPE(200, 1), 0);
+  nb_tensor *m =
+      nb_as_strided(nb_arange(0, 60000, 1, NB_F64), 2, SHAPE(300, 200), SHAPE(200, 1), 0);
   nb_tensor *r = nb_arange(0, 200, 1, NB_F64);
   ck_assert_msg(m && r, "%s", nb_last_error());
   y = nb_sub(m, r);
   const double *pd = nb_data(y);
-  for (int64_t k = 0; k < 60000; k += 611) ck_assert_double_eq(pd[k], (double)k - (double)(k % 200));
+  for (int64_t k = 0; k < 60000; k += 611)
+    ck_assert_double_eq(pd[k], (double)k - (double)(k % 200));
   /* the same through a transposed (non-contiguous) view */
   nb_tensor *mt = nb_as_strided(m, 2, SHAPE(200, 300), SHAPE(1, 200), 0);
   y = nb_mul(mt, nb_scalar(2, NB_F64));

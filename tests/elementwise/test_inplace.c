@@ -171,7 +171,7 @@ START_TEST(grad_exp_relu) {
   nb_tensor *y3 = nb_mul_scalar(x3, 1);
   ck_assert(nb_exp_(y3) != NULL);
   nb_tensor *z3 = nb_mul_scalar(y3, 2); /* uses y3 at its current version */
-  ck_assert(nb_exp_(y3) != NULL);        /* bumps it again */
+  ck_assert(nb_exp_(y3) != NULL);       /* bumps it again */
   ck_assert_int_lt(nb_backward(z3, NULL, 0), 0);
   ck_assert_error_contains("modified by an inplace operation");
 }

@@ -6,7 +6,10 @@
 
 typedef nb_tensor *(*unop)(nb_tensor *);
 static double f_neg(double x) { return -x; }
-static double d_neg(double x) { (void)x; return -1; }
+static double d_neg(double x) {
+  (void)x;
+  return -1;
+}
 static double d_exp(double x) { return exp(x); }
 static double d_log(double x) { return 1 / x; }
 static double d_sqrt(double x) { return 0.5 / sqrt(x); }
