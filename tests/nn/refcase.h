@@ -1,0 +1,40 @@
+/* tests/nn/refcase.h — reader and runner for the PyTorch reference files written by
+ * tests/nn/gen_reference.py (format documented there). Shared by the nn and loss suites. */
+#ifndef NABLA_TESTS_REFCASE_H
+#define NABLA_TESTS_REFCASE_H
+
+#include <nabla/nabla.h>
+
+#define REF_MAX 8
+
+typedef struct ref_tensor {
+  bool present, is_int;
+  int nd;
+  int64_t shape[NB_MAX_DIMS];
+  int64_t n;
+  double *v;
+} ref_tensor;
+
+typedef struct ref_case {
+  char name[64], op[64];
+  int n_in, n_attr;
+  ref_tensor in[REF_MAX];
+  nb_attr attr[REF_MAX];
+  char attr_str[REF_MAX][32];
+  char attr_name[REF_MAX][32];
+  ref_tensor out, gout;
+  ref_tensor grad[REF_MAX];  /* present when the input is differentiated */
+  ref_tensor after[REF_MAX]; /* present when the input is updated in place */
+} ref_case;
+
+/* Parse a reference file. Returns the number of cases (>= 0) or -1 (message on stderr). */
+int ref_load(const char *path, ref_case **cases);
+void ref_free(ref_case *cases, int n);
+/* Run one case in dtype dt: forward, compare the output, backward with gout, compare
+ * gradients and in-place updates within |a - e| <= atol + rtol |e|. Returns 0, or -1 with
+ * a description of the first mismatch in msg. */
+int ref_run(const ref_case *c, nb_dtype dt, double atol, double rtol, char *msg, size_t msz);
+/* Path of a reference file: $NABLA_SOURCE_ROOT/rel, else the compiled-in source root. */
+const char *ref_path(const char *rel);
+
+#endif

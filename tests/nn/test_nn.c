@@ -1,0 +1,341 @@
+/* tests/nn/test_nn.c — the nn plugin's ops: closed-form cases worked by hand, PyTorch
+ * reference values (tests/nn/reference.txt from gen_reference.py), error messages,
+ * determinism under a fixed thread count, and leak checks. */
+#include <string.h>
+
+#include "refcase.h"
+#include "testutil.h"
+
+static ref_case *cases;
+static int n_cases;
+
+#define T1(...) nb_from_doubles((double[]){__VA_ARGS__}, sizeof((double[]){__VA_ARGS__}) / sizeof(double), NB_F64)
+#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+/* backward of Σ t (seed gradient of ones), without depending on the reduction plugin */
+static int backward_ones(nb_tensor *t) { return nb_backward(t, nb_ones_like(t), 0); }
+
+static double total(const nb_tensor *t) {
+  int64_t n = nb_numel(t);
+  double *v = malloc(sizeof(double) * (size_t)n), s = 0;
+  nb_to_doubles(t, v, n);
+  for (int64_t i = 0; i < n; i++) s += v[i];
+  free(v);
+  return s;
+}
+
+static nb_tensor *reshape_data(nb_tensor *t, int nd, const int64_t *shape) {
+  return nb_from_data(nb_data(t), nd, shape, nb_dtype_of(t));
+}
+
+/* ---- PyTorch reference cases --------------------------------------------------------- */
+
+START_TEST(test_reference_f64) {
+  char msg[512] = "";
+  ck_assert_msg(ref_run(&cases[_i], NB_F64, 1e-10, 1e-9, msg, sizeof msg) == 0, "%s", msg);
+}
+END_TEST
+
+START_TEST(test_reference_f32) {
+  char msg[512] = "";
+  ck_assert_msg(ref_run(&cases[_i], NB_F32, 2e-5, 2e-4, msg, sizeof msg) == 0, "%s", msg);
+}
+END_TEST
+
+/* ---- closed form ----------------------------------------------------------------------- */
+
+START_TEST(test_conv2d_hand) {
+  nb_scope_begin();
+  /* 1×1×3×3 input 1..9, kernel [[1,0],[0,-1]]: each output is x[i][j] − x[i+1][j+1] = −4 */
+  nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 2, 3, 4, 5, 6, 7, 8, 9), SHAPE(1, 1, 3, 3)));
+  nb_tensor *w = nb_requires_grad_(reshape_data(T1(1, 0, 0, -1), SHAPE(1, 1, 2, 2)));
+  nb_tensor *b = nb_requires_grad_(T1(0.5));
+  nb_tensor *y = nb_conv2d(x, w, b, NULL, NULL, NULL, 1);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_ndim(y), 4);
+  ck_assert_int_eq(nb_shape(y)[2], 2);
+  ck_assert_tensor_values(y, ((double[]){-3.5, -3.5, -3.5, -3.5}), 4, 1e-12);
+  ck_assert_int_eq(backward_ones(y), 0);
+  /* dx[a][b] = Σ w[a−i][b−j]; dW[p][q] = Σ x[i+p][j+q]; db = 4 */
+  ck_assert_tensor_values(nb_grad(x), ((double[]){1, 1, 0, 1, 0, -1, 0, -1, -1}), 9, 1e-12);
+  ck_assert_tensor_values(nb_grad(w), ((double[]){12, 16, 24, 28}), 4, 1e-12);
+  ck_assert_tensor_values(nb_grad(b), ((double[]){4}), 1, 1e-12);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_conv2d_output_size) {
+  nb_scope_begin();
+  /* out = floor((H + 2p − d(k−1) − 1)/s) + 1 = floor((7 + 2 − 4 − 1)/2) + 1 = 3, W: (9+0-2-1)/1+1 = 7 */
+  nb_tensor *x = nb_zeros(SHAPE(2, 4, 7, 9), NB_F32), *w = nb_zeros(SHAPE(6, 2, 3, 3), NB_F32);
+  nb_tensor *y = nb_conv2d(x, w, NULL, (int64_t[]){2, 1}, (int64_t[]){1, 0}, (int64_t[]){2, 1}, 2);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_shape(y)[0], 2);
+  ck_assert_int_eq(nb_shape(y)[1], 6);
+  ck_assert_int_eq(nb_shape(y)[2], 3);
+  ck_assert_int_eq(nb_shape(y)[3], 7);
+  nb_scope_end();
+}
+END_TEST
+
+/* A batch of 20 with a 4×4 output shares column matrices across samples (16 per GEMM);
+ * it must agree with the samples convolved one by one. */
+START_TEST(test_conv2d_batch_chunks_match_single) {
+  nb_scope_begin();
+  nb_generator *g = nb_generator_new(7);
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(20, 2, 5, 5), NB_F64, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(3, 2, 2, 2), NB_F64, g));
+  nb_tensor *b = nb_randn(SHAPE(3), NB_F64, g);
+  nb_tensor *y = nb_conv2d(x, w, b, NULL, NULL, NULL, 1);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  nb_tensor *gy = nb_randn(4, nb_shape(y), NB_F64, g);
+  ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+  double *dw_sum = calloc(24, sizeof(double));
+  for (int64_t n = 0; n < 20; n++) {
+    nb_tensor *xn = nb_requires_grad_(nb_from_data((double *)nb_data(x) + n * 50, SHAPE(1, 2, 5, 5), NB_F64));
+    nb_tensor *wn = nb_requires_grad_(nb_copy_data(w));
+    nb_tensor *yn = nb_conv2d(xn, wn, b, NULL, NULL, NULL, 1);
+    nb_tensor *gn = nb_from_data((double *)nb_data(gy) + n * 48, SHAPE(1, 3, 4, 4), NB_F64);
+    ck_assert_int_eq(nb_backward(yn, gn, 0), 0);
+    for (int i = 0; i < 48; i++)
+      ck_assert_double_eq_tol(((double *)nb_data(yn))[i], ((double *)nb_data(y))[n * 48 + i], 1e-12);
+    for (int i = 0; i < 50; i++)
+      ck_assert_double_eq_tol(((double *)nb_data(nb_grad(xn)))[i],
+                              ((double *)nb_data(nb_grad(x)))[n * 50 + i], 1e-12);
+    for (int i = 0; i < 24; i++) dw_sum[i] += ((double *)nb_data(nb_grad(wn)))[i];
+  }
+  for (int i = 0; i < 24; i++)
+    ck_assert_double_eq_tol(dw_sum[i], ((double *)nb_data(nb_grad(w)))[i], 1e-10);
+  free(dw_sum);
+  nb_generator_free(g);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_linear_hand) {
+  nb_scope_begin();
+  nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 2, 3, 4), SHAPE(2, 2)));
+  nb_tensor *w = nb_requires_grad_(reshape_data(T1(1, 0, 0, 1, 1, 1), SHAPE(3, 2)));
+  nb_tensor *b = nb_requires_grad_(T1(0.5, -1, 0));
+  nb_tensor *y = nb_linear(x, w, b);
+  ck_assert_tensor_values(y, ((double[]){1.5, 1, 3, 3.5, 3, 7}), 6, 1e-12);
+  ck_assert_int_eq(backward_ones(y), 0);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){2, 2, 2, 2}), 4, 1e-12);
+  ck_assert_tensor_values(nb_grad(w), ((double[]){4, 6, 4, 6, 4, 6}), 6, 1e-12);
+  ck_assert_tensor_values(nb_grad(b), ((double[]){2, 2, 2}), 3, 1e-12);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_matmul_hand) {
+  nb_scope_begin();
+  nb_tensor *a = nb_requires_grad_(T1(1, 2, 3)), *b = nb_requires_grad_(T1(4, 5, 6));
+  nb_tensor *y = nb_matmul(a, b);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_ndim(y), 0);
+  ck_assert_double_eq_tol(nb_item(y), 32, 1e-12);
+  ck_assert_int_eq(nb_backward(y, NULL, 0), 0);
+  ck_assert_tensor_values(nb_grad(a), ((double[]){4, 5, 6}), 3, 1e-12);
+  ck_assert_tensor_values(nb_grad(b), ((double[]){1, 2, 3}), 3, 1e-12);
+  /* [[1,2],[3,4]] · [[5,6],[7,8]] = [[19,22],[43,50]] */
+  nb_tensor *m = nb_matmul(reshape_data(T1(1, 2, 3, 4), SHAPE(2, 2)), reshape_data(T1(5, 6, 7, 8), SHAPE(2, 2)));
+  ck_assert_tensor_values(m, ((double[]){19, 22, 43, 50}), 4, 1e-12);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_batch_norm_stats) {
+  nb_scope_begin();
+  /* one channel [1,2,3,4]: mean 2.5, biased var 1.25, unbiased 5/3 */
+  nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 2, 3, 4), SHAPE(4, 1)));
+  nb_tensor *rm = nb_zeros(SHAPE(1), NB_F64), *rv = nb_ones(SHAPE(1), NB_F64);
+  uint32_t v0 = nb_version(rm);
+  nb_tensor *y = nb_batch_norm(x, rm, rv, NULL, NULL, true, 0.1, 1e-5);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  double s = 1 / sqrt(1.25 + 1e-5);
+  ck_assert_tensor_values(y, ((double[]){-1.5 * s, -0.5 * s, 0.5 * s, 1.5 * s}), 4, 1e-12);
+  ck_assert_tensor_values(rm, ((double[]){0.25}), 1, 1e-15);
+  ck_assert_tensor_values(rv, ((double[]){0.9 + 0.1 * 5.0 / 3.0}), 1, 1e-15);
+  ck_assert_uint_gt(nb_version(rm), v0);
+  /* Σ y has zero gradient through the batch statistics */
+  ck_assert_int_eq(backward_ones(y), 0);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){0, 0, 0, 0}), 4, 1e-12);
+  /* eval: running stats normalise and stay as they are */
+  uint32_t v1 = nb_version(rm);
+  nb_tensor *ye = nb_batch_norm(x, rm, rv, NULL, NULL, false, 0.1, 1e-5);
+  double se = 1 / sqrt(0.9 + 0.5 / 3.0 + 1e-5);
+  ck_assert_tensor_values(ye, ((double[]){0.75 * se, 1.75 * se, 2.75 * se, 3.75 * se}), 4, 1e-12);
+  ck_assert_tensor_values(rm, ((double[]){0.25}), 1, 0);
+  ck_assert_uint_eq(nb_version(rm), v1);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_pools_hand) {
+  nb_scope_begin();
+  nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 5, 3, 2), SHAPE(1, 1, 2, 2)));
+  nb_tensor *m = nb_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, NULL, false);
+  ck_assert_tensor_values(m, ((double[]){5}), 1, 0);
+  ck_assert_int_eq(backward_ones(m), 0);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){0, 1, 0, 0}), 4, 0);
+  nb_tensor *x2 = nb_requires_grad_(reshape_data(T1(1, 2, 3, 4), SHAPE(1, 1, 2, 2)));
+  nb_tensor *a = nb_avg_pool2d(x2, (int64_t[]){2, 2}, NULL, NULL, false, true);
+  ck_assert_tensor_values(a, ((double[]){2.5}), 1, 1e-15);
+  ck_assert_int_eq(backward_ones(a), 0);
+  ck_assert_tensor_values(nb_grad(x2), ((double[]){0.25, 0.25, 0.25, 0.25}), 4, 1e-15);
+  nb_tensor *g = nb_adaptive_avg_pool2d(reshape_data(T1(1, 2, 3, 4, 5, 6), SHAPE(1, 2, 3)), (int64_t[]){1, 1});
+  ck_assert_tensor_values(g, ((double[]){3.5}), 1, 1e-15);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_softmax_hand) {
+  nb_scope_begin();
+  nb_tensor *x = nb_requires_grad_(T1(0, log(2.0), log(5.0)));
+  nb_tensor *y = nb_softmax(x, 0);
+  ck_assert_tensor_values(y, ((double[]){0.125, 0.25, 0.625}), 3, 1e-15);
+  nb_tensor *l = nb_log_softmax(x, -1);
+  ck_assert_tensor_values(l, ((double[]){log(0.125), log(0.25), log(0.625)}), 3, 1e-14);
+  /* d/dx of y[2]: y2·(δ − y) */
+  nb_tensor *sel = T1(0, 0, 1);
+  ck_assert_int_eq(nb_backward(y, sel, 0), 0);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){-0.625 * 0.125, -0.625 * 0.25, 0.625 * 0.375}), 3, 1e-15);
+  nb_scope_end();
+}
+END_TEST
+
+START_TEST(test_dropout) {
+  nb_scope_begin();
+  int64_t n = 10000;
+  nb_tensor *x = nb_requires_grad_(nb_full(SHAPE(n), 3.0, NB_F32));
+  nb_manual_seed(NULL, 42);
+  nb_tensor *y = nb_dropout(x, 0.25, true);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  const float *yv = nb_data(y);
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; i++) {
+    ck_assert(yv[i] == 0.0f || yv[i] == 4.0f);
+    kept += yv[i] != 0;
+  }
+  ck_assert_int_gt(kept, 7200);
+  ck_assert_int_lt(kept, 7800);
+  ck_assert_int_eq(backward_ones(y), 0);
+  const float *gv = nb_data(nb_grad(x));
+  for (int64_t i = 0; i < n; i++) ck_assert_float_eq(gv[i], yv[i] / 3.0f);
+  /* the same seed gives the same mask; eval and p = 0 are the identity; p = 1 zeroes */
+  nb_manual_seed(NULL, 42);
+  nb_tensor *y2 = nb_dropout(x, 0.25, true);
+  ck_assert_int_eq(memcmp(nb_data(y2), yv, sizeof(float) * (size_t)n), 0);
+  nb_tensor *e = nb_dropout(x, 0.25, false), *z = nb_dropout(x, 0.0, true), *o = nb_dropout(x, 1.0, true);
+  ck_assert_double_eq(total(e), 3.0 * n);
+  ck_assert_double_eq(total(z), 3.0 * n);
+  ck_assert_double_eq(total(o), 0.0);
+  nb_scope_end();
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------------------------ */
+
+START_TEST(test_errors) {
+  nb_scope_begin();
+  nb_tensor *x = nb_zeros(SHAPE(1, 4, 5, 5), NB_F32), *w = nb_zeros(SHAPE(8, 3, 3, 3), NB_F32);
+  ck_assert_ptr_null(nb_conv2d(x, w, NULL, NULL, NULL, NULL, 1));
+  ck_assert_error_contains("conv2d");
+  ck_assert_error_contains("[8,3,3,3]");
+  ck_assert_error_contains("expected input [1,4,5,5] to have 3 channels, but got 4");
+  ck_assert_ptr_null(nb_conv2d(nb_zeros(SHAPE(1, 3, 2, 2), NB_F32), w, NULL, NULL, NULL, NULL, 1));
+  ck_assert_error_contains("conv2d");
+  ck_assert_ptr_null(nb_conv2d(x, nb_zeros(SHAPE(8, 4, 3, 3), NB_F64), NULL, NULL, NULL, NULL, 1));
+  ck_assert_error_contains("float64");
+  ck_assert_ptr_null(nb_matmul(nb_zeros(SHAPE(2, 3), NB_F32), nb_zeros(SHAPE(4, 5), NB_F32)));
+  ck_assert_error_contains("matmul: shapes [2,3] and [4,5] cannot be multiplied");
+  ck_assert_ptr_null(nb_linear(nb_zeros(SHAPE(2, 3), NB_F32), nb_zeros(SHAPE(4, 5), NB_F32), NULL));
+  ck_assert_error_contains("linear");
+  ck_assert_ptr_null(nb_batch_norm(nb_zeros(SHAPE(1, 3), NB_F32), NULL, NULL, NULL, NULL, true, 0.1, 1e-5));
+  ck_assert_error_contains("batch_norm");
+  ck_assert_error_contains("Expected more than 1 value per channel when training, got input size [1,3]");
+  ck_assert_ptr_null(nb_max_pool2d(nb_zeros(SHAPE(1, 1, 2, 2), NB_F32), (int64_t[]){3, 3}, NULL, NULL, NULL, false));
+  ck_assert_error_contains("max_pool2d");
+  ck_assert_ptr_null(nb_softmax(nb_zeros(SHAPE(2, 2), NB_F32), 2));
+  ck_assert_error_contains("softmax: dim 2 is out of range");
+  nb_scope_end();
+}
+END_TEST
+
+/* ---- determinism and leaks --------------------------------------------------------------- */
+
+typedef struct outs {
+  double v[4][4096];
+  int64_t n[4];
+} outs;
+
+static void conv_bn_step(outs *o) {
+  nb_scope_begin();
+  nb_generator *g = nb_generator_new(3);
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(4, 3, 9, 9), NB_F32, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(5, 3, 3, 3), NB_F32, g));
+  nb_tensor *y = nb_conv2d(x, w, NULL, (int64_t[]){1, 1}, (int64_t[]){1, 1}, NULL, 1);
+  nb_tensor *z = nb_softmax(nb_batch_norm(y, NULL, NULL, NULL, NULL, true, 0.1, 1e-5), 1);
+  ck_assert_msg(z != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_backward(z, nb_randn(nb_ndim(z), nb_shape(z), NB_F32, g), 0), 0);
+  nb_tensor *r[4] = {y, z, nb_grad(x), nb_grad(w)};
+  for (int i = 0; i < 4; i++) {
+    o->n[i] = nb_numel(r[i]);
+    ck_assert_int_le(o->n[i], 4096);
+    nb_to_doubles(r[i], o->v[i], o->n[i]);
+  }
+  nb_generator_free(g);
+  nb_scope_end();
+}
+
+START_TEST(test_deterministic_one_thread) {
+  int prev = nb_get_num_threads();
+  nb_set_num_threads(1);
+  static outs a, b;
+  conv_bn_step(&a);
+  conv_bn_step(&b);
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(memcmp(a.v[i], b.v[i], sizeof(double) * (size_t)a.n[i]), 0);
+  nb_set_num_threads(prev);
+}
+END_TEST
+
+START_TEST(test_no_leaks) {
+  static outs a;
+  conv_bn_step(&a); /* warm up lazily created state */
+  int64_t live = nb_live_tensors();
+  conv_bn_step(&a);
+  ck_assert_int_eq(nb_live_tensors(), live);
+}
+END_TEST
+
+static Suite *make_suite(void) {
+  Suite *s = suite_create("nn");
+  TCase *tc = tcase_create("closed form");
+  tcase_add_test(tc, test_conv2d_hand);
+  tcase_add_test(tc, test_conv2d_output_size);
+  tcase_add_test(tc, test_conv2d_batch_chunks_match_single);
+  tcase_add_test(tc, test_linear_hand);
+  tcase_add_test(tc, test_matmul_hand);
+  tcase_add_test(tc, test_batch_norm_stats);
+  tcase_add_test(tc, test_pools_hand);
+  tcase_add_test(tc, test_softmax_hand);
+  tcase_add_test(tc, test_dropout);
+  tcase_add_test(tc, test_errors);
+  tcase_add_test(tc, test_deterministic_one_thread);
+  tcase_add_test(tc, test_no_leaks);
+  suite_add_tcase(s, tc);
+  TCase *tr = tcase_create("pytorch reference");
+  tcase_add_loop_test(tr, test_reference_f64, 0, n_cases);
+  tcase_add_loop_test(tr, test_reference_f32, 0, n_cases);
+  suite_add_tcase(s, tr);
+  return s;
+}
+
+int main(void) {
+  n_cases = ref_load(ref_path("tests/nn/reference.txt"), &cases);
+  if (n_cases <= 0) return EXIT_FAILURE;
+  int rc = nb_test_run(make_suite());
+  ref_free(cases, n_cases);
+  return rc;
+}
