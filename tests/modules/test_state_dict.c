@@ -1,0 +1,132 @@
+/* tests/modules/test_state_dict.c — state_dict save/load in safetensors: a fresh net loaded
+ * from a file gives identical outputs (toy net, ResNet-18 with BN buffers), strict loads
+ * name missing / unexpected / mis-shaped keys and load nothing, non-strict loads what
+ * matches. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static int64_t live0;
+static char path[64];
+
+static void setup(void) {
+  live0 = nb_live_tensors();
+  snprintf(path, sizeof path, "state_dict_%d.safetensors", (int)getpid());
+  nb_scope_begin();
+}
+static void teardown(void) {
+  nb_scope_end();
+  unlink(path);
+  ck_assert_int_eq(nb_live_tensors(), live0);
+}
+
+static void assert_same(const nb_tensor *a, const nb_tensor *b) {
+  ck_assert_msg(a && b, "%s", nb_last_error());
+  ck_assert(nb_same_shape(a, b));
+  ck_assert_int_eq(nb_dtype_of(a), nb_dtype_of(b));
+  ck_assert_mem_eq(nb_data(a), nb_data(b), (size_t)nb_numel(a) * nb_dtype_size(nb_dtype_of(a)));
+}
+
+START_TEST(test_toy_round_trip) {
+  nb_generator *g1 = nb_generator_new(1), *g2 = nb_generator_new(2);
+  nb_module *a = nb_toy_net_new(g1), *b = nb_toy_net_new(g2);
+  nb_tensor *x = nb_randn(2, (int64_t[]){7, 10}, NB_F32, g1);
+  ck_assert_msg(nb_module_save(a, path) == 0, "%s", nb_last_error());
+  ck_assert_int_ne(memcmp(nb_data(nb_module_get(a, "fc1.weight")),
+                          nb_data(nb_module_get(b, "fc1.weight")), 50 * sizeof(float)), 0);
+  uint32_t v = nb_version(nb_module_get(b, "fc1.weight"));
+  ck_assert_int_eq(nb_module_load(b, path, true), 6);
+  ck_assert_uint_gt(nb_version(nb_module_get(b, "fc1.weight")), v);
+  assert_same(nb_module_forward(a, x), nb_module_forward(b, x));
+  /* the file holds PyTorch's keys */
+  nb_safetensors *f = nb_safetensors_load(path);
+  ck_assert_int_eq(nb_safetensors_count(f), 6);
+  ck_assert_str_eq(nb_safetensors_name(f, 0), "fc1.weight");
+  nb_safetensors_free(f);
+  nb_module_free(a);
+  nb_module_free(b);
+  nb_generator_free(g1);
+  nb_generator_free(g2);
+}
+END_TEST
+
+START_TEST(test_resnet_round_trip_with_buffers) {
+  nb_module *a = nb_resnet18_new(10, NULL), *b = nb_resnet18_new(10, NULL);
+  nb_tensor *x = nb_randn(4, (int64_t[]){2, 3, 32, 32}, NB_F32, NULL);
+  ck_assert_ptr_nonnull(nb_module_forward(a, x)); /* moves running stats, counts a batch */
+  ck_assert_msg(nb_module_save(a, path) == 0, "%s", nb_last_error());
+  ck_assert_int_eq(nb_module_load(b, path, true), 122);
+  ck_assert_double_eq(nb_item(nb_module_get(b, "layer4.1.bn2.num_batches_tracked")), 1);
+  assert_same(nb_module_get(a, "layer3.0.downsample.1.running_mean"),
+              nb_module_get(b, "layer3.0.downsample.1.running_mean"));
+  nb_module_train(a, false);
+  nb_module_train(b, false);
+  assert_same(nb_module_forward(a, x), nb_module_forward(b, x));
+  nb_module_free(a);
+  nb_module_free(b);
+}
+END_TEST
+
+START_TEST(test_strict_reports_by_name) {
+  nb_module *toy = nb_toy_net_new(NULL), *blitz = nb_blitz_net_new(NULL);
+  ck_assert_int_eq(nb_module_save(toy, path), 0);
+  nb_tensor *before = nb_copy_data(nb_module_get(blitz, "fc2.bias"));
+  ck_assert_int_eq(nb_module_load(blitz, path, true), NB_ESHAPE);
+  ck_assert_error_contains("missing keys: \"conv1.weight\", \"conv1.bias\", \"conv2.weight\"");
+  ck_assert_error_contains("size mismatch for: \"fc1.weight\" (file [5,10], model [120,400])");
+  ck_assert_error_contains(path);
+  assert_same(before, nb_module_get(blitz, "fc2.bias")); /* nothing loaded */
+  /* a model with fc1 as saved, fc2 mis-shaped, no fc3 but a head */
+  nb_module *m = nb_module_new("Net", NULL, NULL, NULL);
+  nb_module_add(m, "fc1", nb_linear_new(10, 5, true, NULL));
+  nb_module_add(m, "fc2", nb_linear_new(4, 5, true, NULL));
+  nb_module_add(m, "head", nb_linear_new(5, 1, true, NULL));
+  ck_assert_int_eq(nb_module_load(m, path, true), NB_ESHAPE);
+  ck_assert_error_contains("missing keys: \"head.weight\", \"head.bias\"; unexpected keys: "
+                           "\"fc3.weight\", \"fc3.bias\"; size mismatch for: \"fc2.weight\" "
+                           "(file [5,5], model [5,4])");
+  nb_module_free(m);
+  nb_module_free(toy);
+  nb_module_free(blitz);
+}
+END_TEST
+
+START_TEST(test_non_strict_loads_matching) {
+  nb_module *toy = nb_toy_net_new(NULL);
+  ck_assert_int_eq(nb_module_save(toy, path), 0);
+  /* same names, but fc3 has 2 outputs and there is an extra layer */
+  nb_module *other = nb_module_new("Net", NULL, NULL, NULL);
+  nb_module_add(other, "fc1", nb_linear_new(10, 5, true, NULL));
+  nb_module_add(other, "fc2", nb_linear_new(5, 5, true, NULL));
+  nb_module_add(other, "fc3", nb_linear_new(5, 2, true, NULL));
+  nb_module_add(other, "head", nb_linear_new(2, 2, false, NULL));
+  nb_set_log_callback(NULL, NULL);
+  ck_assert_int_eq(nb_module_load(other, path, false), 4);
+  assert_same(nb_module_get(toy, "fc2.weight"), nb_module_get(other, "fc2.weight"));
+  ck_assert_int_lt(nb_module_load(other, path, true), 0);
+  ck_assert_error_contains("missing keys: \"head.weight\"");
+  ck_assert_error_contains("size mismatch for: \"fc3.weight\"");
+  ck_assert_int_lt(nb_module_load(other, "/nonexistent/x.safetensors", false), 0);
+  nb_module_free(toy);
+  nb_module_free(other);
+}
+END_TEST
+
+static Suite *suite(void) {
+  Suite *s = suite_create("state_dict");
+  TCase *tc = tcase_create("state_dict");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, test_toy_round_trip);
+  tcase_add_test(tc, test_resnet_round_trip_with_buffers);
+  tcase_add_test(tc, test_strict_reports_by_name);
+  tcase_add_test(tc, test_non_strict_loads_matching);
+  suite_add_tcase(s, tc);
+  return s;
+}
+
+int main(void) { return nb_test_run(suite()); }
