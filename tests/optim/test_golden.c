@@ -60,7 +60,7 @@ START_TEST(test_optimizers_match_torch) {
   int checked = 0;
   for (char *save = NULL, *name = strtok_r(configs, ";", &save); name;
        name = strtok_r(NULL, ";", &save)) {
-    char spec[512], opt[32], names[16][32];
+    char spec[512], opt[512], names[16][32];
     snprintf(spec, sizeof spec, "%s", nb_safetensors_metadata(golden, name));
     char *semi = strchr(spec, ';');
     ck_assert_ptr_nonnull(semi);
