@@ -184,9 +184,11 @@ int nb_plugin_path_count(void) {
 const char *nb_plugin_path_at(int i, const char **origin) {
   lock();
   path_entry *e = path_entry_at(i);
-  unlock();
+  const char *dir = e ? e->dir : NULL; /* strings are never freed; the array may move */
   if (origin) *origin = e ? e->origin : NULL;
-  return e ? e->dir : NULL;
+  unlock();
+  if (!dir) nb_set_error(NB_EINVAL, "nb_plugin_path_at: index %d out of range", i);
+  return dir;
 }
 
 /* ---- the load report ----------------------------------------------------------------- */

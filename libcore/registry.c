@@ -343,6 +343,8 @@ static int check_op(const nb_op_desc *d, char *err, size_t errsz) {
   }
   if (d->n_outputs < 1 || d->n_outputs > NB_MAX_OP_OUTPUTS)
     return ERRF("n_outputs %d is outside [1, %d]", d->n_outputs, NB_MAX_OP_OUTPUTS);
+  for (int j = 0; d->outputs && j < d->n_outputs; j++)
+    if (!d->outputs[j].name || !d->outputs[j].name[0]) return ERRF("output %d has no name", j);
   if ((d->flags & (NB_OP_INPLACE | NB_OP_VIEW)) && d->n_inputs < 1)
     return ERRF("an in-place or view op needs at least one input");
   return check_attr_specs(d->n_attrs, d->attrs, "attribute", err, errsz);
@@ -358,6 +360,12 @@ static int check_optim(const nb_optim_desc *d, char *err, size_t errsz) {
     if (!d->state_names[i] || !d->state_names[i][0]) return ERRF("state slot %d has no name", i);
   return check_attr_specs(d->n_hparams, d->hparams, "hyperparameter", err, errsz);
 }
+
+/* Output specs used when an op leaves `outputs` NULL (the core indexes outputs[j]). */
+static const nb_output_spec k_out_one[1] = {{"out", 0, NULL}};
+static const nb_output_spec k_out_many[NB_MAX_OP_OUTPUTS] = {
+    {"out0", 0, NULL}, {"out1", 0, NULL}, {"out2", 0, NULL}, {"out3", 0, NULL},
+    {"out4", 0, NULL}, {"out5", 0, NULL}, {"out6", 0, NULL}, {"out7", 0, NULL}};
 
 /* "max_pool2d" -> "MaxPool2dBackward". */
 static int derive_node_name(const char *name, char *out, size_t size) {
@@ -477,6 +485,7 @@ int nb_register_op(nb_registrar *r, const nb_op_desc *desc) {
     derive_node_name(name, op->node_name, sizeof op->node_name); /* fits: name <= 48 */
   }
   op->d.node_name = op->node_name;
+  if (!op->d.outputs) op->d.outputs = op->d.n_outputs == 1 ? k_out_one : k_out_many;
   bool pending = false;
   for (int i = 0; i < r->n_ops; i++) pending |= strcmp(r->ops[i]->d.name, name) == 0;
   nb_op *existing = table_get(&g_ops, name);

@@ -2,6 +2,7 @@
 #include "fxutil.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <nabla/nabla.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,12 +26,15 @@ const char *fx_path(const char *name) {
 static char g_dirs[16][256];
 static int g_ndirs;
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st, (void)flag, (void)ftw;
+  return remove(path);
+}
+
 static void cleanup(void) {
-  for (int i = 0; i < g_ndirs; i++) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dirs[i]);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_dirs[i]);
-  }
+  for (int i = 0; i < g_ndirs; i++)
+    if (nftw(g_dirs[i], remove_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+      fprintf(stderr, "could not remove %s\n", g_dirs[i]);
   g_ndirs = 0;
 }
 
