@@ -73,19 +73,19 @@ void gc_note(gc_result *r, const char *fmt, ...) {
   cJSON_AddItemToArray(r->notes, cJSON_CreateString(msg));
 }
 
-static void add_err(cJSON *j, const char *key, double v) {
+void gc_json_num(cJSON *obj, const char *key, double v) {
   if (isfinite(v))
-    cJSON_AddNumberToObject(j, key, v);
+    cJSON_AddNumberToObject(obj, key, v);
   else
-    cJSON_AddStringToObject(j, key, "inf");
+    cJSON_AddStringToObject(obj, key, isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
 }
 
 cJSON *gc_result_finish(gc_result *r) {
   const char *verdict = r->n_failed ? "fail" : r->not_diff ? "not differentiable" : r->samples ? "pass" : "no samples";
   cJSON_AddNumberToObject(r->json, "samples", r->samples);
   cJSON_AddNumberToObject(r->json, "checks", r->checks);
-  add_err(r->json, "worst_abs", r->worst_abs);
-  add_err(r->json, "worst_rel", r->worst_rel);
+  gc_json_num(r->json, "worst_abs", r->worst_abs);
+  gc_json_num(r->json, "worst_rel", r->worst_rel);
   cJSON_AddStringToObject(r->json, "verdict", verdict);
   cJSON *j = r->json;
   r->json = NULL;
@@ -134,7 +134,8 @@ static bool needs_layout_check(const nb_tensor *t) { return t && nb_ndim(t) >= 1
 
 /* ---- the checks ------------------------------------------------------------------------ */
 
-/* First float64 forward: records output shapes and values; outputs must be finite. */
+/* First float64 forward: records output shapes and values; outputs must be finite.
+ * Returns -1 when the sample cannot be checked further (failure recorded). */
 static int forward_check(gc_case *c) {
   const nb_op_desc *d = c->d;
   c->r->checks++;
@@ -176,6 +177,7 @@ static int forward_check(gc_case *c) {
               "forward wrote non-finite values into output %d (%s): %lld of %lld elements, first %s = %g", j,
               j < d->n_outputs ? d->outputs[j].name : "?", (long long)bad, (long long)c->out_numel[j],
               gc_index_str(c->out_ndim[j], c->out_shape[j], first, ib, sizeof ib), c->y[j][first]);
+      rc = -1; /* the other checks would only repeat it */
     }
   }
   nb_grad_mode_end();

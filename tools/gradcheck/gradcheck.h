@@ -45,6 +45,9 @@ void gc_result_init(gc_result *r, const nb_op *op);
 void gc_fail(gc_result *r, int sample, const char *check, int output, int input, cJSON *entries,
              const char *fmt, ...) NB_PRINTF(7, 8);
 void gc_note(gc_result *r, const char *fmt, ...) NB_PRINTF(2, 3);
+/* Add a number to a JSON object; non-finite values as the strings "nan", "inf", "-inf"
+ * (JSON has no such numbers). */
+void gc_json_num(cJSON *obj, const char *key, double v);
 /* Finalize counts and verdict into r->json and return it (r no longer owns it). */
 cJSON *gc_result_finish(gc_result *r);
 /* Run every check for one op into r (in the child process). */

@@ -107,8 +107,8 @@ int64_t gc_compare_values(const double *a, const double *b, int64_t n, double at
       char ib[128];
       cJSON *e = cJSON_CreateObject();
       cJSON_AddStringToObject(e, "index", gc_index_str(ndim, shape, m, ib, sizeof ib));
-      cJSON_AddNumberToObject(e, "got", a[m]);
-      cJSON_AddNumberToObject(e, "expected", b[m]);
+      gc_json_num(e, "got", a[m]);
+      gc_json_num(e, "expected", b[m]);
       cJSON_AddItemToArray(*entries, e);
     }
   }
@@ -348,8 +348,8 @@ int gc_compare_jacobians(gc_case *c, const gc_jac *A, const gc_jac *N) {
           cJSON *e = cJSON_CreateObject();
           cJSON_AddStringToObject(e, "out_index", gc_index_str(c->out_ndim[j], c->out_shape[j], k / cols, ob, sizeof ob));
           cJSON_AddStringToObject(e, "in_index", gc_index_str(nb_ndim(c->base[i]), nb_shape(c->base[i]), k % cols, ib, sizeof ib));
-          cJSON_AddNumberToObject(e, "analytic", a);
-          cJSON_AddNumberToObject(e, "numeric", n);
+          gc_json_num(e, "analytic", a);
+          gc_json_num(e, "numeric", n);
           cJSON_AddItemToArray(entries, e);
         }
       }

@@ -203,7 +203,8 @@ static int load_plugins(cli *c, FILE *err) {
     c->plugin_real[k] = realpath(c->plugins[k], NULL);
   }
   /* Discovered plugins too: ops may use other ops (clone for in-place ops, ...). */
-  if (nb_plugins_load_all() < 0) fprintf(err, "nabla-gradcheck: plugin discovery failed: %s\n", nb_last_error());
+  if (nb_plugins_load_all() < 0 && !c->n_plugins)
+    fprintf(err, "nabla-gradcheck: plugin discovery failed: %s\n", nb_last_error());
   for (int k = 0; k < c->n_ops; k++) {
     bool found = false;
     for (int i = 0; i < nb_op_count() && !found; i++) found = strcmp(nb_op_descriptor(nb_op_at(i))->name, c->ops[k]) == 0;
@@ -240,8 +241,16 @@ static const char *str(const cJSON *o, const char *k) {
   return s ? s : "";
 }
 
+/* A number of the report as text ("nan"/"inf" are stored as strings). */
+static const char *numstr(const cJSON *o, const char *k, char *buf, size_t n) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+  if (cJSON_IsString(v)) return v->valuestring;
+  snprintf(buf, n, "%.10g", cJSON_IsNumber(v) ? v->valuedouble : 0.0);
+  return buf;
+}
+
 static void print_header(FILE *f) {
-  fprintf(f, "%-28s %-14s %7s %7s %12s %12s  %s\n", "op", "plugin", "samples", "checks", "max abs err",
+  fprintf(f, "%-32s %-20s %7s %7s %12s %12s  %s\n", "op", "plugin", "samples", "checks", "max abs err",
           "max rel err", "verdict");
 }
 
@@ -249,7 +258,7 @@ static void print_row(FILE *f, const cJSON *r, bool verbose) {
   const char *v = str(r, "verdict");
   const char *shown = strcmp(v, "fail") == 0 ? "FAIL" : strcmp(v, "crashed") == 0 ? "CRASHED"
                     : strcmp(v, "timeout") == 0 ? "TIMEOUT" : v;
-  fprintf(f, "%-28s %-14s %7d %7d %12.3g %12.3g  %s\n", str(r, "op"), str(r, "plugin"), (int)num(r, "samples"),
+  fprintf(f, "%-32s %-20s %7d %7d %12.3g %12.3g  %s\n", str(r, "op"), str(r, "plugin"), (int)num(r, "samples"),
           (int)num(r, "checks"), num(r, "worst_abs"), num(r, "worst_rel"), shown);
   const cJSON *fl;
   cJSON_ArrayForEach(fl, cJSON_GetObjectItemCaseSensitive(r, "failures")) {
@@ -261,11 +270,13 @@ static void print_row(FILE *f, const cJSON *r, bool verbose) {
       fprintf(f, "    %s: %s: %s\n", str(r, "op"), str(fl, "check"), str(fl, "message"));
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(fl, "entries")) {
+      char b1[32], b2[32];
       if (cJSON_GetObjectItemCaseSensitive(e, "analytic"))
-        fprintf(f, "        d out%s / d in%s: analytic %.10g, numeric %.10g\n", str(e, "out_index"),
-                str(e, "in_index"), num(e, "analytic"), num(e, "numeric"));
+        fprintf(f, "        d out%s / d in%s: analytic %s, numeric %s\n", str(e, "out_index"), str(e, "in_index"),
+                numstr(e, "analytic", b1, sizeof b1), numstr(e, "numeric", b2, sizeof b2));
       else
-        fprintf(f, "        %s: got %.10g, expected %.10g\n", str(e, "index"), num(e, "got"), num(e, "expected"));
+        fprintf(f, "        %s: got %s, expected %s\n", str(e, "index"), numstr(e, "got", b1, sizeof b1),
+                numstr(e, "expected", b2, sizeof b2));
     }
   }
   if (verbose) {
@@ -334,7 +345,7 @@ int main(int argc, char **argv) {
     if (!selected(&c, op)) continue;
     n_sel++;
     if (c.list) {
-      fprintf(out, "%-28s %-14s %-12s %s\n", d->name, nb_op_plugin_name(op) ? nb_op_plugin_name(op) : "",
+      fprintf(out, "%-32s %-20s %-12s %s\n", d->name, nb_op_plugin_name(op) ? nb_op_plugin_name(op) : "",
               d->samples ? "samples" : "no samples", d->backward ? "backward" : "no backward");
       continue;
     }
@@ -350,7 +361,7 @@ int main(int argc, char **argv) {
     else if (strcmp(v, "no samples") != 0) n_fail++;
     if (!c.json) {
       if (c.o.dump_dir && strcmp(v, "fail") != 0)
-        fprintf(out, "%-28s dumped %d samples\n", d->name, (int)num(r, "samples"));
+        fprintf(out, "%-32s dumped %d samples\n", d->name, (int)num(r, "samples"));
       else
         print_row(out, r, c.o.verbose);
     }

@@ -109,10 +109,11 @@ static cJSON *died(const nb_op *op, const char *verdict, const char *how, int sa
                    const char *desc) {
   gc_result r;
   gc_result_init(&r, op);
+  r.cur_desc = desc;
   if (sample >= 0)
-    gc_fail(&r, sample, verdict, -1, -1, NULL, "%s during sample %d (\"%s\")", how, sample, desc);
+    gc_fail(&r, sample, "child", -1, -1, NULL, "%s", how);
   else
-    gc_fail(&r, -1, verdict, -1, -1, NULL, "%s while collecting samples", how);
+    gc_fail(&r, -1, "child", -1, -1, NULL, "%s while collecting samples", how);
   cJSON *j = gc_result_finish(&r);
   cJSON_ReplaceItemInObject(j, "verdict", cJSON_CreateString(verdict));
   return j;
