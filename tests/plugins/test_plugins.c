@@ -389,6 +389,56 @@ START_TEST(test_duplicate_plugin_name) {
 }
 END_TEST
 
+/* Every schema rule, one case of fx_schemas each (case 0: valid ops). */
+static const char *const schema_errors[] = {
+    NULL,
+    "op name 'BadName' is not lower_snake_case",
+    "op '': invalid schema: op has no name",
+    "op 'no_forward': invalid schema: no forward function",
+    "op 'many_inputs': invalid schema: n_inputs 17 is outside [0, 16]",
+    "op 'no_outputs': invalid schema: n_outputs 0 is outside [1, 8]",
+    "op 'input_noname': invalid schema: input 0 has no name",
+    "op 'bad_mask': invalid schema: input 'x' has dtype mask 0x80 with bits outside NB_DT_ANY",
+    "op 'attr_twice': invalid schema: attribute 'a' is declared twice",
+    "attribute 'reduction' default \"max\" is not one of its choices \"none,mean,sum\"",
+    "op 'bad_range': invalid schema: default of attribute 'k' = 0 is below the minimum 1",
+    "op 'long_ints': invalid schema: attribute 'size' default has 9 values (at most 8)",
+    "descriptor struct_size 8 is smaller than the ABI 1.0 nb_op_desc",
+    "op 'input_twice': invalid schema: input name 'x' is used twice",
+    "op 'output_noname': invalid schema: output 0 has no name",
+    "optimizer 'opt_nostep': invalid schema: no step function",
+    "optimizer 'opt_badhp': invalid schema: default of hyperparameter 'lr' = 2 is above the maximum 1",
+    "nb_register_op: descriptor is NULL",
+    "op 'mul' is registered twice",
+};
+#define N_SCHEMA_CASES ((int)(sizeof schema_errors / sizeof schema_errors[0]))
+
+START_TEST(test_schema_validation) {
+  char c[16];
+  snprintf(c, sizeof c, "%d", _i);
+  setenv("PLUGTEST_SCHEMA_CASE", c, 1);
+  fx_isolate("");
+  int rc = nb_plugin_load(fx_path("fx_schemas"));
+  if (_i == 0) { /* valid: derived and explicit node names */
+    ck_assert_msg(rc == 0, "%s", nb_last_error());
+    ck_assert_str_eq(nb_op_descriptor(nb_op_find("max_pool2d"))->node_name, "MaxPool2dBackward");
+    ck_assert_str_eq(nb_op_descriptor(nb_op_find("binary_cross_entropy"))->node_name,
+                     "BinaryCrossEntropyBackward");
+    ck_assert_str_eq(nb_op_descriptor(nb_op_find("mul"))->node_name, "MulBackward");
+    ck_assert_str_eq(nb_op_descriptor(nb_op_find("named"))->node_name, "CustomNode");
+    ck_assert_str_eq(nb_op_descriptor(nb_op_find("mul"))->outputs[0].name, "out");
+    return;
+  }
+  ck_assert_int_eq(rc, NB_EPLUGIN);
+  const nb_plugin_info *p = entry_of("fx_schemas");
+  ck_assert_int_eq(p->state, NB_PLUGIN_FAILED);
+  ck_assert_str_contains(p->message, "init failed: plugin 'plugtest_schemas': ");
+  ck_assert_str_contains(p->message, schema_errors[_i]);
+  ck_assert_int_eq(nb_op_count(), 0);
+  ck_assert_int_eq(nb_optim_count(), 0);
+}
+END_TEST
+
 /* ---- search path ------------------------------------------------------------------- */
 
 START_TEST(test_search_path_order) {
@@ -525,6 +575,7 @@ static Suite *suite(void) {
   tcase_add_test(bad, test_invalid_schema_rolls_back);
   tcase_add_test(bad, test_duplicate_op_explicit);
   tcase_add_test(bad, test_duplicate_op_discovery_first_wins);
+  tcase_add_loop_test(bad, test_schema_validation, 0, N_SCHEMA_CASES);
   suite_add_tcase(s, bad);
   TCase *disc = tcase_create("discovery");
   tcase_add_test(disc, test_name_order_scanning);
