@@ -1,7 +1,7 @@
 /* ops/loss/binary_cross_entropy.c — "binary_cross_entropy": PyTorch's
  * F.binary_cross_entropy over probabilities in [0, 1] (anything else is an error):
  *   loss = −w·(t·max(log x, −100) + (1 − t)·max(log(1 − x), −100))
- * Gradients: d x = w·(x − t)/max(x(1 − x), 1e-12)·g',  d t = w·(log(1 − x) − log x)·g'
+ * Gradients: d x = w·(x − t)/max(x(1 − x), 1e-12f)·g',  d t = w·(log(1 − x) − log x)·g'
  * (the target gradient as PyTorch 2.x). weight broadcasts to the input's shape.
  */
 #include "loss_util.h"
@@ -36,8 +36,8 @@ typedef struct bce_job {
     for (int64_t i = i0; i < i1; i++) {                                                      \
       double xi = x[i], gp = (gv ? (double)gv[i] : j->gs) * (w ? (double)w[i] : 1.0);        \
       if (j->gx) {                                                                           \
-        double den = xi * (1 - xi);                                                          \
-        ((T *)j->gx)[i] = (T)(gp * (xi - (double)t[i]) / (den > 1e-12 ? den : 1e-12));       \
+        double den = xi * (1 - xi), eps = (double)1e-12f; /* PyTorch's float EPSILON */     \
+        ((T *)j->gx)[i] = (T)(gp * (xi - (double)t[i]) / (den > eps ? den : eps));            \
       }                                                                                      \
       if (j->gt) ((T *)j->gt)[i] = (T)(gp * (log(1 - xi) - log(xi)));                        \
     }                                                                                        \

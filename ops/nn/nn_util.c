@@ -66,7 +66,7 @@ void nn_pool_out_shape(const nb_tensor *x, int64_t oh, int64_t ow, int64_t *shap
 
 int nn_pool_setup(const char *op, const nb_tensor *x, const nb_ints *k, const nb_ints *s,
                   const nb_ints *p, const nb_ints *d, bool ceil_mode, nn_pool *o) {
-  int64_t kk[2], ss[2], pp[2], dd[2] = {1, 1};
+  int64_t kk[2] = {1, 1}, ss[2] = {1, 1}, pp[2] = {0, 0}, dd[2] = {1, 1};
   memset(o, 0, sizeof *o);
   if (nn_pool_input(op, x, &o->planes, &o->H, &o->W) < 0) return NB_ESHAPE;
   if (k->n == 0) return nb_set_error(NB_EINVAL, "%s: kernel_size is required", op);
