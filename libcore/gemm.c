@@ -15,6 +15,9 @@
 
 #include "internal.h"
 
+/* Below this many multiply-adds a GEMM runs on one thread. */
+#define NB_GEMM_SERIAL_FLOPS (64.0 * 64.0 * 64.0)
+
 /* Strides of a size-1 dimension are meaningless: give BLIS consistent ones. */
 static void normalise(int64_t rows, int64_t cols, int64_t *rs, int64_t *cs) {
   if (rows == 1 && cols == 1) {
@@ -106,8 +109,11 @@ int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
                    cs_c);
     return 0;
   }
+  /* Small products do not pay for waking threads. BLIS splits m and n, never k, so the
+   * thread count does not change the result. */
+  int nt = (double)m * (double)n * (double)k < NB_GEMM_SERIAL_FLOPS ? 1 : nb_get_num_threads();
   rntm_t rntm = BLIS_RNTM_INITIALIZER;
-  bli_rntm_set_num_threads(nb_get_num_threads(), &rntm);
+  bli_rntm_set_num_threads(nt, &rntm);
   trans_t ta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
   trans_t tb = trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
   if (dt == NB_F32) {

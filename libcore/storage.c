@@ -8,6 +8,7 @@
  */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,18 +29,79 @@ static atomic_llong live_tensors;
 
 int64_t nb_live_tensors(void) { return (int64_t)atomic_load_explicit(&live_tensors, memory_order_relaxed); }
 
+/* ---- per-thread caches ---------------------------------------------------------------- */
+
+/* Storages of at most NB_SMALL_DATA bytes all use one block size, so their blocks can be
+ * cached per thread like tensor structs. */
+#define NB_SMALL_DATA 64
+#define NB_SMALL_BLOCK (sizeof(nb_storage) + NB_ALIGN - 1 + NB_SMALL_DATA)
+
+#ifndef NB_NO_FREELIST
+typedef struct freelist {
+  nb_tensor *tensors; /* linked through ->storage */
+  nb_storage *blocks; /* linked through ->data */
+  int n_tensors, n_blocks;
+  bool registered, dead;
+} freelist;
+/* initial-exec: no __tls_get_addr call on the hot path (the struct is small). */
+static _Thread_local freelist tl_free __attribute__((tls_model("initial-exec")));
+static pthread_key_t free_key;
+static pthread_once_t free_once = PTHREAD_ONCE_INIT;
+
+static void freelist_destroy(void *arg) {
+  freelist *fl = arg;
+  fl->dead = true; /* whatever is released later in thread teardown is freed directly */
+  while (fl->tensors) {
+    nb_tensor *t = fl->tensors;
+    fl->tensors = (nb_tensor *)(void *)t->storage;
+    free(t);
+  }
+  while (fl->blocks) {
+    nb_storage *b = fl->blocks;
+    fl->blocks = b->data;
+    free(b);
+  }
+  fl->n_tensors = fl->n_blocks = 0;
+}
+static void freelist_key_init(void) { pthread_key_create(&free_key, freelist_destroy); }
+
+/* The calling thread's cache, or NULL while the thread is being torn down. */
+static inline freelist *cache_for_put(void) {
+  freelist *fl = &tl_free;
+  if (NB_UNLIKELY(fl->dead))
+    return NULL;
+  if (NB_UNLIKELY(!fl->registered)) {
+    pthread_once(&free_once, freelist_key_init);
+    pthread_setspecific(free_key, fl);
+    fl->registered = true;
+  }
+  return fl;
+}
+#endif
+
 /* ---- storage ---------------------------------------------------------------------- */
 
 nb_storage *nb__storage_new(size_t nbytes) {
   size_t head = sizeof(nb_storage);
-  if (nbytes > SIZE_MAX - head - NB_ALIGN) {
-    nb_set_error(NB_ENOMEM, "storage of %zu bytes is too large", nbytes);
-    return NULL;
+  char *block = NULL;
+#ifndef NB_NO_FREELIST
+  if (nbytes <= NB_SMALL_DATA && tl_free.blocks) {
+    nb_storage *b = tl_free.blocks;
+    tl_free.blocks = b->data;
+    tl_free.n_blocks--;
+    block = (char *)b;
   }
-  char *block = malloc(head + NB_ALIGN - 1 + nbytes);
+#endif
   if (!block) {
-    nb_set_error(NB_ENOMEM, "out of memory allocating %zu bytes", nbytes);
-    return NULL;
+    if (nbytes > SIZE_MAX - head - NB_ALIGN) {
+      nb_set_error(NB_ENOMEM, "storage of %zu bytes is too large", nbytes);
+      return NULL;
+    }
+    block = malloc(nbytes <= NB_SMALL_DATA ? NB_SMALL_BLOCK : head + NB_ALIGN - 1 + nbytes);
+    if (!block) {
+      nb_set_error(NB_ENOMEM, "out of memory allocating %zu bytes", nbytes);
+      return NULL;
+    }
   }
   nb_storage *s = (nb_storage *)block;
   uintptr_t p = (uintptr_t)(block + head);
@@ -52,44 +114,47 @@ nb_storage *nb__storage_new(size_t nbytes) {
 }
 
 void nb__storage_release(nb_storage *s) {
-  if (s && __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) == 0)
-    free(s);
+  if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0)
+    return;
+#ifndef NB_NO_FREELIST
+  if (s->nbytes <= NB_SMALL_DATA) {
+    freelist *fl = cache_for_put();
+    if (fl && fl->n_blocks < NB_FREELIST_MAX) {
+      s->data = fl->blocks;
+      fl->blocks = s;
+      fl->n_blocks++;
+      return;
+    }
+  }
+#endif
+  free(s);
 }
 
 /* ---- tensor structs ------------------------------------------------------------------ */
 
 #ifndef NB_NO_FREELIST
-typedef struct freelist {
-  nb_tensor *head;
-  int count;
-  bool registered, dead;
-} freelist;
-static _Thread_local freelist tl_free;
-static pthread_key_t free_key;
-static pthread_once_t free_once = PTHREAD_ONCE_INIT;
-
-static void freelist_destroy(void *arg) {
-  freelist *fl = arg;
-  fl->dead = true; /* structs released later in thread teardown are freed directly */
-  while (fl->head) {
-    nb_tensor *t = fl->head;
-    fl->head = (nb_tensor *)(void *)t->storage;
-    free(t);
-  }
-  fl->count = 0;
+/* memset of the whole struct compiles to a slow `rep stos`; pieces of <= 64 bytes become
+ * a few vector stores. The pieces must cover the struct: */
+_Static_assert(offsetof(nb_tensor, strides) == offsetof(nb_tensor, shape) + sizeof(int64_t[NB_MAX_DIMS]) &&
+                   offsetof(nb_tensor, storage) == offsetof(nb_tensor, strides) + sizeof(int64_t[NB_MAX_DIMS]),
+               "nb_tensor layout changed: update zero_tensor()");
+static inline void zero_tensor(nb_tensor *t) {
+  memset(t, 0, offsetof(nb_tensor, shape));
+  memset(t->shape, 0, sizeof t->shape);
+  memset(t->strides, 0, sizeof t->strides);
+  memset(&t->storage, 0, sizeof *t - offsetof(nb_tensor, storage));
 }
-static void freelist_key_init(void) { pthread_key_create(&free_key, freelist_destroy); }
 #endif
 
 nb_tensor *nb__tensor_alloc(void) {
   nb_tensor *t;
 #ifndef NB_NO_FREELIST
   freelist *fl = &tl_free;
-  if (fl->head) {
-    t = fl->head;
-    fl->head = (nb_tensor *)(void *)t->storage;
-    fl->count--;
-    memset(t, 0, sizeof *t);
+  if (fl->tensors) {
+    t = fl->tensors;
+    fl->tensors = (nb_tensor *)(void *)t->storage;
+    fl->n_tensors--;
+    zero_tensor(t);
   } else
 #endif
   {
@@ -107,16 +172,11 @@ nb_tensor *nb__tensor_alloc(void) {
 static void tensor_recycle(nb_tensor *t) {
   atomic_fetch_sub_explicit(&live_tensors, 1, memory_order_relaxed);
 #ifndef NB_NO_FREELIST
-  freelist *fl = &tl_free;
-  if (!fl->dead && fl->count < NB_FREELIST_MAX) {
-    if (!fl->registered) {
-      pthread_once(&free_once, freelist_key_init);
-      pthread_setspecific(free_key, fl);
-      fl->registered = true;
-    }
-    t->storage = (nb_storage *)(void *)fl->head;
-    fl->head = t;
-    fl->count++;
+  freelist *fl = cache_for_put();
+  if (fl && fl->n_tensors < NB_FREELIST_MAX) {
+    t->storage = (nb_storage *)(void *)fl->tensors;
+    fl->tensors = t;
+    fl->n_tensors++;
     return;
   }
 #endif

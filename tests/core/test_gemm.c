@@ -28,6 +28,7 @@ static double lcg(uint64_t *s) {
 
 /* Run one case in f32 and f64. layout: 0 row-major, 1 column-major, 2 row-major with a
  * padded leading dimension. */
+/* (96x80x72 is above the size where nb_gemm starts using threads.) */
 static void check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int layout, double alpha,
                        double beta) {
   int64_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
@@ -66,7 +67,7 @@ static void check_case(bool ta, bool tb, int64_t m, int64_t n, int64_t k, int la
 
 START_TEST(test_gemm_against_naive) {
   static const int64_t sizes[][3] = {{1, 1, 1}, {1, 7, 5}, {6, 1, 4}, {5, 6, 1}, {13, 17, 19},
-                                     {64, 33, 70}, {3, 129, 2}};
+                                     {64, 33, 70}, {3, 129, 2}, {96, 80, 72}};
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
     for (int t = 0; t < 4; t++)
       for (int layout = 0; layout < 3; layout++)
