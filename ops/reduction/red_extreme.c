@@ -9,73 +9,110 @@
 
 #include "reduce.h"
 
-/* v replaces the current best b */
+/* v replaces the current best b (outer mode's per-element update) */
 #define BETTER(is_max, v, b) (((is_max) ? (v) > (b) : (v) < (b)) || ((v) != (v) && (b) == (b)))
-/* v ties with b (NaN ties with NaN) */
-#define TIES(v, b) ((v) == (b) || ((v) != (v) && (b) != (b)))
+
+/* ---- contiguous runs ------------------------------------------------------------------ */
+
+/* Extreme of x[0..n) by 8 independent lanes of branch-free selects (vectorisable), with
+ * NaN detected by summing v - v (NaN for NaN and for ±inf; a set flag is confirmed by an
+ * exact scan, so infinities cost one extra pass). *nan: some element is NaN. */
+#define DEFINE_CONTIG(name, T, CMP, INIT)                                        \
+  static T name(const T *x, int64_t n, int *nan) {                               \
+    T b[8], z[8];                                                                \
+    for (int k = 0; k < 8; k++) {                                                \
+      b[k] = (T)(INIT);                                                          \
+      z[k] = 0;                                                                  \
+    }                                                                            \
+    int64_t i = 0;                                                               \
+    for (; i + 8 <= n; i += 8)                                                   \
+      for (int k = 0; k < 8; k++) {                                              \
+        T v = x[i + k];                                                          \
+        b[k] = v CMP b[k] ? v : b[k];                                            \
+        z[k] += v - v;                                                           \
+      }                                                                          \
+    T r = (T)(INIT), zz = 0;                                                     \
+    for (int k = 0; k < 8; k++) {                                                \
+      r = b[k] CMP r ? b[k] : r;                                                 \
+      zz += z[k];                                                                \
+    }                                                                            \
+    for (; i < n; i++) {                                                         \
+      T v = x[i];                                                                \
+      r = v CMP r ? v : r;                                                       \
+      zz += v - v;                                                               \
+    }                                                                            \
+    *nan = 0;                                                                    \
+    if (zz != zz)                                                                \
+      for (i = 0; i < n && !*nan; i++) *nan = x[i] != x[i];                      \
+    return r;                                                                    \
+  }
+DEFINE_CONTIG(contig_max_f32, float, >, -INFINITY)
+DEFINE_CONTIG(contig_max_f64, double, >, -INFINITY)
+DEFINE_CONTIG(contig_min_f32, float, <, INFINITY)
+DEFINE_CONTIG(contig_min_f64, double, <, INFINITY)
 
 /* ---- over all elements -------------------------------------------------------------- */
 
+/* Pass 1 finds the extreme value of each fixed block with a branch-free select (NaNs are
+ * only flagged), pass 2 counts the elements tied with the overall result. */
 typedef struct ext_acc {
   double best;
+  int nan;
   int64_t ties;
-  bool any;
-  bool is_max;
 } ext_acc;
 
-static void ext_update(ext_acc *a, double v, int64_t n) {
-  if (!a->any) {
-    a->best = v;
-    a->ties = n;
-    a->any = true;
-  } else if (BETTER(a->is_max, v, a->best)) {
-    a->best = v;
-    a->ties = n;
-  } else if (TIES(v, a->best)) {
-    a->ties += n;
-  }
-}
-
-#define DEFINE_EXT_RUN(name, T)                                                  \
+#define DEFINE_EXT_RUN(name, T, CMP, INIT, CONTIG)                               \
   static void name(const void *p, int64_t n, int64_t s, void *user) {            \
     const T *x = p;                                                              \
     ext_acc *a = user;                                                           \
-    if (!a->any && n > 0) { /* x[0] is counted as a tie by the loop */          \
-      a->best = (double)x[0];                                                    \
-      a->ties = 0;                                                               \
-      a->any = true;                                                             \
-    }                                                                            \
-    double b = a->best;                                                          \
-    int64_t t = a->ties;                                                         \
-    bool mx = a->is_max;                                                         \
-    for (int64_t i = 0; i < n; i++) {                                            \
-      double v = (double)x[i * s];                                               \
-      if (BETTER(mx, v, b)) {                                                    \
-        b = v;                                                                   \
-        t = 1;                                                                   \
-      } else if (TIES(v, b)) {                                                   \
-        t++;                                                                     \
+    T b = (T)(INIT);                                                             \
+    int nan = 0;                                                                 \
+    if (s == 1) {                                                                \
+      b = CONTIG(x, n, &nan);                                                    \
+    } else {                                                                     \
+      for (int64_t i = 0; i < n; i++) {                                          \
+        T v = x[i * s];                                                          \
+        b = v CMP b ? v : b;                                                     \
+        nan |= v != v;                                                           \
       }                                                                          \
     }                                                                            \
-    a->best = b;                                                                 \
-    a->ties = t;                                                                 \
+    if ((double)b CMP a->best) a->best = (double)b;                              \
+    a->nan |= nan;                                                               \
   }
-DEFINE_EXT_RUN(ext_run_f32, float)
-DEFINE_EXT_RUN(ext_run_f64, double)
+DEFINE_EXT_RUN(max_run_f32, float, >, -INFINITY, contig_max_f32)
+DEFINE_EXT_RUN(max_run_f64, double, >, -INFINITY, contig_max_f64)
+DEFINE_EXT_RUN(min_run_f32, float, <, INFINITY, contig_min_f32)
+DEFINE_EXT_RUN(min_run_f64, double, <, INFINITY, contig_min_f64)
+
+#define DEFINE_TIE_RUN(name, T)                                                  \
+  static void name(const void *p, int64_t n, int64_t s, void *user) {            \
+    const T *x = p;                                                              \
+    ext_acc *a = user;                                                           \
+    int64_t t = 0;                                                               \
+    if (a->nan) {                                                                \
+      for (int64_t i = 0; i < n; i++) t += x[i * s] != x[i * s];                 \
+    } else {                                                                     \
+      T m = (T)a->best;                                                          \
+      for (int64_t i = 0; i < n; i++) t += x[i * s] == m;                        \
+    }                                                                            \
+    a->ties += t;                                                                \
+  }
+DEFINE_TIE_RUN(tie_run_f32, float)
+DEFINE_TIE_RUN(tie_run_f64, double)
 
 typedef struct ext_job {
   red_plan plan;
   const char *x;
   size_t esize;
   red_run_fn run;
-  bool is_max;
+  ext_acc init; /* starting accumulator of every block */
   ext_acc *partial;
 } ext_job;
 
 static void ext_block(int64_t begin, int64_t end, void *user) {
   const ext_job *j = user;
   for (int64_t b = begin; b < end; b++) {
-    ext_acc a = {.any = false, .is_max = j->is_max};
+    ext_acc a = j->init;
     int64_t start = b * RED_BLOCK, n = j->plan.nred - start;
     if (n > RED_BLOCK) n = RED_BLOCK;
     red_walk(&j->plan, j->x, j->esize, start, n, j->run, &a);
@@ -86,19 +123,29 @@ static void ext_block(int64_t begin, int64_t end, void *user) {
 int red_extreme_all(nb_tensor *x, bool is_max, double *value, int64_t *ties) {
   ext_job j;
   int ndim = nb_ndim(x);
+  bool f32 = nb_dtype_of(x) == NB_F32;
   red_plan_init(&j.plan, ndim, nb_shape(x), nb_strides(x), ndim > 0 ? (1u << ndim) - 1u : 0u);
   j.x = nb_data(x);
   j.esize = nb_dtype_size(nb_dtype_of(x));
-  j.run = nb_dtype_of(x) == NB_F32 ? ext_run_f32 : ext_run_f64;
-  j.is_max = is_max;
+  j.run = is_max ? (f32 ? max_run_f32 : max_run_f64) : (f32 ? min_run_f32 : min_run_f64);
+  j.init = (ext_acc){.best = is_max ? -INFINITY : INFINITY, .nan = 0, .ties = 0};
   int64_t nb = (j.plan.nred + RED_BLOCK - 1) / RED_BLOCK;
   j.partial = nb_scratch(0, (size_t)nb * sizeof(ext_acc));
-  if (!j.partial) return nb_set_error(NB_ENOMEM, "%s: out of memory", is_max ? "max" : "min");
+  if (!j.partial) return nb_last_status();
   nb_parallel_for(nb, 1, ext_block, &j);
-  ext_acc a = {.any = false, .is_max = is_max};
-  for (int64_t b = 0; b < nb; b++) ext_update(&a, j.partial[b].best, j.partial[b].ties);
-  *value = a.best;
-  *ties = a.ties;
+  ext_acc a = j.init;
+  for (int64_t b = 0; b < nb; b++) {
+    if (is_max ? j.partial[b].best > a.best : j.partial[b].best < a.best) a.best = j.partial[b].best;
+    a.nan |= j.partial[b].nan;
+  }
+  *value = a.nan ? NAN : a.best;
+  if (ties) { /* pass 2 */
+    j.run = f32 ? tie_run_f32 : tie_run_f64;
+    j.init = a;
+    nb_parallel_for(nb, 1, ext_block, &j);
+    *ties = 0;
+    for (int64_t b = 0; b < nb; b++) *ties += j.partial[b].ties;
+  }
   return 0;
 }
 
@@ -116,28 +163,41 @@ typedef struct dim_job {
   int64_t nchunks;
 } dim_job;
 
-#define DEFINE_DIM_INNER(name, T)                                                \
+/* Inner mode, one output at a time: the extreme value by a branch-free select, then the
+ * first index holding it (or the first NaN). */
+#define DEFINE_DIM_INNER(name, T, CMP, INIT, CONTIG)                            \
   static void name(const dim_job *j, int64_t begin, int64_t end) {               \
     const T *x = (const T *)j->x;                                                \
     int64_t n = j->plan.rsize[0], s = j->plan.rstride[0];                        \
-    bool mx = j->is_max;                                                         \
     for (int64_t o = begin; o < end; o++) {                                      \
       const T *p = x + red_kept_offset(&j->plan, o);                             \
-      T b = p[0];                                                                \
-      int64_t bi = 0;                                                            \
-      for (int64_t k = 1; k < n; k++) {                                          \
-        T v = p[k * s];                                                          \
-        if (BETTER(mx, v, b)) {                                                  \
-          b = v;                                                                 \
-          bi = k;                                                                \
+      T b = (T)(INIT);                                                           \
+      int nan = 0;                                                               \
+      if (s == 1 || n == 1) {                                                    \
+        b = CONTIG(p, n, &nan);                                                  \
+      } else {                                                                   \
+        for (int64_t k = 0; k < n; k++) {                                        \
+          T v = p[k * s];                                                        \
+          b = v CMP b ? v : b;                                                   \
+          nan |= v != v;                                                         \
         }                                                                        \
+      }                                                                          \
+      int64_t bi = 0;                                                            \
+      if (nan) {                                                                 \
+        while (p[bi * s] == p[bi * s]) bi++;                                     \
+        b = p[bi * s];                                                           \
+      } else {                                                                   \
+        while (p[bi * s] != b) bi++;                                             \
+        b = p[bi * s]; /* the selected element itself (sign of a zero) */       \
       }                                                                          \
       ((T *)j->vals)[o] = b;                                                     \
       j->idx[o] = bi;                                                            \
     }                                                                            \
   }
-DEFINE_DIM_INNER(dim_inner_f32, float)
-DEFINE_DIM_INNER(dim_inner_f64, double)
+DEFINE_DIM_INNER(dim_inner_max_f32, float, >, -INFINITY, contig_max_f32)
+DEFINE_DIM_INNER(dim_inner_max_f64, double, >, -INFINITY, contig_max_f64)
+DEFINE_DIM_INNER(dim_inner_min_f32, float, <, INFINITY, contig_min_f32)
+DEFINE_DIM_INNER(dim_inner_min_f64, double, <, INFINITY, contig_min_f64)
 
 /* Outer mode: a chunk of adjacent outputs along the kept inner dim, swept together. */
 #define DEFINE_DIM_OUTER(name, T)                                                \
@@ -177,9 +237,9 @@ DEFINE_DIM_OUTER(dim_outer_f64, double)
 static void dim_inner_task(int64_t begin, int64_t end, void *user) {
   const dim_job *j = user;
   if (j->dt == NB_F32)
-    dim_inner_f32(j, begin, end);
+    (j->is_max ? dim_inner_max_f32 : dim_inner_min_f32)(j, begin, end);
   else
-    dim_inner_f64(j, begin, end);
+    (j->is_max ? dim_inner_max_f64 : dim_inner_min_f64)(j, begin, end);
 }
 
 static void dim_outer_task(int64_t begin, int64_t end, void *user) {

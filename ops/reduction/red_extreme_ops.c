@@ -19,12 +19,13 @@ int red_extreme_all_forward(nb_ctx *ctx, nb_tensor *const *in, bool is_max, nb_t
                         "%s: cannot reduce an empty tensor of shape %s (%s) over all elements; "
                         "use %s_dim with a dim of non-zero size",
                         op, nb_shape_of(x), nb_dtype_name(nb_dtype_of(x)), op);
-  ext_blob b;
-  int rc = red_extreme_all(x, is_max, &b.value, &b.ties);
+  ext_blob b = {0, 0};
+  bool grad = nb_ctx_needs_input_grad(ctx, 0); /* ties are only needed for backward */
+  int rc = red_extreme_all(x, is_max, &b.value, grad ? &b.ties : NULL);
   if (rc < 0) return rc;
   out[0] = nb_scalar(b.value, nb_dtype_of(x));
   if (!out[0]) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0)) {
+  if (grad) {
     if ((rc = nb_ctx_save(ctx, x)) < 0) return rc;
     if ((rc = nb_ctx_save_blob(ctx, &b, sizeof b)) < 0) return rc;
   }

@@ -14,35 +14,30 @@
 
 #define PAIRWISE_BASE 128
 
-static double pw_f64(const double *x, int64_t n, int64_t s) {
-  if (n <= PAIRWISE_BASE) {
-    double a[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; k++) a[k] += x[(i + k) * s];
-    double r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    for (; i < n; i++) r += x[i * s];
-    return r;
+/* Pairwise sum of n elements of type T at stride s, accumulated in double. The s == 1
+ * branch is a separate loop so the compiler can vectorise it. */
+#define DEFINE_PAIRWISE(name, T)                                                       \
+  static double name(const T *x, int64_t n, int64_t s) {                               \
+    if (n <= PAIRWISE_BASE) {                                                          \
+      double a[8] = {0};                                                               \
+      int64_t i = 0;                                                                   \
+      if (s == 1) {                                                                    \
+        for (; i + 8 <= n; i += 8)                                                     \
+          for (int k = 0; k < 8; k++) a[k] += (double)x[i + k];                        \
+      } else {                                                                         \
+        for (; i + 8 <= n; i += 8)                                                     \
+          for (int k = 0; k < 8; k++) a[k] += (double)x[(i + k) * s];                  \
+      }                                                                                \
+      double r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));   \
+      for (; i < n; i++) r += (double)x[i * s];                                        \
+      return r;                                                                        \
+    }                                                                                  \
+    int64_t h = n / 2;                                                                 \
+    h -= h % 8;                                                                        \
+    return name(x, h, s) + name(x + h * s, n - h, s);                                  \
   }
-  int64_t h = n / 2;
-  h -= h % 8;
-  return pw_f64(x, h, s) + pw_f64(x + h * s, n - h, s);
-}
-
-static double pw_f32(const float *x, int64_t n, int64_t s) {
-  if (n <= PAIRWISE_BASE) {
-    double a[8] = {0};
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; k++) a[k] += (double)x[(i + k) * s];
-    double r = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-    for (; i < n; i++) r += (double)x[i * s];
-    return r;
-  }
-  int64_t h = n / 2;
-  h -= h % 8;
-  return pw_f32(x, h, s) + pw_f32(x + h * s, n - h, s);
-}
+DEFINE_PAIRWISE(pw_f64, double)
+DEFINE_PAIRWISE(pw_f32, float)
 
 typedef struct sum_acc {
   double d;
@@ -142,10 +137,16 @@ static void outer_task(int64_t begin, int64_t end, void *user) {
       const char *q = j->x + (base + off) * (int64_t)j->esize;
       if (j->dt == NB_F64) {
         const double *x = (const double *)q;
-        for (int64_t i = 0; i < len; i++) acc[i] += x[i * ks];
+        if (ks == 1)
+          for (int64_t i = 0; i < len; i++) acc[i] += x[i];
+        else
+          for (int64_t i = 0; i < len; i++) acc[i] += x[i * ks];
       } else if (j->dt == NB_F32) {
         const float *x = (const float *)q;
-        for (int64_t i = 0; i < len; i++) acc[i] += (double)x[i * ks];
+        if (ks == 1)
+          for (int64_t i = 0; i < len; i++) acc[i] += (double)x[i];
+        else
+          for (int64_t i = 0; i < len; i++) acc[i] += (double)x[i * ks];
       } else {
         const int64_t *x = (const int64_t *)q;
         for (int64_t i = 0; i < len; i++) uacc[i] += (uint64_t)x[i * ks];

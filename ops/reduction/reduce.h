@@ -71,8 +71,8 @@ nb_tensor *red_sum_kernel(const char *op, nb_tensor *x, uint32_t mask, bool keep
 nb_tensor *red_expand(const char *op, nb_tensor *g, int ndim, const int64_t *shape,
                       uint32_t mask, bool keepdim, double scale);
 
-/* Max (is_max) or min over all elements: value, and how many elements equal it (NaN
- * counts NaNs when the result is NaN). x has at least one element. */
+/* Max (is_max) or min over all elements: value, and (unless ties is NULL) how many
+ * elements equal it (NaNs when the result is NaN). x has at least one element. */
 int red_extreme_all(nb_tensor *x, bool is_max, double *value, int64_t *ties);
 /* Values and int64 indices of max/min along `dim` (first occurrence on ties; NaN wins).
  * vals/idx are contiguous with the output shape. */

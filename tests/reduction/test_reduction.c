@@ -309,6 +309,45 @@ START_TEST(max_nan_and_errors) {
 }
 END_TEST
 
+/* Long runs go through the 8-lane kernels: NaN deep inside, and infinities (which trip
+ * the cheap NaN flag without being NaN). */
+START_TEST(max_min_long_runs_inf_nan) {
+  double v[37];
+  for (int i = 0; i < 37; i++) v[i] = (i * 7) % 37 - 18.0; /* a permutation of -18..18 */
+  nb_tensor *x = nb_from_doubles(v, 37, NB_F64);
+  ck_assert_double_eq(nb_item(nb_max(x)), 18.0);
+  ck_assert_double_eq(nb_item(nb_min(nb_convert(x, NB_F32))), -18.0);
+  nb_set(x, (int64_t[]){20}, INFINITY);
+  nb_set(x, (int64_t[]){30}, -INFINITY);
+  ck_assert_double_eq(nb_item(nb_max(x)), INFINITY);
+  ck_assert_double_eq(nb_item(nb_min(x)), -INFINITY);
+  nb_tensor *idx;
+  nb_tensor *m = nb_max_dim(x, 0, false, &idx);
+  ck_assert_double_eq(nb_item(m), INFINITY);
+  ck_assert_double_eq(nb_item(idx), 20.0);
+  ck_assert_double_eq(nb_item(nb_min_dim(nb_convert(x, NB_F32), 0, false, &idx)), -INFINITY);
+  ck_assert_double_eq(nb_item(idx), 30.0);
+  nb_set(x, (int64_t[]){33}, NAN);
+  nb_set(x, (int64_t[]){35}, NAN);
+  ck_assert(isnan(nb_item(nb_max(x))));
+  ck_assert(isnan(nb_item(nb_min(nb_convert(x, NB_F32)))));
+  ck_assert(isnan(nb_item(nb_max_dim(x, 0, false, &idx))));
+  ck_assert_double_eq(nb_item(idx), 33.0);
+  /* all -inf: the maximum is -inf at index 0 */
+  nb_tensor *ninf = nb_full(1, (int64_t[]){20}, -INFINITY, NB_F32);
+  ck_assert_double_eq(nb_item(nb_max_dim(ninf, 0, false, &idx)), -INFINITY);
+  ck_assert_double_eq(nb_item(idx), 0.0);
+  /* ties over a long run split the gradient among all of them */
+  nb_tensor *t = nb_requires_grad_(nb_full(1, (int64_t[]){40}, 2.0, NB_F64));
+  nb_tensor *mt = nb_max(t);
+  ck_assert_int_eq(nb_backward(mt, NULL, 0), 0);
+  ck_assert_double_eq(nb_item(nb_sum(nb_grad(t))), 1.0);
+  double g0;
+  nb_get(nb_grad(t), (int64_t[]){39}, &g0);
+  ck_assert_double_eq(g0, 1.0 / 40);
+}
+END_TEST
+
 /* ---- max_dim / min_dim ------------------------------------------------------------------ */
 
 START_TEST(max_dim_values_indices_grad) {
@@ -466,6 +505,7 @@ static Suite *reduction_suite(void) {
   tcase_add_test(tc, max_ties_split_evenly);
   tcase_add_test(tc, max_min_large_and_transposed);
   tcase_add_test(tc, max_nan_and_errors);
+  tcase_add_test(tc, max_min_long_runs_inf_nan);
   tcase_add_test(tc, max_dim_values_indices_grad);
   tcase_add_test(tc, max_dim_keepdim_negative_dim0);
   tcase_add_test(tc, max_dim_transposed_and_large);
