@@ -1,6 +1,6 @@
-/* Fixture: registers one schema chosen by $PLUGTEST_SCHEMA_CASE (an index into the
- * table below), so a loop test can check every validation rule with one plugin.
- * Case 0 is a set of valid ops checking derived node names. */
+/* Fixture: registers one schema chosen by $PLUGTEST_SCHEMA_CASE (a case of the switch
+ * in init), so a loop test can check every validation rule with one plugin. Case 0
+ * registers valid ops whose node names are derived or given. */
 #include <stdlib.h>
 
 #include "fx_common.h"
