@@ -7,8 +7,8 @@
 EW_UNARY_F(abs, fabs(a))
 EW_UNARY(abs_i64, int64_t, int64_t, a < 0 ? EW_WRAP(0 - EW_U(a)) : a)
 static const ew_fns abs_fns = EW_TABLE_FI(abs);
-/* (g, x) -> g * sign(x) */
-EW_BINARY_F(abs_grad, b > 0 ? a : (b < 0 ? -a : 0))
+/* (g, x) -> g * sign(x), sign(0) = sign(nan) = 0 (a product, as PyTorch: nan * 0 = nan) */
+EW_BINARY_F(abs_grad, a * ((b > 0) - (b < 0)))
 static const ew_fns abs_grad_fns = EW_TABLE_F(abs_grad);
 
 static int abs_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,

@@ -7,10 +7,12 @@
 
 #include "ew.h"
 
-#define CLAMP(a, lo, hi) ((a) < (lo) ? (lo) : ((a) > (hi) ? (hi) : (a)))
-#define INSIDE(a, lo, hi) ((a) >= (lo) && (a) <= (hi))
-EW_UNARY(clamp_f32, float, float, CLAMP(CLAMP(a, (float)X->v0, INFINITY), -INFINITY, (float)X->v1))
-EW_UNARY(clamp_f64, double, double, CLAMP(CLAMP(a, X->v0, INFINITY), -INFINITY, X->v1))
+/* Compares are kept unconditional (no nested ?: or &&) so the loops vectorise. */
+#define MAX_LO(a, lo) ((a) < (lo) ? (lo) : (a))
+#define MIN_HI(a, hi) ((a) > (hi) ? (hi) : (a))
+#define INSIDE(a, lo, hi) (((a) >= (lo)) & ((a) <= (hi)))
+EW_UNARY(clamp_f32, float, float, MIN_HI(MAX_LO(a, (float)X->v0), (float)X->v1))
+EW_UNARY(clamp_f64, double, double, MIN_HI(MAX_LO(a, X->v0), X->v1))
 static const ew_fns clamp_fns = EW_TABLE_F(clamp);
 /* (g, x) -> g where lo <= x <= hi */
 EW_BINARY(clamp_grad_f32, float, float, float, INSIDE(b, (float)X->v0, (float)X->v1) ? a : 0)
@@ -78,9 +80,13 @@ static const nb_output_spec clamp_outputs[] = {{"out", 0, "same shape and dtype 
 /* Not NB_ATTR_OPTIONAL: dispatch zeroes an absent optional FLOAT, which cannot be told
  * from an explicit 0. A nan default gives "absent means unbounded" exactly. */
 static const nb_attr_spec clamp_attrs[] = {
-    {.name = "min", .type = NB_ATTR_FLOAT, .def = {.f = NAN},
+    {.name = "min",
+     .type = NB_ATTR_FLOAT,
+     .def = {.f = NAN},
      .doc = "lower bound; absent (default nan) means no lower bound"},
-    {.name = "max", .type = NB_ATTR_FLOAT, .def = {.f = NAN},
+    {.name = "max",
+     .type = NB_ATTR_FLOAT,
+     .def = {.f = NAN},
      .doc = "upper bound; absent (default nan) means no upper bound"},
 };
 

@@ -32,9 +32,18 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 #define EW_SZ(T) ((int64_t)sizeof(T))
 
+/* With EW_TARGET_CLONES (set by meson.build where the toolchain supports ifunc), every
+ * kernel is also compiled for AVX2 and the loader picks the variant the CPU runs. No FMA
+ * is enabled, so both variants give bit-identical results. */
+#ifdef EW_TARGET_CLONES
+#define EW_KERNEL __attribute__((target_clones("avx2", "default"))) static void
+#else
+#define EW_KERNEL static void
+#endif
+
 /* Output from no input: EXPR may use X. */
 #define EW_NULLARY(name, TO, EXPR)                                                                 \
-  static void name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {               \
+  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
     (void)X;                                                                                       \
     TO v_ = (TO)(EXPR);                                                                            \
     if (s[0] == EW_SZ(TO)) {                                                                       \
@@ -47,7 +56,7 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a) */
 #define EW_UNARY(name, TO, TA, EXPR)                                                               \
-  static void name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {               \
+  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
     (void)X;                                                                                       \
     if (s[0] == EW_SZ(TO) && s[1] == EW_SZ(TA)) {                                                  \
       TO *o_ = (TO *)p[0];                                                                         \
@@ -66,7 +75,7 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a, b) */
 #define EW_BINARY(name, TO, TA, TB, EXPR)                                                          \
-  static void name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {               \
+  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
     (void)X;                                                                                       \
     TO *o_ = (TO *)p[0];                                                                           \
     const TA *a_ = (const TA *)p[1];                                                               \
@@ -100,7 +109,7 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a, b, c) (backward formulas) */
 #define EW_TERNARY(name, T, EXPR)                                                                  \
-  static void name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {               \
+  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
     (void)X;                                                                                       \
     if (s[0] == EW_SZ(T) && s[1] == EW_SZ(T) && s[2] == EW_SZ(T) && s[3] == EW_SZ(T)) {            \
       T *o_ = (T *)p[0];                                                                           \

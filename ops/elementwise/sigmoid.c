@@ -3,8 +3,9 @@
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
+#include "ew_exp.h"
 
-EW_UNARY_F(sigmoid, 1 / (1 + exp(-a)))
+EW_UNARY_F(sigmoid, 1 / (1 + EW_EXP(-a)))
 static const ew_fns sigmoid_fns = EW_TABLE_F(sigmoid);
 /* (g, saved) -> input gradient */
 EW_BINARY_F(sigmoid_grad, a * b * (1 - b))
