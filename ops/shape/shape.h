@@ -33,7 +33,7 @@ nb_tensor *shp_reshape_any(nb_tensor *t, int ndim, const int64_t *shape);
  * the op, the requested shape and the input's size. */
 int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int64_t *out);
 
-/* Render an INTS attribute as "[2,-1]" (thread-local ring buffer via nb_shape_str). */
+/* Render an INTS attribute as "[2,-1]" into buf (always NUL-terminated); returns buf. */
 const char *shp_ints_str(const nb_ints *v, char *buf, size_t size);
 
 /* A fresh float64 sample of shape [rows, cols] seen transposed ([cols, rows], strides
