@@ -14,7 +14,7 @@ Commands:
   test    install missing packages, build, run the whole test suite (meson test)
   build   install missing packages and build only
   deps    install missing packages only
-  bench   like build, plus python3-torch, then run the benchmarks against PyTorch
+  bench   like build, plus python3-torch, then run bench/*/run.sh (nabla vs PyTorch)
 
 Options:
   --builddir DIR   build directory (default: build, next to meson.build)
@@ -140,12 +140,23 @@ run_tests() {
 }
 
 run_benchmarks() {
-  if [ "$(meson introspect "$builddir" --benchmarks)" = "[]" ]; then
-    say "no benchmarks are registered in this build yet (bench/)"
-    return 0
+  # Each bench/<area>/run.sh [BUILD_DIR] runs nabla and PyTorch side by side; one at a
+  # time, since side-by-side timings need the cores to themselves.
+  local script rel=$builddir ran=0 failed=0
+  case $builddir in "$srcdir"/*) rel=${builddir#"$srcdir"/} ;; esac
+  cd "$srcdir"
+  for script in bench/*/run.sh; do
+    [ -f "$script" ] || continue
+    say "benchmark: $script"
+    sh "$script" "$rel" || failed=1
+    ran=1
+  done
+  if [ "$(meson introspect "$builddir" --benchmarks)" != "[]" ]; then
+    meson test -C "$builddir" --benchmark --num-processes 1 --print-errorlogs || failed=1
+    ran=1
   fi
-  # One at a time: side-by-side timings need the cores to themselves.
-  meson test -C "$builddir" --benchmark --num-processes 1 --print-errorlogs
+  [ "$ran" = 1 ] || say "no benchmarks yet (bench/<area>/run.sh)"
+  return "$failed"
 }
 
 install_packages
