@@ -338,6 +338,7 @@ int main(int argc, char **argv) {
     const cJSON *e;
     cJSON_ArrayForEach(e, lf) fprintf(out, "plugin %s failed to load: %s\n", str(e, "path"), str(e, "message"));
     if (!c.o.dump_dir) print_header(out);
+    fflush(out);
   }
   for (int i = 0; i < nb_op_count(); i++) {
     const nb_op *op = nb_op_at(i);
@@ -391,8 +392,11 @@ int main(int argc, char **argv) {
       cJSON_ArrayForEach(e, skipped) fprintf(out, " %s", e->valuestring);
       fprintf(out, "\n");
     }
-    fprintf(out, "nabla-gradcheck: %d ops: %d passed, %d not differentiable, %d failed\n", n_checked, n_pass, n_nd,
-            n_fail);
+    if (c.o.dump_dir)
+      fprintf(out, "nabla-gradcheck: samples of %d ops written to %s, %d failed\n", n_checked, c.o.dump_dir, n_fail);
+    else
+      fprintf(out, "nabla-gradcheck: %d ops: %d passed, %d not differentiable, %d failed\n", n_checked, n_pass,
+              n_nd, n_fail);
   }
   cJSON_Delete(report);
   for (int k = 0; k < c.n_plugins; k++) free(c.plugin_real[k]);
