@@ -14,6 +14,9 @@
 
 #include <string.h>
 
+/* Target width (columns) of a column matrix shared by several samples. */
+#define NN_CONV_COLS 1024
+
 typedef struct cgeom {
   int64_t N, C, H, W, M, kh, kw, sh, sw, ph, pw, dh, dw, G, OH, OW, Cg, Mg, K, P;
   int64_t nc; /* samples per column matrix */
@@ -75,12 +78,12 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   g->K = g->Cg * g->kh * g->kw;
   g->P = g->OH * g->OW;
   g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
-  /* Batch samples into one column matrix until it is ~256 columns wide (BLIS is
-   * inefficient on very narrow GEMMs), within a 32 MB column buffer. */
+  /* Batch samples into one column matrix until it is ~NN_CONV_COLS columns wide (BLIS
+   * is inefficient on narrow GEMMs), within an 8 MB column buffer. */
   g->nc = 1;
-  if (!g->direct && g->P > 0 && g->P < 256) {
-    g->nc = (256 + g->P - 1) / g->P;
-    int64_t cap = ((int64_t)32 << 20) / (8 * (g->K > 0 ? g->K : 1) * g->P);
+  if (!g->direct && g->P > 0 && g->P < NN_CONV_COLS) {
+    g->nc = (NN_CONV_COLS + g->P - 1) / g->P;
+    int64_t cap = ((int64_t)8 << 20) / (8 * (g->K > 0 ? g->K : 1) * g->P);
     if (g->nc > cap) g->nc = cap > 0 ? cap : 1;
     if (g->nc > g->N) g->nc = g->N > 0 ? g->N : 1;
   }
@@ -149,9 +152,12 @@ static void valid_range(int64_t W, int64_t OW, int64_t s, int64_t off, int64_t *
           for (int64_t oh = 0; oh < g->OH; oh++) {                                            \
             int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                     \
             if (ih < 0 || ih >= g->H) continue;                                               \
-            T *drow = dst + ih * g->W + off;                                                  \
-            const T *srow = src + oh * g->OW;                                                 \
-            for (int64_t ow = lo; ow <= hi; ow++) drow[ow * g->sw] += srow[ow];               \
+            T *restrict drow = dst + ih * g->W + off;                                         \
+            const T *restrict srow = src + oh * g->OW;                                        \
+            if (g->sw == 1)                                                                   \
+              for (int64_t ow = lo; ow <= hi; ow++) drow[ow] += srow[ow];                     \
+            else                                                                              \
+              for (int64_t ow = lo; ow <= hi; ow++) drow[ow * g->sw] += srow[ow];             \
           }                                                                                   \
         }                                                                                     \
     }                                                                                         \

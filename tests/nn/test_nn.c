@@ -78,12 +78,12 @@ START_TEST(test_conv2d_output_size) {
 }
 END_TEST
 
-/* A batch of 20 with a 4×4 output shares column matrices across samples (16 per GEMM);
- * it must agree with the samples convolved one by one. */
+/* A batch of 70 with a 4×4 output shares column matrices across samples (64 per GEMM,
+ * then a partial chunk of 6); it must agree with the samples convolved one by one. */
 START_TEST(test_conv2d_batch_chunks_match_single) {
   nb_scope_begin();
   nb_generator *g = nb_generator_new(7);
-  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(20, 2, 5, 5), NB_F64, g));
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(70, 2, 5, 5), NB_F64, g));
   nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(3, 2, 2, 2), NB_F64, g));
   nb_tensor *b = nb_randn(SHAPE(3), NB_F64, g);
   nb_tensor *y = nb_conv2d(x, w, b, NULL, NULL, NULL, 1);
@@ -91,7 +91,7 @@ START_TEST(test_conv2d_batch_chunks_match_single) {
   nb_tensor *gy = nb_randn(4, nb_shape(y), NB_F64, g);
   ck_assert_int_eq(nb_backward(y, gy, 0), 0);
   double *dw_sum = calloc(24, sizeof(double));
-  for (int64_t n = 0; n < 20; n++) {
+  for (int64_t n = 0; n < 70; n++) {
     nb_tensor *xn = nb_requires_grad_(nb_from_data((double *)nb_data(x) + n * 50, SHAPE(1, 2, 5, 5), NB_F64));
     nb_tensor *wn = nb_requires_grad_(nb_copy_data(w));
     nb_tensor *yn = nb_conv2d(xn, wn, b, NULL, NULL, NULL, 1);
