@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""PyTorch side of bench_nn.c: the cases of cases.txt, same timing, same output format.
+
+usage: /usr/bin/python3 bench_nn.py CASES_FILE [THREADS] [MIN_SECONDS]
+Prints one line per case: NAME MEDIAN_MS MIN_MS GFLOPS (process CPU time with one
+thread, wall-clock time otherwise).
+"""
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+CLOCK = time.perf_counter
+
+
+def timeit(fn, min_s):
+    for _ in range(2):
+        fn()
+    t = []
+    start = CLOCK()
+    while len(t) < 201 and (len(t) < 5 or CLOCK() - start < min_s):
+        t0 = CLOCK()
+        fn()
+        t.append(CLOCK() - t0)
+    t.sort()
+    return t[len(t) // 2], t[0]
+
+
+def main():
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        print(__doc__)
+        sys.exit(0 if len(sys.argv) > 1 else 2)
+    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    min_s = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
+    torch.set_num_threads(threads)
+    global CLOCK
+    if threads == 1:  # process CPU time, as bench_nn.c: robust on a loaded machine
+        CLOCK = time.process_time
+    torch.manual_seed(1)
+    for line in open(sys.argv[1]):
+        f = line.split()
+        if not f or f[0].startswith("#"):
+            continue
+        kind, name, a = f[0], f[1], [int(v) for v in f[2:]]
+        if kind == "gemm":
+            m, n, k = a
+            A, B = torch.randn(m, k), torch.randn(k, n)
+            C = torch.empty(m, n)
+            flops = 2.0 * m * n * k
+            fn = lambda: torch.mm(A, B, out=C)
+        elif kind == "linear":
+            n, i, o = a
+            x = torch.randn(n, i, requires_grad=True)
+            w = torch.randn(o, i, requires_grad=True)
+            b = torch.randn(o, requires_grad=True)
+            gy = torch.randn(n, o)
+            flops = 3 * 2.0 * n * i * o
+
+            def fn(x=x, w=w, b=b, gy=gy):
+                F.linear(x, w, b).backward(gy)
+                x.grad = w.grad = b.grad = None
+        elif kind == "conv2d":
+            n, cin, h, wd, cout, k, s, p, xgrad = a
+            x = torch.randn(n, cin, h, wd, requires_grad=bool(xgrad))
+            w = torch.randn(cout, cin, k, k, requires_grad=True)
+            oh, ow = (h + 2 * p - k) // s + 1, (wd + 2 * p - k) // s + 1
+            gy = torch.randn(n, cout, oh, ow)
+            flops = (3 if xgrad else 2) * 2.0 * n * cout * oh * ow * cin * k * k
+
+            def fn(x=x, w=w, gy=gy, s=s, p=p):
+                F.conv2d(x, w, None, s, p).backward(gy)
+                x.grad = w.grad = None
+        else:
+            raise SystemExit("unknown case kind " + kind)
+        med, mn = timeit(fn, min_s)
+        print("%s %.4f %.4f %.2f" % (name, med * 1e3, mn * 1e3, flops / med * 1e-9), flush=True)
+
+
+if __name__ == "__main__":
+    main()
