@@ -5,7 +5,9 @@
  *    gradients, the core reduces them): must pass;
  *  - fixture_sign: sign(x) with its input declared NB_IN_NONDIFF and no backward:
  *    "not differentiable";
- *  - fixture_no_backward: differentiable input and output but no backward: a failure. */
+ *  - fixture_no_backward: differentiable input and output but no backward: a failure;
+ *  - fixture_scribble: the identity whose backward zeroes the grad_out it was given
+ *    (a correct gradient, but grad_out must be read-only): a failure. */
 #include <signal.h>
 #include <unistd.h>
 
@@ -63,6 +65,14 @@ static int good_samples(nb_sample_sink *sink) {
   return rc ? rc : nb_sample_add(sink, "[2,3] + 3*[2,3]", 2, (nb_tensor *[]){a, b2}, 0, NULL, 0);
 }
 
+static int ident_fwd(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, nb_tensor **out) {
+  return (out[0] = nb_copy_data(in[0])) ? 0 : nb_last_status();
+}
+static int scribble_bwd(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  if (!(grad_in[0] = nb_copy_data(grad_out[0]))) return nb_last_status();
+  return nb_fill(grad_out[0], 0); /* wrong: grad_out belongs to the caller */
+}
+
 FX_UNARY(sign_of, (x[i] > 0) - (x[i] < 0))
 static int sign_fwd(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, nb_tensor **out) {
   return (out[0] = sign_of(in[0])) ? 0 : nb_last_status();
@@ -87,8 +97,12 @@ static const nb_op_desc no_bwd = {.struct_size = NB_OP_DESC_SIZE, .name = "fixtu
   .doc = "sign without declaring it", .n_inputs = 1, .inputs = fx_x, .n_outputs = 1,
   .outputs = fx_out, .forward = sign_fwd, .samples = fx_samples_2x3};
 
+static const nb_op_desc scribble = {.struct_size = NB_OP_DESC_SIZE, .name = "fixture_scribble",
+  .doc = "identity whose backward writes into grad_out", .n_inputs = 1, .inputs = fx_x, .n_outputs = 1,
+  .outputs = fx_out, .forward = ident_fwd, .backward = scribble_bwd, .samples = fx_samples_2x3};
+
 static int init(nb_registrar *r) {
-  static const nb_op_desc *const ops[] = {&crash, &hang, &good, &sign, &no_bwd, NULL};
+  static const nb_op_desc *const ops[] = {&crash, &hang, &good, &sign, &no_bwd, &scribble, NULL};
   return nb_register_ops(r, ops);
 }
 NB_PLUGIN_DEFINE("fixture_crash", "0", "gradcheck fixture: crash, hang, good, not differentiable", "MIT", init)

@@ -214,12 +214,21 @@ static void single_input_check(gc_case *c, const gc_jac *A, int i, bool strided)
     if (c->diff_out[j]) last = j;
   for (int j = 0; j < c->n_out; j++) {
     if (!c->diff_out[j]) continue;
+    nb_tensor *w = nb_copy_data(c->w[j]); /* a copy: a backward that writes into it spoils no later check */
+    double *w_before = gc_values(c->w[j]), *w_after = NULL;
+    int brc = nb_grad_fn(out[j]) && w ? nb_backward(out[j], w, j == last ? 0 : NB_RETAIN_GRAPH) : 0;
+    if (!brc && w_before && (w_after = gc_values(w)) &&
+        memcmp(w_before, w_after, (size_t)c->out_numel[j] * sizeof(double)) != 0)
+      gc_fail(c->r, c->idx, check, j, i, NULL,
+              "backward modified the output gradient it was given (grad_out[%d] must be read-only)", j);
+    free(w_before);
+    free(w_after);
     if (!nb_grad_fn(out[j])) {
       gc_fail(c->r, c->idx, check, j, i, NULL, "output %d has no grad_fn with only input %d (%s) requiring grad",
               j, i, in_name(c, i));
       goto done;
     }
-    if (nb_backward(out[j], c->w[j], j == last ? 0 : NB_RETAIN_GRAPH) < 0) {
+    if (brc < 0) {
       gc_fail(c->r, c->idx, check, j, i, NULL, "nb_backward with only input %d (%s)%s requiring grad failed: %s",
               i, in_name(c, i), strided ? " (non-contiguous)" : "", nb_last_error());
       goto done;
