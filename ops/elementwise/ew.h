@@ -8,7 +8,8 @@
  * strided or broadcast ones, nb_parallel_for for large tensors.
  *
  * <tgmath.h> makes exp(a), log(a), pow(a, b), ... pick the float or double function
- * from the argument type, so one expression serves both dtypes.
+ * from the argument type, so one expression serves both dtypes (ew_exp.h has an exp the
+ * compiler can vectorise).
  */
 #ifndef NB_OPS_EW_H
 #define NB_OPS_EW_H
@@ -174,7 +175,7 @@ nb_tensor *ew_rand(nb_sample_sink *sink, int ndim, const int64_t *shape, double 
 /* Like ew_rand, but |value| in [lo, hi) with alternating signs (away from 0). */
 nb_tensor *ew_rand_signed(nb_sample_sink *sink, int ndim, const int64_t *shape, double lo,
                           double hi);
-/* Value ranges of a binary sample set. signed_*: draw with ew_rand_signed. */
+/* A value range for samples; signed_: draw with ew_rand_signed. */
 typedef struct ew_range {
   double lo, hi;
   int signed_;
@@ -182,7 +183,8 @@ typedef struct ew_range {
 /* Standard binary samples: same shape, [2,3] with [3], [2,1] with [1,3], 0-d operands
  * on either side, a transposed (strided) operand. flags are added to every sample. */
 int ew_binary_samples(nb_sample_sink *sink, ew_range ra, ew_range rb, unsigned flags);
-/* Standard unary samples: [2,3], [5], 0-d, a transposed view. attrs added to each. */
+/* Standard unary samples: [2,3], [5], 0-d, [2,3,4], a transposed view; attrs added to
+ * each. */
 int ew_unary_samples(nb_sample_sink *sink, ew_range r, int n_attrs, const nb_attr *attrs);
 /* In-place binary samples: [2,3] with [2,3], [3] (broadcast) and a 0-d other. */
 int ew_inplace_samples(nb_sample_sink *sink, ew_range rself, ew_range rother);
@@ -201,7 +203,7 @@ extern const nb_op_desc ew_op_add_, ew_op_sub_, ew_op_mul_, ew_op_div_, ew_op_ex
 /* Kernels shared between an op and its in-place form or other backwards. */
 extern const ew_fns ew_add_fns, ew_sub_fns, ew_mul_fns, ew_div_fns, ew_neg_fns, ew_exp_fns,
     ew_relu_fns, ew_fill_fns;
-/* relu backward g * (y > 0) on (g, y); exp backward g * y. */
+/* relu's backward on (g, y): g where y > 0, else 0 (exp's is ew_mul_fns on (g, y)). */
 extern const ew_fns ew_relu_grad_fns;
 
 #endif
