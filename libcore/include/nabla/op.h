@@ -43,7 +43,9 @@ enum {
   NB_ATTR_HAS_MIN = 1u << 1,  /* value (each element for INTS) >= min */
   NB_ATTR_HAS_MAX = 1u << 2,  /* value (each element for INTS) <= max */
   NB_ATTR_OPTIONAL = 1u << 3  /* may be absent; then nb_attr_value.i == 0 and .ints.n == 0
-                                 (e.g. "dim" of sum: absent means all dims) */
+                                 (e.g. "dim" of sum: absent means all dims). For a FLOAT
+                                 that may be absent use a NaN default instead (clamp's
+                                 min/max): an absent optional FLOAT reads as 0. */
 };
 
 /* One attribute of an op's (or optimizer's) schema. */
@@ -153,7 +155,8 @@ bool nb_ctx_recording(const nb_ctx *ctx);
 bool nb_ctx_needs_input_grad(const nb_ctx *ctx, int i);
 /* Save a tensor for backward (an alias sharing storage; its version is checked before
  * backward runs). Returns its index, or a negative status. No-op returning 0 when the
- * call does not record. */
+ * call does not record. t may be NULL to keep a slot: backward may need fewer gradients
+ * than forward did (nb_backward_inputs), so save at fixed indices. */
 int nb_ctx_save(nb_ctx *ctx, nb_tensor *t);
 /* Saved tensor i (borrowed). NULL with an error when freed after a backward without
  * NB_RETAIN_GRAPH or when its version changed. */
