@@ -228,6 +228,14 @@ START_TEST(test_axpy_into) {
   ck_assert_int_eq(nb_axpy_into(d64, -0.5, nb_convert(s, NB_F64)), 0);
   double e2[] = {-0.5, -1, -1.5};
   ck_assert_tensor_values(d64, e2, 3, 0);
+  /* a long flat run takes the threaded path */
+  int64_t big = 100003;
+  nb_tensor *bd = nb_full(1, &big, 1.0, NB_F32), *bs = nb_arange(0, (double)big, 1, NB_F32);
+  ck_assert_int_eq(nb_axpy_into(bd, 0.5, bs), 0);
+  const float *pb = nb_data(bd);
+  for (int64_t i = 0; i < big; i += 997)
+    ck_assert(pb[i] == 1.0f + 0.5f * (float)i);
+  ck_assert(pb[big - 1] == 1.0f + 0.5f * (float)(big - 1));
   ck_assert_int_eq(nb_axpy_into(d64, 1, s), NB_EDTYPE);
   ck_assert_error_contains("float64 and float32");
   ck_assert_int_eq(nb_axpy_into(s, 1, d), NB_ESHAPE);
