@@ -109,7 +109,7 @@ static double max_abs(const double *v, int64_t n) {
  * dimensions transposed in memory, for 1-D every other element; storage offset 1. */
 static nb_tensor *strided_copy(nb_tensor *t) {
   int nd = nb_ndim(t);
-  int64_t n = nb_numel(t), shape[NB_MAX_DIMS], st[NB_MAX_DIMS];
+  int64_t n = nb_numel(t), shape[NB_MAX_DIMS] = {0}, st[NB_MAX_DIMS] = {0};
   memcpy(shape, nb_shape(t), sizeof(int64_t) * (size_t)nd);
   int64_t buf_n = 1 + (nd == 1 ? 2 * n : n);
   nb_tensor *buf = nb_empty(1, &buf_n, nb_dtype_of(t));
@@ -120,7 +120,7 @@ static nb_tensor *strided_copy(nb_tensor *t) {
     int64_t ms[NB_MAX_DIMS], acc = 1; /* memory order: last two dims swapped */
     memcpy(ms, shape, sizeof ms);
     ms[nd - 1] = shape[nd - 2], ms[nd - 2] = shape[nd - 1];
-    int64_t mst[NB_MAX_DIMS];
+    int64_t mst[NB_MAX_DIMS] = {0};
     for (int k = nd - 1; k >= 0; k--) mst[k] = acc, acc *= ms[k];
     memcpy(st, mst, sizeof st);
     st[nd - 1] = mst[nd - 2], st[nd - 2] = mst[nd - 1];
@@ -145,6 +145,15 @@ static int forward_check(gc_case *c) {
   int rc = gc_fresh_inputs(c, NB_F64, -1, 0, 0, in);
   if (!rc && gc_forward(c, in, out) < 0) rc = -1;
   if (rc) gc_fail(c->r, c->idx, "forward", -1, -1, NULL, "forward failed: %s", nb_last_error());
+  /* Forward must not write into its (differentiable) inputs, except an in-place op's self. */
+  for (int i = 0; i < c->n_in && !rc; i++) {
+    if (!c->diff_in[i] || (i == 0 && (d->flags & NB_OP_INPLACE))) continue;
+    double *a = gc_values(in[i]), *b = gc_values(c->base[i]);
+    if (a && b && memcmp(a, b, (size_t)c->in_numel[i] * sizeof(double)) != 0)
+      gc_fail(c->r, c->idx, "forward", -1, i, NULL, "forward modified its input %d (%s)", i, in_name(c, i));
+    free(a);
+    free(b);
+  }
   bool finite_in = true;
   for (int i = 0; i < c->n_in && !rc; i++)
     if (c->base[i] && nb_dtype_is_floating(nb_dtype_of(c->base[i]))) {
