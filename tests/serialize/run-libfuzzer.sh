@@ -5,6 +5,8 @@
 set -eu
 fuzzer=$1 seeds=$2 work=$3 secs=$4 dict=$5
 mkdir -p "$work/corpus" "$work/artifacts"
+# A small ASan quarantine keeps the memory use modest on shared machines.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=16"
 exec "$fuzzer" -max_total_time="$secs" -seed=1 -rss_limit_mb=1024 -max_len=65536 \
   -dict="$dict" -artifact_prefix="$work/artifacts/" -print_final_stats=1 \
   "$work/corpus" "$seeds"
