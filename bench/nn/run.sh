@@ -14,11 +14,14 @@ min_s=${3:-1.0}
 exe="$build/bench/nn/bench_nn"
 [ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+# Passive OpenMP waiting for both sides: on a shared, oversubscribed machine actively
+# spinning worker threads stall each other (tens of ms per parallel region).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 plugin_path=$(find "$build/ops" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)
 nb=$(NABLA_PLUGIN_PATH="$plugin_path" NABLA_PLUGIN_SYSTEM_PATH= OMP_NUM_THREADS=$threads "$exe" "$here/cases.txt" "$threads" "$min_s")
 pt=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/bench_nn.py" "$here/cases.txt" "$threads" "$min_s")
 sgemm=$(printf '%s\n' "$nb" | awk '$1 == "sgemm_1024" {print $4}')
-echo "threads: $threads   nabla BLIS sgemm 1024^3: $sgemm GFLOP/s   torch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY)   nabla BLIS sgemm 1024^3: $sgemm GFLOP/s   torch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
 printf '%-18s %11s %11s %9s %9s %9s\n' case "nabla ms" "torch ms" speed-up "GFLOP/s" "% sgemm"
 printf '%s\n' "$nb" | while read -r name med _min gf; do
   ptmed=$(printf '%s\n' "$pt" | awk -v n="$name" '$1 == n {print $2}')
