@@ -33,38 +33,55 @@ typedef struct adam_job {
   bool decoupled, maximize;
 } adam_job;
 
-/* Element update for one dtype; scalars are rounded to T as PyTorch does when a Python
- * float meets a float32 tensor, and the operation order follows its kernels
- * (addcmul: self + (value·t1)·t2, addcdiv: self + (value·t1)/t2). */
-#define ADAM_RANGE(NAME, T, SQRT)                                                          \
-  static void NAME(int64_t b, int64_t e, void *user) {                                     \
-    const adam_job *j = user;                                                              \
-    T *p = (T *)j->p, *m = (T *)j->m, *v = (T *)j->v, *vmax = (T *)j->vmax;                \
-    const T *g = (const T *)j->g;                                                          \
-    const T b1 = (T)j->beta1, omb1 = (T)(1.0 - j->beta1), b2 = (T)j->beta2,                \
-            omb2 = (T)(1.0 - j->beta2), wd = (T)j->wd, decay = (T)j->decay,                \
-            nstep = (T)j->nstep, bc2s = (T)j->bc2_sqrt, eps = (T)j->eps;                   \
-    const bool l2 = !j->decoupled && j->wd != 0, decoupled = j->decoupled;                 \
+/* Element update for one dtype, specialised (always inlined with constant flags) so each
+ * case is a branch-free loop the compiler vectorises. Scalars are rounded to T as PyTorch
+ * does when a Python float meets a float32 tensor, and the operation order follows its
+ * kernels (addcmul: self + (value·t1)·t2, addcdiv: self + (value·t1)/t2). wdmode: 0 none,
+ * 1 L2 (Adam), 2 decoupled (AdamW). sgn = -1 for maximize (exact). */
+#define ADAM_LOOP(NAME, T, SQRT)                                                           \
+  static inline __attribute__((always_inline)) void NAME(                                  \
+      int64_t b, int64_t e, T *restrict p, const T *restrict g, T *restrict m,             \
+      T *restrict v, T *restrict vmax, const adam_job *j, const int wdmode, const bool ams) { \
+    const T sgn = j->maximize ? (T)-1 : (T)1, b1 = (T)j->beta1, omb1 = (T)(1.0 - j->beta1), \
+            b2 = (T)j->beta2, omb2 = (T)(1.0 - j->beta2), wd = (T)j->wd,                   \
+            decay = (T)j->decay, nstep = (T)j->nstep, bc2s = (T)j->bc2_sqrt, eps = (T)j->eps; \
     for (int64_t i = b; i < e; i++) {                                                      \
-      T d = j->maximize ? -g[i] : g[i];                                                    \
+      T d = sgn * g[i];                                                                    \
       T pi = p[i];                                                                         \
-      if (decoupled) pi = pi * decay;                                                      \
-      else if (l2) d = d + wd * pi;                                                        \
+      if (wdmode == 2) pi = pi * decay;                                                    \
+      if (wdmode == 1) d = d + wd * pi;                                                    \
       T mi = m[i] * b1 + omb1 * d;                                                         \
       T vi = v[i] * b2 + (omb2 * d) * d;                                                   \
       m[i] = mi;                                                                           \
       v[i] = vi;                                                                           \
-      if (vmax) {                                                                          \
+      if (ams) {                                                                           \
         T a = vmax[i];                                                                     \
         vi = (a != a || a > vi) ? a : vi; /* torch.maximum: NaN propagates */              \
         vmax[i] = vi;                                                                      \
       }                                                                                    \
-      T denom = SQRT(vi) / bc2s + eps;                                                     \
-      p[i] = pi + (nstep * mi) / denom;                                                    \
+      p[i] = pi + (nstep * mi) / (SQRT(vi) / bc2s + eps);                                  \
     }                                                                                      \
   }
-ADAM_RANGE(adam_range_f32, float, sqrtf)
-ADAM_RANGE(adam_range_f64, double, sqrt)
+
+#define ADAM_RANGE(NAME, LOOP, T)                                                          \
+  NB_OPTIM_CLONES static void NAME(int64_t b, int64_t e, void *user) {                     \
+    const adam_job *j = user;                                                              \
+    T *p = (T *)j->p, *m = (T *)j->m, *v = (T *)j->v, *vmax = (T *)j->vmax;                \
+    const T *g = (const T *)j->g;                                                          \
+    int wdmode = j->decoupled ? 2 : (j->wd != 0 ? 1 : 0);                                  \
+    switch (wdmode * 2 + (vmax != NULL)) {                                                 \
+    case 0: LOOP(b, e, p, g, m, v, vmax, j, 0, false); break;                              \
+    case 1: LOOP(b, e, p, g, m, v, vmax, j, 0, true); break;                               \
+    case 2: LOOP(b, e, p, g, m, v, vmax, j, 1, false); break;                              \
+    case 3: LOOP(b, e, p, g, m, v, vmax, j, 1, true); break;                               \
+    case 4: LOOP(b, e, p, g, m, v, vmax, j, 2, false); break;                              \
+    default: LOOP(b, e, p, g, m, v, vmax, j, 2, true); break;                              \
+    }                                                                                      \
+  }
+ADAM_LOOP(adam_loop_f32, float, sqrtf)
+ADAM_LOOP(adam_loop_f64, double, sqrt)
+ADAM_RANGE(adam_range_f32, adam_loop_f32, float)
+ADAM_RANGE(adam_range_f64, adam_loop_f64, double)
 
 static nb_tensor *adam_slot(nb_tensor **state, int k, nb_tensor *param) {
   if (!state[k]) state[k] = nb_keep(nb_zeros_like(param));

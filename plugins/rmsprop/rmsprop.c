@@ -37,39 +37,59 @@ typedef struct rms_job {
   bool maximize;
 } rms_job;
 
-/* Element update for one dtype, in PyTorch's operation order with T-rounded scalars. */
-#define RMS_RANGE(NAME, T, SQRT)                                                            \
-  static void NAME(int64_t b, int64_t e, void *user) {                                      \
-    const rms_job *j = user;                                                                \
-    T *p = (T *)j->p, *sq = (T *)j->sq, *buf = (T *)j->buf, *ga = (T *)j->ga;               \
-    const T *g = (const T *)j->g;                                                           \
-    const T nlr = (T)(-j->lr), al = (T)j->alpha, oma = (T)(1.0 - j->alpha), eps = (T)j->eps, \
-            wd = (T)j->wd, mu = (T)j->mu;                                                   \
-    const bool use_wd = j->wd != 0;                                                         \
-    for (int64_t i = b; i < e; i++) {                                                       \
-      T d = j->maximize ? -g[i] : g[i];                                                     \
-      if (use_wd) d = d + wd * p[i];                                                        \
-      T s = sq[i] * al + (oma * d) * d;                                                     \
-      sq[i] = s;                                                                            \
-      T avg;                                                                                \
-      if (ga) {                                                                             \
-        T a = ga[i] * al + oma * d;                                                         \
-        ga[i] = a;                                                                          \
-        avg = SQRT(s + ((T)-1 * a) * a) + eps;                                              \
-      } else {                                                                              \
-        avg = SQRT(s) + eps;                                                                \
-      }                                                                                     \
-      if (buf) {                                                                            \
-        T v = buf[i] * mu + d / avg;                                                        \
-        buf[i] = v;                                                                         \
-        p[i] = p[i] + nlr * v;                                                              \
-      } else {                                                                              \
-        p[i] = p[i] + (nlr * d) / avg;                                                      \
-      }                                                                                     \
-    }                                                                                       \
+/* Element update for one dtype in PyTorch's operation order with T-rounded scalars,
+ * specialised (always inlined with constant flags) into branch-free vectorisable loops.
+ * sgn = -1 for maximize (exact). */
+#define RMS_LOOP(NAME, T, SQRT)                                                              \
+  static inline __attribute__((always_inline)) void NAME(                                    \
+      int64_t b, int64_t e, T *restrict p, const T *restrict g, T *restrict sq,              \
+      T *restrict buf, T *restrict ga, const rms_job *j, const bool use_wd,                  \
+      const bool centered, const bool momentum) {                                            \
+    const T sgn = j->maximize ? (T)-1 : (T)1, nlr = (T)(-j->lr), al = (T)j->alpha,           \
+            oma = (T)(1.0 - j->alpha), eps = (T)j->eps, wd = (T)j->wd, mu = (T)j->mu;        \
+    for (int64_t i = b; i < e; i++) {                                                        \
+      T d = sgn * g[i];                                                                      \
+      if (use_wd) d = d + wd * p[i];                                                         \
+      T s = sq[i] * al + (oma * d) * d;                                                      \
+      sq[i] = s;                                                                             \
+      T avg;                                                                                 \
+      if (centered) {                                                                        \
+        T a = ga[i] * al + oma * d;                                                          \
+        ga[i] = a;                                                                           \
+        avg = SQRT(s + ((T)-1 * a) * a) + eps;                                               \
+      } else {                                                                               \
+        avg = SQRT(s) + eps;                                                                 \
+      }                                                                                      \
+      if (momentum) {                                                                        \
+        T v = buf[i] * mu + d / avg;                                                         \
+        buf[i] = v;                                                                          \
+        p[i] = p[i] + nlr * v;                                                               \
+      } else {                                                                               \
+        p[i] = p[i] + (nlr * d) / avg;                                                       \
+      }                                                                                      \
+    }                                                                                        \
   }
-RMS_RANGE(rms_range_f32, float, sqrtf)
-RMS_RANGE(rms_range_f64, double, sqrt)
+
+#define RMS_RANGE(NAME, LOOP, T)                                                             \
+  NB_OPTIM_CLONES static void NAME(int64_t b, int64_t e, void *user) {                       \
+    const rms_job *j = user;                                                                 \
+    T *p = (T *)j->p, *sq = (T *)j->sq, *buf = (T *)j->buf, *ga = (T *)j->ga;                \
+    const T *g = (const T *)j->g;                                                            \
+    switch ((j->wd != 0 ? 4 : 0) + (ga ? 2 : 0) + (buf ? 1 : 0)) {                           \
+    case 0: LOOP(b, e, p, g, sq, buf, ga, j, false, false, false); break;                    \
+    case 1: LOOP(b, e, p, g, sq, buf, ga, j, false, false, true); break;                     \
+    case 2: LOOP(b, e, p, g, sq, buf, ga, j, false, true, false); break;                     \
+    case 3: LOOP(b, e, p, g, sq, buf, ga, j, false, true, true); break;                      \
+    case 4: LOOP(b, e, p, g, sq, buf, ga, j, true, false, false); break;                     \
+    case 5: LOOP(b, e, p, g, sq, buf, ga, j, true, false, true); break;                      \
+    case 6: LOOP(b, e, p, g, sq, buf, ga, j, true, true, false); break;                      \
+    default: LOOP(b, e, p, g, sq, buf, ga, j, true, true, true); break;                      \
+    }                                                                                        \
+  }
+RMS_LOOP(rms_loop_f32, float, sqrtf)
+RMS_LOOP(rms_loop_f64, double, sqrt)
+RMS_RANGE(rms_range_f32, rms_loop_f32, float)
+RMS_RANGE(rms_range_f64, rms_loop_f64, double)
 
 static nb_tensor *rms_slot(nb_tensor **state, int k, nb_tensor *param) {
   if (!state[k]) state[k] = nb_keep(nb_zeros_like(param));

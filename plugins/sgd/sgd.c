@@ -47,28 +47,54 @@ typedef struct sgd_job {
   bool nesterov, maximize, first;
 } sgd_job;
 
-/* The element update for one dtype; scalars are rounded to T first, as PyTorch does
- * when it hands Python floats to a float32 kernel. */
-#define SGD_RANGE(NAME, T)                                                                 \
-  static void NAME(int64_t b, int64_t e, void *user) {                                     \
-    const sgd_job *j = user;                                                               \
-    T *p = (T *)j->p, *buf = (T *)j->buf;                                                  \
-    const T *g = (const T *)j->g;                                                          \
-    const T nlr = (T)(-j->lr), mu = (T)j->mu, keep = (T)(1.0 - j->damp), wd = (T)j->wd;   \
-    const bool use_wd = j->wd != 0, nesterov = j->nesterov, maximize = j->maximize;        \
-    for (int64_t i = b; i < e; i++) {                                                      \
-      T d = maximize ? -g[i] : g[i];                                                       \
-      if (use_wd) d = d + wd * p[i];                                                       \
-      if (buf) {                                                                           \
-        T v = j->first ? d : buf[i] * mu + keep * d;                                       \
-        buf[i] = v;                                                                        \
-        d = nesterov ? d + mu * v : v;                                                     \
-      }                                                                                    \
-      p[i] = p[i] + nlr * d;                                                               \
-    }                                                                                      \
+/* The element update, specialised (always inlined with constant flags) so each case is a
+ * branch-free loop the compiler vectorises. Scalars are rounded to T first, as PyTorch
+ * does when it hands Python floats to a float32 kernel. mode: 0 no momentum, 1 first
+ * momentum step (buf = g), 2 later steps. sgn = -1 for maximize (exact). */
+#define SGD_LOOP(NAME, T)                                                                   \
+  static inline __attribute__((always_inline)) void NAME(                                   \
+      int64_t b, int64_t e, T *restrict p, const T *restrict g, T *restrict buf, T sgn, T nlr, \
+      T mu, T keep, T wd, const bool use_wd, const int mode, const bool nesterov) {         \
+    for (int64_t i = b; i < e; i++) {                                                       \
+      T d = sgn * g[i];                                                                     \
+      if (use_wd) d = d + wd * p[i];                                                        \
+      if (mode == 1) {                                                                      \
+        buf[i] = d;                                                                         \
+        if (nesterov) d = d + mu * d;                                                       \
+      } else if (mode == 2) {                                                               \
+        T v = buf[i] * mu + keep * d;                                                       \
+        buf[i] = v;                                                                         \
+        d = nesterov ? d + mu * v : v;                                                      \
+      }                                                                                     \
+      p[i] = p[i] + nlr * d;                                                                \
+    }                                                                                       \
   }
-SGD_RANGE(sgd_range_f32, float)
-SGD_RANGE(sgd_range_f64, double)
+
+#define SGD_RANGE(NAME, LOOP, T)                                                            \
+  NB_OPTIM_CLONES static void NAME(int64_t b, int64_t e, void *user) {                      \
+    const sgd_job *j = user;                                                                \
+    T *p = (T *)j->p, *buf = (T *)j->buf;                                                   \
+    const T *g = (const T *)j->g;                                                           \
+    const T sgn = j->maximize ? (T)-1 : (T)1, nlr = (T)(-j->lr), mu = (T)j->mu,             \
+            keep = (T)(1.0 - j->damp), wd = (T)j->wd;                                       \
+    const int mode = buf ? (j->first ? 1 : 2) : 0;                                          \
+    switch ((j->wd != 0 ? 6 : 0) + 2 * mode + (j->nesterov ? 1 : 0)) {                      \
+    case 0: case 1: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, false, 0, false); break;  \
+    case 2: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, false, 1, false); break;          \
+    case 3: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, false, 1, true); break;           \
+    case 4: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, false, 2, false); break;          \
+    case 5: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, false, 2, true); break;           \
+    case 6: case 7: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, true, 0, false); break;   \
+    case 8: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, true, 1, false); break;           \
+    case 9: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, true, 1, true); break;            \
+    case 10: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, true, 2, false); break;          \
+    default: LOOP(b, e, p, g, buf, sgn, nlr, mu, keep, wd, true, 2, true); break;           \
+    }                                                                                       \
+  }
+SGD_LOOP(sgd_loop_f32, float)
+SGD_LOOP(sgd_loop_f64, double)
+SGD_RANGE(sgd_range_f32, sgd_loop_f32, float)
+SGD_RANGE(sgd_range_f64, sgd_loop_f64, double)
 
 static int sgd_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb_tensor *grad,
                     nb_tensor **state) {
