@@ -158,6 +158,14 @@ START_TEST(test_resnet18_structure) {
   char *s = nb_module_to_string(r);
   ck_assert_str_eq(s, read_ref("repr_resnet18.txt"));
   free(s);
+  /* a full training step's backward goes through the in-place ReLUs */
+  nb_tensor *x0 = nb_randn(4, (int64_t[]){2, 3, 32, 32}, NB_F32, NULL);
+  nb_tensor *y0 = nb_module_forward(r, x0);
+  ck_assert_msg(y0 != NULL, "%s", nb_last_error());
+  ck_assert_msg(nb_backward(nb_sum(y0), NULL, 0) == 0, "%s", nb_last_error());
+  ck_assert_ptr_nonnull(nb_grad(nb_module_get(r, "conv1.weight")));
+  ck_assert_ptr_nonnull(nb_grad(nb_module_get(r, "layer4.1.bn2.weight")));
+  ck_assert_int_eq(nb_module_zero_grad(r, true), 0);
   /* the seed's finetuning: replace fc, freeze everything else */
   ck_assert_int_eq(nb_module_replace(r, "fc", nb_linear_new(512, 10, true, NULL)), 0);
   ck_assert_int_eq(nb_module_num_parameters(r, false), 11689512 - 513000 + 5130);
@@ -177,7 +185,7 @@ START_TEST(test_resnet18_structure) {
   ck_assert_msg(y != NULL, "%s", nb_last_error());
   ck_assert_int_eq(nb_size(y, 0), 2);
   ck_assert_int_eq(nb_size(y, 1), 10);
-  ck_assert_double_eq(nb_item(nb_module_get(r, "layer1.0.bn1.num_batches_tracked")), 1);
+  ck_assert_double_eq(nb_item(nb_module_get(r, "layer1.0.bn1.num_batches_tracked")), 2);
   ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
   ck_assert_ptr_nonnull(nb_grad(nb_module_get(r, "fc.weight")));
   ck_assert_ptr_null(nb_grad(nb_module_get(r, "conv1.weight")));
