@@ -1,5 +1,6 @@
 /* Core: nb_gemm against a naive triple loop (f32/f64, transposes, strides, edge sizes),
  * nb_parallel_for coverage and chunking, thread count, scratch memory. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -177,6 +178,28 @@ START_TEST(test_scratch) {
 }
 END_TEST
 
+static void *thread_uses_scratch(void *arg) {
+  (void)arg;
+  for (int slot = 0; slot < 4; slot++) {
+    char *p = nb_scratch(slot, (size_t)(1000 << slot));
+    if (!p)
+      return NULL;
+    memset(p, slot, (size_t)(1000 << slot));
+  }
+  return arg; /* the buffers are freed at thread exit (LeakSanitizer checks it) */
+}
+
+START_TEST(test_scratch_freed_at_thread_exit) {
+  for (int i = 0; i < 4; i++) {
+    pthread_t th;
+    void *ret = NULL;
+    ck_assert_int_eq(pthread_create(&th, NULL, thread_uses_scratch, (void *)&ret), 0);
+    pthread_join(th, &ret);
+    ck_assert_ptr_nonnull(ret);
+  }
+}
+END_TEST
+
 static Suite *make(void) {
   Suite *s = suite_create("core_gemm");
   TCase *tc = tcase_create("gemm");
@@ -186,6 +209,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_gemm_errors);
   tcase_add_test(tc, test_parallel_for);
   tcase_add_test(tc, test_scratch);
+  tcase_add_test(tc, test_scratch_freed_at_thread_exit);
   suite_add_tcase(s, tc);
   return s;
 }
