@@ -104,6 +104,7 @@ struct nb_node {
   int32_t n_saved, cap_saved;
   bool saved_released; /* saved tensors freed by a backward without retain_graph */
   bool saved_heap;     /* saved[] was moved out of the node's own allocation */
+  int8_t size_class;   /* node.c's free-list class, -1 when malloc'ed directly */
   void *blob;
   size_t blob_size;
   nb_hook **out_hooks; /* [n_out] or NULL: hooks of the non-leaf outputs */

@@ -2,6 +2,7 @@
  * plugins use to save tensors and read attributes. Nodes are refcounted; a tensor holds
  * its grad_fn strongly and a node holds its next nodes strongly. Saved tensors are
  * aliases without grad_fn, so saving an op's own output makes no reference cycle. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,90 @@
 static uint64_t next_seq; /* creation order; only compared, races are harmless */
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+/* ---- node memory ---------------------------------------------------------------------
+ * Nodes of up to 1 KiB come from per-thread free lists in 128-byte classes: a tiny op
+ * records one node per call, and malloc/free dominated the dispatch profile. Bypassed
+ * under AddressSanitizer so use-after-free stays detectable. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NODE_NO_FREELIST 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NODE_NO_FREELIST 1
+#endif
+#endif
+
+#define NODE_CLASS_BYTES 128
+#define NODE_CLASSES 8
+#define NODE_CACHE_MAX 256
+
+#ifndef NODE_NO_FREELIST
+typedef struct node_cache {
+  void *head[NODE_CLASSES]; /* linked through the first word */
+  int n[NODE_CLASSES];
+  bool registered, dead;
+} node_cache;
+static _Thread_local node_cache tl_nodes __attribute__((tls_model("initial-exec")));
+static pthread_key_t node_key;
+static pthread_once_t node_once = PTHREAD_ONCE_INIT;
+
+static void node_cache_destroy(void *arg) {
+  node_cache *c = arg;
+  c->dead = true;
+  for (int k = 0; k < NODE_CLASSES; k++) {
+    while (c->head[k]) {
+      void *p = c->head[k];
+      c->head[k] = *(void **)p;
+      free(p);
+    }
+    c->n[k] = 0;
+  }
+}
+static void node_key_init(void) { pthread_key_create(&node_key, node_cache_destroy); }
+#endif
+
+/* Zeroed memory of sz bytes; *cls receives the class to free it with. */
+static void *node_mem(size_t sz, int8_t *cls) {
+  *cls = -1;
+#ifndef NODE_NO_FREELIST
+  int k = (int)((sz - 1) / NODE_CLASS_BYTES);
+  if (k < NODE_CLASSES) {
+    node_cache *c = &tl_nodes;
+    size_t csz = (size_t)(k + 1) * NODE_CLASS_BYTES;
+    *cls = (int8_t)k;
+    if (c->head[k]) {
+      void *p = c->head[k];
+      c->head[k] = *(void **)p;
+      c->n[k]--;
+      memset(p, 0, csz);
+      return p;
+    }
+    return calloc(1, csz);
+  }
+#endif
+  return calloc(1, sz);
+}
+
+static void node_mem_free(void *p, int8_t cls) {
+#ifndef NODE_NO_FREELIST
+  if (cls >= 0) {
+    node_cache *c = &tl_nodes;
+    if (!c->dead && c->n[cls] < NODE_CACHE_MAX) {
+      if (NB_UNLIKELY(!c->registered)) {
+        pthread_once(&node_once, node_key_init);
+        pthread_setspecific(node_key, c);
+        c->registered = true;
+      }
+      *(void **)p = c->head[cls];
+      c->head[cls] = p;
+      c->n[cls]++;
+      return;
+    }
+  }
+#endif
+  (void)cls;
+  free(p);
+}
 
 nb_node *nb__node_new(const nb_op *op, const char *name, int n_in, int n_out) {
   int n_attrs = op ? op->d.n_attrs : 0;
@@ -28,12 +113,14 @@ nb_node *nb__node_new(const nb_op *op, const char *name, int n_in, int n_out) {
   sz += align8(INLINE_SAVED * sizeof(nb_saved));
   size_t off_buf = sz;
   sz += align8((size_t)n_out * sizeof(nb_tensor *));
-  char *mem = calloc(1, sz);
+  int8_t cls;
+  char *mem = node_mem(sz, &cls);
   if (!mem) {
     nb_set_error(NB_ENOMEM, "%s: out of memory recording the graph node", name);
     return NULL;
   }
   nb_node *n = (nb_node *)mem;
+  n->size_class = cls;
   n->refcount = 1;
   n->op = op;
   n->name = name;
@@ -107,7 +194,7 @@ static void node_destroy(nb_node *n, free_stack *st) {
     n->variable = NULL;
     nb_release(v);
   }
-  free(n);
+  node_mem_free(n, n->size_class);
 }
 
 void nb__node_release(nb_node *n) {
