@@ -15,7 +15,7 @@
 #include <string.h>
 
 /* Target width (columns) of a column matrix shared by several samples. */
-#define NN_CONV_COLS 1024
+#define NN_CONV_COLS 256
 
 typedef struct cgeom {
   int64_t N, C, H, W, M, kh, kw, sh, sw, ph, pw, dh, dw, G, OH, OW, Cg, Mg, K, P;

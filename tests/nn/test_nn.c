@@ -78,8 +78,8 @@ START_TEST(test_conv2d_output_size) {
 }
 END_TEST
 
-/* A batch of 70 with a 4×4 output shares column matrices across samples (64 per GEMM,
- * then a partial chunk of 6); it must agree with the samples convolved one by one. */
+/* A batch of 70 with a 4×4 output shares column matrices across samples (16 per GEMM,
+ * the last chunk partial); it must agree with the samples convolved one by one. */
 START_TEST(test_conv2d_batch_chunks_match_single) {
   nb_scope_begin();
   nb_generator *g = nb_generator_new(7);
