@@ -1,5 +1,6 @@
-/* ops/reduction/red_extreme_ops.c — forward/backward shared by max/min (over all
- * elements) and max_dim/min_dim, plus sample builders for the harness. */
+/* ops/reduction/red_extreme_ops.c — forward, backward, schema pieces and samples shared
+ * by max/min (over all elements) and max_dim/min_dim, plus sample builders for the
+ * harness. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,7 +130,69 @@ int red_extreme_dim_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor 
   return 0;
 }
 
+/* ---- schema pieces shared by max/min and by max_dim/min_dim ------------------------------ */
+
+const nb_input_spec red_extreme_all_inputs[1] = {
+    {"input", NB_DT_FLOAT, 0, "non-empty tensor (float32 or float64)"}};
+
+const nb_input_spec red_extreme_dim_inputs[1] = {
+    {"input", NB_DT_FLOAT, 0, "tensor (float32 or float64); the dim must not be empty"}};
+const nb_attr_spec red_extreme_dim_attrs[2] = {
+    {.name = "dim",
+     .type = NB_ATTR_INT,
+     .flags = NB_ATTR_REQUIRED,
+     .doc = "dim to reduce (negative counts from the end)"},
+    {.name = "keepdim",
+     .type = NB_ATTR_BOOL,
+     .def = {.i = 0},
+     .doc = "keep the reduced dim as size 1 in both outputs"},
+};
+
 /* ---- samples --------------------------------------------------------------------------- */
+
+int red_extreme_all_samples(nb_sample_sink *sink) {
+  nb_generator *g = nb_sample_generator(sink);
+  nb_tensor *x[] = {
+      red_distinct_sample(g, 2, (int64_t[]){3, 4}),
+      red_distinct_sample(g, 1, (int64_t[]){7}),
+      red_transposed_sample(red_distinct_sample(g, 2, (int64_t[]){3, 5})),
+      red_distinct_sample(g, 0, NULL),
+  };
+  const char *desc[] = {"[3,4]", "[7]", "transposed [5,3]", "0-d"};
+  for (int i = 0; i < 4; i++) {
+    if (!x[i]) return nb_last_status();
+    int rc = nb_sample_add(sink, desc[i], 1, &x[i], 0, NULL, 0);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
+
+int red_extreme_dim_samples(nb_sample_sink *sink) {
+  nb_generator *g = nb_sample_generator(sink);
+  struct {
+    const char *desc;
+    nb_tensor *x;
+    int64_t dim;
+    bool keepdim;
+  } s[] = {
+      {"[3,4] dim 1", red_distinct_sample(g, 2, (int64_t[]){3, 4}), 1, false},
+      {"[3,4] dim 0, keepdim", red_distinct_sample(g, 2, (int64_t[]){3, 4}), 0, true},
+      {"[2,3,4] dim -2", red_distinct_sample(g, 3, (int64_t[]){2, 3, 4}), -2, false},
+      {"[2,3,4] dim -1, keepdim", red_distinct_sample(g, 3, (int64_t[]){2, 3, 4}), -1, true},
+      {"transposed [5,3] dim 0",
+       red_transposed_sample(red_distinct_sample(g, 2, (int64_t[]){3, 5})), 0, false},
+      {"transposed [5,3] dim 1, keepdim",
+       red_transposed_sample(red_distinct_sample(g, 2, (int64_t[]){3, 5})), 1, true},
+      {"0-d, dim 0", red_distinct_sample(g, 0, NULL), 0, false},
+  };
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    if (!s[i].x) return nb_last_status();
+    nb_attr a[] = {NB_A_INT("dim", s[i].dim), NB_A_BOOL("keepdim", s[i].keepdim)};
+    int rc = nb_sample_add(sink, s[i].desc, 1, &s[i].x, 2, a, 0);
+    if (rc < 0) return rc;
+  }
+  return 0;
+}
 
 nb_tensor *red_distinct_sample(nb_generator *g, int ndim, const int64_t *shape) {
   int64_t n = 1;

@@ -78,12 +78,31 @@ int red_extreme_all(nb_tensor *x, bool is_max, double *value, int64_t *ties);
  * vals/idx are contiguous with the output shape. */
 int red_extreme_dim(nb_tensor *x, int dim, bool is_max, nb_tensor *vals, nb_tensor *idx);
 
-/* Shared op pieces for max/min and max_dim/min_dim (red_extreme_ops.c). */
+/* ---- op pieces shared by the operator files ------------------------------------------ */
+
+/* sum and mean (red_sum_ops.c): forward/backward of attrs "dim" (optional INTS, absent:
+ * all dims) and "keepdim"; `mean` divides by the number of elements reduced. Errors name
+ * the running op. */
+int red_sum_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, bool mean,
+                    nb_tensor **out);
+int red_sum_backward(nb_ctx *ctx, nb_tensor *const *grad_out, bool mean, nb_tensor **grad_in);
+/* Their attribute schema ("dim", "keepdim") and samples (all dims, dim lists, keepdim,
+ * transposed and 0-d inputs, a size-1 reduced dim). */
+extern const nb_attr_spec red_dims_attrs[2];
+int red_dims_samples(nb_sample_sink *sink);
+
+/* max/min and max_dim/min_dim (red_extreme_ops.c); is_max selects the op. */
 int red_extreme_all_forward(nb_ctx *ctx, nb_tensor *const *in, bool is_max, nb_tensor **out);
 int red_extreme_all_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 int red_extreme_dim_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                             bool is_max, nb_tensor **out);
 int red_extreme_dim_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+/* Their inputs, max_dim/min_dim's attributes ("dim", "keepdim"), and samples with
+ * distinct values (so gradients are well defined under finite differences). */
+extern const nb_input_spec red_extreme_all_inputs[1], red_extreme_dim_inputs[1];
+extern const nb_attr_spec red_extreme_dim_attrs[2];
+int red_extreme_all_samples(nb_sample_sink *sink);
+int red_extreme_dim_samples(nb_sample_sink *sink);
 /* Float64 input of `ndim`/`shape` with distinct values spaced >= 0.05 apart (random
  * order), so max/min gradients are well defined under finite differences. */
 nb_tensor *red_distinct_sample(nb_generator *g, int ndim, const int64_t *shape);

@@ -1,73 +1,21 @@
-/* ops/reduction/sum.c — "sum": sum over all elements or over given dims. */
+/* ops/reduction/sum.c — "sum": sum over all elements or over given dims. Forward,
+ * backward, attributes and samples are shared with "mean" (red_sum_ops.c). */
 #include "reduce.h"
 
 static int sum_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                        nb_tensor **out) {
-  uint32_t mask;
-  if (red_dims_mask("sum", nb_ndim(in[0]), nb_shape(in[0]), &attrs[0].ints, &mask) < 0)
-    return nb_last_status();
-  out[0] = red_sum_kernel("sum", in[0], mask, attrs[1].i != 0, false);
-  return out[0] ? 0 : nb_last_status();
+  return red_sum_forward(ctx, in, attrs, false, out);
 }
 
 /* d sum / d x = 1: the output gradient broadcast back over the reduced dims. */
 static int sum_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  if (!nb_ctx_needs_input_grad(ctx, 0)) return 0;
-  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
-  int ndim;
-  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
-  uint32_t mask;
-  if (red_dims_mask("sum", ndim, shape, &attrs[0].ints, &mask) < 0) return nb_last_status();
-  grad_in[0] = red_expand("sum", grad_out[0], ndim, shape, mask, attrs[1].i != 0, 1.0);
-  return grad_in[0] ? 0 : nb_last_status();
-}
-
-static int sum_samples(nb_sample_sink *sink) {
-  nb_generator *g = nb_sample_generator(sink);
-  nb_tensor *t;
-#define ADD(desc, x, ...)                                                              \
-  do {                                                                                 \
-    t = (x);                                                                           \
-    if (!t) return nb_last_status();                                                   \
-    nb_attr a_[] = {__VA_ARGS__};                                                      \
-    int rc_ = nb_sample_add(sink, desc, 1, &t, (int)(sizeof a_ / sizeof a_[0]), a_, 0); \
-    if (rc_ < 0) return rc_;                                                           \
-  } while (0)
-  ADD("all elements", nb_rand_range(2, (int64_t[]){3, 4}, -2, 2, NB_F64, g),
-      NB_A_BOOL("keepdim", false));
-  ADD("all elements, keepdim", nb_rand_range(2, (int64_t[]){3, 4}, -2, 2, NB_F64, g),
-      NB_A_BOOL("keepdim", true));
-  ADD("dim [1]", nb_rand_range(3, (int64_t[]){2, 3, 4}, -2, 2, NB_F64, g), NB_A_INTS("dim", 1));
-  ADD("dims [-1,0], keepdim", nb_rand_range(3, (int64_t[]){2, 3, 4}, -2, 2, NB_F64, g),
-      NB_A_INTS("dim", -1, 0), NB_A_BOOL("keepdim", true));
-  ADD("transposed input, dim [0]",
-      red_transposed_sample(nb_rand_range(2, (int64_t[]){3, 5}, -2, 2, NB_F64, g)),
-      NB_A_INTS("dim", 0));
-  ADD("transposed input, dim [-1], keepdim",
-      red_transposed_sample(nb_rand_range(2, (int64_t[]){3, 5}, -2, 2, NB_F64, g)),
-      NB_A_INTS("dim", -1), NB_A_BOOL("keepdim", true));
-  ADD("0-d input", nb_rand_range(0, NULL, -2, 2, NB_F64, g), NB_A_BOOL("keepdim", false));
-  ADD("size-1 dim reduced", nb_rand_range(3, (int64_t[]){4, 1, 3}, -2, 2, NB_F64, g),
-      NB_A_INTS("dim", 1));
-#undef ADD
-  return 0;
+  return red_sum_backward(ctx, grad_out, false, grad_in);
 }
 
 static const nb_input_spec sum_inputs[] = {
     {"input", NB_DT_FLOAT | NB_DT_I64, 0, "tensor to sum (float32, float64 or int64)"}};
 static const nb_output_spec sum_outputs[] = {
     {"out", 0, "the sums, same dtype as input; 0-d when every dim is reduced without keepdim"}};
-static const nb_attr_spec sum_attrs[] = {
-    {.name = "dim",
-     .type = NB_ATTR_INTS,
-     .flags = NB_ATTR_OPTIONAL,
-     .doc = "dims to reduce (negative counts from the end, no duplicates); absent or empty: "
-            "all dims"},
-    {.name = "keepdim",
-     .type = NB_ATTR_BOOL,
-     .def = {.i = 0},
-     .doc = "keep each reduced dim as size 1"},
-};
 
 const nb_op_desc red_sum_desc = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -81,9 +29,9 @@ const nb_op_desc red_sum_desc = {
     .n_outputs = 1,
     .outputs = sum_outputs,
     .n_attrs = 2,
-    .attrs = sum_attrs,
+    .attrs = red_dims_attrs,
     .forward = sum_forward,
     .backward = sum_backward,
-    .samples = sum_samples,
+    .samples = red_dims_samples,
     .saves = "nothing (input shape and attributes only)",
 };
