@@ -7,12 +7,6 @@ static int clone_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value 
   return out[0] ? 0 : nb_last_status();
 }
 
-/* Identity: the output gradient passes through unchanged. */
-static int clone_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  grad_in[0] = grad_out[0];
-  return 0;
-}
-
 static int clone_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -40,7 +34,7 @@ const nb_op_desc shp_clone_desc = {
     .n_outputs = 1,
     .outputs = clone_outputs,
     .forward = clone_forward,
-    .backward = clone_backward,
+    .backward = shp_backward_identity,
     .samples = clone_samples,
     .saves = "nothing",
 };

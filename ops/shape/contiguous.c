@@ -12,11 +12,6 @@ static int contiguous_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
   return out[0] ? 0 : nb_last_status();
 }
 
-static int contiguous_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  grad_in[0] = grad_out[0];
-  return 0;
-}
-
 static int contiguous_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -43,7 +38,7 @@ const nb_op_desc shp_contiguous_desc = {
     .n_outputs = 1,
     .outputs = contiguous_outputs,
     .forward = contiguous_forward,
-    .backward = contiguous_backward,
+    .backward = shp_backward_identity,
     .samples = contiguous_samples,
     .saves = "nothing",
 };

@@ -30,13 +30,6 @@ static int flatten_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_valu
   return out[0] ? 0 : nb_last_status();
 }
 
-static int flatten_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int ndim;
-  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
-  grad_in[0] = shp_reshape_any(grad_out[0], ndim, shape);
-  return grad_in[0] ? 0 : nb_last_status();
-}
-
 static int flatten_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -80,7 +73,7 @@ const nb_op_desc shp_flatten_desc = {
     .n_attrs = 2,
     .attrs = flatten_attrs,
     .forward = flatten_forward,
-    .backward = flatten_backward,
+    .backward = shp_backward_reshape_back,
     .samples = flatten_samples,
     .saves = "nothing (the input's shape)",
 };

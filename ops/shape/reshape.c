@@ -10,14 +10,6 @@ static int reshape_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_valu
   return out[0] ? 0 : nb_last_status();
 }
 
-/* The gradient is the output gradient reshaped back (a view of it when possible). */
-static int reshape_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int ndim;
-  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
-  grad_in[0] = shp_reshape_any(grad_out[0], ndim, shape);
-  return grad_in[0] ? 0 : nb_last_status();
-}
-
 static int reshape_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -43,12 +35,6 @@ static int reshape_samples(nb_sample_sink *sink) {
 static const nb_input_spec reshape_inputs[] = {{"input", NB_DT_ANY, 0, "tensor to reshape"}};
 static const nb_output_spec reshape_outputs[] = {
     {"out", 0, "the same elements in row-major order with the new shape"}};
-static const nb_attr_spec reshape_attrs[] = {
-    {.name = "shape",
-     .type = NB_ATTR_INTS,
-     .flags = NB_ATTR_REQUIRED,
-     .doc = "new shape; one entry may be -1 (inferred from the number of elements)"},
-};
 
 const nb_op_desc shp_reshape_desc = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -62,9 +48,9 @@ const nb_op_desc shp_reshape_desc = {
     .n_outputs = 1,
     .outputs = reshape_outputs,
     .n_attrs = 1,
-    .attrs = reshape_attrs,
+    .attrs = shp_shape_attrs,
     .forward = reshape_forward,
-    .backward = reshape_backward,
+    .backward = shp_backward_reshape_back,
     .samples = reshape_samples,
     .saves = "nothing (the input's shape)",
 };

@@ -36,6 +36,15 @@ int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int6
 /* Render an INTS attribute as "[2,-1]" into buf (always NUL-terminated); returns buf. */
 const char *shp_ints_str(const nb_ints *v, char *buf, size_t size);
 
+/* Backward shared by the ops that only change the shape (reshape, view, flatten, squeeze,
+ * unsqueeze): the output gradient reshaped back to the input's shape, a view of it when
+ * the strides allow. */
+int shp_backward_reshape_back(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+/* Backward of clone and contiguous: the output gradient passes through unchanged. */
+int shp_backward_identity(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+/* The "shape" attribute of reshape and view (required INTS, one entry may be -1). */
+extern const nb_attr_spec shp_shape_attrs[1];
+
 /* A fresh float64 sample of shape [rows, cols] seen transposed ([cols, rows], strides
  * [1, cols]): a non-contiguous input for the harness. */
 nb_tensor *shp_transposed_sample(nb_generator *g, int64_t rows, int64_t cols);

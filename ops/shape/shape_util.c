@@ -1,5 +1,5 @@
-/* ops/shape/shape_util.c — dim wrapping, view strides, views and reshape-or-copy shared by
- * the shape operators. */
+/* ops/shape/shape_util.c — dim wrapping, view strides, views, reshape-or-copy, the
+ * backwards and attribute schema several shape operators share, and sample helpers. */
 #include <string.h>
 
 #include "shape.h"
@@ -81,6 +81,26 @@ nb_tensor *shp_reshape_any(nb_tensor *t, int ndim, const int64_t *shape) {
   for (int d = ndim - 1; d >= 0; d--) st[d] = d == ndim - 1 ? 1 : shape[d + 1] * st[d + 1];
   return nb_as_strided(c, ndim, shape, st, 0); /* a fresh copy starts at offset 0 */
 }
+
+int shp_backward_reshape_back(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int ndim;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
+  grad_in[0] = shp_reshape_any(grad_out[0], ndim, shape);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+int shp_backward_identity(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  (void)ctx;
+  grad_in[0] = grad_out[0];
+  return 0;
+}
+
+const nb_attr_spec shp_shape_attrs[1] = {
+    {.name = "shape",
+     .type = NB_ATTR_INTS,
+     .flags = NB_ATTR_REQUIRED,
+     .doc = "new shape; one entry may be -1 (inferred from the number of elements)"},
+};
 
 const char *shp_ints_str(const nb_ints *v, char *buf, size_t size) {
   int64_t tmp[NB_MAX_DIMS];

@@ -17,14 +17,6 @@ static int squeeze_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_valu
   return out[0] ? 0 : nb_last_status();
 }
 
-/* The gradient gets the size-1 dim back: a view of the output gradient. */
-static int squeeze_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int ndim;
-  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
-  grad_in[0] = shp_reshape_any(grad_out[0], ndim, shape);
-  return grad_in[0] ? 0 : nb_last_status();
-}
-
 static int squeeze_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -64,7 +56,7 @@ const nb_op_desc shp_squeeze_desc = {
     .n_attrs = 1,
     .attrs = squeeze_attrs,
     .forward = squeeze_forward,
-    .backward = squeeze_backward,
+    .backward = shp_backward_reshape_back,
     .samples = squeeze_samples,
     .saves = "nothing (the input's shape)",
 };

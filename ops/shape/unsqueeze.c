@@ -25,14 +25,6 @@ static int unsqueeze_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_va
   return out[0] ? 0 : nb_last_status();
 }
 
-/* The gradient loses the inserted dim again: a view of the output gradient. */
-static int unsqueeze_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int ndim;
-  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
-  grad_in[0] = shp_reshape_any(grad_out[0], ndim, shape);
-  return grad_in[0] ? 0 : nb_last_status();
-}
-
 static int unsqueeze_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -72,7 +64,7 @@ const nb_op_desc shp_unsqueeze_desc = {
     .n_attrs = 1,
     .attrs = unsqueeze_attrs,
     .forward = unsqueeze_forward,
-    .backward = unsqueeze_backward,
+    .backward = shp_backward_reshape_back,
     .samples = unsqueeze_samples,
     .saves = "nothing (the input's shape)",
 };

@@ -22,13 +22,6 @@ static int view_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
   return out[0] ? 0 : nb_last_status();
 }
 
-static int view_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int ndim;
-  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
-  grad_in[0] = shp_reshape_any(grad_out[0], ndim, shape);
-  return grad_in[0] ? 0 : nb_last_status();
-}
-
 static int view_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -49,12 +42,6 @@ static int view_samples(nb_sample_sink *sink) {
 static const nb_input_spec view_inputs[] = {{"input", NB_DT_ANY, 0, "tensor to view"}};
 static const nb_output_spec view_outputs[] = {
     {"out", 0, "a view of the input's storage with the new shape"}};
-static const nb_attr_spec view_attrs[] = {
-    {.name = "shape",
-     .type = NB_ATTR_INTS,
-     .flags = NB_ATTR_REQUIRED,
-     .doc = "new shape; one entry may be -1 (inferred from the number of elements)"},
-};
 
 const nb_op_desc shp_view_desc = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -69,9 +56,9 @@ const nb_op_desc shp_view_desc = {
     .n_outputs = 1,
     .outputs = view_outputs,
     .n_attrs = 1,
-    .attrs = view_attrs,
+    .attrs = shp_shape_attrs,
     .forward = view_forward,
-    .backward = view_backward,
+    .backward = shp_backward_reshape_back,
     .samples = view_samples,
     .saves = "nothing (the input's shape)",
 };
