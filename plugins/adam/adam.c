@@ -83,24 +83,16 @@ ADAM_LOOP(adam_loop_f64, double, sqrt)
 ADAM_RANGE(adam_range_f32, adam_loop_f32, float)
 ADAM_RANGE(adam_range_f64, adam_loop_f64, double)
 
-static nb_tensor *adam_slot(nb_tensor **state, int k, nb_tensor *param) {
-  if (!state[k]) state[k] = nb_keep(nb_zeros_like(param));
-  return state[k];
-}
-
 int adam_update(const char *what, bool decoupled, const nb_attr_value *hp, int64_t step,
                 nb_tensor *param, nb_tensor *grad, nb_tensor **state) {
+  int rc = optim_check_param_grad(what, param, grad);
+  if (rc < 0) return rc;
   nb_dtype dt = nb_dtype_of(param);
-  if (!nb_is_contiguous(param) || !nb_is_contiguous(grad) || nb_dtype_of(grad) != dt ||
-      nb_numel(grad) != nb_numel(param))
-    return nb_set_error(NB_EINVAL, "%s: param %s %s and grad %s %s must be contiguous and alike",
-                        what, nb_shape_of(param), nb_dtype_name(dt), nb_shape_of(grad),
-                        nb_dtype_name(nb_dtype_of(grad)));
   if (step < 1) return nb_set_error(NB_EINVAL, "%s: step must be >= 1, got %lld", what,
                                     (long long)step);
   bool ams = hp[ADAM_AMSGRAD].i != 0;
-  if (!adam_slot(state, 0, param) || !adam_slot(state, 1, param) ||
-      (ams && !adam_slot(state, 2, param)))
+  if (!optim_zero_state(state, 0, param) || !optim_zero_state(state, 1, param) ||
+      (ams && !optim_zero_state(state, 2, param)))
     return nb_last_status();
   double lr = hp[ADAM_LR].f, b1 = hp[ADAM_BETA1].f, b2 = hp[ADAM_BETA2].f;
   double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);

@@ -4,16 +4,7 @@
 
 #include <nabla/optim.h>
 
-/* Elements per parallel chunk: below this an update runs on one thread. */
-#define NB_OPTIM_GRAIN 32768
-
-/* Update loops are built for AVX2 too and picked at load time (elementwise IEEE math with
- * no contraction, so every variant gives the same bits). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NB_OPTIM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define NB_OPTIM_CLONES
-#endif
+#include "../optim_util.h" /* NB_OPTIM_GRAIN, NB_OPTIM_CLONES, shared checks */
 
 /* Hyperparameter order of both "adam" and "adamw" (betas are two floats). */
 enum { ADAM_LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, ADAM_WD, ADAM_AMSGRAD, ADAM_MAXIMIZE,

@@ -91,24 +91,15 @@ RMS_LOOP(rms_loop_f64, double, sqrt)
 RMS_RANGE(rms_range_f32, rms_loop_f32, float)
 RMS_RANGE(rms_range_f64, rms_loop_f64, double)
 
-static nb_tensor *rms_slot(nb_tensor **state, int k, nb_tensor *param) {
-  if (!state[k]) state[k] = nb_keep(nb_zeros_like(param));
-  return state[k];
-}
-
 static int rmsprop_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb_tensor *grad,
                         nb_tensor **state) {
   (void)step;
+  int rc = optim_check_param_grad("rmsprop", param, grad);
+  if (rc < 0) return rc;
   nb_dtype dt = nb_dtype_of(param);
-  if (!nb_is_contiguous(param) || !nb_is_contiguous(grad) || nb_dtype_of(grad) != dt ||
-      nb_numel(grad) != nb_numel(param))
-    return nb_set_error(NB_EINVAL,
-                        "rmsprop: param %s %s and grad %s %s must be contiguous and alike",
-                        nb_shape_of(param), nb_dtype_name(dt), nb_shape_of(grad),
-                        nb_dtype_name(nb_dtype_of(grad)));
   bool momentum = hp[HP_MOMENTUM].f > 0, centered = hp[HP_CENTERED].i != 0;
-  if (!rms_slot(state, 0, param) || (momentum && !rms_slot(state, 1, param)) ||
-      (centered && !rms_slot(state, 2, param)))
+  if (!optim_zero_state(state, 0, param) || (momentum && !optim_zero_state(state, 1, param)) ||
+      (centered && !optim_zero_state(state, 2, param)))
     return nb_last_status();
   rms_job j = {.p = nb_data(param), .g = nb_data(grad), .sq = nb_data(state[0]),
                .buf = momentum ? nb_data(state[1]) : NULL,

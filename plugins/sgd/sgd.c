@@ -99,12 +99,9 @@ SGD_RANGE(sgd_range_f64, sgd_loop_f64, double)
 static int sgd_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb_tensor *grad,
                     nb_tensor **state) {
   (void)step;
+  int rc = optim_check_param_grad("sgd", param, grad);
+  if (rc < 0) return rc;
   nb_dtype dt = nb_dtype_of(param);
-  if (!nb_is_contiguous(param) || !nb_is_contiguous(grad) || nb_dtype_of(grad) != dt ||
-      nb_numel(grad) != nb_numel(param))
-    return nb_set_error(NB_EINVAL, "sgd: param %s %s and grad %s %s must be contiguous and alike",
-                        nb_shape_of(param), nb_dtype_name(dt), nb_shape_of(grad),
-                        nb_dtype_name(nb_dtype_of(grad)));
   sgd_job j = {.p = nb_data(param), .g = nb_data(grad), .lr = hp[HP_LR].f,
                .mu = hp[HP_MOMENTUM].f, .damp = hp[HP_DAMPENING].f, .wd = hp[HP_WD].f,
                .nesterov = hp[HP_NESTEROV].i != 0, .maximize = hp[HP_MAXIMIZE].i != 0};
