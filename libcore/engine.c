@@ -11,6 +11,7 @@
  * Restricted runs (backward with inputs=, autograd.grad) mark the nodes that lead to a
  * target as needed and skip the rest.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +28,8 @@ typedef struct run {
   uint64_t id;
   unsigned flags;
   bool capture;    /* autograd.grad: do not touch .grad */
-  nb_node **order; /* topological order */
+  nb_node **order; /* reachable nodes, then (after toposort) in topological order */
+  nb_node **sorted; /* toposort's output buffer, same capacity */
   int n, cap;
   target *targets;
   int n_targets;
@@ -35,12 +37,38 @@ typedef struct run {
 
 static uint64_t run_ids;
 
+/* Per-thread arrays reused across runs, so a small backward allocates nothing. A run
+ * that re-enters the engine on the same thread (a hook calling nb_backward) takes fresh
+ * arrays instead. */
+typedef struct run_arrays {
+  nb_node **order, **sorted;
+  int cap;
+  bool busy, registered;
+} run_arrays;
+static _Thread_local run_arrays tl;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+static void tl_free(void *arg) { /* thread exit */
+  run_arrays *a = arg;
+  free(a->order);
+  free(a->sorted);
+  memset(a, 0, sizeof *a);
+}
+static void tl_key_init(void) { pthread_key_create(&tl_key, tl_free); }
+
+static int grow(nb_node ***v, int n, int cap) {
+  nb_node **o = realloc(*v, (size_t)cap * sizeof *o);
+  if (!o) return nb_set_error(NB_ENOMEM, "backward: out of memory for %d graph nodes", cap);
+  *v = o;
+  (void)n;
+  return NB_OK;
+}
+
 static int push_node(run *r, nb_node *n) {
   if (r->n == r->cap) {
     int cap = r->cap ? r->cap * 2 : 64;
-    nb_node **o = realloc(r->order, (size_t)cap * sizeof *o);
-    if (!o) return nb_set_error(NB_ENOMEM, "backward: out of memory for %d graph nodes", cap);
-    r->order = o;
+    if (grow(&r->order, r->n, cap) < 0 || grow(&r->sorted, r->n, cap) < 0) return nb_last_status();
     r->cap = cap;
   }
   r->order[r->n++] = n;
@@ -77,8 +105,7 @@ static int discover(run *r, nb_node *const *roots, int n_roots) {
 
 /* Reorder r->order topologically (Kahn). Every node is reachable, so all are placed. */
 static int toposort(run *r) {
-  nb_node **out = malloc((size_t)(r->n ? r->n : 1) * sizeof *out);
-  if (!out) return nb_set_error(NB_ENOMEM, "backward: out of memory ordering %d nodes", r->n);
+  nb_node **out = r->sorted;
   int head = 0, tail = 0;
   for (int i = 0; i < r->n; i++)
     if (r->order[i]->deps == 0) out[tail++] = r->order[i];
@@ -89,9 +116,8 @@ static int toposort(run *r) {
       if (m && --m->deps == 0) out[tail++] = m;
     }
   }
-  free(r->order);
+  r->sorted = r->order;
   r->order = out;
-  r->cap = r->n;
   return NB_OK;
 }
 
@@ -281,8 +307,6 @@ static void finish(run *r, bool ok) {
     if (ok && !(r->flags & NB_RETAIN_GRAPH) && n->op) nb__node_release_saved(n);
     n->run_id = 0;
   }
-  free(r->order);
-  r->order = NULL;
 }
 
 /* Validate root and its gradient; returns the root's edge (new node reference) and the
@@ -343,6 +367,18 @@ static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_ro
   bool prev_mode = nb_set_grad_enabled(false);
   run r = {.id = __atomic_add_fetch(&run_ids, 1, __ATOMIC_RELAXED), .flags = flags,
            .capture = capture, .targets = targets, .n_targets = n_targets};
+  bool owns_tl = !tl.busy;
+  if (owns_tl) { /* borrow this thread's arrays */
+    if (!tl.registered) {
+      pthread_once(&tl_once, tl_key_init);
+      pthread_setspecific(tl_key, &tl);
+      tl.registered = true;
+    }
+    tl.busy = true;
+    r.order = tl.order;
+    r.sorted = tl.sorted;
+    r.cap = tl.cap;
+  }
   nb_edge edges[n_roots];
   nb_tensor *seeds[n_roots];
   nb_node *root_nodes[n_roots];
@@ -372,6 +408,15 @@ static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_ro
     nb_scope_end();
   }
   finish(&r, rc >= 0);
+  if (owns_tl) { /* keep the (possibly grown) arrays for the next run */
+    tl.order = r.order;
+    tl.sorted = r.sorted;
+    tl.cap = r.cap;
+    tl.busy = false;
+  } else {
+    free(r.order);
+    free(r.sorted);
+  }
   for (int k = 0; k < n_seeded; k++) {
     nb_release(seeds[k]);
     nb__node_release(edges[k].node);

@@ -28,7 +28,7 @@ static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 #define NODE_CLASS_BYTES 128
 #define NODE_CLASSES 8
-#define NODE_CACHE_MAX 256
+#define NODE_CACHE_MAX 2048 /* per class and thread: a 1000-op graph keeps 1000 nodes alive */
 
 #ifndef NODE_NO_FREELIST
 typedef struct node_cache {
@@ -68,7 +68,7 @@ static void *node_mem(size_t sz, int8_t *cls) {
       void *p = c->head[k];
       c->head[k] = *(void **)p;
       c->n[k]--;
-      memset(p, 0, csz);
+      memset(p, 0, sz); /* only the bytes this node uses must start zeroed */
       return p;
     }
     return calloc(1, csz);

@@ -1,17 +1,40 @@
 #!/bin/sh
 # Side-by-side: nabla vs PyTorch (Debian's python3-torch) on the same tiny graphs, in the
-# same run, one thread each. Prints a table with the speed-up (PyTorch time / nabla time).
-# usage: bench/autograd/run.sh [BUILD_DIR]   (default: build)
+# same run, one thread each. Runs ROUNDS alternating rounds (nabla, PyTorch, nabla, ...)
+# so drift in the machine's speed hits both sides alike, and prints each round's times
+# and the median speed-up (PyTorch time / nabla time) per benchmark.
+# usage: bench/autograd/run.sh [BUILD_DIR [ROUNDS]]   (defaults: build 5)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
+rounds=${2:-5}
 exe="$build/bench/autograd/bench_autograd"
 [ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
-/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
-nb=$(meson devenv -C "$build" "$PWD/$exe" 2>/dev/null || NABLA_PLUGIN_PATH="$(find "$build/ops" "$build/plugins" -name '*.so' -exec dirname {} \; | sort -u | paste -sd:)" "$exe")
-pt=$(OMP_NUM_THREADS=1 /usr/bin/python3 "$here/bench_autograd.py")
-printf '%-12s %14s %14s %10s\n' benchmark "nabla us" "pytorch us" speed-up
-printf '%s\n' "$nb" | while read -r name med _min; do
-  ptmed=$(printf '%s\n' "$pt" | awk -v n="$name" '$1 == n {print $2}')
-  awk -v n="$name" -v a="$med" -v b="$ptmed" 'BEGIN {printf "%-12s %14.3f %14.3f %9.1fx\n", n, a, b, b / a}'
+/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+  { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+NABLA_PLUGIN_PATH=$(find "$build/ops" "$build/plugins" -name '*.so' -exec dirname {} \; | sort -u | paste -sd:)
+NABLA_PLUGIN_SYSTEM_PATH=
+export NABLA_PLUGIN_PATH NABLA_PLUGIN_SYSTEM_PATH
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+i=0
+while [ "$i" -lt "$rounds" ]; do
+  "$exe" | sed 's/^/nabla /' >>"$out"
+  OMP_NUM_THREADS=1 /usr/bin/python3 "$here/bench_autograd.py" | sed 's/^/torch /' >>"$out"
+  i=$((i + 1))
 done
+# Pair the k-th nabla line of a benchmark with the k-th torch line, then take medians.
+awk '
+  { key = $2; if ($1 == "nabla") { nb[key, ++nn[key]] = $3 } else { pt[key, ++np[key]] = $3 } names[key] = 1 }
+  function median(a, n,   i, j, t) {
+    for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  END {
+    printf "%-12s %12s %12s %12s   %s\n", "benchmark", "nabla us", "pytorch us", "speed-up", "per-round speed-ups"
+    for (k in names) {
+      n = nn[k]; split("", r); split("", a); split("", b); rounds = ""
+      for (i = 1; i <= n; i++) { r[i] = pt[k, i] / nb[k, i]; a[i] = nb[k, i]; b[i] = pt[k, i]; rounds = rounds sprintf(" %.1f", r[i]) }
+      printf "%-12s %12.3f %12.3f %11.1fx  %s\n", k, median(a, n), median(b, n), median(r, n), rounds
+    }
+  }' "$out"
