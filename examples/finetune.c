@@ -17,14 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(x)                                                          \
-  do {                                                                    \
-    if (!(x)) {                                                           \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #x, \
-              nb_last_error());                                           \
-      return 1;                                                           \
-    }                                                                     \
-  } while (0)
+#include "example_util.h" /* CHECK */
 
 enum { BATCH = 8, STEPS_PER_EPOCH = 4, CLASSES = 10 };
 

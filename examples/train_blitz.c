@@ -14,14 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(x)                                                          \
-  do {                                                                    \
-    if (!(x)) {                                                           \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #x, \
-              nb_last_error());                                           \
-      return 1;                                                           \
-    }                                                                     \
-  } while (0)
+#include "example_util.h" /* CHECK */
 
 enum { BATCH = 16, BATCHES = 32, CLASSES = 10 };
 

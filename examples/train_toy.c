@@ -11,14 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CHECK(x)                                                          \
-  do {                                                                    \
-    if (!(x)) {                                                           \
-      fprintf(stderr, "%s:%d: %s failed: %s\n", __FILE__, __LINE__, #x, \
-              nb_last_error());                                           \
-      return 1;                                                           \
-    }                                                                     \
-  } while (0)
+#include "example_util.h" /* CHECK */
 
 /* One epoch of full-batch training: zero_grad, forward, MSELoss, backward, step. */
 static int train(nb_module *net, nb_optimizer *opt, nb_tensor *x, nb_tensor *y, int steps,
