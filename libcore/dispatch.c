@@ -7,7 +7,8 @@
 
 #include "internal.h"
 
-static int dtype_list(unsigned mask, char *buf, size_t size) {
+/* "float32, float64" for a dtype mask. */
+static void dtype_list(unsigned mask, char *buf, size_t size) {
   size_t used = 0;
   buf[0] = '\0';
   for (int d = 0; d < NB_NUM_DTYPES; d++) {
@@ -16,7 +17,6 @@ static int dtype_list(unsigned mask, char *buf, size_t size) {
     if (w < 0 || (size_t)w >= size - used) break;
     used += (size_t)w;
   }
-  return NB_OK;
 }
 
 static int check_inputs(const nb_op_desc *d, int n_in, nb_tensor *const *in) {
@@ -69,8 +69,7 @@ static int gradient_edge(nb_tensor *t, nb_edge *e) {
 }
 
 /* Record the node: edges and metadata of inputs. */
-static int record_inputs(nb_node *node, const nb_op_desc *d, int n_in, nb_tensor *const *in,
-                         uint64_t needs) {
+static int record_inputs(nb_node *node, int n_in, nb_tensor *const *in, uint64_t needs) {
   for (int i = 0; i < n_in; i++) {
     if (in[i]) fill_meta(&node->in_meta[i], in[i]);
     if ((needs >> i) & 1u) {
@@ -78,7 +77,6 @@ static int record_inputs(nb_node *node, const nb_op_desc *d, int n_in, nb_tensor
       if (rc < 0) return rc;
     }
   }
-  (void)d;
   return NB_OK;
 }
 
@@ -173,7 +171,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     node = nb__node_new(op, op->node_name, n_in, n_out);
     if (!node) return nb_last_status();
     if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
-    rc = record_inputs(node, d, n_in, in, needs);
+    rc = record_inputs(node, n_in, in, needs);
     if (rc < 0) {
       nb__node_release(node);
       return rc;
