@@ -5,26 +5,50 @@
 # nabla time, > 1 means nabla is faster), nabla's GFLOP/s and that as % of the plain BLIS
 # sgemm (nb_gemm 1024^3) measured in the same run. With one thread both sides time
 # process CPU time (robust when the machine is shared), otherwise wall-clock time.
-# usage: bench/nn/run.sh [BUILD_DIR] [THREADS] [MIN_SECONDS]   (defaults: build 1 1.0)
+# The two sides alternate case by case for ROUNDS rounds and each keeps its best median,
+# so a change in machine load hits both alike.
+# usage: bench/nn/run.sh [BUILD_DIR] [THREADS] [MIN_SECONDS] [ROUNDS]
+#        (defaults: build 1 0.5 3)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 threads=${2:-1}
-min_s=${3:-1.0}
+min_s=${3:-0.5}
+rounds=${4:-3}
 exe="$build/bench/nn/bench_nn"
 [ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
 /usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
 # Passive OpenMP waiting for both sides: on a shared, oversubscribed machine actively
 # spinning worker threads stall each other (tens of ms per parallel region).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
-plugin_path=$(find "$build/ops" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)
-nb=$(NABLA_PLUGIN_PATH="$plugin_path" NABLA_PLUGIN_SYSTEM_PATH= OMP_NUM_THREADS=$threads "$exe" "$here/cases.txt" "$threads" "$min_s")
-pt=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/bench_nn.py" "$here/cases.txt" "$threads" "$min_s")
-sgemm=$(printf '%s\n' "$nb" | awk '$1 == "sgemm_1024" {print $4}')
-echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY)   nabla BLIS sgemm 1024^3: $sgemm GFLOP/s   torch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" OMP_NUM_THREADS="$threads"
+export NABLA_PLUGIN_PATH="$(find "$build/ops" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)"
+export NABLA_PLUGIN_SYSTEM_PATH=
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+grep -v '^#' "$here/cases.txt" | grep . > "$tmp/cases"
+: > "$tmp/nb"
+: > "$tmp/pt"
+r=0
+while [ "$r" -lt "$rounds" ]; do
+  while read -r line; do
+    printf '%s\n' "$line" > "$tmp/one"
+    "$exe" "$tmp/one" "$threads" "$min_s" >> "$tmp/nb"
+    /usr/bin/python3 "$here/bench_nn.py" "$tmp/one" "$threads" "$min_s" >> "$tmp/pt"
+  done < "$tmp/cases"
+  r=$((r + 1))
+done
+# best median per case and side (GFLOP/s of that run)
+best() { awk '!($1 in m) || $2 < m[$1] {m[$1] = $2; g[$1] = $4} END {for (k in m) print k, m[k], g[k]}' "$1"; }
+best "$tmp/nb" > "$tmp/nb.best"
+best "$tmp/pt" > "$tmp/pt.best"
+sgemm=$(awk '$1 == "sgemm_1024" {print $3}' "$tmp/nb.best")
+echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY), best of $rounds alternating rounds," \
+  "median of >= 5 runs and ${min_s}s each; nabla BLIS sgemm 1024^3: $sgemm GFLOP/s;" \
+  "torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
 printf '%-18s %11s %11s %9s %9s %9s\n' case "nabla ms" "torch ms" speed-up "GFLOP/s" "% sgemm"
-printf '%s\n' "$nb" | while read -r name med _min gf; do
-  ptmed=$(printf '%s\n' "$pt" | awk -v n="$name" '$1 == n {print $2}')
-  awk -v n="$name" -v a="$med" -v b="$ptmed" -v g="$gf" -v s="$sgemm" \
-    'BEGIN {printf "%-18s %11.3f %11.3f %8.2fx %9.1f %8.0f%%\n", n, a, b, b / a, g, 100 * g / s}'
+awk '{print $2}' "$tmp/cases" | while read -r name; do
+  a=$(awk -v n="$name" '$1 == n {print $2, $3}' "$tmp/nb.best")
+  b=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/pt.best")
+  echo "$name $a $b" | awk -v s="$sgemm" \
+    '{printf "%-18s %11.3f %11.3f %8.2fx %9.1f %8.0f%%\n", $1, $2, $4, $4 / $2, $3, 100 * $3 / s}'
 done
