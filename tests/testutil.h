@@ -42,4 +42,27 @@ static inline int nb_test_run(Suite *s) {
   return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
+/* Assert t is non-NULL (else report the last error) and has shape[0..ndim). A function,
+ * not a macro, so a compound literal `(int64_t[]){2, 3}` can be passed as shape. */
+static inline void nb_test_assert_shape(const nb_tensor *t, int ndim, const int64_t *shape) {
+  ck_assert_msg(t != NULL, "NULL tensor: %s", nb_last_error());
+  ck_assert_int_eq(nb_ndim(t), ndim);
+  for (int i = 0; i < ndim; i++) ck_assert_int_eq(nb_shape(t)[i], shape[i]);
+}
+
+/* Checked fixture for suites whose tests must not leak tensors:
+ *   tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
+ * setup clears the error and opens a scope; teardown closes it and fails the test when
+ * more tensors are alive than before it. */
+static int64_t nb_test_live_before_;
+static inline void nb_test_scope_setup(void) {
+  nb_clear_error();
+  nb_test_live_before_ = nb_live_tensors();
+  ck_assert_int_ge(nb_scope_begin(), 1);
+}
+static inline void nb_test_scope_teardown(void) {
+  nb_scope_end();
+  ck_assert_int_eq(nb_live_tensors(), nb_test_live_before_); /* nothing leaked */
+}
+
 #endif

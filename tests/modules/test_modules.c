@@ -9,16 +9,6 @@
 
 #include "testutil.h"
 
-static int64_t live0;
-static void setup(void) {
-  live0 = nb_live_tensors();
-  nb_scope_begin();
-}
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live0);
-}
-
 static char *read_ref(const char *name) {
   const char *root = getenv("NABLA_SOURCE_ROOT");
   char path[1024];
@@ -250,7 +240,7 @@ END_TEST
 static Suite *suite(void) {
   Suite *s = suite_create("modules");
   TCase *tc = tcase_create("modules");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_set_timeout(tc, 120);
   tcase_add_test(tc, test_toy_names_and_print);
   tcase_add_test(tc, test_blitz_matches_torch);

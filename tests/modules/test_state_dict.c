@@ -10,18 +10,16 @@
 
 #include "testutil.h"
 
-static int64_t live0;
 static char path[64];
 
+/* The leak-checking fixture of testutil.h plus a per-process file name. */
 static void setup(void) {
-  live0 = nb_live_tensors();
   snprintf(path, sizeof path, "state_dict_%d.safetensors", (int)getpid());
-  nb_scope_begin();
+  nb_test_scope_setup();
 }
 static void teardown(void) {
-  nb_scope_end();
   unlink(path);
-  ck_assert_int_eq(nb_live_tensors(), live0);
+  nb_test_scope_teardown();
 }
 
 static void assert_same(const nb_tensor *a, const nb_tensor *b) {

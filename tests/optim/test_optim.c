@@ -12,16 +12,6 @@
 #define N 4
 #define STEPS 9
 
-static int64_t live0;
-static void setup(void) {
-  live0 = nb_live_tensors();
-  nb_scope_begin();
-}
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live0);
-}
-
 static nb_tensor *param(const double *v, int n) {
   nb_tensor *t = nb_from_doubles(v, n, NB_F64);
   ck_assert_ptr_nonnull(t);
@@ -475,7 +465,7 @@ END_TEST
 static Suite *suite(void) {
   Suite *s = suite_create("optim");
   TCase *tc = tcase_create("optim");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   int ncfg = (int)(sizeof CFGS / sizeof CFGS[0]);
   tcase_add_loop_test(tc, test_closed_form_trajectories, 0, ncfg);
   tcase_add_test(tc, test_by_hand);

@@ -5,19 +5,6 @@
 
 #include "testutil.h"
 
-static int64_t live_before;
-
-static void setup(void) {
-  nb_clear_error();
-  live_before = nb_live_tensors();
-  ck_assert_int_ge(nb_scope_begin(), 1);
-}
-
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live_before); /* nothing leaked */
-}
-
 /* float64 tensor from values */
 static nb_tensor *T(int ndim, const int64_t *shape, const double *v) {
   nb_tensor *t = nb_from_data(v, ndim, shape, NB_F64);
@@ -35,37 +22,31 @@ static nb_tensor *grid(int64_t rows, int64_t cols, nb_dtype dt) {
   return t;
 }
 
-static void assert_shape(const nb_tensor *t, int ndim, const int64_t *shape) {
-  ck_assert_msg(t != NULL, "NULL tensor: %s", nb_last_error());
-  ck_assert_int_eq(nb_ndim(t), ndim);
-  for (int i = 0; i < ndim; i++) ck_assert_int_eq(nb_shape(t)[i], shape[i]);
-}
-
 /* ---- sum -------------------------------------------------------------------------- */
 
 START_TEST(sum_all_and_grad_ones) {
   nb_tensor *x = nb_requires_grad_(T(2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6}));
   nb_tensor *y = nb_sum(x);
-  assert_shape(y, 0, NULL);
+  nb_test_assert_shape(y, 0, NULL);
   ck_assert_double_eq(nb_item(y), 21.0);
   ck_assert_str_eq(nb_node_name(nb_grad_fn(y)), "SumBackward");
   ck_assert_int_eq(nb_backward(y, NULL, 0), 0);
   double ones[6] = {1, 1, 1, 1, 1, 1};
   ck_assert_tensor_values(nb_grad(x), ones, 6, 0.0);
-  assert_shape(nb_grad(x), 2, (int64_t[]){2, 3});
+  nb_test_assert_shape(nb_grad(x), 2, (int64_t[]){2, 3});
 }
 END_TEST
 
 START_TEST(sum_dims_keepdim_and_grad) {
   nb_tensor *x = nb_requires_grad_(T(2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6}));
   nb_tensor *r = nb_sum_dims(x, 1, (int64_t[]){1}, false);
-  assert_shape(r, 1, (int64_t[]){2});
+  nb_test_assert_shape(r, 1, (int64_t[]){2});
   ck_assert_tensor_values(r, ((double[]){6, 15}), 2, 0.0);
   nb_tensor *k = nb_sum_dims(x, 1, (int64_t[]){-1}, true);
-  assert_shape(k, 2, (int64_t[]){2, 1});
+  nb_test_assert_shape(k, 2, (int64_t[]){2, 1});
   ck_assert_tensor_values(k, ((double[]){6, 15}), 2, 0.0);
   nb_tensor *c = nb_sum_dims(x, 1, (int64_t[]){0}, true);
-  assert_shape(c, 2, (int64_t[]){1, 3});
+  nb_test_assert_shape(c, 2, (int64_t[]){1, 3});
   ck_assert_tensor_values(c, ((double[]){5, 7, 9}), 3, 0.0);
   /* upstream gradient [10, 20] broadcast back along dim 1 */
   nb_tensor *g = T(2, (int64_t[]){2, 1}, (double[]){10, 20});
@@ -84,7 +65,7 @@ START_TEST(sum_several_dims_3d) {
   nb_tensor *x3 = nb_reshape(x, 3, (int64_t[]){2, 3, 4});
   ck_assert_ptr_nonnull(x3);
   nb_tensor *s = nb_sum_dims(x3, 2, (int64_t[]){-1, 0}, false); /* over dims 2 and 0 */
-  assert_shape(s, 1, (int64_t[]){3});
+  nb_test_assert_shape(s, 1, (int64_t[]){3});
   /* sum over i,k of (12 i + 4 j + k) = 4*12 + 8*4 j ... computed directly: */
   double e[3];
   for (int j = 0; j < 3; j++) {
@@ -94,7 +75,7 @@ START_TEST(sum_several_dims_3d) {
   }
   ck_assert_tensor_values(s, e, 3, 0.0);
   nb_tensor *sk = nb_sum_dims(x3, 2, (int64_t[]){0, 2}, true);
-  assert_shape(sk, 3, (int64_t[]){1, 3, 1});
+  nb_test_assert_shape(sk, 3, (int64_t[]){1, 3, 1});
   ck_assert_tensor_values(sk, e, 3, 0.0);
   ck_assert_int_eq(nb_backward(s, T(1, (int64_t[]){3}, (double[]){1, 2, 3}), 0), 0);
   double ge[24];
@@ -175,7 +156,7 @@ START_TEST(sum_large_layouts) {
   ck_assert(!nb_is_contiguous(xt));
   nb_tensor *trow = nb_sum_dims(xt, 1, (int64_t[]){0}, false); /* = rows */
   nb_tensor *tcol = nb_sum_dims(xt, 1, (int64_t[]){1}, true);  /* = cols, [C,1] */
-  assert_shape(tcol, 2, (int64_t[]){C, 1});
+  nb_test_assert_shape(tcol, 2, (int64_t[]){C, 1});
   for (int64_t i = 0; i < R; i++) {
     double e = 300.0 * 1000 * i + 300.0 * 299 / 2, v1, v2;
     nb_get(rows, &i, &v1);
@@ -214,12 +195,12 @@ START_TEST(sum_edge_shapes) {
   ck_assert_ptr_null(nb_sum_dims(z, 1, (int64_t[]){1}, false));
   nb_tensor *e = nb_zeros(2, (int64_t[]){0, 3}, NB_F64);
   nb_tensor *se = nb_sum_dims(e, 1, (int64_t[]){0}, false);
-  assert_shape(se, 1, (int64_t[]){3});
+  nb_test_assert_shape(se, 1, (int64_t[]){3});
   ck_assert_tensor_values(se, ((double[]){0, 0, 0}), 3, 0.0);
   ck_assert_double_eq(nb_item(nb_sum(e)), 0.0);
   ck_assert(isnan(nb_item(nb_mean(e))));
   nb_tensor *se1 = nb_sum_dims(e, 1, (int64_t[]){1}, false);
-  assert_shape(se1, 1, (int64_t[]){0});
+  nb_test_assert_shape(se1, 1, (int64_t[]){0});
 }
 END_TEST
 
@@ -235,7 +216,7 @@ START_TEST(mean_values_and_grad) {
   ck_assert_tensor_values(nb_grad(x), e, 6, 1e-15);
   nb_tensor *x2 = nb_requires_grad_(T(2, (int64_t[]){2, 3}, (double[]){1, 2, 3, 4, 5, 6}));
   nb_tensor *mk = nb_mean_dims(x2, 1, (int64_t[]){-1}, true);
-  assert_shape(mk, 2, (int64_t[]){2, 1});
+  nb_test_assert_shape(mk, 2, (int64_t[]){2, 1});
   ck_assert_tensor_values(mk, ((double[]){2, 5}), 2, 1e-15);
   ck_assert_int_eq(nb_backward(mk, T(2, (int64_t[]){2, 1}, (double[]){3, 6}), 0), 0);
   ck_assert_tensor_values(nb_grad(x2), ((double[]){1, 1, 1, 2, 2, 2}), 6, 1e-15);
@@ -262,7 +243,7 @@ END_TEST
 START_TEST(max_ties_split_evenly) {
   nb_tensor *x = nb_requires_grad_(T(1, (int64_t[]){3}, (double[]){1, 3, 3}));
   nb_tensor *m = nb_max(x);
-  assert_shape(m, 0, NULL);
+  nb_test_assert_shape(m, 0, NULL);
   ck_assert_double_eq(nb_item(m), 3.0);
   ck_assert_int_eq(nb_backward(m, NULL, 0), 0);
   ck_assert_tensor_values(nb_grad(x), ((double[]){0, .5, .5}), 3, 0.0);
@@ -354,8 +335,8 @@ START_TEST(max_dim_values_indices_grad) {
   nb_tensor *x = nb_requires_grad_(T(2, (int64_t[]){2, 3}, (double[]){1, 5, 2, 7, 0, 7}));
   nb_tensor *idx = NULL;
   nb_tensor *v = nb_max_dim(x, 1, false, &idx);
-  assert_shape(v, 1, (int64_t[]){2});
-  assert_shape(idx, 1, (int64_t[]){2});
+  nb_test_assert_shape(v, 1, (int64_t[]){2});
+  nb_test_assert_shape(idx, 1, (int64_t[]){2});
   ck_assert_int_eq(nb_dtype_of(idx), NB_I64);
   ck_assert(!nb_requires_grad(idx));
   ck_assert_tensor_values(v, ((double[]){5, 7}), 2, 0.0);
@@ -370,8 +351,8 @@ START_TEST(max_dim_keepdim_negative_dim0) {
   nb_tensor *x = nb_requires_grad_(T(2, (int64_t[]){2, 3}, (double[]){1, 5, 2, 7, 0, 7}));
   nb_tensor *idx;
   nb_tensor *v = nb_max_dim(x, -2, true, &idx);
-  assert_shape(v, 2, (int64_t[]){1, 3});
-  assert_shape(idx, 2, (int64_t[]){1, 3});
+  nb_test_assert_shape(v, 2, (int64_t[]){1, 3});
+  nb_test_assert_shape(idx, 2, (int64_t[]){1, 3});
   ck_assert_tensor_values(v, ((double[]){7, 5, 7}), 3, 0.0);
   ck_assert_tensor_values(idx, ((double[]){1, 0, 1}), 3, 0.0);
   ck_assert_int_eq(nb_backward(v, T(2, (int64_t[]){1, 3}, (double[]){1, 2, 3}), 0), 0);
@@ -410,7 +391,7 @@ START_TEST(max_dim_transposed_and_large) {
     ck_assert_double_eq(k, 0);
   }
   nb_tensor *v2 = nb_max_dim(xt, 0, true, &idx); /* max over columns of each row */
-  assert_shape(v2, 2, (int64_t[]){1, R});
+  nb_test_assert_shape(v2, 2, (int64_t[]){1, R});
   double v, k;
   nb_get(idx, (int64_t[]){0, 10}, &k);
   nb_get(v2, (int64_t[]){0, 10}, &v);
@@ -432,11 +413,11 @@ START_TEST(max_dim_errors_and_0d) {
   ck_assert_ptr_null(nb_max_dim(e, 1, false, NULL));
   ck_assert_error_contains("size 0");
   nb_tensor *ok = nb_max_dim(e, 0, false, NULL); /* reducing the non-empty dim is fine */
-  assert_shape(ok, 1, (int64_t[]){0});
+  nb_test_assert_shape(ok, 1, (int64_t[]){0});
   nb_tensor *z = nb_requires_grad_(nb_scalar(4.0, NB_F64));
   nb_tensor *idx;
   nb_tensor *vz = nb_max_dim(z, 0, false, &idx);
-  assert_shape(vz, 0, NULL);
+  nb_test_assert_shape(vz, 0, NULL);
   ck_assert_double_eq(nb_item(vz), 4.0);
   ck_assert_double_eq(nb_item(idx), 0.0);
   ck_assert_int_eq(nb_backward(vz, NULL, 0), 0);
@@ -479,7 +460,7 @@ START_TEST(samples_run) {
       ck_assert_msg(nb_op_call(op, 1, &in, s.n_attrs, s.attrs, n_out, out) == 0, "%s %s: %s",
                     ops[k], s.desc, nb_last_error());
       ck_assert_msg(nb_backward(nb_sum(out[0]), NULL, 0) == 0, "%s", nb_last_error());
-      assert_shape(nb_grad(in), nb_ndim(in), nb_shape(in));
+      nb_test_assert_shape(nb_grad(in), nb_ndim(in), nb_shape(in));
     }
     nb_sample_sink_free(sink);
   }
@@ -489,7 +470,7 @@ END_TEST
 static Suite *reduction_suite(void) {
   Suite *s = suite_create("reduction");
   TCase *tc = tcase_create("core");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_add_test(tc, sum_all_and_grad_ones);
   tcase_add_test(tc, sum_dims_keepdim_and_grad);
   tcase_add_test(tc, sum_several_dims_3d);

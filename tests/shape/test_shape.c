@@ -6,19 +6,6 @@
 
 #include "testutil.h"
 
-static int64_t live_before;
-
-static void setup(void) {
-  nb_clear_error();
-  live_before = nb_live_tensors();
-  ck_assert_int_ge(nb_scope_begin(), 1);
-}
-
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live_before);
-}
-
 /* float64 [n] = 0, 1, ..., n-1, reshaped (not recorded) */
 static nb_tensor *seq(int ndim, const int64_t *shape) {
   int64_t n = 1;
@@ -30,12 +17,6 @@ static nb_tensor *seq(int ndim, const int64_t *shape) {
   nb_tensor *t = nb_as_strided(a, ndim, shape, st, 0);
   ck_assert_ptr_nonnull(t);
   return nb_detach(t);
-}
-
-static void assert_shape(const nb_tensor *t, int ndim, const int64_t *shape) {
-  ck_assert_msg(t != NULL, "NULL tensor: %s", nb_last_error());
-  ck_assert_int_eq(nb_ndim(t), ndim);
-  for (int i = 0; i < ndim; i++) ck_assert_int_eq(nb_shape(t)[i], shape[i]);
 }
 
 static void assert_strides(const nb_tensor *t, int ndim, const int64_t *strides) {
@@ -57,7 +38,7 @@ static void modify_in_place(nb_tensor *base) {
 START_TEST(reshape_view_when_possible) {
   nb_tensor *x = seq(2, (int64_t[]){2, 6});
   nb_tensor *r = nb_reshape(x, 3, (int64_t[]){3, -1, 2});
-  assert_shape(r, 3, (int64_t[]){3, 2, 2});
+  nb_test_assert_shape(r, 3, (int64_t[]){3, 2, 2});
   assert_strides(r, 3, (int64_t[]){4, 2, 1});
   ck_assert(nb_shares_storage(r, x));
   double e[12];
@@ -75,7 +56,7 @@ START_TEST(reshape_copies_transposed) {
   nb_tensor *x = seq(2, (int64_t[]){2, 3});
   nb_tensor *xt = nb_transpose(x, 0, 1); /* [[0,3],[1,4],[2,5]] */
   nb_tensor *r = nb_reshape(xt, 1, (int64_t[]){6});
-  assert_shape(r, 1, (int64_t[]){6});
+  nb_test_assert_shape(r, 1, (int64_t[]){6});
   ck_assert(!nb_shares_storage(r, x));
   ck_assert_tensor_values(r, ((double[]){0, 3, 1, 4, 2, 5}), 6, 0.0);
   /* splitting a dim of a transposed tensor is still a view */
@@ -116,14 +97,14 @@ START_TEST(reshape_errors) {
   nb_tensor *e = nb_zeros(2, (int64_t[]){0, 3}, NB_F64);
   ck_assert_ptr_null(nb_reshape(e, 2, (int64_t[]){0, -1}));
   ck_assert_error_contains("ambiguous");
-  assert_shape(nb_reshape(e, 2, (int64_t[]){3, 0}), 2, (int64_t[]){3, 0});
+  nb_test_assert_shape(nb_reshape(e, 2, (int64_t[]){3, 0}), 2, (int64_t[]){3, 0});
 }
 END_TEST
 
 START_TEST(view_shares_or_fails) {
   nb_tensor *x = seq(2, (int64_t[]){3, 4});
   nb_tensor *v = nb_view(x, 1, (int64_t[]){-1});
-  assert_shape(v, 1, (int64_t[]){12});
+  nb_test_assert_shape(v, 1, (int64_t[]){12});
   ck_assert(nb_shares_storage(v, x));
   uint32_t v0 = nb_version(v);
   modify_in_place(x);
@@ -139,20 +120,20 @@ START_TEST(view_shares_or_fails) {
   /* 0-d views */
   nb_tensor *z = nb_scalar(3.0, NB_F64);
   nb_tensor *z1 = nb_view(z, 2, (int64_t[]){1, 1});
-  assert_shape(z1, 2, (int64_t[]){1, 1});
-  assert_shape(nb_view(z1, 0, NULL), 0, NULL);
+  nb_test_assert_shape(z1, 2, (int64_t[]){1, 1});
+  nb_test_assert_shape(nb_view(z1, 0, NULL), 0, NULL);
 }
 END_TEST
 
 START_TEST(flatten_shapes) {
   nb_tensor *x = seq(4, (int64_t[]){2, 3, 4, 5});
-  assert_shape(nb_flatten(x, 0, -1), 1, (int64_t[]){120});
+  nb_test_assert_shape(nb_flatten(x, 0, -1), 1, (int64_t[]){120});
   nb_tensor *f = nb_flatten(x, 1, 2);
-  assert_shape(f, 3, (int64_t[]){2, 12, 5});
+  nb_test_assert_shape(f, 3, (int64_t[]){2, 12, 5});
   ck_assert(nb_shares_storage(f, x));
-  assert_shape(nb_flatten(x, -2, -1), 3, (int64_t[]){2, 3, 20});
-  assert_shape(nb_flatten(x, 2, 2), 4, (int64_t[]){2, 3, 4, 5});
-  assert_shape(nb_flatten(nb_scalar(1.0, NB_F64), 0, -1), 1, (int64_t[]){1});
+  nb_test_assert_shape(nb_flatten(x, -2, -1), 3, (int64_t[]){2, 3, 20});
+  nb_test_assert_shape(nb_flatten(x, 2, 2), 4, (int64_t[]){2, 3, 4, 5});
+  nb_test_assert_shape(nb_flatten(nb_scalar(1.0, NB_F64), 0, -1), 1, (int64_t[]){1});
   ck_assert_ptr_null(nb_flatten(x, 2, 1));
   ck_assert_error_contains("start_dim 2 cannot come after end_dim 1");
   ck_assert_ptr_null(nb_flatten(x, 0, 4));
@@ -171,7 +152,7 @@ END_TEST
 START_TEST(transpose_view_and_grad) {
   nb_tensor *x = nb_requires_grad_(seq(3, (int64_t[]){2, 3, 4}));
   nb_tensor *t = nb_transpose(x, -1, 0);
-  assert_shape(t, 3, (int64_t[]){4, 3, 2});
+  nb_test_assert_shape(t, 3, (int64_t[]){4, 3, 2});
   assert_strides(t, 3, (int64_t[]){1, 4, 12});
   ck_assert(nb_shares_storage(t, x));
   ck_assert_uint_eq(nb_version(t), nb_version(x));
@@ -199,7 +180,7 @@ END_TEST
 START_TEST(permute_view_and_grad) {
   nb_tensor *x = nb_requires_grad_(seq(3, (int64_t[]){2, 3, 4}));
   nb_tensor *p = nb_permute(x, 3, (int64_t[]){2, 0, -2});
-  assert_shape(p, 3, (int64_t[]){4, 2, 3});
+  nb_test_assert_shape(p, 3, (int64_t[]){4, 2, 3});
   assert_strides(p, 3, (int64_t[]){1, 12, 4});
   ck_assert(nb_shares_storage(p, x));
   nb_tensor *g = nb_empty(3, (int64_t[]){4, 2, 3}, NB_F64);
@@ -228,26 +209,26 @@ END_TEST
 START_TEST(squeeze_unsqueeze) {
   nb_tensor *x = nb_requires_grad_(seq(3, (int64_t[]){3, 1, 4}));
   nb_tensor *s = nb_squeeze(x, 1);
-  assert_shape(s, 2, (int64_t[]){3, 4});
+  nb_test_assert_shape(s, 2, (int64_t[]){3, 4});
   ck_assert(nb_shares_storage(s, x));
-  assert_shape(nb_squeeze(x, 0), 3, (int64_t[]){3, 1, 4}); /* size 3: unchanged */
-  assert_shape(nb_squeeze(x, -2), 2, (int64_t[]){3, 4});
+  nb_test_assert_shape(nb_squeeze(x, 0), 3, (int64_t[]){3, 1, 4}); /* size 3: unchanged */
+  nb_test_assert_shape(nb_squeeze(x, -2), 2, (int64_t[]){3, 4});
   ck_assert_ptr_null(nb_squeeze(x, 3));
   ck_assert_error_contains("squeeze");
   nb_tensor *u = nb_unsqueeze(s, -1);
-  assert_shape(u, 3, (int64_t[]){3, 4, 1});
+  nb_test_assert_shape(u, 3, (int64_t[]){3, 4, 1});
   assert_strides(u, 3, (int64_t[]){4, 1, 1});
   nb_tensor *u0 = nb_unsqueeze(s, 0);
-  assert_shape(u0, 3, (int64_t[]){1, 3, 4});
+  nb_test_assert_shape(u0, 3, (int64_t[]){1, 3, 4});
   assert_strides(u0, 3, (int64_t[]){12, 4, 1});
   ck_assert_ptr_null(nb_unsqueeze(s, 3));
   ck_assert_error_contains("expected in [-3, 2]");
-  assert_shape(nb_unsqueeze(nb_scalar(1.0, NB_F64), 0), 1, (int64_t[]){1});
+  nb_test_assert_shape(nb_unsqueeze(nb_scalar(1.0, NB_F64), 0), 1, (int64_t[]){1});
   /* gradient through squeeze then unsqueeze */
   nb_tensor *g = nb_empty(3, (int64_t[]){1, 3, 4}, NB_F64);
   for (int i = 0; i < 12; i++) nb_set(g, (int64_t[]){0, i / 4, i % 4}, i * 2.0);
   ck_assert_int_eq(nb_backward(u0, g, 0), 0);
-  assert_shape(nb_grad(x), 3, (int64_t[]){3, 1, 4});
+  nb_test_assert_shape(nb_grad(x), 3, (int64_t[]){3, 1, 4});
   double e[12];
   for (int i = 0; i < 12; i++) e[i] = i * 2.0;
   ck_assert_tensor_values(nb_grad(x), e, 12, 0.0);
@@ -343,7 +324,7 @@ START_TEST(samples_run) {
       if (!(s.flags & NB_SAMPLE_NO_GRAD_CHECK)) {
         ck_assert_msg(nb_backward(out, nb_ones(nb_ndim(out), nb_shape(out), nb_dtype_of(out)), 0) == 0,
                       "%s %s: %s", ops[k], s.desc, nb_last_error());
-        assert_shape(nb_grad(in), nb_ndim(in), nb_shape(in));
+        nb_test_assert_shape(nb_grad(in), nb_ndim(in), nb_shape(in));
         double ones[64];
         for (int q = 0; q < 64; q++) ones[q] = 1;
         ck_assert_int_le(nb_numel(in), 64);
@@ -360,7 +341,7 @@ END_TEST
 static Suite *shape_suite(void) {
   Suite *s = suite_create("shape");
   TCase *tc = tcase_create("core");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_add_test(tc, reshape_view_when_possible);
   tcase_add_test(tc, reshape_copies_transposed);
   tcase_add_test(tc, reshape_grad);
