@@ -4,16 +4,6 @@
 
 #include "testutil.h"
 
-static int64_t live0;
-static void setup(void) {
-  live0 = nb_live_tensors();
-  nb_scope_begin();
-}
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live0);
-}
-
 static nb_tensor *mat(int ndim, const int64_t *shape, nb_dtype dt, double start) {
   int64_t n = 1;
   for (int d = 0; d < ndim; d++)
@@ -246,7 +236,7 @@ END_TEST
 static Suite *make(void) {
   Suite *s = suite_create("core_iter");
   TCase *tc = tcase_create("iter");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_add_test(tc, test_broadcast_shapes);
   tcase_add_test(tc, test_iter_contiguous_is_one_run);
   tcase_add_test(tc, test_iter_broadcast);

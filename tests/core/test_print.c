@@ -5,16 +5,6 @@
 
 #include "testutil.h"
 
-static int64_t live0;
-static void setup(void) {
-  live0 = nb_live_tensors();
-  nb_scope_begin();
-}
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live0);
-}
-
 #define EXPECT_STR(t, want)                                             \
   do {                                                                  \
     char *_s = nb_to_string(t);                                         \
@@ -324,7 +314,7 @@ END_TEST
 static Suite *make(void) {
   Suite *s = suite_create("core_print");
   TCase *tc = tcase_create("print");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_add_test(tc, test_documented_examples);
   tcase_add_test(tc, test_float_modes);
   tcase_add_test(tc, test_dtypes);

@@ -7,16 +7,6 @@
 /* The raw block function (exported by the core for this test; not in a header). */
 void nb__philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
-static int64_t live0;
-static void setup(void) {
-  live0 = nb_live_tensors();
-  nb_scope_begin();
-}
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live0);
-}
-
 START_TEST(test_known_answers) {
   /* Random123 kat_vectors, "philox4x32 10" lines: counter, key -> output. */
   static const struct {
@@ -164,7 +154,7 @@ END_TEST
 static Suite *make(void) {
   Suite *s = suite_create("core_random");
   TCase *tc = tcase_create("random");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_add_test(tc, test_known_answers);
   tcase_add_test(tc, test_stream_layout);
   tcase_add_test(tc, test_determinism);

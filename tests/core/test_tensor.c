@@ -4,16 +4,6 @@
 
 #include "testutil.h"
 
-static int64_t live0;
-static void setup(void) {
-  live0 = nb_live_tensors();
-  nb_scope_begin();
-}
-static void teardown(void) {
-  nb_scope_end();
-  ck_assert_int_eq(nb_live_tensors(), live0);
-}
-
 START_TEST(test_zeros_ones_full) {
   int64_t shape[] = {2, 3};
   nb_tensor *z = nb_zeros(2, shape, NB_F32), *o = nb_ones(2, shape, NB_F64);
@@ -310,7 +300,7 @@ END_TEST
 static Suite *make(void) {
   Suite *s = suite_create("core_tensor");
   TCase *tc = tcase_create("tensor");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
   tcase_add_test(tc, test_zeros_ones_full);
   tcase_add_test(tc, test_scalar_and_zero_dim);
   tcase_add_test(tc, test_arange);
