@@ -1,6 +1,7 @@
 /* ops/elementwise/apply.c — the drivers every elementwise op shares: running a kernel
  * over whole tensors (flat fast path, strided/broadcast iteration, parallel split), and
- * the dtype/shape checks and output allocation of binary, unary and in-place ops.
+ * the dtype/shape checks and output allocation of binary, unary and in-place ops, and
+ * the forward/backward of the unary ops whose gradient needs one saved tensor.
  */
 #include "ew.h"
 
@@ -158,4 +159,21 @@ nb_tensor *ew_zeros_like_input(nb_ctx *ctx, int i, nb_tensor *g) {
   int nd;
   const int64_t *shape = nb_ctx_input_shape(ctx, i, &nd);
   return nb_zeros(nd, shape, nb_dtype_of(g));
+}
+
+int ew_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, ew_keep keep,
+                     nb_tensor **out) {
+  out[0] = ew_map(1, in, fns, NULL);
+  if (!out[0]) return nb_last_status();
+  nb_tensor *kept = keep == EW_KEEP_OUTPUT ? out[0] : in[0];
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, kept) < 0) return nb_last_status();
+  return 0;
+}
+
+int ew_saved_backward(nb_ctx *ctx, nb_tensor *const *grad_out, const ew_fns grad_fns,
+                      nb_tensor **grad_in) {
+  nb_tensor *s = nb_ctx_saved(ctx, 0);
+  if (!s) return nb_last_status();
+  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], s}, grad_fns, NULL);
+  return grad_in[0] ? 0 : nb_last_status();
 }

@@ -167,6 +167,14 @@ int ew_save(nb_ctx *ctx, nb_tensor *t);
 nb_tensor *ew_neg_of(nb_tensor *g);
 /* Tensor of zeros shaped like input i at the forward call (zero_/fill_ backward). */
 nb_tensor *ew_zeros_like_input(nb_ctx *ctx, int i, nb_tensor *g);
+/* Forward of a unary op whose backward needs one tensor: out[0] = fns(in[0]), saving
+ * (when the input needs a gradient) the input or the output as `keep` says. */
+typedef enum ew_keep { EW_KEEP_INPUT, EW_KEEP_OUTPUT } ew_keep;
+int ew_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, ew_keep keep,
+                     nb_tensor **out);
+/* Backward of such an op (and of exp_/relu_): grad_in[0] = grad_fns(g, saved tensor 0). */
+int ew_saved_backward(nb_ctx *ctx, nb_tensor *const *grad_out, const ew_fns grad_fns,
+                      nb_tensor **grad_in);
 
 /* ---- samples.c: sample helpers for the harness ---------------------------------------- */
 

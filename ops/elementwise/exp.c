@@ -9,17 +9,11 @@ const ew_fns ew_exp_fns = EW_TABLE_F(exp);
 
 static int exp_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                        nb_tensor **out) {
-  out[0] = ew_map(1, in, ew_exp_fns, NULL);
-  if (!out[0]) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, out[0]) < 0) return nb_last_status();
-  return 0;
+  return ew_unary_forward(ctx, in, ew_exp_fns, EW_KEEP_OUTPUT, out);
 }
 
 static int exp_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  nb_tensor *s = nb_ctx_saved(ctx, 0);
-  if (!s) return nb_last_status();
-  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], s}, ew_mul_fns, NULL);
-  return grad_in[0] ? 0 : nb_last_status();
+  return ew_saved_backward(ctx, grad_out, ew_mul_fns, grad_in);
 }
 
 static int exp_samples(nb_sample_sink *sink) {

@@ -15,10 +15,7 @@ static int exp__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
 }
 
 static int exp__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  nb_tensor *y = nb_ctx_saved(ctx, 0);
-  if (!y) return nb_last_status();
-  grad_in[0] = ew_map(2, (nb_tensor *const[]){grad_out[0], y}, ew_mul_fns, NULL);
-  return grad_in[0] ? 0 : nb_last_status();
+  return ew_saved_backward(ctx, grad_out, ew_mul_fns, grad_in);
 }
 
 static int exp__samples(nb_sample_sink *sink) {
