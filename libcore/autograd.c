@@ -114,17 +114,30 @@ int64_t nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user) {
   return nb__hook_append(list, fn, user);
 }
 
-int nb_remove_hook(nb_tensor *t, int64_t handle) {
-  if (!t) return nb_set_error(NB_EINVAL, "nb_remove_hook: tensor is NULL");
-  nb_hook **list = t->grad_fn ? (t->grad_fn->out_hooks ? &t->grad_fn->out_hooks[t->output_nr] : NULL)
-                              : &t->hooks;
+static bool remove_from(nb_hook **list, int64_t handle) {
   for (; list && *list; list = &(*list)->next) {
     if ((*list)->id == handle) {
       nb_hook *h = *list;
       *list = h->next;
       free(h);
-      return NB_OK;
+      return true;
     }
+  }
+  return false;
+}
+
+int nb_remove_hook(nb_tensor *t, int64_t handle) {
+  if (!t) return nb_set_error(NB_EINVAL, "nb_remove_hook: tensor is NULL");
+  if (remove_from(&t->hooks, handle)) return NB_OK;
+  /* A hook registered before in-place ops stays on the node the tensor came out of then;
+   * walk back through the in-place history (input 0 of each in-place node). */
+  nb_node *n = t->grad_fn;
+  int out = t->output_nr;
+  while (n) {
+    if (n->out_hooks && remove_from(&n->out_hooks[out], handle)) return NB_OK;
+    if (!n->op || !(n->op->d.flags & NB_OP_INPLACE) || n->n_in == 0) break;
+    out = n->next[0].input_nr;
+    n = n->next[0].node;
   }
   return nb_set_error(NB_ENOTFOUND, "nb_remove_hook: no hook with handle %lld on this tensor",
                       (long long)handle);
@@ -140,9 +153,11 @@ void nb__autograd_forget(nb_tensor *t) {
   t->grad_acc = NULL;
   nb__hooks_free(t->hooks);
   t->hooks = NULL;
-  nb_tensor *g = t->grad;
+  nb_tensor *g = t->grad, *base = t->view_base;
   t->grad = NULL;
   t->grad_fn = NULL;
+  t->view_base = NULL;
   nb_release(g);
+  nb_release(base);
   nb__node_release(n);
 }

@@ -100,6 +100,16 @@ static int attach_outputs(const nb_op *op, nb_node *node, int n_in, nb_tensor *c
         }
       }
     }
+    if (!(inplace && j == 0) && !t->view_base) {
+      /* An output sharing an input's storage is a view of it (view ops, reshape when it
+       * can view, aliases): remember the base for the in-place rules. */
+      for (int i = 0; i < n_in; i++) {
+        if (in[i] && nb_shares_storage(t, in[i])) {
+          t->view_base = nb_retain(in[i]->view_base ? in[i]->view_base : in[i]);
+          break;
+        }
+      }
+    }
     if (!node) continue;
     fill_meta(&node->out_meta[j], t);
     if (d->outputs[j].flags & NB_OUT_NONDIFF) continue;
@@ -121,6 +131,38 @@ static int attach_outputs(const nb_op *op, nb_node *node, int n_in, nb_tensor *c
     t->requires_grad = true;
   }
   return NB_OK;
+}
+
+/* In-place rules (spec item 20 and views): in grad mode, no in-place write to a leaf that
+ * requires grad or to a view of one; and since the base's history is not rewritten
+ * (PyTorch's CopySlices), no recorded in-place op on a view whose base requires grad. */
+static int check_inplace(const nb_op_desc *d, const nb_tensor *self, bool grad_on, uint64_t needs) {
+  if (!grad_on) return NB_OK;
+  if (!self->grad_fn && self->requires_grad)
+    return nb_set_error(NB_ESTATE,
+                        "%s: a leaf tensor that requires grad is being used in an in-place "
+                        "operation (allowed only under nb_no_grad_begin())",
+                        d->name);
+  const nb_tensor *base = self->view_base;
+  if (!base) return NB_OK;
+  if (!base->grad_fn && base->requires_grad)
+    return nb_set_error(NB_ESTATE,
+                        "%s: a view of a leaf tensor that requires grad is being used in an "
+                        "in-place operation (allowed only under nb_no_grad_begin())",
+                        d->name);
+  if (needs || nb_requires_grad(base))
+    return nb_set_error(NB_EUNSUPPORTED,
+                        "%s: in-place operation on a view (%s of a %s tensor) while recording "
+                        "gradients is not supported: the base's history would not see it; use "
+                        "the out-of-place op",
+                        d->name, nb_shape_of(self), nb_shape_of(base));
+  return NB_OK;
+}
+
+/* Undo an in-place op's version bump after a failure; returns rc. */
+static int unbump(nb_tensor *self, int rc) {
+  if (self) __atomic_sub_fetch(&self->storage->version, 1, __ATOMIC_RELAXED);
+  return rc;
 }
 
 int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, const nb_attr *attrs,
@@ -155,26 +197,25 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
                         "grad; call it under nb_no_grad_begin() or on nb_detach()ed inputs",
                         d->name, d->inputs[i].name);
   }
+  nb_tensor *self = inplace && n_in > 0 ? in[0] : NULL;
   if (inplace) {
-    nb_tensor *self = n_in > 0 ? in[0] : NULL;
     if (!self) return nb_set_error(NB_EINVAL, "%s: in-place op needs input 0", d->name);
-    if (grad_on && !self->grad_fn && self->requires_grad)
-      return nb_set_error(NB_ESTATE,
-                          "%s: a leaf tensor that requires grad is being used in an in-place "
-                          "operation (allowed only under nb_no_grad_begin())",
-                          d->name);
-    self->storage->version++; /* before forward, so what forward saves is current */
+    rc = check_inplace(d, self, grad_on, needs);
+    if (rc < 0) return rc;
+    /* Bump before forward, so what forward saves is current; undone if the call fails. */
+    __atomic_add_fetch(&self->storage->version, 1, __ATOMIC_RELAXED);
   }
 
   nb_node *node = NULL;
   if (needs) {
     node = nb__node_new(op, op->node_name, n_in, n_out);
-    if (!node) return nb_last_status();
+    if (!node) return unbump(self, nb_last_status());
     if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
-    rc = record_inputs(node, n_in, in, needs);
+    rc = nb__node_own_strings(node);
+    if (rc >= 0) rc = record_inputs(node, n_in, in, needs);
     if (rc < 0) {
       nb__node_release(node);
-      return rc;
+      return unbump(self, rc);
     }
   }
   nb_ctx ctx = {node, op, node ? node->attrs : av, needs};
@@ -184,7 +225,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
   if (depth < 0) {
     nb_set_grad_enabled(prev_mode);
     nb__node_release(node);
-    return depth;
+    return unbump(self, depth);
   }
   rc = d->forward(&ctx, in, ctx.attrs, out);
   if (rc >= 0) {
@@ -204,7 +245,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     if (nb_last_status() == NB_OK) nb_set_error(rc, "%s: forward failed (status %d)", d->name, rc);
     for (int j = 0; j < n_out; j++) out[j] = NULL;
     nb__node_release(node);
-    return rc;
+    return unbump(self, rc);
   }
   rc = attach_outputs(op, node, n_in, in, n_out, out);
   nb__node_release(node); /* outputs hold it now */

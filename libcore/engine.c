@@ -75,13 +75,26 @@ static int push_node(run *r, nb_node *n) {
   return NB_OK;
 }
 
+/* Per-run state lives on the nodes, so two runs through one node at the same time (a
+ * hook calling nb_backward on a graph that shares nodes, or two threads) would corrupt
+ * each other: refuse instead. */
+static int busy_error(const nb_node *n) {
+  return nb_set_error(NB_EUNSUPPORTED,
+                      "backward: %s is already being differentiated by another backward "
+                      "(re-entrant or concurrent backward through shared graph nodes is not "
+                      "supported)",
+                      n->name);
+}
+
 /* Collect reachable nodes (into r->order, unordered) and count incoming edges. */
 static int discover(run *r, nb_node *const *roots, int n_roots) {
   for (int k = 0; k < n_roots; k++) {
     nb_node *root = roots[k];
     if (root->run_id == r->id) continue;
+    if (root->run_id != 0) return busy_error(root);
     root->run_id = r->id;
     root->deps = 0;
+    root->ran = false;
     root->needed = r->n_targets == 0;
     if (push_node(r, root) < 0) return nb_last_status();
   }
@@ -91,8 +104,10 @@ static int discover(run *r, nb_node *const *roots, int n_roots) {
       nb_node *m = n->next[e].node;
       if (!m) continue;
       if (m->run_id != r->id) {
+        if (m->run_id != 0) return busy_error(m);
         m->run_id = r->id;
         m->deps = 0;
+        m->ran = false;
         m->needed = r->n_targets == 0;
         for (int j = 0; j < m->n_out; j++) m->buf[j] = NULL;
         if (push_node(r, m) < 0) return nb_last_status();
@@ -172,6 +187,11 @@ static int run_hooks(nb_hook *h, nb_tensor **g, const char *where) {
         return nb_set_error(NB_ESHAPE,
                             "backward: hook on %s returned a gradient of shape %s, expected %s",
                             where, nb_shape_of(replace), nb_shape_of(*g));
+      if (replace->dtype != (*g)->dtype)
+        return nb_set_error(NB_EDTYPE, "backward: hook on %s changed the gradient's dtype from "
+                                       "%s to %s",
+                            where, nb_dtype_name((nb_dtype)(*g)->dtype),
+                            nb_dtype_name((nb_dtype)replace->dtype));
       nb_retain(replace);
       nb_release(*g);
       *g = replace;
@@ -197,19 +217,25 @@ static int accumulate_grad(nb_tensor *t, nb_tensor *g) {
   return nb_axpy_into(t->grad, 1.0, g);
 }
 
+/* autograd.grad: hand g to every target at (n, out_nr) (an input may be listed twice). */
+static void capture(run *r, nb_node *n, int out_nr, nb_tensor *g) {
+  for (int i = 0; i < r->n_targets; i++)
+    if (r->targets[i].node == n && r->targets[i].out_nr == out_nr && !r->targets[i].captured)
+      r->targets[i].captured = nb_retain(g);
+}
+
 static int run_accumulate(run *r, nb_node *n) {
   nb_tensor *leaf = n->variable;
   nb_tensor *g = n->buf[0];
-  if (!leaf || !g) return NB_OK;
+  /* A leaf frozen after the graph was recorded gets nothing (PyTorch's AccumulateGrad). */
+  if (!leaf || !g || (!leaf->requires_grad && !r->capture)) return NB_OK;
   n->buf[0] = NULL;
   int rc = run_hooks(leaf->hooks, &g, "a leaf tensor");
   if (rc >= 0) {
-    target *t = r->n_targets ? find_target(r, n, 0) : NULL;
-    if (r->capture) {
-      if (t && !t->captured) t->captured = nb_retain(g);
-    } else if (!r->n_targets || t) {
+    if (r->capture)
+      capture(r, n, 0, g);
+    else if (!r->n_targets || find_target(r, n, 0))
       rc = accumulate_grad(leaf, g);
-    }
   }
   nb_release(g);
   return rc;
@@ -238,7 +264,7 @@ static int run_node(run *r, nb_node *n) {
     target *t = r->n_targets ? find_target(r, n, j) : NULL;
     if (t) {
       if (r->capture) {
-        if (!t->captured) t->captured = nb_retain(gout[j]);
+        capture(r, n, j, gout[j]);
       } else if (t->tensor && !(n->retain && n->retain[j] == t->tensor)) {
         rc = accumulate_grad(t->tensor, gout[j]);
         if (rc < 0) goto done;
@@ -264,6 +290,7 @@ static int run_node(run *r, nb_node *n) {
     memset(nb_data(gout[j]), 0, (size_t)nb_numel(gout[j]) * nb_dtype_size((nb_dtype)gout[j]->dtype));
   }
   nb_ctx ctx = {n, n->op, n->attrs, needs};
+  n->ran = true;
   rc = d->backward(&ctx, gout, gin);
   if (rc < 0) {
     if (nb_last_status() == NB_OK) nb_set_error(rc, "%s: backward failed (status %d)", n->name, rc);
@@ -304,7 +331,10 @@ static void finish(run *r, bool ok) {
       nb_release(n->buf[j]);
       n->buf[j] = NULL;
     }
-    if (ok && !(r->flags & NB_RETAIN_GRAPH) && n->op) nb__node_release_saved(n);
+    /* Only nodes whose backward ran free their saved tensors: a restricted backward may
+     * leave another branch for a later call, as in PyTorch. */
+    if (ok && n->ran && !(r->flags & NB_RETAIN_GRAPH)) nb__node_release_saved(n);
+    n->ran = false;
     n->run_id = 0;
   }
 }

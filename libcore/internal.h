@@ -49,6 +49,8 @@ struct nb_tensor {
   nb_tensor *grad;   /* strong */
   nb_node *grad_acc; /* weak: the leaf's AccumulateGrad node, if one is alive */
   nb_hook *hooks;    /* leaf hooks (hooks of non-leaves live on grad_fn) */
+  nb_tensor *view_base; /* strong: the tensor this one is a view of (set by dispatch for op
+                           outputs sharing an input's storage), NULL otherwise */
 };
 
 /* Allocate a zeroed tensor struct with refcount 1 (not registered in any scope), counted
@@ -105,6 +107,8 @@ struct nb_node {
   bool saved_released; /* saved tensors freed by a backward without retain_graph */
   bool saved_heap;     /* saved[] was moved out of the node's own allocation */
   int8_t size_class;   /* node.c's free-list class, -1 when malloc'ed directly */
+  bool ran;            /* backward ran in the current run (only those free saved tensors) */
+  char *strs;          /* copies of STRING attribute values, owned */
   void *blob;
   size_t blob_size;
   nb_hook **out_hooks; /* [n_out] or NULL: hooks of the non-leaf outputs */
@@ -138,6 +142,8 @@ NB_INTERNAL void nb__node_release_saved(nb_node *n);
 NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
 /* Check every saved tensor of n is still usable (not freed, version unchanged). */
 NB_INTERNAL int nb__node_check_saved(nb_node *n);
+/* Copy the node's STRING attribute values into memory it owns (attrs must be set). */
+NB_INTERNAL int nb__node_own_strings(nb_node *n);
 /* Append a hook to a list; returns its handle or a negative status. */
 NB_INTERNAL int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user);
 /* Free a hook list. */

@@ -137,16 +137,45 @@ nb_node *nb__node_new(const nb_op *op, const char *name, int n_in, int n_out) {
   return n;
 }
 
+/* Node refcounts are atomic: threads may build graphs from shared leaves at once. */
 void nb__node_retain(nb_node *n) {
-  if (n) n->refcount++;
+  if (n) __atomic_add_fetch(&n->refcount, 1, __ATOMIC_RELAXED);
+}
+
+static bool node_unref(nb_node *n) { /* true when this was the last reference */
+  return __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) == 0;
+}
+
+/* Guards leaf->grad_acc (created on demand, cleared when the accumulator dies). */
+static pthread_mutex_t acc_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int nb__node_own_strings(nb_node *n) {
+  if (!n->op) return NB_OK;
+  const nb_op_desc *d = &n->op->d;
+  size_t total = 0;
+  for (int i = 0; i < d->n_attrs; i++)
+    if (d->attrs[i].type == NB_ATTR_STRING && n->attrs[i].s) total += strlen(n->attrs[i].s) + 1;
+  if (!total) return NB_OK;
+  char *buf = malloc(total), *p = buf;
+  if (!buf) return nb_set_error(NB_ENOMEM, "%s: out of memory copying attributes", n->name);
+  for (int i = 0; i < d->n_attrs; i++) {
+    if (d->attrs[i].type != NB_ATTR_STRING || !n->attrs[i].s) continue;
+    size_t len = strlen(n->attrs[i].s) + 1;
+    memcpy(p, n->attrs[i].s, len);
+    n->attrs[i].s = p;
+    p += len;
+  }
+  n->strs = buf;
+  return NB_OK;
 }
 
 void nb__node_release_saved(nb_node *n) {
   for (int i = 0; i < n->n_saved; i++) {
+    if (!n->saved[i].t) continue; /* an empty slot: nothing was saved there */
     nb_release(n->saved[i].t);
     n->saved[i].t = NULL;
+    n->saved_released = true;
   }
-  if (n->n_saved > 0) n->saved_released = true;
 }
 
 /* A stack of nodes to free: starts on the C stack, grows on the heap. */
@@ -173,7 +202,7 @@ static void push_free(free_stack *s, nb_node *m) {
 static void node_destroy(nb_node *n, free_stack *st) {
   for (int i = 0; i < n->n_in; i++) {
     nb_node *m = n->next[i].node;
-    if (m && --m->refcount == 0) push_free(st, m);
+    if (m && node_unref(m)) push_free(st, m);
   }
   for (int i = 0; i < n->n_saved; i++) nb_release(n->saved[i].t);
   if (n->saved_heap) free(n->saved);
@@ -188,9 +217,12 @@ static void node_destroy(nb_node *n, free_stack *st) {
     free(n->retain);
   }
   free(n->blob);
+  free(n->strs);
   if (n->variable) {
     nb_tensor *v = n->variable;
+    pthread_mutex_lock(&acc_lock);
     if (v->grad_acc == n) v->grad_acc = NULL;
+    pthread_mutex_unlock(&acc_lock);
     n->variable = NULL;
     nb_release(v);
   }
@@ -198,7 +230,7 @@ static void node_destroy(nb_node *n, free_stack *st) {
 }
 
 void nb__node_release(nb_node *n) {
-  if (!n || --n->refcount > 0) return;
+  if (!n || !node_unref(n)) return;
   free_stack st;
   st.v = st.local;
   st.depth = 0;
@@ -209,17 +241,27 @@ void nb__node_release(nb_node *n) {
 }
 
 nb_node *nb__grad_accumulator(nb_tensor *leaf) {
-  if (leaf->grad_acc) {
-    leaf->grad_acc->refcount++;
-    return leaf->grad_acc;
+  pthread_mutex_lock(&acc_lock);
+  nb_node *n = leaf->grad_acc;
+  if (n) { /* take a reference unless it is already dying (count 0, being destroyed) */
+    int32_t c = __atomic_load_n(&n->refcount, __ATOMIC_ACQUIRE);
+    while (c > 0 && !__atomic_compare_exchange_n(&n->refcount, &c, c + 1, false,
+                                                 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+    }
+    if (c > 0) {
+      pthread_mutex_unlock(&acc_lock);
+      return n;
+    }
   }
-  nb_node *n = nb__node_new(NULL, "AccumulateGrad", 0, 1);
-  if (!n) return NULL;
-  n->variable = nb_retain(leaf);
-  n->out_meta[0].dtype = leaf->dtype;
-  n->out_meta[0].ndim = leaf->ndim;
-  memcpy(n->out_meta[0].shape, leaf->shape, sizeof leaf->shape);
-  leaf->grad_acc = n;
+  n = nb__node_new(NULL, "AccumulateGrad", 0, 1);
+  if (n) {
+    n->variable = nb_retain(leaf);
+    n->out_meta[0].dtype = leaf->dtype;
+    n->out_meta[0].ndim = leaf->ndim;
+    memcpy(n->out_meta[0].shape, leaf->shape, sizeof leaf->shape);
+    leaf->grad_acc = n;
+  }
+  pthread_mutex_unlock(&acc_lock);
   return n;
 }
 
@@ -320,6 +362,8 @@ nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i) {
     return NULL;
   }
   if (check_saved(n, i) < 0) return NULL;
+  if (!n->saved[i].t) /* an empty slot: NULL with a message, should the caller fail on it */
+    nb_set_error(NB_ESTATE, "%s: saved slot %d is empty (forward saved NULL there)", n->name, i);
   return n->saved[i].t;
 }
 

@@ -1,0 +1,172 @@
+/* test_autograd_edges.c — regressions from the core review: hooks that change dtype,
+ * restricted backward leaving other branches usable, failed in-place ops, in-place on
+ * views, re-entrant backward, hook removal after in-place, freezing after forward,
+ * duplicate inputs to autograd_grad, and graphs built from one leaf in two threads.
+ * Expected values are closed-form; behaviours are PyTorch 2.x's. */
+#include <pthread.h>
+
+#include "testutil.h"
+
+static nb_tensor *v2(double a, double b) { return nb_from_doubles((double[]){a, b}, 2, NB_F32); }
+static nb_tensor *leaf2(double a, double b) { return nb_requires_grad_(v2(a, b)); }
+
+static void setup(void) { nb_scope_begin(); }
+static void teardown(void) { nb_scope_end(); }
+
+static int to_f64(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)user;
+  *replace = nb_convert(g, NB_F64);
+  return 0;
+}
+
+START_TEST(hook_cannot_change_dtype) {
+  nb_tensor *x = leaf2(0.1, 0.2);
+  nb_tensor *y = nb_exp(x);
+  ck_assert_int_gt(nb_register_hook(y, to_f64, NULL), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y, y)), NULL, 0), NB_EDTYPE);
+  ck_assert_error_contains("dtype from float32 to float64");
+}
+END_TEST
+
+/* y = sum(a*a) + sum(b*b): backward(inputs=a) must leave b's branch for a later call. */
+START_TEST(restricted_backward_keeps_other_branch) {
+  nb_tensor *a = leaf2(1, 2), *b = leaf2(3, 4);
+  nb_tensor *y = nb_add(nb_sum(nb_mul(a, a)), nb_sum(nb_mul(b, b)));
+  ck_assert_int_eq(nb_backward_inputs(y, NULL, &a, 1, 0), 0);
+  ck_assert_int_eq(nb_backward_inputs(y, NULL, &b, 1, 0), 0);
+  ck_assert_tensor_values(nb_grad(a), ((double[]){2, 4}), 2, 1e-6);
+  ck_assert_tensor_values(nb_grad(b), ((double[]){6, 8}), 2, 1e-6);
+}
+END_TEST
+
+START_TEST(failed_inplace_keeps_version) {
+  nb_tensor *x = leaf2(1, 2);
+  nb_tensor *y = nb_exp(x); /* saves y */
+  uint32_t v = nb_version(y);
+  ck_assert_ptr_null(nb_add_(y, nb_ones(1, (int64_t[]){3}, NB_F32)));
+  ck_assert_uint_eq(nb_version(y), v);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){exp(1.0), exp(2.0)}), 2, 1e-5);
+}
+END_TEST
+
+START_TEST(inplace_on_views) {
+  int64_t s4[1] = {4}, s22[2] = {2, 2};
+  nb_tensor *leaf = nb_requires_grad_(nb_ones(1, s4, NB_F32));
+  ck_assert_ptr_null(nb_mul_scalar_(nb_view(leaf, 2, s22), 2));
+  ck_assert_error_contains("view of a leaf tensor that requires grad");
+  nb_tensor *b = nb_mul_scalar(leaf, 1.0);
+  ck_assert_ptr_null(nb_mul_scalar_(nb_view(b, 2, s22), 3));
+  ck_assert_int_eq(nb_last_status(), NB_EUNSUPPORTED);
+  ck_assert_tensor_values(b, ((double[]){1, 1, 1, 1}), 4, 0); /* untouched */
+  nb_no_grad_begin(); /* how optimizers write: allowed */
+  ck_assert_ptr_nonnull(nb_mul_scalar_(nb_view(leaf, 2, s22), 2));
+  nb_no_grad_end();
+  ck_assert_tensor_values(leaf, ((double[]){2, 2, 2, 2}), 4, 0);
+  /* views of tensors that need no grad stay writable in grad mode */
+  nb_tensor *plain = nb_ones(1, s4, NB_F32);
+  ck_assert_ptr_nonnull(nb_add_scalar_(nb_view(plain, 2, s22), 1));
+  ck_assert_tensor_values(plain, ((double[]){2, 2, 2, 2}), 4, 0);
+}
+END_TEST
+
+static nb_tensor *shared_w;
+static int reenter(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g;
+  (void)replace;
+  nb_enable_grad_begin();
+  int rc = nb_backward(nb_sum(nb_mul_scalar(shared_w, 3)), NULL, 0);
+  nb_grad_mode_end();
+  *(int *)user = rc;
+  return 0;
+}
+
+START_TEST(reentrant_backward_refused) {
+  shared_w = leaf2(1, 1);
+  nb_tensor *y1 = nb_mul_scalar(shared_w, 2);
+  int inner = 0;
+  nb_register_hook(y1, reenter, &inner);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_add(y1, shared_w)), NULL, 0), 0);
+  ck_assert_int_eq(inner, NB_EUNSUPPORTED); /* the nested run would share w's accumulator */
+  ck_assert_tensor_values(nb_grad(shared_w), ((double[]){3, 3}), 2, 1e-6);
+}
+END_TEST
+
+static int count_calls(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g;
+  (void)replace;
+  ++*(int *)user;
+  return 0;
+}
+
+START_TEST(remove_hook_after_inplace) {
+  nb_tensor *y = nb_mul_scalar(leaf2(1, 2), 2);
+  int calls = 0;
+  int64_t h = nb_register_hook(y, count_calls, &calls);
+  ck_assert_ptr_nonnull(nb_add_scalar_(y, 1));
+  ck_assert_int_eq(nb_remove_hook(y, h), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
+  ck_assert_int_eq(calls, 0);
+}
+END_TEST
+
+START_TEST(frozen_after_forward_gets_no_grad) {
+  nb_tensor *w = leaf2(1, 2), *f = leaf2(3, 4);
+  nb_tensor *y = nb_sum(nb_mul(w, f));
+  ck_assert_int_eq(nb_set_requires_grad(f, false), 0);
+  ck_assert_int_eq(nb_backward(y, NULL, 0), 0);
+  ck_assert_ptr_null(nb_grad(f));
+  ck_assert_tensor_values(nb_grad(w), ((double[]){3, 4}), 2, 0);
+}
+END_TEST
+
+START_TEST(autograd_grad_duplicate_inputs) {
+  nb_tensor *x = leaf2(1, 2);
+  nb_tensor *y = nb_sum(nb_mul(x, x));
+  nb_tensor *in[2] = {x, x}, *r[2] = {NULL, NULL};
+  ck_assert_int_eq(nb_autograd_grad(&y, NULL, 1, in, 2, r, 0, false), 0);
+  ck_assert_tensor_values(r[0], ((double[]){2, 4}), 2, 1e-6);
+  ck_assert_tensor_values(r[1], ((double[]){2, 4}), 2, 1e-6);
+}
+END_TEST
+
+static void *build_graphs(void *arg) {
+  nb_tensor *w = arg;
+  for (int i = 0; i < 5000; i++) {
+    nb_scope_begin();
+    nb_sum(nb_mul_scalar(w, 2));
+    nb_scope_end();
+  }
+  return NULL;
+}
+
+/* Forward graphs from one shared leaf in two threads (refcounts and the accumulator). */
+START_TEST(graphs_from_shared_leaf_in_threads) {
+  nb_tensor *w = nb_keep(leaf2(1, 2));
+  pthread_t t1, t2;
+  pthread_create(&t1, NULL, build_graphs, w);
+  pthread_create(&t2, NULL, build_graphs, w);
+  pthread_join(t1, NULL);
+  pthread_join(t2, NULL);
+  ck_assert_ptr_null(nb_grad_accumulator(w)); /* no graph left holding one */
+  nb_release(w);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("autograd_edges");
+  TCase *tc = tcase_create("edges");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, hook_cannot_change_dtype);
+  tcase_add_test(tc, restricted_backward_keeps_other_branch);
+  tcase_add_test(tc, failed_inplace_keeps_version);
+  tcase_add_test(tc, inplace_on_views);
+  tcase_add_test(tc, reentrant_backward_refused);
+  tcase_add_test(tc, remove_hook_after_inplace);
+  tcase_add_test(tc, frozen_after_forward_gets_no_grad);
+  tcase_add_test(tc, autograd_grad_duplicate_inputs);
+  tcase_add_test(tc, graphs_from_shared_leaf_in_threads);
+  suite_add_tcase(s, tc);
+  return nb_test_run(s);
+}
