@@ -17,10 +17,18 @@ int nb__check_shape(const char *what, int ndim, const int64_t *shape) {
     return nb_set_error(NB_EINVAL, "%s: ndim %d is out of range [0, %d]", what, ndim, NB_MAX_DIMS);
   if (ndim > 0 && !shape)
     return nb_set_error(NB_EINVAL, "%s: shape is NULL with ndim %d", what, ndim);
-  for (int d = 0; d < ndim; d++)
+  int64_t numel = 1;
+  bool overflow = false;
+  for (int d = 0; d < ndim; d++) {
     if (shape[d] < 0)
       return nb_set_error(NB_EINVAL, "%s: negative size %lld in dimension %d of shape %s", what,
                           (long long)shape[d], d, nb_shape_str(ndim, shape, nb__tmpbuf(NULL), 256));
+    overflow |= __builtin_mul_overflow(numel, shape[d], &numel);
+  }
+  /* sizes whose byte count (8 bytes an element at most) would not fit in 63 bits */
+  if (overflow || numel > INT64_MAX / 8)
+    return nb_set_error(NB_ENOMEM, "%s: shape %s is too large to allocate", what,
+                        nb_shape_str(ndim, shape, nb__tmpbuf(NULL), 256));
   return 0;
 }
 
@@ -450,14 +458,17 @@ nb_tensor *nb_as_strided(nb_tensor *t, int ndim, const int64_t *shape, const int
     return NULL;
   }
   int64_t numel = 1, last = offset;
-  bool overflow = false;
+  bool overflow = false, empty = false;
   for (int d = 0; d < ndim; d++) {
     if (strides[d] < 0) {
       nb_set_error(NB_EINVAL, "nb_as_strided: negative stride %lld in dimension %d",
                    (long long)strides[d], d);
       return NULL;
     }
-    numel *= shape[d];
+    if (shape[d] == 0)
+      empty = true;
+    else /* an overflowing element count must not wrap to 0 and skip the bounds check */
+      overflow |= __builtin_mul_overflow(numel, shape[d], &numel);
     int64_t span;
     if (shape[d] > 0) {
       overflow |= __builtin_mul_overflow(shape[d] - 1, strides[d], &span);
@@ -465,7 +476,7 @@ nb_tensor *nb_as_strided(nb_tensor *t, int ndim, const int64_t *shape, const int
     }
   }
   int64_t have = (int64_t)(t->storage->nbytes / nb_dtype_size((nb_dtype)t->dtype));
-  if (numel > 0 && (overflow || last >= have)) {
+  if (!empty && (overflow || last >= have)) {
     char sb[128];
     nb_set_error(NB_ESHAPE,
                  "nb_as_strided: view of shape %s with strides %s and offset %lld reaches element "

@@ -297,6 +297,18 @@ START_TEST(test_shape_strings) {
 }
 END_TEST
 
+/* Element counts that overflow are refused instead of wrapping past the bounds check. */
+START_TEST(test_overflowing_shapes) {
+  nb_tensor *base = nb_zeros(1, (int64_t[]){10}, NB_F64);
+  ck_assert_ptr_null(nb_as_strided(base, 2, (int64_t[]){100, INT64_C(1) << 62}, (int64_t[]){1, 0}, 0));
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "too large"));
+  ck_assert_ptr_null(nb_empty(2, (int64_t[]){INT64_C(1) << 40, INT64_C(1) << 40}, NB_F32));
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "too large"));
+  /* an empty view stays fine whatever its strides */
+  ck_assert_ptr_nonnull(nb_as_strided(base, 2, (int64_t[]){0, INT64_C(1) << 62}, (int64_t[]){1, 1}, 0));
+}
+END_TEST
+
 static Suite *make(void) {
   Suite *s = suite_create("core_tensor");
   TCase *tc = tcase_create("tensor");
@@ -313,6 +325,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_as_strided);
   tcase_add_test(tc, test_copy_into_and_fill);
   tcase_add_test(tc, test_shape_strings);
+  tcase_add_test(tc, test_overflowing_shapes);
   suite_add_tcase(s, tc);
   return s;
 }
