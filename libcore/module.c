@@ -29,6 +29,7 @@ struct nb_module {
   int n_params, n_buffers, n_children;
   named_t *params, *buffers;
   named_m *children;
+  const nb_module *parent; /* set while a module owns this one as a child */
 };
 
 /* ---- creation and destruction ------------------------------------------------------------ */
@@ -236,14 +237,26 @@ static int null_child(const char *fn, const char *name) {
   return nb_last_status();
 }
 
+/* A child that already belongs to a module tree (or is the parent itself) must not be
+ * taken over: freeing it on failure would free something its owner still uses. */
+static int owned_elsewhere(const char *fn, const nb_module *parent, const nb_module *child) {
+  for (const nb_module *p = parent; p; p = p->parent)
+    if (p == child) return nb_set_error(NB_EINVAL, "%s: a module cannot contain itself", fn);
+  if (child->parent)
+    return nb_set_error(NB_EINVAL, "%s: the %s already belongs to a %s; one module under two "
+                                   "names (weight sharing) is not supported",
+                        fn, child->type, child->parent->type);
+  return NB_OK;
+}
+
 int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
   const char *fn = "nb_module_add";
   if (!child) return null_child(fn, name);
+  if (parent && owned_elsewhere(fn, parent, child) < 0) return nb_last_status();
   int rc = check_name(parent, fn, name);
   if (rc >= 0) rc = clash(parent, fn, name, 2);
   if (rc >= 0 && find_m(parent->children, parent->n_children, name) >= 0)
     rc = nb_set_error(NB_EINVAL, "%s: %s already has a child \"%s\"", fn, parent->type, name);
-  if (rc >= 0 && child == parent) rc = nb_set_error(NB_EINVAL, "%s: module added to itself", fn);
   named_m *grown = NULL;
   char *nm = NULL;
   if (rc >= 0) {
@@ -258,6 +271,7 @@ int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
     return rc;
   }
   grown[parent->n_children++] = (named_m){nm, child};
+  child->parent = parent;
   return 0;
 }
 
@@ -271,12 +285,15 @@ int nb_module_replace(nb_module *m, const char *path, nb_module *child) {
            (k = find_m(owner->children, owner->n_children, last)) < 0)
     nb_set_error(NB_ENOTFOUND, "%s: %s has no submodule \"%s\" (path \"%s\")", fn, owner->type,
                  last, path);
+  if (k >= 0 && owner->children[k].m == child) return 0; /* replaced by itself */
+  if (k >= 0 && owned_elsewhere(fn, owner, child) < 0) return nb_last_status();
   if (k < 0) {
     nb_module_free(child);
     return nb_last_status();
   }
   nb_module_free(owner->children[k].m);
   owner->children[k].m = child;
+  child->parent = owner;
   return 0;
 }
 

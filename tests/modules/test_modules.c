@@ -237,6 +237,23 @@ START_TEST(test_user_module_and_sequential) {
 }
 END_TEST
 
+/* A module already in a tree cannot be added again (no double free), a module cannot
+ * contain itself, and replacing a child by itself keeps it. */
+START_TEST(test_module_ownership_rules) {
+  nb_module *net = nb_sequential_new(0, NULL);
+  nb_module *lin = nb_linear_new(3, 2, true, NULL);
+  ck_assert_int_eq(nb_module_add(net, "a", lin), 0);
+  ck_assert_int_lt(nb_module_add(net, "b", lin), 0);
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "already belongs"));
+  ck_assert_int_lt(nb_module_add(net, "self", net), 0);
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "cannot contain itself"));
+  ck_assert_int_eq(nb_module_replace(net, "a", nb_module_child(net, "a")), 0);
+  ck_assert_ptr_eq(nb_module_child(net, "a"), lin);
+  ck_assert_int_eq(nb_module_num_children(net), 1);
+  nb_module_free(net);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("modules");
   TCase *tc = tcase_create("modules");
@@ -247,6 +264,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_batch_norm_matches_torch);
   tcase_add_test(tc, test_resnet18_structure);
   tcase_add_test(tc, test_user_module_and_sequential);
+  tcase_add_test(tc, test_module_ownership_rules);
   suite_add_tcase(s, tc);
   return s;
 }
