@@ -189,7 +189,8 @@ void render_paths(FILE *f, const cJSON *paths) {
   int i = 0;
   fprintf(f, "Plugin search path (first plugin name found wins):\n");
   cJSON_ArrayForEach(e, item(paths, "paths")) {
-    fprintf(f, "  %2d. %s  [%s]%s\n", ++i, str(e, "dir"), str(e, "origin"),
+    const char *dir = str(e, "dir"), *origin = str(e, "origin");
+    fprintf(f, "  %2d. %s  [%s]%s\n", ++i, dir ? dir : "?", origin ? origin : "?",
             flag(e, "exists") ? "" : "  (missing)");
   }
   if (i == 0) fprintf(f, "  (empty)\n");
