@@ -56,12 +56,15 @@ static nb_module *layer_new(const char *type, nb_module_forward_fn fwd, layer_cf
 static int init_weight_bias(nb_module *m, int ndim, const int64_t *wshape, int64_t fan_in,
                             int64_t bias_n, nb_generator *g) {
   if (nb_scope_begin() < 0) return nb_last_status();
-  double gain = sqrt(2.0 / (1.0 + 5.0)), bound = sqrt(3.0) * (gain / sqrt((double)fan_in));
-  nb_tensor *w = nb_rand_range(ndim, wshape, -bound, bound, NB_F32, g);
+  /* fan_in 0 means a zero-element weight: PyTorch's init is then a no-op (bias zeros) */
+  double gain = sqrt(2.0 / (1.0 + 5.0));
+  nb_tensor *w = fan_in > 0 ? nb_rand_range(ndim, wshape, -sqrt(3.0) * (gain / sqrt((double)fan_in)),
+                                            sqrt(3.0) * (gain / sqrt((double)fan_in)), NB_F32, g)
+                            : nb_zeros(ndim, wshape, NB_F32);
   int rc = w ? nb_module_register_parameter(m, "weight", w) : nb_last_status();
   if (rc >= 0 && bias_n > 0) {
     double bb = fan_in > 0 ? 1.0 / sqrt((double)fan_in) : 0.0;
-    nb_tensor *b = nb_rand_range(1, &bias_n, -bb, bb, NB_F32, g);
+    nb_tensor *b = bb > 0 ? nb_rand_range(1, &bias_n, -bb, bb, NB_F32, g) : nb_zeros(1, &bias_n, NB_F32);
     rc = b ? nb_module_register_parameter(m, "bias", b) : nb_last_status();
   }
   nb_scope_end();

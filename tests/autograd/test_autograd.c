@@ -472,6 +472,11 @@ START_TEST(errors_name_op_and_shapes) {
   ck_assert_error_contains("mul");
   ck_assert_int_lt(nb_call("no_such_op", 1, &a, 0, NULL, 1, &(nb_tensor *){NULL}), 0);
   ck_assert_error_contains("no_such_op");
+  /* a fractional scalar on an integer tensor is refused rather than truncated */
+  nb_tensor *i = nb_from_doubles((double[]){1, 2}, 2, NB_I64);
+  ck_assert_ptr_null(nb_mul_scalar(i, 0.5));
+  ck_assert_error_contains("not an integer");
+  ck_assert_tensor_values(nb_mul_scalar(i, 3), ((double[]){3, 6}), 2, 0);
 }
 END_TEST
 
