@@ -488,12 +488,26 @@ static char *build_header(int n, const char *const *names, nb_tensor *const *ct,
   return s;
 }
 
-static int check_save_args(int n, const char *const *names, nb_tensor *const *tensors) {
+/* Everything save writes must pass load's checks: UTF-8 strings, unique keys. */
+static int check_save_args(int n, const char *const *names, nb_tensor *const *tensors,
+                           const char *const *metadata) {
   if (n < 0 || (n > 0 && (!names || !tensors)))
     return nb_set_error(NB_EINVAL, "safetensors: bad tensor list (n=%d)", n);
+  for (int k = 0; metadata && metadata[k]; k += 2) {
+    if (!metadata[k + 1])
+      return nb_set_error(NB_EINVAL, "safetensors: metadata key \"%s\" has no value", metadata[k]);
+    if (!valid_utf8((const unsigned char *)metadata[k], strlen(metadata[k])) ||
+        !valid_utf8((const unsigned char *)metadata[k + 1], strlen(metadata[k + 1])))
+      return nb_set_error(NB_EINVAL, "safetensors: metadata entry %d is not valid UTF-8", k / 2);
+    for (int j = 0; j < k; j += 2)
+      if (strcmp(metadata[j], metadata[k]) == 0)
+        return nb_set_error(NB_EINVAL, "safetensors: duplicate metadata key \"%s\"", metadata[k]);
+  }
   for (int i = 0; i < n; i++) {
     if (!names[i] || !names[i][0] || !tensors[i])
       return nb_set_error(NB_EINVAL, "safetensors: tensor %d has no name or is NULL", i);
+    if (!valid_utf8((const unsigned char *)names[i], strlen(names[i])))
+      return nb_set_error(NB_EINVAL, "safetensors: tensor name %d is not valid UTF-8", i);
     if (strcmp(names[i], "__metadata__") == 0)
       return nb_set_error(NB_EINVAL, "safetensors: \"__metadata__\" is reserved as a tensor name");
     if (!st_dtype_code(nb_dtype_of(tensors[i])))
@@ -543,7 +557,7 @@ static void fsync_dir_of(const char *path) {
 int nb_safetensors_save(const char *path, int n, const char *const *names,
                         nb_tensor *const *tensors, const char *const *metadata) {
   if (!path || !path[0]) return nb_set_error(NB_EINVAL, "safetensors: empty path");
-  int rc = check_save_args(n, names, tensors);
+  int rc = check_save_args(n, names, tensors, metadata);
   if (rc < 0) return rc;
   if (nb_scope_begin() < 0) return nb_last_status();
   nb_tensor **ct = calloc((size_t)n + 1, sizeof *ct);

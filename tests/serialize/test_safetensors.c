@@ -291,6 +291,20 @@ START_TEST(every_truncation_refused) {
 }
 END_TEST
 
+/* save refuses what load would refuse: non-UTF-8 names, duplicate metadata keys */
+START_TEST(test_save_refuses_unloadable) {
+  nb_scope_begin();
+  nb_tensor *t = nb_zeros(1, (int64_t[]){2}, NB_F32);
+  const char *bad[1] = {"w\xff"};
+  ck_assert_int_eq(nb_safetensors_save("/tmp/nabla-st-bad.safetensors", 1, bad, &t, NULL), NB_EINVAL);
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "UTF-8"));
+  const char *ok[1] = {"w"}, *meta[] = {"k", "1", "k", "2", NULL};
+  ck_assert_int_eq(nb_safetensors_save("/tmp/nabla-st-bad.safetensors", 1, ok, &t, meta), NB_EINVAL);
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "duplicate metadata key"));
+  nb_scope_end();
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("safetensors");
   TCase *tc = tcase_create("safetensors");
@@ -305,6 +319,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, entries);
   tcase_add_test(tc, layout);
   tcase_add_test(tc, every_truncation_refused);
+  tcase_add_test(tc, test_save_refuses_unloadable);
   suite_add_tcase(s, tc);
   return s;
 }
