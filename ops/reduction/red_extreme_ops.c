@@ -150,18 +150,25 @@ const nb_attr_spec red_extreme_dim_attrs[2] = {
 
 /* ---- samples --------------------------------------------------------------------------- */
 
+/* Samples draw from one generator, so they are made one statement at a time: the order
+ * of calls inside an initializer list is unspecified in C, and the reference data
+ * depends on it. */
 int red_extreme_all_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
-  nb_tensor *x[] = {
-      red_distinct_sample(g, 2, (int64_t[]){3, 4}),
-      red_distinct_sample(g, 1, (int64_t[]){7}),
-      red_transposed_sample(red_distinct_sample(g, 2, (int64_t[]){3, 5})),
-      red_distinct_sample(g, 0, NULL),
-  };
-  const char *desc[] = {"[3,4]", "[7]", "transposed [5,3]", "0-d"};
-  for (int i = 0; i < 4; i++) {
-    if (!x[i]) return nb_last_status();
-    int rc = nb_sample_add(sink, desc[i], 1, &x[i], 0, NULL, 0);
+  static const struct {
+    const char *desc;
+    int ndim;
+    int64_t shape[2];
+    bool transposed;
+  } s[] = {{"[3,4]", 2, {3, 4}, false},
+           {"[7]", 1, {7}, false},
+           {"transposed [5,3]", 2, {3, 5}, true},
+           {"0-d", 0, {0}, false}};
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+    nb_tensor *x = red_distinct_sample(g, s[i].ndim, s[i].shape);
+    if (x && s[i].transposed) x = red_transposed_sample(x);
+    if (!x) return nb_last_status();
+    int rc = nb_sample_add(sink, s[i].desc, 1, &x, 0, NULL, 0);
     if (rc < 0) return rc;
   }
   return 0;
@@ -169,26 +176,28 @@ int red_extreme_all_samples(nb_sample_sink *sink) {
 
 int red_extreme_dim_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
-  struct {
+  static const struct {
     const char *desc;
-    nb_tensor *x;
+    int ndim;
+    int64_t shape[3];
+    bool transposed;
     int64_t dim;
     bool keepdim;
   } s[] = {
-      {"[3,4] dim 1", red_distinct_sample(g, 2, (int64_t[]){3, 4}), 1, false},
-      {"[3,4] dim 0, keepdim", red_distinct_sample(g, 2, (int64_t[]){3, 4}), 0, true},
-      {"[2,3,4] dim -2", red_distinct_sample(g, 3, (int64_t[]){2, 3, 4}), -2, false},
-      {"[2,3,4] dim -1, keepdim", red_distinct_sample(g, 3, (int64_t[]){2, 3, 4}), -1, true},
-      {"transposed [5,3] dim 0",
-       red_transposed_sample(red_distinct_sample(g, 2, (int64_t[]){3, 5})), 0, false},
-      {"transposed [5,3] dim 1, keepdim",
-       red_transposed_sample(red_distinct_sample(g, 2, (int64_t[]){3, 5})), 1, true},
-      {"0-d, dim 0", red_distinct_sample(g, 0, NULL), 0, false},
+      {"[3,4] dim 1", 2, {3, 4}, false, 1, false},
+      {"[3,4] dim 0, keepdim", 2, {3, 4}, false, 0, true},
+      {"[2,3,4] dim -2", 3, {2, 3, 4}, false, -2, false},
+      {"[2,3,4] dim -1, keepdim", 3, {2, 3, 4}, false, -1, true},
+      {"transposed [5,3] dim 0", 2, {3, 5}, true, 0, false},
+      {"transposed [5,3] dim 1, keepdim", 2, {3, 5}, true, 1, true},
+      {"0-d, dim 0", 0, {0}, false, 0, false},
   };
   for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
-    if (!s[i].x) return nb_last_status();
+    nb_tensor *x = red_distinct_sample(g, s[i].ndim, s[i].shape);
+    if (x && s[i].transposed) x = red_transposed_sample(x);
+    if (!x) return nb_last_status();
     nb_attr a[] = {NB_A_INT("dim", s[i].dim), NB_A_BOOL("keepdim", s[i].keepdim)};
-    int rc = nb_sample_add(sink, s[i].desc, 1, &s[i].x, 2, a, 0);
+    int rc = nb_sample_add(sink, s[i].desc, 1, &x, 2, a, 0);
     if (rc < 0) return rc;
   }
   return 0;
