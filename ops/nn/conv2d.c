@@ -109,6 +109,26 @@ static void valid_range(int64_t W, int64_t OW, int64_t s, int64_t off, int64_t *
   *hi = h; /* inclusive; empty when hi < lo */
 }
 
+/* Output rows [*lo, *hi] whose input row oh + t lies inside the input (stride 1). */
+static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
+  *lo = t < 0 ? -t : 0;
+  *hi = g->H - 1 - t < g->OH - 1 ? g->H - 1 - t : g->OH - 1;
+}
+
+/* Zero the columns of one output row outside [lo, hi] (usually one element each side). */
+#define ZERO_WRAPPED(T, d, lo, hi, ow)                                                        \
+  do {                                                                                        \
+    T *zd_ = (d);                                                                             \
+    if ((lo) == 1)                                                                            \
+      zd_[0] = 0;                                                                             \
+    else                                                                                      \
+      for (int64_t z_ = 0; z_ < (lo); z_++) zd_[z_] = 0;                                      \
+    if ((hi) == (ow) - 2)                                                                     \
+      zd_[(ow) - 1] = 0;                                                                      \
+    else                                                                                      \
+      for (int64_t z_ = (hi) + 1; z_ < (ow); z_++) zd_[z_] = 0;                               \
+  } while (0)
+
 #define CONV_KERNELS(T, SUF)                                                                  \
   static void im2col_##SUF(int64_t u0, int64_t u1, void *user) {                             \
     const col_job *j = user;                                                                  \
@@ -120,6 +140,24 @@ static void valid_range(int64_t W, int64_t OW, int64_t s, int64_t off, int64_t *
       T *dst = (T *)j->col + r * j->ld + s * g->P;                                            \
       int64_t off = kj * g->dw - g->pw, lo, hi;                                               \
       valid_range(g->W, g->OW, g->sw, off, &lo, &hi);                                         \
+      if (g->sh == 1 && g->sw == 1 && g->OW == g->W && hi >= lo) {                            \
+        /* the row is the input plane shifted by t rows and off columns: one copy, then     \
+         * zero the rows outside the input and the columns that wrapped around */           \
+        int64_t t = ki * g->dh - g->ph, ohl, ohh;                                             \
+        shifted_rows(g, t, &ohl, &ohh);                                                       \
+        if (ohh < ohl) {                                                                      \
+          memset(dst, 0, sizeof(T) * (size_t)g->P);                                           \
+          continue;                                                                           \
+        }                                                                                     \
+        memset(dst, 0, sizeof(T) * (size_t)(ohl * g->OW));                                    \
+        memset(dst + (ohh + 1) * g->OW, 0, sizeof(T) * (size_t)((g->OH - 1 - ohh) * g->OW));  \
+        int64_t shift = t * g->W + off, a = ohl * g->OW + shift, b = (ohh + 1) * g->OW + shift; \
+        if (a < 0) a = 0;                                                                     \
+        if (b > g->H * g->W) b = g->H * g->W;                                                 \
+        memcpy(dst + (a - shift), src + a, sizeof(T) * (size_t)(b - a));                      \
+        for (int64_t oh = ohl; oh <= ohh; oh++) ZERO_WRAPPED(T, dst + oh * g->OW, lo, hi, g->OW); \
+        continue;                                                                             \
+      }                                                                                       \
       for (int64_t oh = 0; oh < g->OH; oh++) {                                                \
         T *d = dst + oh * g->OW;                                                              \
         int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                         \
@@ -147,8 +185,23 @@ static void valid_range(int64_t W, int64_t OW, int64_t s, int64_t off, int64_t *
       for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
         for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
           int64_t r = (c * g->kh + ki) * g->kw + kj, off = kj * g->dw - g->pw, lo, hi;        \
-          const T *src = (const T *)j->col + r * j->ld + s * g->P;                            \
+          T *src = (T *)j->col + r * j->ld + s * g->P;                                        \
           valid_range(g->W, g->OW, g->sw, off, &lo, &hi);                                     \
+          if (g->sh == 1 && g->sw == 1 && g->OW == g->W) {                                    \
+            /* shifted plane: zero the wrapped columns of this (scratch) row, then one      \
+             * contiguous add over the rows that fall inside the input */                   \
+            int64_t t = ki * g->dh - g->ph, ohl, ohh;                                         \
+            shifted_rows(g, t, &ohl, &ohh);                                                   \
+            if (ohh < ohl || hi < lo) continue;                                               \
+            for (int64_t oh = ohl; oh <= ohh; oh++) ZERO_WRAPPED(T, src + oh * g->OW, lo, hi, g->OW); \
+            int64_t shift = t * g->W + off, a = ohl * g->OW + shift, b = (ohh + 1) * g->OW + shift; \
+            if (a < 0) a = 0;                                                                 \
+            if (b > g->H * g->W) b = g->H * g->W;                                             \
+            T *restrict dp = dst + a;                                                         \
+            const T *restrict sp = src + (a - shift);                                         \
+            for (int64_t i = 0; i < b - a; i++) dp[i] += sp[i];                               \
+            continue;                                                                         \
+          }                                                                                   \
           for (int64_t oh = 0; oh < g->OH; oh++) {                                            \
             int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                     \
             if (ih < 0 || ih >= g->H) continue;                                               \
@@ -172,8 +225,9 @@ static void im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_
   nb_parallel_for(cn * g->K, grain, dt == NB_F32 ? im2col_f32 : im2col_f64, &j);
 }
 
-static void col2im(nb_dtype dt, const cgeom *g, void *dx, const void *col, int64_t cn) {
-  col_job j = {g, dx, (void *)col, cn * g->P, cn};
+/* Adds the K × (cn·P) matrix col into dx; col is scratch and may be modified. */
+static void col2im(nb_dtype dt, const cgeom *g, void *dx, void *col, int64_t cn) {
+  col_job j = {g, dx, col, cn * g->P, cn};
   int64_t grain = 1 + NN_GRAIN / (g->K / (g->Cg > 0 ? g->Cg : 1) * (g->P > 0 ? g->P : 1));
   nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? col2im_f32 : col2im_f64, &j);
 }

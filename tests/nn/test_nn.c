@@ -79,32 +79,39 @@ START_TEST(test_conv2d_output_size) {
 END_TEST
 
 /* A batch of 70 with a 4×4 output shares column matrices across samples (16 per GEMM,
- * the last chunk partial); it must agree with the samples convolved one by one. */
+ * the last chunk partial); it must agree with the samples convolved one by one. Loop 0:
+ * 2×2 kernel without padding; loop 1: 3×3 with padding 1 (the shifted-plane path of
+ * im2col/col2im, output width = input width). */
 START_TEST(test_conv2d_batch_chunks_match_single) {
   nb_scope_begin();
+  int64_t k = _i == 0 ? 2 : 3, pad = _i == 0 ? 0 : 1, hw = _i == 0 ? 5 : 4;
+  int64_t xs = 2 * hw * hw, ys = 3 * 16;
   nb_generator *g = nb_generator_new(7);
-  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(70, 2, 5, 5), NB_F64, g));
-  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(3, 2, 2, 2), NB_F64, g));
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(70, 2, hw, hw), NB_F64, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(4, (int64_t[]){3, 2, k, k}, NB_F64, g));
   nb_tensor *b = nb_randn(SHAPE(3), NB_F64, g);
-  nb_tensor *y = nb_conv2d(x, w, b, NULL, NULL, NULL, 1);
+  int64_t *pp = (int64_t[]){pad, pad};
+  nb_tensor *y = nb_conv2d(x, w, b, NULL, pp, NULL, 1);
   ck_assert_msg(y != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_shape(y)[2], 4);
   nb_tensor *gy = nb_randn(4, nb_shape(y), NB_F64, g);
   ck_assert_int_eq(nb_backward(y, gy, 0), 0);
-  double *dw_sum = calloc(24, sizeof(double));
+  int64_t nw = nb_numel(w);
+  double *dw_sum = calloc((size_t)nw, sizeof(double));
   for (int64_t n = 0; n < 70; n++) {
-    nb_tensor *xn = nb_requires_grad_(nb_from_data((double *)nb_data(x) + n * 50, SHAPE(1, 2, 5, 5), NB_F64));
+    nb_tensor *xn = nb_requires_grad_(nb_from_data((double *)nb_data(x) + n * xs, SHAPE(1, 2, hw, hw), NB_F64));
     nb_tensor *wn = nb_requires_grad_(nb_copy_data(w));
-    nb_tensor *yn = nb_conv2d(xn, wn, b, NULL, NULL, NULL, 1);
-    nb_tensor *gn = nb_from_data((double *)nb_data(gy) + n * 48, SHAPE(1, 3, 4, 4), NB_F64);
+    nb_tensor *yn = nb_conv2d(xn, wn, b, NULL, pp, NULL, 1);
+    nb_tensor *gn = nb_from_data((double *)nb_data(gy) + n * ys, SHAPE(1, 3, 4, 4), NB_F64);
     ck_assert_int_eq(nb_backward(yn, gn, 0), 0);
-    for (int i = 0; i < 48; i++)
-      ck_assert_double_eq_tol(((double *)nb_data(yn))[i], ((double *)nb_data(y))[n * 48 + i], 1e-12);
-    for (int i = 0; i < 50; i++)
+    for (int i = 0; i < ys; i++)
+      ck_assert_double_eq_tol(((double *)nb_data(yn))[i], ((double *)nb_data(y))[n * ys + i], 1e-12);
+    for (int i = 0; i < xs; i++)
       ck_assert_double_eq_tol(((double *)nb_data(nb_grad(xn)))[i],
-                              ((double *)nb_data(nb_grad(x)))[n * 50 + i], 1e-12);
-    for (int i = 0; i < 24; i++) dw_sum[i] += ((double *)nb_data(nb_grad(wn)))[i];
+                              ((double *)nb_data(nb_grad(x)))[n * xs + i], 1e-12);
+    for (int i = 0; i < nw; i++) dw_sum[i] += ((double *)nb_data(nb_grad(wn)))[i];
   }
-  for (int i = 0; i < 24; i++)
+  for (int i = 0; i < nw; i++)
     ck_assert_double_eq_tol(dw_sum[i], ((double *)nb_data(nb_grad(w)))[i], 1e-10);
   free(dw_sum);
   nb_generator_free(g);
@@ -314,7 +321,7 @@ static Suite *make_suite(void) {
   TCase *tc = tcase_create("closed form");
   tcase_add_test(tc, test_conv2d_hand);
   tcase_add_test(tc, test_conv2d_output_size);
-  tcase_add_test(tc, test_conv2d_batch_chunks_match_single);
+  tcase_add_loop_test(tc, test_conv2d_batch_chunks_match_single, 0, 2);
   tcase_add_test(tc, test_linear_hand);
   tcase_add_test(tc, test_matmul_hand);
   tcase_add_test(tc, test_batch_norm_stats);
