@@ -315,12 +315,46 @@ static void axpy_flat(int64_t b, int64_t e, void *user) {
 /* Contiguous runs at least this long are split over the core's threads. */
 #define NB_AXPY_GRAIN 32768
 
+/* d += alpha * s over n elements with byte steps sd, ss. */
+static void axpy_run(char *pd, int64_t sd, const char *ps, int64_t ss, int64_t n, double alpha,
+                     uint8_t dtype) {
+  if (dtype == NB_F32) {
+    float a = (float)alpha;
+    if (sd == 4 && ss == 4) {
+      float *d = (float *)pd;
+      const float *s = (const float *)ps;
+      for (int64_t k = 0; k < n; k++)
+        d[k] += a * s[k];
+    } else {
+      for (int64_t k = 0; k < n; k++)
+        *(float *)(pd + k * sd) += a * *(const float *)(ps + k * ss);
+    }
+  } else {
+    if (sd == 8 && ss == 8) {
+      double *d = (double *)pd;
+      const double *s = (const double *)ps;
+      for (int64_t k = 0; k < n; k++)
+        d[k] += alpha * s[k];
+    } else {
+      for (int64_t k = 0; k < n; k++)
+        *(double *)(pd + k * sd) += alpha * *(const double *)(ps + k * ss);
+    }
+  }
+}
+
 int nb_axpy_into(nb_tensor *dst, double alpha, const nb_tensor *src) {
   if (!dst || !src)
     return nb_set_error(NB_EINVAL, "axpy_into: tensor argument is NULL");
   if (dst->dtype != src->dtype || !nb_dtype_is_floating((nb_dtype)dst->dtype))
     return nb_set_error(NB_EDTYPE, "axpy_into: dtypes %s and %s (need the same floating dtype)",
                         nb_dtype_name((nb_dtype)dst->dtype), nb_dtype_name((nb_dtype)src->dtype));
+  int64_t es = (int64_t)nb_dtype_size((nb_dtype)dst->dtype);
+  if (dst->numel <= NB_AXPY_GRAIN && nb_same_shape(dst, src) && nb_is_contiguous(dst) &&
+      nb_is_contiguous(src)) { /* small and flat (gradient sums): no iterator */
+    axpy_run(nb_data(dst), es, nb_data(src), es, dst->numel, alpha, dst->dtype);
+    __atomic_add_fetch(&dst->storage->version, 1, __ATOMIC_RELAXED);
+    return 0;
+  }
   nb_iter it;
   if (nb_iter_init(&it, 2, (nb_tensor *[]){dst, (nb_tensor *)src}) < 0) {
     nb_error_prefix("axpy_into");
@@ -333,30 +367,7 @@ int nb_axpy_into(nb_tensor *dst, double alpha, const nb_tensor *src) {
     return 0;
   }
   do {
-    char *pd = it.ptr[0], *ps = it.ptr[1];
-    int64_t sd = it.step[0], ss = it.step[1];
-    if (dst->dtype == NB_F32) {
-      float a = (float)alpha;
-      if (sd == 4 && ss == 4) {
-        float *d = (float *)pd;
-        const float *s = (const float *)ps;
-        for (int64_t k = 0; k < it.n; k++)
-          d[k] += a * s[k];
-      } else {
-        for (int64_t k = 0; k < it.n; k++)
-          *(float *)(pd + k * sd) += a * *(const float *)(ps + k * ss);
-      }
-    } else {
-      if (sd == 8 && ss == 8) {
-        double *d = (double *)pd;
-        const double *s = (const double *)ps;
-        for (int64_t k = 0; k < it.n; k++)
-          d[k] += alpha * s[k];
-      } else {
-        for (int64_t k = 0; k < it.n; k++)
-          *(double *)(pd + k * sd) += alpha * *(const double *)(ps + k * ss);
-      }
-    }
+    axpy_run(it.ptr[0], it.step[0], it.ptr[1], it.step[1], it.n, alpha, dst->dtype);
   } while (nb_iter_next(&it));
   __atomic_add_fetch(&dst->storage->version, 1, __ATOMIC_RELAXED);
   return 0;

@@ -528,8 +528,14 @@ int nb_fill(nb_tensor *t, double value) {
   store_d((char *)&v, t->dtype, value);
   size_t es = nb_dtype_size((nb_dtype)t->dtype);
   nb_iter it;
-  if (nb_iter_init(&it, 1, &t) < 0)
+  if (nb_is_contiguous(t)) { /* one flat run, no iterator (scalars are filled per op) */
+    it.n = t->numel;
+    it.ptr[0] = nb_data(t);
+    it.step[0] = (int64_t)es;
+    it.nops = 0; /* marks "no iterator" for the loop condition below */
+  } else if (nb_iter_init(&it, 1, &t) < 0) {
     return nb_last_status();
+  }
   do {
     char *p = it.ptr[0];
     int64_t s = it.step[0];
@@ -550,7 +556,7 @@ int nb_fill(nb_tensor *t, double value) {
         memcpy(p + k * s, &v, 8);
       break;
     }
-  } while (nb_iter_next(&it));
+  } while (it.nops > 0 && nb_iter_next(&it));
   bump(t);
   return 0;
 }
