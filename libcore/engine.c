@@ -200,9 +200,22 @@ static int run_hooks(nb_hook *h, nb_tensor **g, const char *where) {
   return NB_OK;
 }
 
-/* .grad += g, in place after the first time; the first store is a copy so .grad never
- * aliases a caller's tensor (spec items 8, 9). */
+/* True when nothing but the caller's one reference can see g's memory: then .grad may
+ * take g itself instead of a copy (PyTorch steals such buffers too). A tensor the user
+ * passed in, a gradient passed through to several inputs, or a view is always shared. */
+static bool exclusively_owned(const nb_tensor *g) {
+  return __atomic_load_n(&g->refcount, __ATOMIC_ACQUIRE) == 1 &&
+         __atomic_load_n(&g->storage->refcount, __ATOMIC_ACQUIRE) == 1 && !g->grad_fn &&
+         !g->view_base && nb_is_contiguous(g);
+}
+
+/* .grad += g, in place after the first time. The first store takes g when the engine
+ * owns it alone, else a copy, so .grad never aliases a caller's tensor (items 8, 9). */
 static int accumulate_grad(nb_tensor *t, nb_tensor *g) {
+  if (!t->grad && g->dtype == t->dtype && nb_same_shape(g, t) && exclusively_owned(g)) {
+    t->grad = nb_retain(g);
+    return NB_OK;
+  }
   if (!t->grad) {
     nb_tensor *c = nb__tensor_new(t->ndim, t->shape, (nb_dtype)t->dtype);
     if (!c) return nb_last_status();

@@ -153,6 +153,19 @@ START_TEST(graphs_from_shared_leaf_in_threads) {
 }
 END_TEST
 
+/* .grad may take an engine-owned gradient buffer, never one that is shared: add passes
+ * one gradient to both inputs, and the two .grad must still be separate tensors. */
+START_TEST(grads_never_share_buffers) {
+  nb_tensor *a = leaf2(1, 2), *b = leaf2(3, 4), *g = v2(5, 6);
+  ck_assert_int_eq(nb_backward(nb_add(a, b), g, 0), 0);
+  ck_assert(!nb_shares_storage(nb_grad(a), nb_grad(b)));
+  ck_assert(!nb_shares_storage(nb_grad(a), g) && !nb_shares_storage(nb_grad(b), g));
+  nb_fill(nb_grad(a), 0);
+  ck_assert_tensor_values(nb_grad(b), ((double[]){5, 6}), 2, 0);
+  ck_assert_tensor_values(g, ((double[]){5, 6}), 2, 0);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("autograd_edges");
   TCase *tc = tcase_create("edges");
@@ -167,6 +180,7 @@ int main(void) {
   tcase_add_test(tc, frozen_after_forward_gets_no_grad);
   tcase_add_test(tc, autograd_grad_duplicate_inputs);
   tcase_add_test(tc, graphs_from_shared_leaf_in_threads);
+  tcase_add_test(tc, grads_never_share_buffers);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
