@@ -9,12 +9,6 @@
 
 #include <math.h>
 
-typedef struct bl_job {
-  const void *x, *t, *w, *pw, *gv;
-  double gs;
-  void *out, *gx, *gt;
-} bl_job;
-
 static double softplus_neg(double x) { return (x < 0 ? -x : 0) + log1p(exp(-fabs(x))); }
 static double sigmoid(double x) {
   if (x >= 0) return 1 / (1 + exp(-x));
@@ -24,7 +18,7 @@ static double sigmoid(double x) {
 
 #define BL_KERNELS(T, SUF)                                                                   \
   static void fwd_##SUF(int64_t i0, int64_t i1, void *u, double *acc) {                     \
-    const bl_job *j = u;                                                                     \
+    const loss_pw_job *j = u;                                                                     \
     const T *x = j->x, *t = j->t, *w = j->w, *pw = j->pw;                                    \
     double s = 0;                                                                            \
     for (int64_t i = i0; i < i1; i++) {                                                      \
@@ -36,8 +30,8 @@ static double sigmoid(double x) {
     *acc = s;                                                                                \
   }                                                                                          \
   static void bwd_##SUF(int64_t i0, int64_t i1, void *u, double *acc) {                     \
-    const bl_job *j = u;                                                                     \
-    const T *x = j->x, *t = j->t, *w = j->w, *pw = j->pw, *gv = j->gv;                       \
+    const loss_pw_job *j = u;                                                                     \
+    const T *x = j->x, *t = j->t, *w = j->w, *pw = j->pw, *gv = j->g;                        \
     (void)acc;                                                                               \
     for (int64_t i = i0; i < i1; i++) {                                                      \
       double xi = x[i], ti = t[i], p = pw ? (double)pw[i] : 1.0, L = 1 + (p - 1) * ti;       \
@@ -52,75 +46,14 @@ BL_KERNELS(double, f64)
 
 #define OP "binary_cross_entropy_with_logits"
 
-static int prepare(nb_tensor *const *in, nb_tensor **x, nb_tensor **t, nb_tensor **w, nb_tensor **pw) {
-  if (loss_same_dtype(OP, in[0], "input", in[1], "target") < 0 ||
-      loss_same_dtype(OP, in[0], "input", in[2], "weight") < 0 ||
-      loss_same_dtype(OP, in[0], "input", in[3], "pos_weight") < 0)
-    return NB_EDTYPE;
-  if (!nb_same_shape(in[0], in[1]))
-    return nb_set_error(NB_ESHAPE, OP ": target %s must have the same shape as input %s",
-                        nb_shape_of(in[1]), nb_shape_of(in[0]));
-  int nd = nb_ndim(in[0]);
-  const int64_t *sh = nb_shape(in[0]);
-  *x = loss_expand(OP, in[0], nd, sh);
-  *t = loss_expand(OP, in[1], nd, sh);
-  *w = in[2] ? loss_expand(OP, in[2], nd, sh) : NULL;
-  *pw = in[3] ? loss_expand(OP, in[3], nd, sh) : NULL;
-  if (*x == NULL || *t == NULL || (in[2] && *w == NULL) || (in[3] && *pw == NULL)) return nb_last_status();
-  return 0;
-}
+static const loss_pw_op op = {OP, 2, false, fwd_f32, fwd_f64, bwd_f32, bwd_f64, NULL};
 
 static int bcel_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, nb_tensor **out) {
-  int red = (int)attrs[0].i;
-  nb_tensor *x, *t, *w, *pw;
-  if (prepare(in, &x, &t, &w, &pw) < 0) return nb_last_status();
-  nb_dtype dt = nb_dtype_of(x);
-  int64_t n = nb_numel(x);
-  nb_tensor *y = red == LOSS_NONE ? nb_empty(nb_ndim(x), nb_shape(x), dt) : NULL;
-  if (red == LOSS_NONE && y == NULL) return nb_last_status();
-  bl_job j = {.x = nb_data(x), .t = nb_data(t), .w = w ? nb_data(w) : NULL, .pw = pw ? nb_data(pw) : NULL,
-              .out = y ? nb_data(y) : NULL};
-  double total = loss_blocks(n, dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
-  if (red != LOSS_NONE) y = loss_scalar(total, (double)n, red, dt);
-  if (y == NULL) return nb_last_status();
-  if (nb_ctx_recording(ctx)) {
-    int has[2] = {in[2] != NULL, in[3] != NULL};
-    if (nb_ctx_save(ctx, in[0]) < 0 || nb_ctx_save(ctx, in[1]) < 0 ||
-        (has[0] && nb_ctx_save(ctx, in[2]) < 0) || (has[1] && nb_ctx_save(ctx, in[3]) < 0) ||
-        nb_ctx_save_blob(ctx, has, sizeof has) < 0)
-      return nb_last_status();
-  }
-  out[0] = y;
-  return 0;
+  return loss_pw_forward(&op, ctx, in, (int)attrs[0].i, out);
 }
 
 static int bcel_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  size_t bsz = 0;
-  const int *has = nb_ctx_blob(ctx, &bsz);
-  if (has == NULL || bsz != 2 * sizeof *has) return nb_set_error(NB_ESTATE, OP ": backward found no saved state");
-  int si = 2;
-  nb_tensor *saved[4] = {nb_ctx_saved(ctx, 0), nb_ctx_saved(ctx, 1), NULL, NULL};
-  if (has[0]) saved[2] = nb_ctx_saved(ctx, si++);
-  if (has[1]) saved[3] = nb_ctx_saved(ctx, si++);
-  if (!saved[0] || !saved[1] || (has[0] && !saved[2]) || (has[1] && !saved[3])) return nb_last_status();
-  nb_tensor *x, *t, *w, *pw;
-  if (prepare(saved, &x, &t, &w, &pw) < 0) return nb_last_status();
-  nb_dtype dt = nb_dtype_of(x);
-  int64_t n = nb_numel(x);
-  int red = (int)nb_ctx_attrs(ctx)[0].i;
-  nb_tensor *gv;
-  double gs = loss_grad_scale(grad_out[0], red, (double)n, &gv);
-  bool nx = nb_ctx_needs_input_grad(ctx, 0), nt = nb_ctx_needs_input_grad(ctx, 1);
-  nb_tensor *gx = nx ? nb_empty(nb_ndim(x), nb_shape(x), dt) : NULL;
-  nb_tensor *gt = nt ? nb_empty(nb_ndim(x), nb_shape(x), dt) : NULL;
-  if ((nx && !gx) || (nt && !gt) || (red == LOSS_NONE && gv == NULL)) return nb_last_status();
-  bl_job j = {.x = nb_data(x), .t = nb_data(t), .w = w ? nb_data(w) : NULL, .pw = pw ? nb_data(pw) : NULL,
-              .gv = gv ? nb_data(gv) : NULL, .gs = gs, .gx = gx ? nb_data(gx) : NULL,
-              .gt = gt ? nb_data(gt) : NULL};
-  loss_blocks(n, dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
-  grad_in[0] = gx;
-  grad_in[1] = gt;
-  return 0;
+  return loss_pw_backward(&op, ctx, grad_out, grad_in);
 }
 
 static int bcel_samples(nb_sample_sink *s) {
@@ -153,11 +86,6 @@ static const nb_input_spec inputs[] = {
      "weight of positive examples (e.g. per class, last dim); broadcasts to input"},
 };
 static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the input's shape for none"}};
-static const nb_attr_spec attrs[] = {
-    {"reduction", NB_ATTR_STRING, 0, {.s = "mean", .i = LOSS_MEAN}, 0, 0, LOSS_REDUCTION_CHOICES,
-     LOSS_REDUCTION_DOC},
-};
-
 const nb_op_desc loss_bce_with_logits_desc = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = OP,
@@ -169,7 +97,7 @@ const nb_op_desc loss_bce_with_logits_desc = {
     .n_outputs = 1,
     .outputs = outputs,
     .n_attrs = 1,
-    .attrs = attrs,
+    .attrs = loss_reduction_attr,
     .forward = bcel_forward,
     .backward = bcel_backward,
     .samples = bcel_samples,

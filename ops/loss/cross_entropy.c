@@ -14,11 +14,6 @@
 
 #include <math.h>
 
-typedef struct ce_blob {
-  double wsum;
-  int has_weight;
-} ce_blob;
-
 typedef struct ce_job {
   const loss_cls *g;
   nb_dtype dt;
@@ -38,7 +33,7 @@ typedef struct ce_job {
     double s = 0;                                                                            \
     for (int64_t p = p0; p < p1; p++) {                                                      \
       int64_t t = j->t[p];                                                                   \
-      const T *z = (const T *)j->z + (p / g->S) * g->C * g->S + p % g->S;                    \
+      const T *z = (const T *)j->z + loss_cls_off(g, p);                    \
       double l = 0;                                                                          \
       if (t == j->ignore) {                                                                  \
         j->lse[p] = 0;                                                                       \
@@ -67,7 +62,7 @@ typedef struct ce_job {
     const T *w = j->w;                                                                       \
     (void)acc;                                                                               \
     for (int64_t p = p0; p < p1; p++) {                                                      \
-      int64_t t = j->t[p], off = (p / g->S) * g->C * g->S + p % g->S;                        \
+      int64_t t = j->t[p], off = loss_cls_off(g, p);                        \
       const T *z = (const T *)j->z + off;                                                    \
       T *dz = (T *)j->dz + off;                                                              \
       if (t == j->ignore) {                                                                  \
@@ -100,12 +95,9 @@ static int cross_entropy_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_att
   int red = (int)attrs[0].i;
   int64_t ignore = attrs[1].i;
   double eps = attrs[2].f;
-  nb_tensor *z = nb_is_contiguous(in[0]) ? in[0] : nb_copy_data(in[0]);
-  nb_tensor *t = nb_is_contiguous(in[1]) ? in[1] : nb_copy_data(in[1]);
-  nb_tensor *w = in[2] == NULL || nb_is_contiguous(in[2]) ? in[2] : nb_copy_data(in[2]);
-  if (z == NULL || t == NULL || (in[2] && w == NULL)) return nb_last_status();
+  nb_tensor *z, *t, *w;
   loss_cls g;
-  if (loss_cls_setup("cross_entropy", in[0], t, w, ignore, &g) < 0) return nb_last_status();
+  if (loss_cls_prepare("cross_entropy", in, ignore, &z, &t, &w, &g) < 0) return nb_last_status();
   nb_dtype dt = nb_dtype_of(z);
   nb_tensor *lse = nb_empty(1, &g.npos, NB_F64);
   nb_tensor *y = red == LOSS_NONE ? nb_empty(nb_ndim(t), nb_shape(t), dt) : NULL;
@@ -117,7 +109,7 @@ static int cross_entropy_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_att
   if (red != LOSS_NONE) y = loss_scalar(total, g.wsum, red, dt);
   if (y == NULL) return nb_last_status();
   if (nb_ctx_recording(ctx)) {
-    ce_blob b = {g.wsum, w != NULL};
+    loss_cls_blob b = {g.wsum, w != NULL};
     if (nb_ctx_save(ctx, in[0]) < 0 || nb_ctx_save(ctx, in[1]) < 0 || nb_ctx_save(ctx, lse) < 0 ||
         (w && nb_ctx_save(ctx, in[2]) < 0) || nb_ctx_save_blob(ctx, &b, sizeof b) < 0)
       return nb_last_status();
@@ -127,25 +119,20 @@ static int cross_entropy_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_att
 }
 
 static int cross_entropy_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  size_t bsz = 0;
-  const ce_blob *b = nb_ctx_blob(ctx, &bsz);
-  if (b == NULL || bsz != sizeof *b) return nb_set_error(NB_ESTATE, "cross_entropy: backward found no saved state");
+  const loss_cls_blob *b = loss_cls_blob_get("cross_entropy", ctx);
+  if (b == NULL) return nb_last_status();
   nb_tensor *z = nb_ctx_saved(ctx, 0), *t = nb_ctx_saved(ctx, 1), *lse = nb_ctx_saved(ctx, 2);
   nb_tensor *w = b->has_weight ? nb_ctx_saved(ctx, 3) : NULL;
   if (z == NULL || t == NULL || lse == NULL || (b->has_weight && w == NULL)) return nb_last_status();
   const nb_attr_value *attrs = nb_ctx_attrs(ctx);
   int red = (int)attrs[0].i;
-  z = nb_is_contiguous(z) ? z : nb_copy_data(z);
-  t = nb_is_contiguous(t) ? t : nb_copy_data(t);
-  if (w && !nb_is_contiguous(w)) w = nb_copy_data(w);
+  z = loss_contig(z);
+  t = loss_contig(t);
+  w = loss_contig(w);
   if (z == NULL || t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
   loss_cls g = {0};
   int nd = nb_ndim(z);
-  g.N = nd == 1 ? 1 : nb_shape(z)[0];
-  g.C = nd == 1 ? nb_shape(z)[0] : nb_shape(z)[1];
-  g.S = 1;
-  for (int d = 2; d < nd; d++) g.S *= nb_shape(z)[d];
-  g.npos = g.N * g.S;
+  loss_cls_dims(nd, nb_shape(z), &g);
   nb_dtype dt = nb_dtype_of(z);
   nb_tensor *gv;
   double gs = loss_grad_scale(grad_out[0], red, b->wsum, &gv);

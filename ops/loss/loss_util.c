@@ -2,6 +2,8 @@
 #include "loss_util.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 typedef struct lb_job {
   loss_block_fn fn;
@@ -81,11 +83,7 @@ int loss_cls_setup(const char *op, const nb_tensor *input, const nb_tensor *targ
   if (!ok)
     return nb_set_error(NB_ESHAPE, "%s: target %s does not fit input %s (expected the input's shape without dim 1)",
                         op, nb_shape_of(target), nb_shape_of(input));
-  g->N = nd == 1 ? 1 : is[0];
-  g->C = nd == 1 ? is[0] : is[1];
-  g->S = 1;
-  for (int d = 2; d < nd; d++) g->S *= is[d];
-  g->npos = g->N * g->S;
+  loss_cls_dims(nd, is, g);
   if (weight && (nb_ndim(weight) != 1 || nb_shape(weight)[0] != g->C))
     return nb_set_error(NB_ESHAPE, "%s: weight %s must have shape [%lld] (one per class) for input %s", op,
                         nb_shape_of(weight), (long long)g->C, nb_shape_of(input));
@@ -106,4 +104,137 @@ int loss_cls_setup(const char *op, const nb_tensor *input, const nb_tensor *targ
   }
   g->wsum = ws;
   return 0;
+}
+
+void loss_cls_dims(int nd, const int64_t *shape, loss_cls *g) {
+  g->N = nd == 1 ? 1 : shape[0];
+  g->C = nd == 1 ? shape[0] : shape[1];
+  g->S = 1;
+  for (int d = 2; d < nd; d++) g->S *= shape[d];
+  g->npos = g->N * g->S;
+}
+
+nb_tensor *loss_contig(nb_tensor *t) {
+  return t == NULL || nb_is_contiguous(t) ? t : nb_copy_data(t);
+}
+
+int loss_cls_prepare(const char *op, nb_tensor *const *in, int64_t ignore, nb_tensor **x, nb_tensor **t,
+                     nb_tensor **w, loss_cls *g) {
+  *x = loss_contig(in[0]);
+  *t = loss_contig(in[1]);
+  *w = loss_contig(in[2]);
+  if (*x == NULL || *t == NULL || (in[2] && *w == NULL)) return nb_last_status();
+  return loss_cls_setup(op, in[0], *t, *w, ignore, g);
+}
+
+const loss_cls_blob *loss_cls_blob_get(const char *op, nb_ctx *ctx) {
+  size_t bsz = 0;
+  const loss_cls_blob *b = nb_ctx_blob(ctx, &bsz);
+  if (b == NULL || bsz != sizeof *b) {
+    nb_set_error(NB_ESTATE, "%s: backward found no saved state", op);
+    return NULL;
+  }
+  return b;
+}
+
+const nb_attr_spec loss_reduction_attr[1] = {
+    {"reduction", NB_ATTR_STRING, 0, {.s = "mean", .i = LOSS_MEAN}, 0, 0, LOSS_REDUCTION_CHOICES,
+     LOSS_REDUCTION_DOC},
+};
+
+/* The common shape of an elementwise loss's inputs, as contiguous tensors in x[0..3]
+ * (input, target, weight, pos_weight; absent optional ones stay NULL). */
+static int pw_prepare(const loss_pw_op *op, nb_tensor *const *in, nb_tensor **x, int *nd, int64_t *shape) {
+  static const char *names[] = {"input", "target", "weight", "pos_weight"};
+  for (int i = 1; i < 2 + op->n_extra; i++)
+    if (loss_same_dtype(op->name, in[0], "input", in[i], names[i]) < 0) return NB_EDTYPE;
+  if (op->broadcast) {
+    if (nb_broadcast_shapes(op->name, 2, (const nb_tensor *const[]){in[0], in[1]}, nd, shape) < 0)
+      return nb_last_status();
+  } else {
+    if (!nb_same_shape(in[0], in[1]))
+      return nb_set_error(NB_ESHAPE, "%s: target %s must have the same shape as input %s", op->name,
+                          nb_shape_of(in[1]), nb_shape_of(in[0]));
+    *nd = nb_ndim(in[0]);
+    memcpy(shape, nb_shape(in[0]), sizeof(int64_t) * (size_t)*nd);
+  }
+  for (int i = 0; i < 4; i++) {
+    x[i] = i < 2 + op->n_extra && in[i] ? loss_expand(op->name, in[i], *nd, shape) : NULL;
+    if (i < 2 + op->n_extra && in[i] && x[i] == NULL) return nb_last_status();
+  }
+  return 0;
+}
+
+int loss_pw_forward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *in, int red, nb_tensor **out) {
+  nb_tensor *x[4];
+  int nd;
+  int64_t shape[NB_MAX_DIMS];
+  if (pw_prepare(op, in, x, &nd, shape) < 0 || (op->check && op->check(x[0], in[0]) < 0))
+    return nb_last_status();
+  nb_dtype dt = nb_dtype_of(x[0]);
+  int64_t n = nb_numel(x[0]);
+  nb_tensor *y = red == LOSS_NONE ? nb_empty(nd, shape, dt) : NULL;
+  if (red == LOSS_NONE && y == NULL) return nb_last_status();
+  loss_pw_job j = {.x = nb_data(x[0]), .t = nb_data(x[1]), .w = x[2] ? nb_data(x[2]) : NULL,
+                   .pw = x[3] ? nb_data(x[3]) : NULL, .out = y ? nb_data(y) : NULL};
+  double total = loss_blocks(n, dt == NB_F32 ? op->fwd_f32 : op->fwd_f64, &j);
+  if (red != LOSS_NONE) y = loss_scalar(total, (double)n, red, dt);
+  if (y == NULL) return nb_last_status();
+  if (nb_ctx_recording(ctx)) {
+    int has[2] = {op->n_extra > 0 && in[2] != NULL, op->n_extra > 1 && in[3] != NULL};
+    if (nb_ctx_save(ctx, in[0]) < 0 || nb_ctx_save(ctx, in[1]) < 0 || (has[0] && nb_ctx_save(ctx, in[2]) < 0) ||
+        (has[1] && nb_ctx_save(ctx, in[3]) < 0) || nb_ctx_save_blob(ctx, has, sizeof has) < 0)
+      return nb_last_status();
+  }
+  out[0] = y;
+  return 0;
+}
+
+int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  size_t bsz = 0;
+  const int *has = nb_ctx_blob(ctx, &bsz);
+  if (has == NULL || bsz != 2 * sizeof *has)
+    return nb_set_error(NB_ESTATE, "%s: backward found no saved state", op->name);
+  int si = 2;
+  nb_tensor *saved[4] = {nb_ctx_saved(ctx, 0), nb_ctx_saved(ctx, 1), NULL, NULL};
+  if (has[0]) saved[2] = nb_ctx_saved(ctx, si++);
+  if (has[1]) saved[3] = nb_ctx_saved(ctx, si++);
+  if (!saved[0] || !saved[1] || (has[0] && !saved[2]) || (has[1] && !saved[3])) return nb_last_status();
+  nb_tensor *x[4];
+  int nd;
+  int64_t shape[NB_MAX_DIMS];
+  if (pw_prepare(op, saved, x, &nd, shape) < 0) return nb_last_status();
+  nb_dtype dt = nb_dtype_of(x[0]);
+  int64_t n = nb_numel(x[0]);
+  int red = (int)nb_ctx_attrs(ctx)[0].i;
+  nb_tensor *gv;
+  double gs = loss_grad_scale(grad_out[0], red, (double)n, &gv);
+  bool nx = nb_ctx_needs_input_grad(ctx, 0), nt = nb_ctx_needs_input_grad(ctx, 1);
+  nb_tensor *gx = nx ? nb_empty(nd, shape, dt) : NULL;
+  nb_tensor *gt = nt ? nb_empty(nd, shape, dt) : NULL;
+  if ((nx && !gx) || (nt && !gt) || (red == LOSS_NONE && gv == NULL)) return nb_last_status();
+  loss_pw_job j = {.x = nb_data(x[0]), .t = nb_data(x[1]), .w = x[2] ? nb_data(x[2]) : NULL,
+                   .pw = x[3] ? nb_data(x[3]) : NULL, .g = gv ? nb_data(gv) : NULL, .gs = gs,
+                   .gx = gx ? nb_data(gx) : NULL, .gt = gt ? nb_data(gt) : NULL};
+  loss_blocks(n, dt == NB_F32 ? op->bwd_f32 : op->bwd_f64, &j);
+  grad_in[0] = gx; /* broadcast shape: the core sums it back to each input's shape */
+  grad_in[1] = gt;
+  return 0;
+}
+
+int loss_pair_samples(nb_sample_sink *s) {
+  nb_generator *gen = nb_sample_generator(s);
+  int rc = 0;
+  static const char *reds[] = {"none", "mean", "sum"};
+  for (int r = 0; r < 3; r++) {
+    nb_tensor *in[2] = {nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen),
+                        nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen)};
+    char desc[64];
+    snprintf(desc, sizeof desc, "reduction %s", reds[r]);
+    rc |= nb_sample_add(s, desc, 2, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
+  }
+  nb_tensor *b[2] = {nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen),
+                     nb_rand_range(2, (int64_t[]){3, 1}, -1, 1, NB_F64, gen)};
+  rc |= nb_sample_add(s, "broadcast target, mean", 2, b, 0, NULL, NB_SAMPLE_BROADCAST);
+  return rc < 0 ? NB_EINVAL : 0;
 }

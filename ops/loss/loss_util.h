@@ -55,4 +55,48 @@ typedef struct loss_cls {
 int loss_cls_setup(const char *op, const nb_tensor *input, const nb_tensor *target,
                    const nb_tensor *weight, int64_t ignore_index, loss_cls *g);
 
+/* Elementwise losses (l1, mse, binary_cross_entropy[_with_logits]): input and target
+ * (differentiable) plus up to two optional non-differentiable tensors (weight,
+ * pos_weight) that broadcast to the input. Kernels get a loss_pw_job over contiguous
+ * tensors of the common shape; g is NULL for mean/sum (then gs scales every element). */
+typedef struct loss_pw_job {
+  const void *x, *t, *w, *pw, *g;
+  void *out, *gx, *gt;
+  double gs;
+} loss_pw_job;
+typedef struct loss_pw_op {
+  const char *name;
+  int n_extra;       /* optional inputs after input and target: 0, 1 or 2 */
+  bool broadcast;    /* input and target broadcast together (else target must match input) */
+  loss_block_fn fwd_f32, fwd_f64, bwd_f32, bwd_f64;
+  int (*check)(nb_tensor *x, const nb_tensor *orig); /* forward-only input check, or NULL */
+} loss_pw_op;
+/* Forward and backward of an elementwise loss described by op (reduction red). Saves the
+ * inputs and a blob saying which optional inputs were given. */
+int loss_pw_forward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *in, int red, nb_tensor **out);
+int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+/* Samples of l1/mse: reduction none/mean/sum on (3, 4) pairs and a broadcast (3, 1) target. */
+int loss_pair_samples(nb_sample_sink *s);
+/* The attribute list {reduction} of the elementwise losses. */
+extern const nb_attr_spec loss_reduction_attr[1];
+
+/* Class losses: (N, C, S) view of an input shape of nd dims. */
+void loss_cls_dims(int nd, const int64_t *shape, loss_cls *g);
+/* Offset of position p's class-0 element in the (N, C, S) input. */
+static inline int64_t loss_cls_off(const loss_cls *g, int64_t p) {
+  return (p / g->S) * g->C * g->S + p % g->S;
+}
+/* Forward prologue: contiguous x, t, w (w NULL when in[2] is) and loss_cls_setup. */
+int loss_cls_prepare(const char *op, nb_tensor *const *in, int64_t ignore, nb_tensor **x, nb_tensor **t,
+                     nb_tensor **w, loss_cls *g);
+/* State a class loss keeps for backward in its blob. */
+typedef struct loss_cls_blob {
+  double wsum;
+  int has_weight;
+} loss_cls_blob;
+/* The saved blob (NULL with an error naming op when missing). */
+const loss_cls_blob *loss_cls_blob_get(const char *op, nb_ctx *ctx);
+/* t contiguous (a scoped copy when it is not); NULL passes through. */
+nb_tensor *loss_contig(nb_tensor *t);
+
 #endif

@@ -5,11 +5,6 @@
  */
 #include "loss_util.h"
 
-typedef struct nll_blob {
-  double wsum;
-  int has_weight;
-} nll_blob;
-
 typedef struct nll_job {
   const loss_cls *g;
   const void *x, *w, *gv;
@@ -29,7 +24,7 @@ typedef struct nll_job {
       int64_t t = j->t[p];                                                                   \
       double l = 0;                                                                          \
       if (t != j->ignore) {                                                                  \
-        const T *x = (const T *)j->x + (p / g->S) * g->C * g->S + p % g->S;                  \
+        const T *x = (const T *)j->x + loss_cls_off(g, p);                  \
         l = -(w ? (double)w[t] : 1.0) * (double)x[t * g->S];                                 \
       }                                                                                      \
       if (j->out) ((T *)j->out)[p] = (T)l;                                                   \
@@ -44,7 +39,7 @@ typedef struct nll_job {
     (void)acc;                                                                               \
     for (int64_t p = p0; p < p1; p++) {                                                      \
       int64_t t = j->t[p];                                                                   \
-      T *dx = (T *)j->dx + (p / g->S) * g->C * g->S + p % g->S;                              \
+      T *dx = (T *)j->dx + loss_cls_off(g, p);                              \
       for (int64_t c = 0; c < g->C; c++) dx[c * g->S] = 0;                                   \
       if (t == j->ignore) continue;                                                          \
       double gp = j->gv ? (double)((const T *)j->gv)[p] : j->gs;                             \
@@ -59,12 +54,9 @@ static int nll_loss_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_val
                             nb_tensor **out) {
   int red = (int)attrs[0].i;
   int64_t ignore = attrs[1].i;
-  nb_tensor *x = nb_is_contiguous(in[0]) ? in[0] : nb_copy_data(in[0]);
-  nb_tensor *t = nb_is_contiguous(in[1]) ? in[1] : nb_copy_data(in[1]);
-  nb_tensor *w = in[2] == NULL || nb_is_contiguous(in[2]) ? in[2] : nb_copy_data(in[2]);
-  if (x == NULL || t == NULL || (in[2] && w == NULL)) return nb_last_status();
+  nb_tensor *x, *t, *w;
   loss_cls g;
-  if (loss_cls_setup("nll_loss", in[0], t, w, ignore, &g) < 0) return nb_last_status();
+  if (loss_cls_prepare("nll_loss", in, ignore, &x, &t, &w, &g) < 0) return nb_last_status();
   nb_dtype dt = nb_dtype_of(x);
   nb_tensor *y = red == LOSS_NONE ? nb_empty(nb_ndim(t), nb_shape(t), dt) : NULL;
   if (red == LOSS_NONE && y == NULL) return nb_last_status();
@@ -74,7 +66,7 @@ static int nll_loss_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_val
   if (red != LOSS_NONE) y = loss_scalar(total, g.wsum, red, dt);
   if (y == NULL) return nb_last_status();
   if (nb_ctx_recording(ctx)) {
-    nll_blob b = {g.wsum, w != NULL};
+    loss_cls_blob b = {g.wsum, w != NULL};
     if (nb_ctx_save(ctx, in[1]) < 0 || (w && nb_ctx_save(ctx, in[2]) < 0) ||
         nb_ctx_save_blob(ctx, &b, sizeof b) < 0)
       return nb_last_status();
@@ -84,21 +76,19 @@ static int nll_loss_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_val
 }
 
 static int nll_loss_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  size_t bsz = 0;
-  const nll_blob *b = nb_ctx_blob(ctx, &bsz);
-  if (b == NULL || bsz != sizeof *b) return nb_set_error(NB_ESTATE, "nll_loss: backward found no saved state");
+  const loss_cls_blob *b = loss_cls_blob_get("nll_loss", ctx);
+  if (b == NULL) return nb_last_status();
   nb_tensor *t = nb_ctx_saved(ctx, 0), *w = b->has_weight ? nb_ctx_saved(ctx, 1) : NULL;
   if (t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
-  if (!nb_is_contiguous(t)) t = nb_copy_data(t);
-  if (w && !nb_is_contiguous(w)) w = nb_copy_data(w);
+  t = loss_contig(t);
+  w = loss_contig(w);
   if (t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
   const nb_attr_value *attrs = nb_ctx_attrs(ctx);
   int nd;
   const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  loss_cls g = {.N = nd == 1 ? 1 : xs[0], .C = nd == 1 ? xs[0] : xs[1], .S = 1};
-  for (int d = 2; d < nd; d++) g.S *= xs[d];
-  g.npos = g.N * g.S;
+  loss_cls g = {0};
+  loss_cls_dims(nd, xs, &g);
   nb_tensor *gv;
   double gs = loss_grad_scale(grad_out[0], (int)attrs[0].i, b->wsum, &gv);
   nb_tensor *dx = nb_empty(nd, xs, dt);
