@@ -168,13 +168,27 @@ struct nb_optim_kind {
   int index;
 };
 
+/* A registrar for one plugin's init (skip_duplicates: during discovery a duplicate op is
+ * skipped with a warning instead of failing the plugin). */
+NB_INTERNAL nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates);
+/* Publish what init registered (init_status >= 0) or roll it all back; *message receives a
+ * malloc'ed report line (or NULL), *n_ops / *n_optims the counts published. Frees r. */
+NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
+                                     int *n_ops, int *n_optims);
 /* Name and path of a plugin record (for messages). */
 NB_INTERNAL const char *nb__plugin_name(const nb_plugin_rec *p);
 NB_INTERNAL const char *nb__plugin_path(const nb_plugin_rec *p);
 /* Why op lookups may fail: a sentence listing plugins that failed to load ("" if none). */
 NB_INTERNAL const char *nb__plugin_failures_summary(void);
 
-/* ---- dispatch helpers ------------------------------------------------------------------ */
+/* ---- attribute schemas (attrs.c) ------------------------------------------------------- */
+
+/* Most attributes (or hyperparameters) one schema may declare. */
+#define NB_MAX_ATTRS 64
+/* Check an attribute schema at registration; `kind` is "attribute" or "hyperparameter".
+ * Returns 0, or -1 with a message in err. */
+NB_INTERNAL int nb__check_attr_specs(int n, const nb_attr_spec *a, const char *kind, char *err,
+                                     size_t errsz);
 
 /* Resolve named attributes against a schema into values[n_specs] (defaults filled, types
  * converted, ranges and choices checked). `what` prefixes messages ("conv2d"). */

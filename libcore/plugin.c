@@ -32,11 +32,6 @@
 #define NABLA_LIBDIR_REL "lib"
 #endif
 
-/* ---- shared with registry.c (the same prototypes are repeated there) ----------------- */
-NB_INTERNAL nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates);
-NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
-                                     int *n_ops, int *n_optims);
-
 struct nb_plugin_rec {
   nb_plugin_info info; /* strings owned; immutable once the record is in the report */
   void *handle;        /* kept open once init ran (never unloaded) */
