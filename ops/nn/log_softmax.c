@@ -13,11 +13,7 @@ static int log_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tens
   return nn_softmax_backward(ctx, grad_out, grad_in, true);
 }
 
-static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "any shape"}};
 static const nb_output_spec outputs[] = {{"out", 0, "same shape; logsumexp along dim is 0"}};
-static const nb_attr_spec attrs[] = {
-    {"dim", NB_ATTR_INT, 0, {.i = -1}, 0, 0, NULL, "dimension to normalise (negative counts from the end)"},
-};
 
 const nb_op_desc nn_log_softmax_desc = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -25,11 +21,11 @@ const nb_op_desc nn_log_softmax_desc = {
     .doc = "Log-softmax along dim, x - max - log(sum(exp(x - max))), as PyTorch's "
            "F.log_softmax (stable for large logits). Backward: dx = g - exp(y) * sum(g).",
     .n_inputs = 1,
-    .inputs = inputs,
+    .inputs = nn_softmax_inputs,
     .n_outputs = 1,
     .outputs = outputs,
     .n_attrs = 1,
-    .attrs = attrs,
+    .attrs = nn_softmax_attrs,
     .forward = log_softmax_forward,
     .backward = log_softmax_backward,
     .samples = nn_softmax_samples,

@@ -108,37 +108,27 @@ static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   return 0;
 }
 
-static int mp_sample(nb_sample_sink *s, const char *desc, const int64_t *xs, int n_at,
-                     const nb_attr *at) {
-  nb_tensor *x = nb_rand_range(4, xs, -1, 1, NB_F64, nb_sample_generator(s));
-  return nb_sample_add(s, desc, 1, &x, n_at, at, 0);
-}
-
 static int max_pool2d_samples(nb_sample_sink *s) {
   int rc = 0;
 #define S(...) (int64_t[]){__VA_ARGS__}
 #define A(...) (nb_attr[]){__VA_ARGS__}
-  rc |= mp_sample(s, "2x2 (stride = kernel)", S(2, 2, 4, 4), 1, A(NB_A_INTS("kernel_size", 2, 2)));
-  rc |= mp_sample(s, "3x3 stride 2 padding 1 (ResNet stem)", S(1, 2, 5, 5), 3,
-                  A(NB_A_INTS("kernel_size", 3, 3), NB_A_INTS("stride", 2, 2), NB_A_INTS("padding", 1, 1)));
-  rc |= mp_sample(s, "overlapping windows, stride 1", S(1, 1, 4, 5), 2,
-                  A(NB_A_INTS("kernel_size", 2, 3), NB_A_INTS("stride", 1, 1)));
-  rc |= mp_sample(s, "dilation 2", S(1, 2, 6, 6), 2,
-                  A(NB_A_INTS("kernel_size", 2, 2), NB_A_INTS("dilation", 2, 2)));
-  rc |= mp_sample(s, "ceil_mode", S(1, 2, 5, 5), 3,
-                  A(NB_A_INTS("kernel_size", 2, 2), NB_A_INTS("stride", 2, 2), NB_A_BOOL("ceil_mode", 1)));
+  rc |= nn_pool_sample(s, "2x2 (stride = kernel)", S(2, 2, 4, 4), 1, A(NB_A_INTS("kernel_size", 2, 2)));
+  rc |= nn_pool_sample(s, "3x3 stride 2 padding 1 (ResNet stem)", S(1, 2, 5, 5), 3,
+                       A(NB_A_INTS("kernel_size", 3, 3), NB_A_INTS("stride", 2, 2), NB_A_INTS("padding", 1, 1)));
+  rc |= nn_pool_sample(s, "overlapping windows, stride 1", S(1, 1, 4, 5), 2,
+                       A(NB_A_INTS("kernel_size", 2, 3), NB_A_INTS("stride", 1, 1)));
+  rc |= nn_pool_sample(s, "dilation 2", S(1, 2, 6, 6), 2,
+                       A(NB_A_INTS("kernel_size", 2, 2), NB_A_INTS("dilation", 2, 2)));
+  rc |= nn_pool_sample(s, "ceil_mode", S(1, 2, 5, 5), 3,
+                       A(NB_A_INTS("kernel_size", 2, 2), NB_A_INTS("stride", 2, 2), NB_A_BOOL("ceil_mode", 1)));
 #undef S
 #undef A
   return rc < 0 ? NB_EINVAL : 0;
 }
 
-static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "(N, C, H, W) or (C, H, W)"}};
 static const nb_output_spec outputs[] = {{"out", 0, "window maxima, (N, C, OH, OW)"}};
 static const nb_attr_spec attrs[] = {
-    {"kernel_size", NB_ATTR_INTS, NB_ATTR_REQUIRED | NB_ATTR_HAS_MIN, {.ints = {0, {0}}}, 1, 0, NULL,
-     "window size (1 or 2 values)"},
-    {"stride", NB_ATTR_INTS, NB_ATTR_OPTIONAL | NB_ATTR_HAS_MIN, {.ints = {0, {0}}}, 1, 0, NULL,
-     "window step (1 or 2 values); absent: kernel_size"},
+    NN_POOL_KERNEL_STRIDE_ATTRS,
     {"padding", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {0, 0}}}, 0, 0, NULL,
      "implicit -inf on both sides, at most half the effective kernel"},
     {"dilation", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,
@@ -154,7 +144,7 @@ const nb_op_desc nn_max_pool2d_desc = {
            "its argmax (overlapping windows add up). Output size per dim: "
            "floor((H + 2p - d(k-1) - 1)/s) + 1 (ceil with ceil_mode).",
     .n_inputs = 1,
-    .inputs = inputs,
+    .inputs = nn_pool_inputs,
     .n_outputs = 1,
     .outputs = outputs,
     .n_attrs = 5,

@@ -206,3 +206,76 @@ int nn_gemm_batched(nb_dtype dt, int nb, const int64_t *bshape, int64_t m, int64
   }
   return 0;
 }
+
+int nn_avg_windows_alloc(nn_avg_windows *a) {
+  int64_t n = 3 * (a->OH + a->OW);
+  nb_tensor *t = nb_empty(1, &n, NB_I64);
+  if (t == NULL) return nb_last_status();
+  int64_t *p = nb_data(t);
+  a->h0 = p, a->h1 = p + a->OH, a->hdiv = p + 2 * a->OH;
+  p += 3 * a->OH;
+  a->w0 = p, a->w1 = p + a->OW, a->wdiv = p + 2 * a->OW;
+  return 0;
+}
+
+typedef struct avg_job {
+  const nn_avg_windows *a;
+  const void *src;
+  void *dst;
+} avg_job;
+
+#define AVG_KERNELS(T, SUF)                                                                  \
+  static void avg_fwd_##SUF(int64_t q0, int64_t q1, void *u) {                               \
+    const avg_job *j = u;                                                                    \
+    const nn_avg_windows *a = j->a;                                                          \
+    for (int64_t q = q0; q < q1; q++) {                                                      \
+      const T *x = (const T *)j->src + q * a->H * a->W;                                      \
+      T *y = (T *)j->dst + q * a->OH * a->OW;                                                \
+      for (int64_t oh = 0; oh < a->OH; oh++)                                                 \
+        for (int64_t ow = 0; ow < a->OW; ow++) {                                             \
+          double div = (double)(a->hdiv[oh] * a->wdiv[ow]), s = 0;                           \
+          for (int64_t ih = a->h0[oh]; ih < a->h1[oh]; ih++)                                 \
+            for (int64_t iw = a->w0[ow]; iw < a->w1[ow]; iw++) s += x[ih * a->W + iw];       \
+          y[oh * a->OW + ow] = div > 0 ? (T)(s / div) : 0;                                   \
+        }                                                                                    \
+    }                                                                                        \
+  }                                                                                          \
+  static void avg_bwd_##SUF(int64_t q0, int64_t q1, void *u) {                               \
+    const avg_job *j = u;                                                                    \
+    const nn_avg_windows *a = j->a;                                                          \
+    for (int64_t q = q0; q < q1; q++) {                                                      \
+      const T *g = (const T *)j->src + q * a->OH * a->OW;                                    \
+      T *dx = (T *)j->dst + q * a->H * a->W;                                                 \
+      for (int64_t i = 0; i < a->H * a->W; i++) dx[i] = 0;                                   \
+      for (int64_t oh = 0; oh < a->OH; oh++)                                                 \
+        for (int64_t ow = 0; ow < a->OW; ow++) {                                             \
+          double div = (double)(a->hdiv[oh] * a->wdiv[ow]);                                  \
+          if (div == 0) continue;                                                            \
+          T v = (T)(g[oh * a->OW + ow] / div);                                               \
+          for (int64_t ih = a->h0[oh]; ih < a->h1[oh]; ih++)                                 \
+            for (int64_t iw = a->w0[ow]; iw < a->w1[ow]; iw++) dx[ih * a->W + iw] += v;      \
+        }                                                                                    \
+    }                                                                                        \
+  }
+
+AVG_KERNELS(float, f32)
+AVG_KERNELS(double, f64)
+
+void nn_avg_windows_run(const nn_avg_windows *a, nb_dtype dt, bool backward, const void *src, void *dst,
+                        int64_t grain) {
+  avg_job j = {a, src, dst};
+  nb_range_fn fn = backward ? (dt == NB_F32 ? avg_bwd_f32 : avg_bwd_f64) : (dt == NB_F32 ? avg_fwd_f32 : avg_fwd_f64);
+  nb_parallel_for(a->planes, grain, fn, &j);
+}
+
+const nb_input_spec nn_pool_inputs[1] = {{"input", NB_DT_FLOAT, 0, "(N, C, H, W) or (C, H, W)"}};
+
+int nn_pool_sample(nb_sample_sink *s, const char *desc, const int64_t *xs, int n_at, const nb_attr *at) {
+  nb_tensor *x = nb_rand_range(4, xs, -1, 1, NB_F64, nb_sample_generator(s));
+  return nb_sample_add(s, desc, 1, &x, n_at, at, 0);
+}
+
+const nb_input_spec nn_softmax_inputs[1] = {{"input", NB_DT_FLOAT, 0, "any shape"}};
+const nb_attr_spec nn_softmax_attrs[1] = {
+    {"dim", NB_ATTR_INT, 0, {.i = -1}, 0, 0, NULL, "dimension to normalise (negative counts from the end)"},
+};

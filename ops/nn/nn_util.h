@@ -80,6 +80,35 @@ int nn_gemm(nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, const vo
             int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b, double beta,
             void *c, int64_t rs_c, int64_t cs_c);
 
+/* Average pooling over separable windows (avg_pool2d, adaptive_avg_pool2d): output
+ * (oh, ow) of each H×W plane averages input rows [h0[oh], h1[oh]) × columns
+ * [w0[ow], w1[ow]), divided by hdiv[oh]·wdiv[ow]; a zero divisor gives 0 and no gradient. */
+typedef struct nn_avg_windows {
+  int64_t planes, H, W, OH, OW;
+  int64_t *h0, *h1, *hdiv, *w0, *w1, *wdiv; /* OH (h*) and OW (w*) entries */
+} nn_avg_windows;
+/* Point the six tables at scoped storage for a->OH and a->OW entries. 0 or a status. */
+int nn_avg_windows_alloc(nn_avg_windows *a);
+/* Forward (src = input, dst = output) or, with backward, src = output gradient and
+ * dst = input gradient (zeroed first). Planes run in parallel with the given grain. */
+void nn_avg_windows_run(const nn_avg_windows *a, nb_dtype dt, bool backward, const void *src, void *dst,
+                        int64_t grain);
+
+/* Input list {input (N, C, H, W) or (C, H, W)} of the pooling operators. */
+extern const nb_input_spec nn_pool_inputs[1];
+/* Random (-1, 1) float64 4-D input of shape xs added as a pooling sample. */
+int nn_pool_sample(nb_sample_sink *s, const char *desc, const int64_t *xs, int n_at, const nb_attr *at);
+/* kernel_size and stride attribute specs shared by max_pool2d and avg_pool2d. */
+#define NN_POOL_KERNEL_STRIDE_ATTRS                                                               \
+  {"kernel_size", NB_ATTR_INTS, NB_ATTR_REQUIRED | NB_ATTR_HAS_MIN, {.ints = {0, {0}}}, 1, 0, NULL, \
+   "window size (1 or 2 values)"},                                                                \
+  {"stride", NB_ATTR_INTS, NB_ATTR_OPTIONAL | NB_ATTR_HAS_MIN, {.ints = {0, {0}}}, 1, 0, NULL,     \
+   "window step (1 or 2 values); absent: kernel_size"}
+
+/* Input and attribute lists of softmax and log_softmax ({input}, {dim}). */
+extern const nb_input_spec nn_softmax_inputs[1];
+extern const nb_attr_spec nn_softmax_attrs[1];
+
 /* Grain (in elements of work) for nb_parallel_for in memory-bound loops. */
 #define NN_GRAIN 32768
 

@@ -159,11 +159,7 @@ int nn_softmax_samples(nb_sample_sink *s) {
   return rc < 0 ? NB_EINVAL : 0;
 }
 
-static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "any shape"}};
 static const nb_output_spec outputs[] = {{"out", 0, "same shape; sums to 1 along dim"}};
-static const nb_attr_spec attrs[] = {
-    {"dim", NB_ATTR_INT, 0, {.i = -1}, 0, 0, NULL, "dimension to normalise (negative counts from the end)"},
-};
 
 const nb_op_desc nn_softmax_desc = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -171,11 +167,11 @@ const nb_op_desc nn_softmax_desc = {
     .doc = "Softmax along dim, exp(x - max) / sum(exp(x - max)), as PyTorch's F.softmax. "
            "Backward: dx = y * (g - sum(g * y)) along dim.",
     .n_inputs = 1,
-    .inputs = inputs,
+    .inputs = nn_softmax_inputs,
     .n_outputs = 1,
     .outputs = outputs,
     .n_attrs = 1,
-    .attrs = attrs,
+    .attrs = nn_softmax_attrs,
     .forward = softmax_forward,
     .backward = softmax_backward,
     .samples = nn_softmax_samples,
