@@ -6,9 +6,6 @@
 #include "refcase.h"
 #include "testutil.h"
 
-static ref_case *cases;
-static int n_cases;
-
 #define T1(...) nb_from_doubles((double[]){__VA_ARGS__}, sizeof((double[]){__VA_ARGS__}) / sizeof(double), NB_F64)
 #define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
 #define I64(...) nb_from_data((int64_t[]){__VA_ARGS__}, 1, (int64_t[]){sizeof((int64_t[]){__VA_ARGS__}) / 8}, NB_I64)
@@ -16,18 +13,6 @@ static int n_cases;
 static nb_tensor *mat(nb_tensor *t, int64_t r, int64_t c) {
   return nb_from_data(nb_data(t), 2, (int64_t[]){r, c}, nb_dtype_of(t));
 }
-
-START_TEST(test_reference_f64) {
-  char msg[512] = "";
-  ck_assert_msg(ref_run(&cases[_i], NB_F64, 1e-10, 1e-9, msg, sizeof msg) == 0, "%s", msg);
-}
-END_TEST
-
-START_TEST(test_reference_f32) {
-  char msg[512] = "";
-  ck_assert_msg(ref_run(&cases[_i], NB_F32, 2e-5, 2e-4, msg, sizeof msg) == 0, "%s", msg);
-}
-END_TEST
 
 START_TEST(test_cross_entropy_hand) {
   nb_scope_begin();
@@ -180,17 +165,13 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_errors);
   tcase_add_test(tc, test_thread_independent);
   suite_add_tcase(s, tc);
-  TCase *tr = tcase_create("pytorch reference");
-  tcase_add_loop_test(tr, test_reference_f64, 0, n_cases);
-  tcase_add_loop_test(tr, test_reference_f32, 0, n_cases);
-  suite_add_tcase(s, tr);
+  suite_add_tcase(s, ref_tcase());
   return s;
 }
 
 int main(void) {
-  n_cases = ref_load(ref_path("tests/loss/reference.txt"), &cases);
-  if (n_cases <= 0) return EXIT_FAILURE;
+  if (ref_suite_load("tests/loss/reference.txt") <= 0) return EXIT_FAILURE;
   int rc = nb_test_run(make_suite());
-  ref_free(cases, n_cases);
+  ref_suite_free();
   return rc;
 }

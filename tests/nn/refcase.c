@@ -228,3 +228,36 @@ int ref_run(const ref_case *c, nb_dtype dt, double atol, double rtol, char *msg,
   nb_scope_end();
   return rc;
 }
+
+static ref_case *suite_cases;
+static int n_suite_cases;
+
+int ref_suite_load(const char *rel) {
+  n_suite_cases = ref_load(ref_path(rel), &suite_cases);
+  return n_suite_cases;
+}
+
+void ref_suite_free(void) {
+  ref_free(suite_cases, n_suite_cases);
+  suite_cases = NULL;
+  n_suite_cases = 0;
+}
+
+START_TEST(test_reference_f64) {
+  char msg[512] = "";
+  ck_assert_msg(ref_run(&suite_cases[_i], NB_F64, 1e-10, 1e-9, msg, sizeof msg) == 0, "%s", msg);
+}
+END_TEST
+
+START_TEST(test_reference_f32) {
+  char msg[512] = "";
+  ck_assert_msg(ref_run(&suite_cases[_i], NB_F32, 2e-5, 2e-4, msg, sizeof msg) == 0, "%s", msg);
+}
+END_TEST
+
+TCase *ref_tcase(void) {
+  TCase *tr = tcase_create("pytorch reference");
+  tcase_add_loop_test(tr, test_reference_f64, 0, n_suite_cases);
+  tcase_add_loop_test(tr, test_reference_f32, 0, n_suite_cases);
+  return tr;
+}

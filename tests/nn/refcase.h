@@ -3,6 +3,7 @@
 #ifndef NABLA_TESTS_REFCASE_H
 #define NABLA_TESTS_REFCASE_H
 
+#include <check.h>
 #include <nabla/nabla.h>
 
 #define REF_MAX 8
@@ -36,5 +37,14 @@ void ref_free(ref_case *cases, int n);
 int ref_run(const ref_case *c, nb_dtype dt, double atol, double rtol, char *msg, size_t msz);
 /* Path of a reference file: $NABLA_SOURCE_ROOT/rel, else the compiled-in source root. */
 const char *ref_path(const char *rel);
+
+/* Load the reference file rel (found with ref_path) for ref_tcase. Returns the number of
+ * cases; <= 0 is a failure (message on stderr). */
+int ref_suite_load(const char *rel);
+/* TCase "pytorch reference" running every loaded case in float64 (atol 1e-10, rtol 1e-9)
+ * and float32 (atol 2e-5, rtol 2e-4). */
+TCase *ref_tcase(void);
+/* Free what ref_suite_load loaded. */
+void ref_suite_free(void);
 
 #endif

@@ -6,9 +6,6 @@
 #include "refcase.h"
 #include "testutil.h"
 
-static ref_case *cases;
-static int n_cases;
-
 #define T1(...) nb_from_doubles((double[]){__VA_ARGS__}, sizeof((double[]){__VA_ARGS__}) / sizeof(double), NB_F64)
 #define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
 
@@ -27,20 +24,6 @@ static double total(const nb_tensor *t) {
 static nb_tensor *reshape_data(nb_tensor *t, int nd, const int64_t *shape) {
   return nb_from_data(nb_data(t), nd, shape, nb_dtype_of(t));
 }
-
-/* ---- PyTorch reference cases --------------------------------------------------------- */
-
-START_TEST(test_reference_f64) {
-  char msg[512] = "";
-  ck_assert_msg(ref_run(&cases[_i], NB_F64, 1e-10, 1e-9, msg, sizeof msg) == 0, "%s", msg);
-}
-END_TEST
-
-START_TEST(test_reference_f32) {
-  char msg[512] = "";
-  ck_assert_msg(ref_run(&cases[_i], NB_F32, 2e-5, 2e-4, msg, sizeof msg) == 0, "%s", msg);
-}
-END_TEST
 
 /* ---- closed form ----------------------------------------------------------------------- */
 
@@ -332,17 +315,13 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_deterministic_one_thread);
   tcase_add_test(tc, test_no_leaks);
   suite_add_tcase(s, tc);
-  TCase *tr = tcase_create("pytorch reference");
-  tcase_add_loop_test(tr, test_reference_f64, 0, n_cases);
-  tcase_add_loop_test(tr, test_reference_f32, 0, n_cases);
-  suite_add_tcase(s, tr);
+  suite_add_tcase(s, ref_tcase());
   return s;
 }
 
 int main(void) {
-  n_cases = ref_load(ref_path("tests/nn/reference.txt"), &cases);
-  if (n_cases <= 0) return EXIT_FAILURE;
+  if (ref_suite_load("tests/nn/reference.txt") <= 0) return EXIT_FAILURE;
   int rc = nb_test_run(make_suite());
-  ref_free(cases, n_cases);
+  ref_suite_free();
   return rc;
 }
