@@ -56,13 +56,7 @@ static int check_range(nb_tensor *x, const nb_tensor *orig) {
 static const loss_pw_op op = {"binary_cross_entropy", 1, false, fwd_f32, fwd_f64, bwd_f32, bwd_f64,
                               check_range};
 
-static int bce_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, nb_tensor **out) {
-  return loss_pw_forward(&op, ctx, in, (int)attrs[0].i, out);
-}
-
-static int bce_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  return loss_pw_backward(&op, ctx, grad_out, grad_in);
-}
+LOSS_PW_ENTRIES(bce, op)
 
 static int bce_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);

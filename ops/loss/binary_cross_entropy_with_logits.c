@@ -48,13 +48,7 @@ BL_KERNELS(double, f64)
 
 static const loss_pw_op op = {OP, 2, false, fwd_f32, fwd_f64, bwd_f32, bwd_f64, NULL};
 
-static int bcel_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, nb_tensor **out) {
-  return loss_pw_forward(&op, ctx, in, (int)attrs[0].i, out);
-}
-
-static int bcel_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  return loss_pw_backward(&op, ctx, grad_out, grad_in);
-}
+LOSS_PW_ENTRIES(bcel, op)
 
 static int bcel_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);

@@ -238,3 +238,9 @@ int loss_pair_samples(nb_sample_sink *s) {
   rc |= nb_sample_add(s, "broadcast target, mean", 2, b, 0, NULL, NB_SAMPLE_BROADCAST);
   return rc < 0 ? NB_EINVAL : 0;
 }
+
+const nb_input_spec loss_pair_inputs[2] = {
+    {"input", NB_DT_FLOAT, 0, "any shape"},
+    {"target", NB_DT_FLOAT, 0, "broadcastable with input; same dtype (differentiable)"},
+};
+const nb_output_spec loss_pair_outputs[1] = {{"out", 0, "0-d for mean/sum, the broadcast shape for none"}};

@@ -75,6 +75,44 @@ typedef struct loss_pw_op {
  * inputs and a blob saying which optional inputs were given. */
 int loss_pw_forward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *in, int red, nb_tensor **out);
 int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+/* Kernels fwd_f32/f64, bwd_f32/f64 of a loss of d = input − target: LOSS(d) per element,
+ * gradient DLOSS(d)·g to input and its negation to target (l1_loss, mse_loss). */
+#define LOSS_DIFF_KERNELS(T, SUF, LOSS, DLOSS)                                               \
+  static void fwd_##SUF(int64_t i0, int64_t i1, void *u, double *acc) {                     \
+    const loss_pw_job *j = u;                                                                \
+    const T *x = j->x, *t = j->t;                                                            \
+    T *o = j->out;                                                                           \
+    double s = 0;                                                                            \
+    for (int64_t i = i0; i < i1; i++) {                                                      \
+      T d = x[i] - t[i], l = LOSS;                                                           \
+      if (o) o[i] = l;                                                                       \
+      s += l;                                                                                \
+    }                                                                                        \
+    *acc = s;                                                                                \
+  }                                                                                          \
+  static void bwd_##SUF(int64_t i0, int64_t i1, void *u, double *acc) {                     \
+    const loss_pw_job *j = u;                                                                \
+    const T *x = j->x, *t = j->t, *g = j->g;                                                 \
+    T *gx = j->gx, *gt = j->gt, gs = (T)j->gs;                                               \
+    (void)acc;                                                                               \
+    for (int64_t i = i0; i < i1; i++) {                                                      \
+      T d = x[i] - t[i], v = DLOSS * (g ? g[i] : gs);                                        \
+      if (gx) gx[i] = v;                                                                     \
+      if (gt) gt[i] = -v;                                                                    \
+    }                                                                                        \
+  }
+/* Static forward/backward functions PREFIX_forward, PREFIX_backward running loss_pw_op OP. */
+#define LOSS_PW_ENTRIES(PREFIX, OP)                                                          \
+  static int PREFIX##_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, \
+                              nb_tensor **out) {                                             \
+    return loss_pw_forward(&OP, ctx, in, (int)attrs[0].i, out);                              \
+  }                                                                                          \
+  static int PREFIX##_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) { \
+    return loss_pw_backward(&OP, ctx, grad_out, grad_in);                                    \
+  }
+/* Inputs {input, target} and output of l1_loss and mse_loss. */
+extern const nb_input_spec loss_pair_inputs[2];
+extern const nb_output_spec loss_pair_outputs[1];
 /* Samples of l1/mse: reduction none/mean/sum on (3, 4) pairs and a broadcast (3, 1) target. */
 int loss_pair_samples(nb_sample_sink *s);
 /* The attribute list {reduction} of the elementwise losses. */

@@ -4,50 +4,11 @@
  */
 #include "loss_util.h"
 
-#define MSE_KERNELS(T, SUF)                                                                \
-  static void fwd_##SUF(int64_t i0, int64_t i1, void *u, double *acc) {                     \
-    const loss_pw_job *j = u;                                                                \
-    const T *x = j->x, *t = j->t;                                                            \
-    T *o = j->out;                                                                           \
-    double s = 0;                                                                            \
-    for (int64_t i = i0; i < i1; i++) {                                                      \
-      T d = x[i] - t[i], l = d * d;                                                     \
-      if (o) o[i] = l;                                                                       \
-      s += l;                                                                                \
-    }                                                                                        \
-    *acc = s;                                                                                \
-  }                                                                                          \
-  static void bwd_##SUF(int64_t i0, int64_t i1, void *u, double *acc) {                     \
-    const loss_pw_job *j = u;                                                                \
-    const T *x = j->x, *t = j->t, *g = j->g;                                                 \
-    T *gx = j->gx, *gt = j->gt, gs = (T)j->gs;                                               \
-    (void)acc;                                                                               \
-    for (int64_t i = i0; i < i1; i++) {                                                      \
-      T d = x[i] - t[i], v = 2 * d * (g ? g[i] : gs);                                      \
-      if (gx) gx[i] = v;                                                                     \
-      if (gt) gt[i] = -v;                                                                    \
-    }                                                                                        \
-  }
-
-MSE_KERNELS(float, f32)
-MSE_KERNELS(double, f64)
+LOSS_DIFF_KERNELS(float, f32, d * d, 2 * d)
+LOSS_DIFF_KERNELS(double, f64, d * d, 2 * d)
 
 static const loss_pw_op op = {"mse_loss", 0, true, fwd_f32, fwd_f64, bwd_f32, bwd_f64, NULL};
-
-static int mse_loss_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
-                            nb_tensor **out) {
-  return loss_pw_forward(&op, ctx, in, (int)attrs[0].i, out);
-}
-
-static int mse_loss_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  return loss_pw_backward(&op, ctx, grad_out, grad_in);
-}
-
-static const nb_input_spec inputs[] = {
-    {"input", NB_DT_FLOAT, 0, "any shape"},
-    {"target", NB_DT_FLOAT, 0, "broadcastable with input; same dtype (differentiable)"},
-};
-static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the broadcast shape for none"}};
+LOSS_PW_ENTRIES(mse_loss, op)
 
 const nb_op_desc loss_mse_loss_desc = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -55,9 +16,9 @@ const nb_op_desc loss_mse_loss_desc = {
     .doc = "Mean squared error (input - target)^2 with reduction none/mean/sum, as PyTorch's "
            "F.mse_loss. Gradients flow to both input and target.",
     .n_inputs = 2,
-    .inputs = inputs,
+    .inputs = loss_pair_inputs,
     .n_outputs = 1,
-    .outputs = outputs,
+    .outputs = loss_pair_outputs,
     .n_attrs = 1,
     .attrs = loss_reduction_attr,
     .forward = mse_loss_forward,
