@@ -102,6 +102,54 @@ START_TEST(test_conv2d_batch_chunks_match_single) {
 }
 END_TEST
 
+/* conv2d against a direct 7-loop convolution (forward, grad input, grad weight) on
+ * shapes that take both im2col paths: general (wide outputs) and padded-plane (small). */
+START_TEST(test_conv2d_matches_direct) {
+  static const int64_t cfg[][9] = {
+      /* N  C  H   W  M  k  s  p  d */
+      {2, 2, 13, 12, 3, 3, 1, 1, 1}, {1, 3, 34, 30, 2, 7, 2, 3, 1}, {2, 2, 9, 9, 3, 3, 1, 1, 1},
+      {1, 2, 15, 14, 2, 3, 1, 2, 2}, {1, 2, 8, 7, 2, 3, 2, 1, 2},   {1, 2, 20, 21, 2, 3, 1, 0, 1},
+  };
+  const int64_t *c = cfg[_i];
+  int64_t N = c[0], C = c[1], H = c[2], W = c[3], M = c[4], K = c[5], S = c[6], P = c[7], D = c[8];
+  int64_t OH = (H + 2 * P - D * (K - 1) - 1) / S + 1, OW = (W + 2 * P - D * (K - 1) - 1) / S + 1;
+  nb_scope_begin();
+  nb_generator *g = nb_generator_new(11);
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(N, C, H, W), NB_F64, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(M, C, K, K), NB_F64, g));
+  nb_tensor *y = nb_conv2d(x, w, NULL, (int64_t[]){S, S}, (int64_t[]){P, P}, (int64_t[]){D, D}, 1);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  nb_tensor *gy = nb_randn(4, nb_shape(y), NB_F64, g);
+  ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+  const double *xp = nb_data(x), *wp = nb_data(w), *yp = nb_data(y), *gp = nb_data(gy);
+  const double *dxp = nb_data(nb_grad(x)), *dwp = nb_data(nb_grad(w));
+  double *dx = calloc((size_t)(N * C * H * W), sizeof(double)), *dw = calloc((size_t)(M * C * K * K), sizeof(double));
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t oh = 0; oh < OH; oh++)
+        for (int64_t ow = 0; ow < OW; ow++) {
+          double acc = 0, go = gp[((n * M + m) * OH + oh) * OW + ow];
+          for (int64_t ci = 0; ci < C; ci++)
+            for (int64_t ki = 0; ki < K; ki++)
+              for (int64_t kj = 0; kj < K; kj++) {
+                int64_t ih = oh * S - P + ki * D, iw = ow * S - P + kj * D;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                int64_t xi = ((n * C + ci) * H + ih) * W + iw, wi = ((m * C + ci) * K + ki) * K + kj;
+                acc += xp[xi] * wp[wi];
+                dx[xi] += go * wp[wi];
+                dw[wi] += go * xp[xi];
+              }
+          ck_assert_double_eq_tol(yp[((n * M + m) * OH + oh) * OW + ow], acc, 1e-10);
+        }
+  for (int64_t i = 0; i < N * C * H * W; i++) ck_assert_double_eq_tol(dxp[i], dx[i], 1e-10);
+  for (int64_t i = 0; i < M * C * K * K; i++) ck_assert_double_eq_tol(dwp[i], dw[i], 1e-10);
+  free(dx);
+  free(dw);
+  nb_generator_free(g);
+  nb_scope_end();
+}
+END_TEST
+
 START_TEST(test_linear_hand) {
   nb_scope_begin();
   nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 2, 3, 4), SHAPE(2, 2)));
@@ -305,6 +353,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_conv2d_hand);
   tcase_add_test(tc, test_conv2d_output_size);
   tcase_add_loop_test(tc, test_conv2d_batch_chunks_match_single, 0, 2);
+  tcase_add_loop_test(tc, test_conv2d_matches_direct, 0, 6);
   tcase_add_test(tc, test_linear_hand);
   tcase_add_test(tc, test_matmul_hand);
   tcase_add_test(tc, test_batch_norm_stats);
