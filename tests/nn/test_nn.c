@@ -150,6 +150,54 @@ START_TEST(test_conv2d_matches_direct) {
 }
 END_TEST
 
+/* nb_gemm with a tiny k and B stored column-major (conv2d's weight gradient on 2x2
+ * outputs) takes the core's small-k loop: compare it with a direct sum, all transposes,
+ * beta 0 and 0.5, float32 and float64. */
+START_TEST(test_gemm_small_k) {
+  int64_t m = 37, n = 300, k = 1 + _i % 8;
+  bool ta = _i & 8, tb = _i & 16;
+  nb_dtype dt = _i & 32 ? NB_F32 : NB_F64;
+  nb_scope_begin();
+  nb_generator *g = nb_generator_new(5);
+  nb_tensor *a = nb_randn(SHAPE(m * k), NB_F64, g), *b = nb_randn(SHAPE(k * n), NB_F64, g);
+  nb_tensor *c0 = nb_randn(SHAPE(m * n), NB_F64, g);
+  const double *ap = nb_data(a), *bp = nb_data(b), *cp0 = nb_data(c0);
+  /* A(i,p) at i*k + p (p*m + i when stored transposed); B(p,j) at j*k + p either way
+   * (column-major k x n, or a row-major n x k stored transposed). */
+  int64_t rsa = ta ? m : k, csa = 1, rsb = tb ? k : 1, csb = tb ? 1 : k;
+  for (int beta_i = 0; beta_i < 2; beta_i++) {
+    double beta = beta_i ? 0.5 : 0.0;
+    size_t es = nb_dtype_size(dt);
+    char *A = malloc(es * (size_t)(m * k)), *B = malloc(es * (size_t)(k * n)), *Cm = malloc(es * (size_t)(m * n));
+    for (int64_t i = 0; i < m * k; i++)
+      dt == NB_F32 ? (void)(((float *)A)[i] = (float)ap[i]) : (void)(((double *)A)[i] = ap[i]);
+    for (int64_t i = 0; i < k * n; i++)
+      dt == NB_F32 ? (void)(((float *)B)[i] = (float)bp[i]) : (void)(((double *)B)[i] = bp[i]);
+    for (int64_t i = 0; i < m * n; i++)
+      dt == NB_F32 ? (void)(((float *)Cm)[i] = (float)cp0[i]) : (void)(((double *)Cm)[i] = cp0[i]);
+    ck_assert_int_eq(nb_gemm(dt, ta, tb, m, n, k, 1.5, A, rsa, csa, B, rsb, csb, beta, Cm, n, 1), 0);
+    for (int64_t i = 0; i < m; i++)
+      for (int64_t j = 0; j < n; j++) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; p++) {
+          int64_t ai = ta ? p * m + i : i * k + p, bi = j * k + p;
+          acc += (dt == NB_F32 ? (double)((float *)A)[ai] : ((double *)A)[ai]) *
+                 (dt == NB_F32 ? (double)((float *)B)[bi] : ((double *)B)[bi]);
+        }
+        double c0v = dt == NB_F32 ? (double)(float)cp0[i * n + j] : cp0[i * n + j];
+        double e = 1.5 * acc + beta * c0v;
+        double got = dt == NB_F32 ? ((float *)Cm)[i * n + j] : ((double *)Cm)[i * n + j];
+        ck_assert_double_eq_tol(got, e, dt == NB_F32 ? 1e-4 : 1e-12);
+      }
+    free(A);
+    free(B);
+    free(Cm);
+  }
+  nb_generator_free(g);
+  nb_scope_end();
+}
+END_TEST
+
 START_TEST(test_linear_hand) {
   nb_scope_begin();
   nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 2, 3, 4), SHAPE(2, 2)));
@@ -354,6 +402,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_conv2d_output_size);
   tcase_add_loop_test(tc, test_conv2d_batch_chunks_match_single, 0, 2);
   tcase_add_loop_test(tc, test_conv2d_matches_direct, 0, 6);
+  tcase_add_loop_test(tc, test_gemm_small_k, 0, 64);
   tcase_add_test(tc, test_linear_hand);
   tcase_add_test(tc, test_matmul_hand);
   tcase_add_test(tc, test_batch_norm_stats);
