@@ -252,7 +252,7 @@ static int owned_elsewhere(const char *fn, const nb_module *parent, const nb_mod
 int nb_module_add(nb_module *parent, const char *name, nb_module *child) {
   const char *fn = "nb_module_add";
   if (!child) return null_child(fn, name);
-  if (parent && owned_elsewhere(fn, parent, child) < 0) return nb_last_status();
+  if (owned_elsewhere(fn, parent, child) < 0) return nb_last_status();
   int rc = check_name(parent, fn, name);
   if (rc >= 0) rc = clash(parent, fn, name, 2);
   if (rc >= 0 && find_m(parent->children, parent->n_children, name) >= 0)
@@ -286,11 +286,12 @@ int nb_module_replace(nb_module *m, const char *path, nb_module *child) {
     nb_set_error(NB_ENOTFOUND, "%s: %s has no submodule \"%s\" (path \"%s\")", fn, owner->type,
                  last, path);
   if (k >= 0 && owner->children[k].m == child) return 0; /* replaced by itself */
-  if (k >= 0 && owned_elsewhere(fn, owner, child) < 0) return nb_last_status();
-  if (k < 0) {
-    nb_module_free(child);
-    return nb_last_status();
+  if (k < 0) { /* free what was handed over, never a module another tree owns */
+    int rc = nb_last_status();
+    if (!child->parent) nb_module_free(child);
+    return rc;
   }
+  if (owned_elsewhere(fn, owner, child) < 0) return nb_last_status();
   nb_module_free(owner->children[k].m);
   owner->children[k].m = child;
   child->parent = owner;

@@ -250,6 +250,10 @@ START_TEST(test_module_ownership_rules) {
   ck_assert_int_eq(nb_module_replace(net, "a", nb_module_child(net, "a")), 0);
   ck_assert_ptr_eq(nb_module_child(net, "a"), lin);
   ck_assert_int_eq(nb_module_num_children(net), 1);
+  /* a wrong path or no parent must not free a child another module owns */
+  ck_assert_int_lt(nb_module_replace(net, "nosuch", lin), 0);
+  ck_assert_int_lt(nb_module_add(NULL, "x", lin), 0);
+  ck_assert_ptr_eq(nb_module_child(net, "a"), lin);
   nb_module_free(net);
 }
 END_TEST

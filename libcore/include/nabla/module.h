@@ -51,7 +51,8 @@ int nb_module_add(nb_module *parent, const char *name, nb_module *child);
 /* Child by dotted path ("layer1.0.conv1"); borrowed; NULL with an error if absent. */
 nb_module *nb_module_child(const nb_module *m, const char *path);
 /* Replace the module at dotted path by `child` (frees the old one; takes ownership of
- * child in every case), e.g. nb_module_replace(resnet, "fc", nb_linear_new(512, 10, ...)). */
+ * child, freeing it on failure, except a child some module tree already owns, which is
+ * refused and left alone), e.g. nb_module_replace(resnet, "fc", nb_linear_new(512, 10, ...)). */
 int nb_module_replace(nb_module *m, const char *path, nb_module *child);
 /* Direct children in order: count and the i-th (its name through *name). */
 int nb_module_num_children(const nb_module *m);
