@@ -113,7 +113,8 @@ nb_tensor *nb_avg_pool2d(nb_tensor *x, const int64_t *kernel_size, const int64_t
                          const int64_t *padding, bool ceil_mode, bool count_include_pad);
 /* "adaptive_avg_pool2d": output_size (2 values). */
 nb_tensor *nb_adaptive_avg_pool2d(nb_tensor *x, const int64_t *output_size);
-/* "dropout": p in [0, 1); identity when !training. Uses the default generator. */
+/* "dropout": p in [0, 1] (p = 1 zeroes everything, as PyTorch); identity when !training.
+ * Uses the default generator. */
 nb_tensor *nb_dropout(nb_tensor *x, double p, bool training);
 /* "softmax", "log_softmax" along dim. */
 nb_tensor *nb_softmax(nb_tensor *x, int64_t dim);
