@@ -14,6 +14,9 @@
 
 #include <string.h>
 
+/* Largest column matrix forward keeps for backward (see conv2d_forward). */
+#define CONV_KEEP_BYTES ((size_t)1 << 20)
+
 /* Target width (columns) of a column matrix shared by several samples. */
 #define NN_CONV_COLS 256
 
@@ -361,7 +364,17 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   const char *bp = b ? nb_data(b) : NULL;
   void *col = NULL, *tmp = NULL;
   int64_t ldmax = g.nc * g.P + 16; /* >= col_ld of any chunk */
-  if (!g.direct) col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
+  /* A small column matrix covering the whole batch is kept for the weight gradient, which
+   * then skips its own im2col (at most CONV_KEEP_BYTES, so memory stays bounded). */
+  nb_tensor *kept = NULL;
+  if (!g.direct && g.G == 1 && g.N > 0 && g.N <= g.nc && nb_ctx_recording(ctx) &&
+      nb_ctx_needs_input_grad(ctx, 1) && (size_t)(g.K * col_ld(&g, g.N, es)) * es <= CONV_KEEP_BYTES) {
+    int64_t n = g.K * col_ld(&g, g.N, es);
+    if ((kept = nb_empty(1, &n, dt)) == NULL) return nb_last_status();
+    col = nb_data(kept);
+  } else if (!g.direct) {
+    col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
+  }
   if (g.nc > 1) tmp = nb_scratch(1, es * (size_t)(g.Mg * ldmax) + 64);
   if ((!g.direct && col == NULL) || (g.nc > 1 && tmp == NULL)) return nb_last_status();
   int64_t xsz = g.C * g.H * g.W, ysz = g.M * g.P;
@@ -405,6 +418,10 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   }
   if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, in[0]) < 0) return nb_last_status();
   if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, in[1]) < 0) return nb_last_status();
+  if (kept != NULL) {
+    int one = 1;
+    if (nb_ctx_save(ctx, kept) < 0 || nb_ctx_save_blob(ctx, &one, sizeof one) < 0) return nb_last_status();
+  }
   out[0] = y;
   return 0;
 }
@@ -441,6 +458,10 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   nb_tensor *x = need_w ? nb_ctx_saved(ctx, si++) : NULL;
   nb_tensor *w = need_x ? nb_ctx_saved(ctx, si++) : NULL;
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
+  size_t bsz = 0;
+  const int *kflag = nb_ctx_blob(ctx, &bsz);
+  nb_tensor *kept = kflag && bsz == sizeof *kflag && *kflag ? nb_ctx_saved(ctx, si++) : NULL;
+  if (kflag && bsz == sizeof *kflag && *kflag && kept == NULL) return nb_last_status();
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   size_t es = nb_dtype_size(dt);
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
@@ -460,10 +481,10 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   if ((need_x && dx == NULL) || (need_w && dw == NULL)) return nb_last_status();
   void *col = NULL, *dcol = NULL, *gbuf = NULL;
   int64_t ldmax = g.nc * g.P + 16; /* >= col_ld of any chunk */
-  if (need_w && !g.direct) col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
+  if (need_w && !g.direct && !kept) col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
   if (need_x && !g.direct) dcol = nb_scratch(1, es * (size_t)(g.K * ldmax) + 64);
   if (g.nc > 1) gbuf = nb_scratch(2, es * (size_t)(g.Mg * ldmax) + 64);
-  if ((need_w && !g.direct && !col) || (need_x && !g.direct && !dcol) || (g.nc > 1 && !gbuf))
+  if ((need_w && !g.direct && !kept && !col) || (need_x && !g.direct && !dcol) || (g.nc > 1 && !gbuf))
     return nb_last_status();
   int64_t xsz = g.C * g.H * g.W, ysz = g.M * g.P;
   for (int64_t n0 = 0; n0 < g.N && (need_x || need_w); n0 += g.nc) {
@@ -480,7 +501,9 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
       size_t woff = (size_t)(gi * g.Mg * g.K) * es;
       if (need_w) { /* dW_g (+)= G_g · colᵀ */
         const char *xg = (const char *)nb_data(x) + xoff, *cm = xg;
-        if (!g.direct) {
+        if (kept) { /* forward's columns (the whole batch, same stride) */
+          cm = nb_data(kept);
+        } else if (!g.direct) {
           im2col(dt, &g, xg, col, cn, ldc);
           cm = col;
         }
