@@ -295,7 +295,8 @@ CONV_PAD_KERNELS(double, f64)
  * stride-2 stem) whose padded plane fits the stack buffer. */
 #define CONV_PAD_P 128
 static bool use_pad(const cgeom *g) {
-  return g->P <= CONV_PAD_P && (g->H + 2 * g->ph) * (g->W + 2 * g->pw) <= CONV_PAD_MAX;
+  /* (1x1 kernels copy each input element once anyway: the plane copy only adds work) */
+  return g->P <= CONV_PAD_P && g->kh * g->kw > 1 && (g->H + 2 * g->ph) * (g->W + 2 * g->pw) <= CONV_PAD_MAX;
 }
 
 /* Row stride of a column matrix of cn samples: cn·P, plus 16 elements when that is a
