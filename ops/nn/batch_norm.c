@@ -64,11 +64,11 @@ static void st(nb_dtype dt, void *p, int64_t i, double v) {
         invstd = 1.0 / sqrt(var + j->eps);                                                   \
         j->mean[c] = mean;                                                                   \
         j->invstd[c] = invstd;                                                               \
-        if (j->rm) {                                                                         \
+        if (j->rm && M > 0) { /* an empty batch leaves the running stats alone (PyTorch) */ \
           double r = ld(j->dt, j->rm, c * j->rmst);                                          \
           st(j->dt, j->rm, c * j->rmst, (1 - j->momentum) * r + j->momentum * mean);         \
         }                                                                                    \
-        if (j->rv) {                                                                         \
+        if (j->rv && M > 0) {                                                                \
           double r = ld(j->dt, j->rv, c * j->rvst), unb = M > 1 ? ss / (double)(M - 1) : var; \
           st(j->dt, j->rv, c * j->rvst, (1 - j->momentum) * r + j->momentum * unb);          \
         }                                                                                    \

@@ -68,6 +68,9 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
     return nb_set_error(NB_ESHAPE,
                         "conv2d: given weight of shape %s, expected bias to be 1-D with %lld elements, got %s",
                         nb_shape_of(w), (long long)g->M, nb_shape_of(b));
+  if (g->kh == 0 || g->kw == 0)
+    return nb_set_error(NB_ESHAPE, "conv2d: weight of shape %s has an empty kernel (input %s)",
+                        nb_shape_of(w), nb_shape_of(x));
   int64_t eh = g->dh * (g->kh - 1) + 1, ew = g->dw * (g->kw - 1) + 1;
   if (g->H + 2 * g->ph < eh || g->W + 2 * g->pw < ew)
     return nb_set_error(NB_ESHAPE,
@@ -310,7 +313,8 @@ static int64_t col_ld(const cgeom *g, int64_t cn, size_t es) {
 static void im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_t cn, int64_t ld) {
   col_job j = {g, x, col, ld, cn};
   if (use_pad(g)) {
-    int64_t grain = 1 + NN_GRAIN / (g->K / (g->Cg > 0 ? g->Cg : 1) * (g->P > 0 ? g->P : 1));
+    int64_t work = g->K / (g->Cg > 0 ? g->Cg : 1) * g->P; /* 0 for 0 input channels */
+    int64_t grain = 1 + NN_GRAIN / (work > 0 ? work : 1);
     nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? im2col_pad_f32 : im2col_pad_f64, &j);
     return;
   }
@@ -321,7 +325,8 @@ static void im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_
 /* Adds the K × (cn·P) matrix col into dx; col is scratch and may be modified. */
 static void col2im(nb_dtype dt, const cgeom *g, void *dx, void *col, int64_t cn, int64_t ld) {
   col_job j = {g, dx, col, ld, cn};
-  int64_t grain = 1 + NN_GRAIN / (g->K / (g->Cg > 0 ? g->Cg : 1) * (g->P > 0 ? g->P : 1));
+  int64_t work = g->K / (g->Cg > 0 ? g->Cg : 1) * g->P; /* 0 for 0 input channels */
+  int64_t grain = 1 + NN_GRAIN / (work > 0 ? work : 1);
   if (use_pad(g))
     nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? col2im_pad_f32 : col2im_pad_f64, &j);
   else

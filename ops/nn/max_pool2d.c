@@ -31,7 +31,10 @@ typedef struct mp_job {
         for (int64_t ow = 0; ow < p->OW; ow++) {                                             \
           int64_t w0 = ow * p->sw - p->pw;                                                   \
           int64_t kj0 = w0 < 0 ? (-w0 + p->dw - 1) / p->dw : 0;                              \
-          int64_t best = (h0 + ki0 * p->dh) * p->W + (w0 + kj0 * p->dw);                     \
+          int64_t ih0 = h0 + ki0 * p->dh, iw0 = w0 + kj0 * p->dw; /* first tap inside */    \
+          int64_t best = ki0 < p->kh && kj0 < p->kw && ih0 < p->H && iw0 < p->W                 \
+                             ? ih0 * p->W + iw0                                              \
+                             : -1; /* a window entirely in padding: no gradient */          \
           T m = -INFINITY;                                                                   \
           for (int64_t ki = ki0; ki < p->kh; ki++) {                                         \
             int64_t ih = h0 + ki * p->dh;                                                    \
@@ -60,7 +63,8 @@ typedef struct mp_job {
       const T *g = (const T *)j->g + q * p->OH * p->OW;                                      \
       const int64_t *ix = j->idx + q * p->OH * p->OW;                                        \
       for (int64_t i = 0; i < p->H * p->W; i++) dx[i] = 0;                                   \
-      for (int64_t o = 0; o < p->OH * p->OW; o++) dx[ix[o]] += g[o];                         \
+      for (int64_t o = 0; o < p->OH * p->OW; o++)                                            \
+        if (ix[o] >= 0) dx[ix[o]] += g[o];                                                   \
     }                                                                                        \
   }
 

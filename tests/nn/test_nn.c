@@ -395,6 +395,42 @@ START_TEST(test_no_leaks) {
 }
 END_TEST
 
+/* Review regressions: a dilated max-pool window lying entirely in padding gets no
+ * gradient (it used to write outside the plane); a conv2d with an empty kernel or no
+ * input channels must not divide by zero; an empty training batch leaves the running
+ * statistics alone, as PyTorch does. */
+START_TEST(test_review_edge_cases) {
+  nb_scope_begin();
+  nb_tensor *x = nb_requires_grad_(nb_ones(4, (int64_t[]){1, 1, 2, 64}, NB_F64));
+  nb_tensor *y = nb_max_pool2d(x, (int64_t[]){2, 1}, (int64_t[]){1, 1}, (int64_t[]){1, 0},
+                               (int64_t[]){3, 1}, false);
+  ck_assert_ptr_nonnull(y);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
+  double gsum = 0, g[128];
+  nb_to_doubles(nb_grad(x), g, 128);
+  for (int k = 0; k < 128; k++) gsum += g[k];
+  double ys[256];
+  int64_t ny = nb_numel(y), finite = 0;
+  nb_to_doubles(y, ys, ny);
+  for (int64_t k = 0; k < ny; k++) finite += isfinite(ys[k]);
+  ck_assert_double_eq_tol(gsum, (double)finite, 1e-12); /* one unit per window with a tap */
+
+  ck_assert_ptr_null(nb_conv2d(nb_ones(4, (int64_t[]){2, 3, 5, 5}, NB_F32),
+                               nb_ones(4, (int64_t[]){4, 3, 0, 3}, NB_F32), NULL, NULL, NULL, NULL, 1));
+  ck_assert_ptr_nonnull(strstr(nb_last_error(), "empty kernel"));
+  nb_tensor *c0 = nb_conv2d(nb_ones(4, (int64_t[]){2, 0, 5, 5}, NB_F32),
+                            nb_ones(4, (int64_t[]){4, 0, 3, 3}, NB_F32), NULL, NULL, NULL, NULL, 1);
+  if (c0) ck_assert_int_eq(nb_numel(c0), 2 * 4 * 3 * 3);
+
+  nb_tensor *rm = nb_full(1, (int64_t[]){2}, 0.5, NB_F64), *rv = nb_full(1, (int64_t[]){2}, 2.0, NB_F64);
+  ck_assert_ptr_nonnull(nb_batch_norm(nb_zeros(3, (int64_t[]){0, 2, 3}, NB_F64), rm, rv, NULL, NULL,
+                                      true, 0.1, 1e-5));
+  ck_assert_tensor_values(rm, ((double[]){0.5, 0.5}), 2, 0);
+  ck_assert_tensor_values(rv, ((double[]){2.0, 2.0}), 2, 0);
+  nb_scope_end();
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("nn");
   TCase *tc = tcase_create("closed form");
@@ -412,6 +448,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_errors);
   tcase_add_test(tc, test_deterministic_one_thread);
   tcase_add_test(tc, test_no_leaks);
+  tcase_add_test(tc, test_review_edge_cases);
   suite_add_tcase(s, tc);
   suite_add_tcase(s, ref_tcase());
   return s;
