@@ -57,18 +57,17 @@ static void tl_free(void *arg) { /* thread exit */
 }
 static void tl_key_init(void) { pthread_key_create(&tl_key, tl_free); }
 
-static int grow(nb_node ***v, int n, int cap) {
+static int grow(nb_node ***v, int cap) {
   nb_node **o = realloc(*v, (size_t)cap * sizeof *o);
   if (!o) return nb_set_error(NB_ENOMEM, "backward: out of memory for %d graph nodes", cap);
   *v = o;
-  (void)n;
   return NB_OK;
 }
 
 static int push_node(run *r, nb_node *n) {
   if (r->n == r->cap) {
     int cap = r->cap ? r->cap * 2 : 64;
-    if (grow(&r->order, r->n, cap) < 0 || grow(&r->sorted, r->n, cap) < 0) return nb_last_status();
+    if (grow(&r->order, cap) < 0 || grow(&r->sorted, cap) < 0) return nb_last_status();
     r->cap = cap;
   }
   r->order[r->n++] = n;
