@@ -15,7 +15,7 @@ int nb_set_requires_grad(nb_tensor *t, bool requires_grad) {
                         "nb_set_requires_grad: only leaf tensors can change requires_grad (this "
                         "tensor was produced by %s; use nb_detach() to get a leaf)",
                         t->grad_fn->name);
-  if (requires_grad && !nb_dtype_is_floating((nb_dtype)t->dtype))
+  if (requires_grad && !nb__is_floating((nb_dtype)t->dtype))
     return nb_set_error(NB_EDTYPE,
                         "nb_set_requires_grad: only floating tensors can require gradients "
                         "(got %s)",

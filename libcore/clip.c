@@ -58,7 +58,7 @@ static int check_list(const char *fn, int n, nb_tensor *const *params) {
   for (int i = 0; i < n; i++) {
     if (!params[i]) return nb_set_error(NB_EINVAL, "%s: parameter %d is NULL", fn, i);
     nb_tensor *g = nb_grad(params[i]);
-    if (g && !nb_dtype_is_floating(nb_dtype_of(g)))
+    if (g && !nb__is_floating(nb_dtype_of(g)))
       return nb_set_error(NB_EDTYPE, "%s: grad of parameter %d is %s", fn, i,
                           nb_dtype_name(nb_dtype_of(g)));
   }

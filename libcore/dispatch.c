@@ -51,7 +51,7 @@ static int check_inputs(const nb_op_desc *d, int n_in, nb_tensor *const *in) {
 static void fill_meta(nb_meta *m, const nb_tensor *t) {
   m->dtype = t->dtype;
   m->ndim = t->ndim;
-  memcpy(m->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]);
+  memcpy(m->shape, t->shape, sizeof m->shape); /* fixed size: a few vector moves, no call */
 }
 
 /* The edge a gradient for t should flow along: (grad_fn, output_nr) or the leaf's
@@ -113,7 +113,7 @@ static int attach_outputs(const nb_op *op, nb_node *node, int n_in, nb_tensor *c
     if (!node) continue;
     fill_meta(&node->out_meta[j], t);
     if (d->outputs[j].flags & NB_OUT_NONDIFF) continue;
-    if (!nb_dtype_is_floating((nb_dtype)t->dtype)) continue;
+    if (!nb__is_floating((nb_dtype)t->dtype)) continue;
     if (inplace && j == 0) {
       /* Rebase the history: the tensor now comes out of this node. The old grad_fn stays
        * reachable through the node's edge for input 0. */
@@ -178,8 +178,10 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
   if (rc < 0) return rc;
 
   nb_attr_value av[d->n_attrs + 1];
-  rc = nb__resolve_attrs(d->name, d->n_attrs, d->attrs, n_attrs, attrs, av);
-  if (rc < 0) return rc;
+  if (d->n_attrs || n_attrs) { /* most elementwise ops take none */
+    rc = nb__resolve_attrs(d->name, d->n_attrs, d->attrs, n_attrs, attrs, av);
+    if (rc < 0) return rc;
+  }
 
   bool inplace = d->flags & NB_OP_INPLACE;
   bool grad_on = nb_is_grad_enabled();
@@ -211,7 +213,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     node = nb__node_new(op, op->node_name, n_in, n_out);
     if (!node) return unbump(self, nb_last_status());
     if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
-    rc = nb__node_own_strings(node);
+    rc = d->n_attrs ? nb__node_own_strings(node) : NB_OK;
     if (rc >= 0) rc = record_inputs(node, n_in, in, needs);
     if (rc < 0) {
       nb__node_release(node);

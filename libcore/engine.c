@@ -45,7 +45,7 @@ typedef struct run_arrays {
   int cap;
   bool busy, registered;
 } run_arrays;
-static _Thread_local run_arrays tl;
+static NB_TLS run_arrays tl;
 static pthread_key_t tl_key;
 static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
@@ -292,14 +292,14 @@ static int run_node(run *r, nb_node *n) {
   if (rc < 0) goto done;
   for (int j = 0; j < n->n_out; j++) {
     if (gout[j] || (d->outputs[j].flags & NB_OUT_NONDIFF)) continue;
-    if (!nb_dtype_is_floating((nb_dtype)n->out_meta[j].dtype)) continue;
+    if (!nb__is_floating((nb_dtype)n->out_meta[j].dtype)) continue;
     gout[j] = nb__tensor_new(n->out_meta[j].ndim, n->out_meta[j].shape,
                              (nb_dtype)n->out_meta[j].dtype);
     if (!gout[j]) {
       rc = nb_last_status();
       goto done;
     }
-    memset(nb_data(gout[j]), 0, (size_t)nb_numel(gout[j]) * nb_dtype_size((nb_dtype)gout[j]->dtype));
+    memset(nb_data(gout[j]), 0, (size_t)nb_numel(gout[j]) * nb__dtype_size((nb_dtype)gout[j]->dtype));
   }
   nb_ctx ctx = {n, n->op, n->attrs, needs};
   n->ran = true;
@@ -375,7 +375,7 @@ static int seed(nb_tensor *root, nb_tensor *grad, int k, nb_edge *e, nb_tensor *
                           k, nb_shape_str(grad->ndim, grad->shape, a, sizeof a), k,
                           nb_shape_of(root));
     }
-    if (!nb_dtype_is_floating((nb_dtype)grad->dtype))
+    if (!nb__is_floating((nb_dtype)grad->dtype))
       return nb_set_error(NB_EDTYPE, "backward: grad_output[%d] has dtype %s; a floating dtype is "
                                      "needed",
                           k, nb_dtype_name((nb_dtype)grad->dtype));

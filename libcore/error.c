@@ -14,7 +14,7 @@
 #define NB_ERRMSG_SIZE 1024
 
 static _Thread_local char tl_msg[NB_ERRMSG_SIZE];
-static _Thread_local int tl_status;
+static NB_TLS int tl_status;
 
 const char *nb_last_error(void) { return tl_msg; }
 

@@ -35,16 +35,16 @@ static nb_tensor *with_scalar(const nb_op *op, nb_tensor *a, double s, bool scal
     nb_set_error(NB_EINVAL, "%s: tensor argument is NULL", op->d.name);
     return NULL;
   }
-  if (!nb_dtype_is_floating((nb_dtype)a->dtype) && s != floor(s)) {
+  if (!nb__is_floating((nb_dtype)a->dtype) && s != floor(s)) {
     /* PyTorch would promote to float; nabla keeps dtypes explicit instead of truncating */
     nb_set_error(NB_EDTYPE, "%s: scalar %g is not an integer but the tensor is %s %s; convert "
                             "the tensor with nb_to_dtype first",
                  op->d.name, s, nb_dtype_name((nb_dtype)a->dtype), nb_shape_of(a));
     return NULL;
   }
-  nb_tensor *sc = nb__tensor_new(0, NULL, (nb_dtype)a->dtype);
+  nb_tensor *sc = nb__scalar_new(s, (nb_dtype)a->dtype);
   if (!sc) return NULL;
-  nb_fill(sc, s);
+  sc->wrapped = true;
   nb_tensor *in[2] = {scalar_first ? sc : a, scalar_first ? a : sc};
   nb_tensor *r = call(op, 2, in, 0, NULL);
   nb_release(sc);

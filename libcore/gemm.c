@@ -152,7 +152,7 @@ int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
   /* B(p,j) offsets under the transposes; BLIS is only slow when B's rows are strided */
   int64_t rb = trans_b ? cs_b : rs_b, cb = trans_b ? rs_b : cs_b;
   int64_t np = (n + NB_GEMM_TINY_JB - 1) / NB_GEMM_TINY_JB * NB_GEMM_TINY_JB;
-  void *bt = k <= NB_GEMM_TINY_K && cb != 1 && n > 1 ? malloc(nb_dtype_size(dt) * (size_t)(k * np)) : NULL;
+  void *bt = k <= NB_GEMM_TINY_K && cb != 1 && n > 1 ? malloc(nb__dtype_size(dt) * (size_t)(k * np)) : NULL;
   if (bt != NULL) { /* (without memory, BLIS below does it) */
     int64_t ra = trans_a ? cs_a : rs_a, ca = trans_a ? rs_a : cs_a;
     if (dt == NB_F32)

@@ -4,7 +4,7 @@
 
 #include "internal.h"
 
-static _Thread_local bool grad_disabled; /* false: grad mode on (the default) */
+static NB_TLS bool grad_disabled; /* false: grad mode on (the default) */
 static _Thread_local bool *mode_stack;
 static _Thread_local int mode_depth, mode_cap;
 

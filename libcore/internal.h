@@ -11,11 +11,30 @@
 #define NB_INTERNAL __attribute__((visibility("hidden")))
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NB_UNLIKELY(x) __builtin_expect(!!(x), 0)
+/* Small, hot thread-locals: the initial-exec model reads them at a fixed offset from the
+ * thread pointer instead of calling __tls_get_addr (libnabla is linked, not dlopen'ed, by
+ * programs; the few bytes come out of the static TLS surplus when it is dlopen'ed). */
+#define NB_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #else
 #define NB_INTERNAL
 #define NB_LIKELY(x) (x)
 #define NB_UNLIKELY(x) (x)
+#define NB_TLS _Thread_local
 #endif
+
+/* ---- dtypes: inline forms of nb_dtype_size / nb_dtype_is_floating for the core's hot
+ * paths (dtype.c exports the same functions for plugins and users) ---------------------- */
+
+static inline size_t nb__dtype_size(int dt) {
+  switch (dt) {
+  case NB_F32: return 4;
+  case NB_F64: return 8;
+  case NB_I64: return 8;
+  case NB_BOOL: return 1;
+  default: return 0;
+  }
+}
+static inline bool nb__is_floating(int dt) { return dt == NB_F32 || dt == NB_F64; }
 
 /* ---- storage and tensors ---------------------------------------------------------- */
 
@@ -40,6 +59,8 @@ struct nb_tensor {
   bool requires_grad; /* for non-leaves: always true */
   bool retains_grad;
   int32_t output_nr; /* which output of grad_fn this is */
+  bool wrapped; /* a scalar operand made by functional.c: never seen by users or written,
+                   so nodes save it directly instead of through an alias */
   int64_t numel;
   int64_t offset; /* storage offset in elements */
   int64_t shape[NB_MAX_DIMS];
@@ -66,6 +87,8 @@ NB_INTERNAL nb_tensor *nb__alias(const nb_tensor *t, int ndim, const int64_t *sh
                                  const int64_t *strides, int64_t offset);
 /* Register t (a reference the caller owns) in the innermost scope, if any; returns t. */
 NB_INTERNAL nb_tensor *nb__scope_register(nb_tensor *t);
+/* New 0-d tensor holding value (converted to dt), not registered in a scope; rc 1. */
+NB_INTERNAL nb_tensor *nb__scalar_new(double value, nb_dtype dt);
 /* Check ndim/shape arguments: ndim in [0, NB_MAX_DIMS], shape non-NULL when ndim > 0, sizes
  * >= 0. Returns 0 or sets an error prefixed with `what`. */
 NB_INTERNAL int nb__check_shape(const char *what, int ndim, const int64_t *shape);

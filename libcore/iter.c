@@ -98,7 +98,7 @@ int nb_iter_init(nb_iter *it, int nops, nb_tensor *const *ops) {
     for (int i = 0; i < nops; i++) {
       const nb_tensor *t = ops[i];
       int td = d - (nd - t->ndim);
-      int64_t es = (int64_t)nb_dtype_size((nb_dtype)t->dtype);
+      int64_t es = (int64_t)nb__dtype_size((nb_dtype)t->dtype);
       str[i][k] = (td < 0 || t->shape[td] == 1) ? 0 : t->strides[td] * es;
     }
     k++;
@@ -112,7 +112,7 @@ int nb_iter_init(nb_iter *it, int nops, nb_tensor *const *ops) {
     it->ndim = 0;
     it->runs_left = 0;
     for (int i = 0; i < nops; i++)
-      it->step[i] = it->strides[i][ES_SLOT] = (int64_t)nb_dtype_size((nb_dtype)ops[i]->dtype);
+      it->step[i] = it->strides[i][ES_SLOT] = (int64_t)nb__dtype_size((nb_dtype)ops[i]->dtype);
     return 0;
   }
   /* Coalesce: dim j-1 merges into j when every operand steps over j contiguously. */
@@ -138,7 +138,7 @@ int nb_iter_init(nb_iter *it, int nops, nb_tensor *const *ops) {
   if (m == 0) { /* a single element */
     it->n = 1;
     for (int i = 0; i < nops; i++)
-      it->step[i] = (int64_t)nb_dtype_size((nb_dtype)ops[i]->dtype);
+      it->step[i] = (int64_t)nb__dtype_size((nb_dtype)ops[i]->dtype);
   } else {
     it->n = shape[m - 1];
     for (int i = 0; i < nops; i++)
@@ -153,7 +153,7 @@ int nb_iter_init(nb_iter *it, int nops, nb_tensor *const *ops) {
       it->strides[i][d] = str[i][d];
   }
   for (int i = 0; i < nops; i++)
-    it->strides[i][ES_SLOT] = (int64_t)nb_dtype_size((nb_dtype)ops[i]->dtype);
+    it->strides[i][ES_SLOT] = (int64_t)nb__dtype_size((nb_dtype)ops[i]->dtype);
   it->runs_left = runs - 1;
   return 0;
 }
@@ -216,13 +216,14 @@ nb_tensor *nb_sum_to_shape(nb_tensor *grad, int ndim, const int64_t *shape) {
     nb_set_error(NB_EINVAL, "sum_to_shape: gradient is NULL");
     return NULL;
   }
-  if (nb__check_shape("sum_to_shape", ndim, shape) < 0)
-    return NULL;
-  bool same = grad->ndim == ndim;
+  /* The common case first: a shape equal to a tensor's is valid, so skip the checks. */
+  bool same = grad->ndim == ndim && (shape || ndim == 0);
   for (int d = 0; same && d < ndim; d++)
     same = grad->shape[d] == shape[d];
   if (same)
     return grad;
+  if (nb__check_shape("sum_to_shape", ndim, shape) < 0)
+    return NULL;
   /* Align right; missing dims of either side count as size 1. */
   bool ok = true; /* extra leading grad dims are summed */
   for (int d = 0; ok && d < ndim; d++) {
@@ -235,7 +236,7 @@ nb_tensor *nb_sum_to_shape(nb_tensor *grad, int ndim, const int64_t *shape) {
                  nb_shape_of(grad), nb_shape_str(ndim, shape, nb__tmpbuf(NULL), 256));
     return NULL;
   }
-  if (!nb_dtype_is_floating((nb_dtype)grad->dtype)) {
+  if (!nb__is_floating((nb_dtype)grad->dtype)) {
     nb_set_error(NB_EDTYPE, "sum_to_shape: gradient dtype %s is not floating",
                  nb_dtype_name((nb_dtype)grad->dtype));
     return NULL;
@@ -345,10 +346,10 @@ static void axpy_run(char *pd, int64_t sd, const char *ps, int64_t ss, int64_t n
 int nb_axpy_into(nb_tensor *dst, double alpha, const nb_tensor *src) {
   if (!dst || !src)
     return nb_set_error(NB_EINVAL, "axpy_into: tensor argument is NULL");
-  if (dst->dtype != src->dtype || !nb_dtype_is_floating((nb_dtype)dst->dtype))
+  if (dst->dtype != src->dtype || !nb__is_floating((nb_dtype)dst->dtype))
     return nb_set_error(NB_EDTYPE, "axpy_into: dtypes %s and %s (need the same floating dtype)",
                         nb_dtype_name((nb_dtype)dst->dtype), nb_dtype_name((nb_dtype)src->dtype));
-  int64_t es = (int64_t)nb_dtype_size((nb_dtype)dst->dtype);
+  int64_t es = (int64_t)nb__dtype_size((nb_dtype)dst->dtype);
   if (dst->numel <= NB_AXPY_GRAIN && nb_same_shape(dst, src) && nb_is_contiguous(dst) &&
       nb_is_contiguous(src)) { /* small and flat (gradient sums): no iterator */
     axpy_run(nb_data(dst), es, nb_data(src), es, dst->numel, alpha, dst->dtype);

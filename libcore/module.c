@@ -211,7 +211,7 @@ int nb_module_register_parameter(nb_module *m, const char *name, nb_tensor *t) {
   int rc = check_name(m, fn, name);
   if (rc < 0 || (rc = clash(m, fn, name, 0)) < 0) return rc;
   if (!t) return nb_set_error(NB_EINVAL, "%s: tensor for \"%s\" is NULL", fn, name);
-  if (!nb_is_leaf(t) || !nb_dtype_is_floating(nb_dtype_of(t)))
+  if (!nb_is_leaf(t) || !nb__is_floating(nb_dtype_of(t)))
     return nb_set_error(NB_EINVAL, "%s: \"%s\" must be a floating leaf tensor (got %s %s%s)", fn,
                         name, nb_shape_of(t), nb_dtype_name(nb_dtype_of(t)),
                         nb_is_leaf(t) ? "" : ", non-leaf");

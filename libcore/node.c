@@ -36,7 +36,7 @@ typedef struct node_cache {
   int n[NODE_CLASSES];
   bool registered, dead;
 } node_cache;
-static _Thread_local node_cache tl_nodes __attribute__((tls_model("initial-exec")));
+static NB_TLS node_cache tl_nodes;
 static pthread_key_t node_key;
 static pthread_once_t node_once = PTHREAD_ONCE_INIT;
 
@@ -308,7 +308,7 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
   nb_saved *sv = &n->saved[n->n_saved];
   memset(sv, 0, sizeof *sv);
   if (t) {
-    sv->t = nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
+    sv->t = t->wrapped ? nb_retain(t) : nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
     if (!sv->t) return nb_last_status();
     sv->version = t->storage->version;
     sv->producer = t->grad_fn ? t->grad_fn->name : NULL;

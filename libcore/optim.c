@@ -117,7 +117,7 @@ static int check_params(const nb_optimizer *o, int n, nb_tensor *const *params) 
   for (int i = 0; i < n; i++) {
     const nb_tensor *t = params[i];
     if (!t) return nb_set_error(NB_EINVAL, "%s: parameter %d is NULL", o->d->name, i);
-    if (!nb_dtype_is_floating(nb_dtype_of(t)))
+    if (!nb__is_floating(nb_dtype_of(t)))
       return nb_set_error(NB_EDTYPE, "%s: parameter %d %s is %s; only floating tensors can be "
                           "optimized", o->d->name, i, nb_shape_of(t), nb_dtype_name(nb_dtype_of(t)));
     if (!nb_is_leaf(t))

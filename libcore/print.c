@@ -62,7 +62,7 @@ typedef struct fmt {
 } fmt;
 
 static double elem(const nb_tensor *t, int64_t off) {
-  const char *p = (const char *)t->storage->data + (size_t)off * nb_dtype_size((nb_dtype)t->dtype);
+  const char *p = (const char *)t->storage->data + (size_t)off * nb__dtype_size((nb_dtype)t->dtype);
   switch (t->dtype) {
   case NB_F32: return *(const float *)p;
   case NB_F64: return *(const double *)p;
@@ -123,7 +123,7 @@ static void observe_stats(const nb_tensor *t, int64_t off, void *user) {
 
 static void observe_width(const nb_tensor *t, int64_t off, void *user) {
   fmt *f = user;
-  if (nb_dtype_is_floating((nb_dtype)t->dtype)) {
+  if (nb__is_floating((nb_dtype)t->dtype)) {
     double v = elem(t, off);
     if (!isfinite(v) || v == 0)
       return; /* PyTorch sizes the columns from nonzero finite values only */
@@ -139,7 +139,7 @@ static void fmt_init(fmt *f, const nb_tensor *t, bool summarize) {
   f->dtype = t->dtype;
   f->int_mode = true;
   f->width = 1;
-  if (nb_dtype_is_floating((nb_dtype)t->dtype)) {
+  if (nb__is_floating((nb_dtype)t->dtype)) {
     walk(t, 0, t->offset, summarize, observe_stats, f);
     if (!f->any)
       return;

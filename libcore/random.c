@@ -127,7 +127,7 @@ double nb_generator_uniform(nb_generator *g) {
 /* ---- random tensors ----------------------------------------------------------------------- */
 
 static nb_tensor *new_float(const char *what, int ndim, const int64_t *shape, nb_dtype dt) {
-  if (!nb_dtype_is_floating(dt)) {
+  if (!nb__is_floating(dt)) {
     nb_set_error(NB_EDTYPE, "%s: dtype %s is not supported (float32 or float64)", what,
                  nb_dtype_name(dt));
     return NULL;

@@ -18,7 +18,7 @@ typedef struct scope_stack {
   bool registered;
 } scope_stack;
 
-static _Thread_local scope_stack tl_scopes __attribute__((tls_model("initial-exec")));
+static NB_TLS scope_stack tl_scopes;
 static pthread_key_t scope_key;
 static pthread_once_t scope_once = PTHREAD_ONCE_INIT;
 

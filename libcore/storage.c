@@ -44,7 +44,7 @@ typedef struct freelist {
   bool registered, dead;
 } freelist;
 /* initial-exec: no __tls_get_addr call on the hot path (the struct is small). */
-static _Thread_local freelist tl_free __attribute__((tls_model("initial-exec")));
+static NB_TLS freelist tl_free;
 static pthread_key_t free_key;
 static pthread_once_t free_once = PTHREAD_ONCE_INIT;
 
@@ -211,7 +211,7 @@ int64_t nb__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
 }
 
 nb_tensor *nb__tensor_new(int ndim, const int64_t *shape, nb_dtype dt) {
-  size_t es = nb_dtype_size(dt);
+  size_t es = nb__dtype_size(dt);
   int64_t numel = 1;
   for (int d = 0; d < ndim; d++)
     if (__builtin_mul_overflow(numel, shape[d], &numel)) {

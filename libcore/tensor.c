@@ -95,7 +95,7 @@ static nb_tensor *wrap_external(nb_tensor *t, nb_storage *s, const void *data, n
   t->ndim = (int8_t)ndim;
   memcpy(t->shape, shape, (size_t)ndim * sizeof *shape);
   t->numel = nb__contiguous_strides(ndim, shape, t->strides);
-  s->nbytes = (size_t)t->numel * nb_dtype_size(dt);
+  s->nbytes = (size_t)t->numel * nb__dtype_size(dt);
   t->storage = s;
   return t;
 }
@@ -106,7 +106,7 @@ static int copy_iter(nb_tensor *dst, const nb_tensor *src) {
   if (nb_iter_init(&it, 2, (nb_tensor *[]){dst, (nb_tensor *)src}) < 0)
     return nb_last_status();
   int dd = dst->dtype, sd = src->dtype;
-  size_t es = nb_dtype_size((nb_dtype)dd);
+  size_t es = nb__dtype_size((nb_dtype)dd);
   do {
     char *pd = it.ptr[0], *ps = it.ptr[1];
     int64_t n = it.n, s0 = it.step[0], s1 = it.step[1];
@@ -205,7 +205,7 @@ nb_tensor *nb_arange(double start, double end, double step, nb_dtype dt) {
   if (!t)
     return NULL;
   char *p = t->storage->data;
-  size_t es = nb_dtype_size(dt);
+  size_t es = nb__dtype_size(dt);
   for (int64_t i = 0; i < n; i++)
     store_d(p + (size_t)i * es, dt, start + step * (double)i);
   return nb__scope_register(t);
@@ -240,18 +240,21 @@ nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt) {
     return NULL;
   }
   char *p = t->storage->data;
-  size_t es = nb_dtype_size(dt);
+  size_t es = nb__dtype_size(dt);
   for (int64_t i = 0; i < n; i++)
     store_d(p + (size_t)i * es, dt, values[i]);
   return nb__scope_register(t);
 }
 
-nb_tensor *nb_scalar(double value, nb_dtype dt) {
+nb_tensor *nb__scalar_new(double value, nb_dtype dt) {
   nb_tensor *t = new_checked("nb_scalar", 0, NULL, dt);
-  if (!t)
-    return NULL;
-  store_d(t->storage->data, dt, value);
-  return nb__scope_register(t);
+  if (t)
+    store_d(t->storage->data, dt, value);
+  return t;
+}
+
+nb_tensor *nb_scalar(double value, nb_dtype dt) {
+  return nb__scope_register(nb__scalar_new(value, dt));
 }
 
 /* ---- inspection ------------------------------------------------------------------------------ */
@@ -289,7 +292,19 @@ nb_dtype nb_dtype_of(const nb_tensor *t) {
 }
 void *nb_data(const nb_tensor *t) {
   CHECK_T("nb_data", t, NULL);
-  return (char *)t->storage->data + t->offset * (int64_t)nb_dtype_size((nb_dtype)t->dtype);
+  return (char *)t->storage->data + t->offset * (int64_t)nb__dtype_size((nb_dtype)t->dtype);
+}
+bool nb_flat_info(const nb_tensor *t, void **data, int64_t *numel, size_t *elem_size) {
+  if (!t)
+    return false;
+  size_t es = nb__dtype_size(t->dtype);
+  if (data)
+    *data = (char *)t->storage->data + t->offset * (int64_t)es;
+  if (numel)
+    *numel = t->numel;
+  if (elem_size)
+    *elem_size = es;
+  return nb_is_contiguous(t);
 }
 bool nb_is_contiguous(const nb_tensor *t) {
   if (!t)
@@ -366,7 +381,7 @@ int nb_item_checked(const nb_tensor *t, double *out) {
 }
 
 double nb_item(const nb_tensor *t) {
-  double v;
+  double v = NAN;
   return nb_item_checked(t, &v) < 0 ? NAN : v;
 }
 
@@ -386,7 +401,7 @@ static int elem_offset(const char *what, const nb_tensor *t, const int64_t *idx,
       i += n;
     o += i * t->strides[d];
   }
-  *off = o * (int64_t)nb_dtype_size((nb_dtype)t->dtype);
+  *off = o * (int64_t)nb__dtype_size((nb_dtype)t->dtype);
   return 0;
 }
 
@@ -475,7 +490,7 @@ nb_tensor *nb_as_strided(nb_tensor *t, int ndim, const int64_t *shape, const int
       overflow |= __builtin_add_overflow(last, span, &last);
     }
   }
-  int64_t have = (int64_t)(t->storage->nbytes / nb_dtype_size((nb_dtype)t->dtype));
+  int64_t have = (int64_t)(t->storage->nbytes / nb__dtype_size((nb_dtype)t->dtype));
   if (!empty && (overflow || last >= have)) {
     char sb[128];
     nb_set_error(NB_ESHAPE,
@@ -526,7 +541,7 @@ int nb_fill(nb_tensor *t, double value) {
     uint8_t b;
   } v;
   store_d((char *)&v, t->dtype, value);
-  size_t es = nb_dtype_size((nb_dtype)t->dtype);
+  size_t es = nb__dtype_size((nb_dtype)t->dtype);
   nb_iter it;
   if (nb_is_contiguous(t)) { /* one flat run, no iterator (scalars are filled per op) */
     it.n = t->numel;

@@ -32,20 +32,27 @@ static void iter_chunk(int64_t begin, int64_t end, void *user) {
 }
 
 int ew_apply(int nops, nb_tensor *const *t, ew_run_fn fn, const ew_extra *X) {
-  nb_tensor *out = t[0];
-  int64_t n = nb_numel(out);
-  if (n == 0) return 0;
-  ew_job j = {.nops = nops, .fn = fn, .X = X};
+  ew_job j;
+  j.nops = nops;
+  j.fn = fn;
+  j.X = X;
   /* Flat: the output is contiguous and every input is either contiguous with the same
    * number of elements (then its row-major order matches the output's) or a single
-   * element broadcast everywhere (step 0). */
-  bool flat = nb_is_contiguous(out);
-  for (int i = 0; i < nops && flat; i++) {
-    int64_t m = nb_numel(t[i]);
-    j.p[i] = nb_data(t[i]);
-    if (m == n && (i == 0 || nb_is_contiguous(t[i])))
-      j.s[i] = (int64_t)nb_dtype_size(nb_dtype_of(t[i]));
-    else if (m == 1 && i > 0)
+   * element broadcast everywhere (step 0). One call per operand describes it. */
+  int64_t n = -1; /* stays -1 for a NULL output: nb_iter_init reports it */
+  size_t es = 0;
+  void *p = NULL;
+  bool flat = nb_flat_info(t[0], &p, &n, &es);
+  if (n == 0) return 0;
+  j.p[0] = p;
+  j.s[0] = (int64_t)es;
+  for (int i = 1; i < nops && flat; i++) {
+    int64_t m = -1;
+    bool contig = nb_flat_info(t[i], &p, &m, &es);
+    j.p[i] = p;
+    if (m == n && contig)
+      j.s[i] = (int64_t)es;
+    else if (m == 1)
       j.s[i] = 0;
     else
       flat = false;

@@ -72,6 +72,10 @@ nb_dtype nb_dtype_of(const nb_tensor *t);
 void *nb_data(const nb_tensor *t);
 /* True when strides are row-major contiguous for the shape. */
 bool nb_is_contiguous(const nb_tensor *t);
+/* For flat kernel loops, in one call: sets *data (as nb_data), *numel and *elem_size
+ * (bytes per element; any pointer may be NULL) and returns nb_is_contiguous(t). For a
+ * NULL tensor returns false and writes nothing. */
+bool nb_flat_info(const nb_tensor *t, void **data, int64_t *numel, size_t *elem_size);
 /* True when a and b have the same ndim and sizes. */
 bool nb_same_shape(const nb_tensor *a, const nb_tensor *b);
 /* Render a shape as "[2,3]" into buf (always NUL-terminated); returns buf. */
