@@ -13,6 +13,10 @@
 #include "nn_util.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#include <xmmintrin.h>
+#endif
 
 /* Largest column matrix forward keeps for backward (see conv2d_forward). */
 #define CONV_KEEP_BYTES ((size_t)1 << 20)
@@ -305,10 +309,10 @@ static bool use_pad(const cgeom *g) {
 /* Row stride of a column matrix of cn samples: cn·P, plus 16 elements when that is a
  * multiple of 1 KB — BLIS packs such matrices up to 2x slower (cache-set aliasing of the
  * rows; 64x1024x147 sgemm: 48 -> 71..96 GFLOP/s with the padded stride). */
-static int64_t col_ld(const cgeom *g, int64_t cn, size_t es) {
-  int64_t ld = cn * g->P;
-  return ld >= 64 && ((size_t)ld * es) % 1024 == 0 ? ld + 16 : ld;
+static int64_t pad_ld(int64_t n, size_t es) {
+  return n >= 64 && ((size_t)n * es) % 1024 == 0 ? n + 16 : n;
 }
+static int64_t col_ld(const cgeom *g, int64_t cn, size_t es) { return pad_ld(cn * g->P, es); }
 
 static void im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_t cn, int64_t ld) {
   col_job j = {g, x, col, ld, cn};
@@ -354,6 +358,51 @@ static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_
         for (int64_t p = 0; p < g->P; p++) ((double *)t)[p] = ((double *)a)[p] + bv;
       }
     }
+}
+
+/* dst (cols × rows, row stride ldd) = transpose of src (rows × cols, row stride lds),
+ * in 16-row strips so the source rows stay in L1; float32 moves 4×4 blocks through SSE
+ * registers (~6x faster than the scalar loop). */
+static void transpose_f32(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd,
+                          int64_t rows, int64_t cols) {
+  int64_t r4 = 0, c4 = 0;
+#ifdef __SSE2__
+  r4 = rows & ~(int64_t)3, c4 = cols & ~(int64_t)3;
+  for (int64_t i0 = 0; i0 < r4; i0 += 16) {
+    int64_t i1 = i0 + 16 < r4 ? i0 + 16 : r4;
+    for (int64_t j = 0; j < c4; j += 4)
+      for (int64_t i = i0; i < i1; i += 4) {
+        const float *s = src + i * lds + j;
+        __m128 a = _mm_loadu_ps(s), b = _mm_loadu_ps(s + lds), c = _mm_loadu_ps(s + 2 * lds),
+               d = _mm_loadu_ps(s + 3 * lds);
+        _MM_TRANSPOSE4_PS(a, b, c, d);
+        float *t = dst + j * ldd + i;
+        _mm_storeu_ps(t, a);
+        _mm_storeu_ps(t + ldd, b);
+        _mm_storeu_ps(t + 2 * ldd, c);
+        _mm_storeu_ps(t + 3 * ldd, d);
+      }
+  }
+#endif
+  for (int64_t i = 0; i < rows; i++) /* the edges (everything without SSE) */
+    for (int64_t j = i < r4 ? c4 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
+}
+
+static void transpose_f64(const double *restrict src, int64_t lds, double *restrict dst, int64_t ldd,
+                          int64_t rows, int64_t cols) {
+  for (int64_t i0 = 0; i0 < rows; i0 += 16)
+    for (int64_t j = 0; j < cols; j++) {
+      int64_t i1 = i0 + 16 < rows ? i0 + 16 : rows;
+      for (int64_t i = i0; i < i1; i++) dst[j * ldd + i] = src[i * lds + j];
+    }
+}
+
+static void transpose(nb_dtype dt, const void *src, int64_t lds, void *dst, int64_t ldd, int64_t rows,
+                      int64_t cols) {
+  if (dt == NB_F32)
+    transpose_f32(src, lds, dst, ldd, rows, cols);
+  else
+    transpose_f64(src, lds, dst, ldd, rows, cols);
 }
 
 static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
@@ -486,11 +535,26 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   if (need_w) dw = nb_empty(wnd, wsh, dt);
   if ((need_x && dx == NULL) || (need_w && dw == NULL)) return nb_last_status();
   void *col = NULL, *dcol = NULL, *gbuf = NULL;
+  char *wtb = NULL, *gtb = NULL;
   int64_t ldmax = g.nc * g.P + 16; /* >= col_ld of any chunk */
+  /* The weight gradient is accumulated transposed, dWᵀ_g (K × Mg) += col · Gᵀ, from a
+   * transposed copy of the output gradient: all three operands row-major, which BLIS's
+   * small-matrix path runs ~20% faster than G · colᵀ (column-major B). */
+  int64_t ldt = pad_ld(g.Mg, es);
+  /* (the core runs k <= 8 with column-major B through its own faster loop: keep G · colᵀ
+   * when the whole batch has that few columns) */
+  bool wtrans = need_w && g.N * g.P > 8;
+  size_t wtsz = (es * (size_t)(g.G * g.K * ldt) + 63) & ~(size_t)63;
+  if (wtrans) {
+    wtb = nb_scratch(3, wtsz + es * (size_t)(g.nc * g.P * ldt) + 64);
+    gtb = wtb ? wtb + wtsz : NULL;
+  }
   if (need_w && !g.direct && !kept) col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
   if (need_x && !g.direct) dcol = nb_scratch(1, es * (size_t)(g.K * ldmax) + 64);
-  if (g.nc > 1) gbuf = nb_scratch(2, es * (size_t)(g.Mg * ldmax) + 64);
-  if ((need_w && !g.direct && !kept && !col) || (need_x && !g.direct && !dcol) || (g.nc > 1 && !gbuf))
+  bool need_gbuf = g.nc > 1 && (need_x || (need_w && !wtrans));
+  if (need_gbuf) gbuf = nb_scratch(2, es * (size_t)(g.Mg * ldmax) + 64);
+  if ((wtrans && !wtb) || (need_w && !g.direct && !kept && !col) || (need_x && !g.direct && !dcol) ||
+      (need_gbuf && !gbuf))
     return nb_last_status();
   int64_t xsz = g.C * g.H * g.W, ysz = g.M * g.P;
   for (int64_t n0 = 0; n0 < g.N && (need_x || need_w); n0 += g.nc) {
@@ -498,8 +562,8 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     /* column matrices use the padded stride; the gradient is read in place for one sample */
     int64_t ldc = g.direct ? g.P : col_ld(&g, cn, es), ldg = cn > 1 ? ldc : g.P;
     for (int64_t gi = 0; gi < g.G; gi++) {
-      const char *gm = gp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es;
-      if (cn > 1) {
+      const char *gm = gp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es, *gs = gm;
+      if (cn > 1 && (need_x || (need_w && !wtrans))) { /* G_g as one Mg × ncol matrix */
         scatter(dt, &g, (void *)gm, gbuf, cn, ldg, NULL, false);
         gm = gbuf;
       }
@@ -513,9 +577,17 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
           im2col(dt, &g, xg, col, cn, ldc);
           cm = col;
         }
-        if (nn_gemm(dt, g.Mg, g.K, ncol, 1.0, gm, ldg, 1, cm, 1, ldc, n0 == 0 ? 0.0 : 1.0,
-                    (char *)nb_data(dw) + woff, g.K, 1) < 0)
-          return nb_last_status();
+        if (!wtrans) {
+          if (nn_gemm(dt, g.Mg, g.K, ncol, 1.0, gm, ldg, 1, cm, 1, ldc, n0 == 0 ? 0.0 : 1.0,
+                      (char *)nb_data(dw) + woff, g.K, 1) < 0)
+            return nb_last_status();
+        } else {
+          for (int64_t s = 0; s < cn; s++) /* Gᵀ: (cn·P) × Mg */
+            transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
+          if (nn_gemm(dt, g.K, g.Mg, ncol, 1.0, cm, ldc, 1, gtb, ldt, 1, n0 == 0 ? 0.0 : 1.0,
+                      wtb + (size_t)(gi * g.K * ldt) * es, ldt, 1) < 0)
+            return nb_last_status();
+        }
       }
       if (need_x) { /* dcol = W_gᵀ · G_g, folded back into dx */
         const char *wg = (const char *)nb_data(w) + woff;
@@ -532,6 +604,10 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     }
   }
   if (need_w && g.N == 0) nb_fill(dw, 0.0);
+  else if (wtrans)
+    for (int64_t gi = 0; gi < g.G; gi++)
+      transpose(dt, wtb + (size_t)(gi * g.K * ldt) * es, ldt, (char *)nb_data(dw) + (size_t)(gi * g.Mg * g.K) * es,
+                g.K, g.K, g.Mg);
   grad_in[0] = dx;
   grad_in[1] = dw;
   if (nb_ctx_needs_input_grad(ctx, 2)) {

@@ -102,47 +102,59 @@ START_TEST(test_conv2d_batch_chunks_match_single) {
 }
 END_TEST
 
+/* Element i of a float32 or float64 buffer, as double. */
+static double elem(const void *p, int64_t i, nb_dtype dt) {
+  return dt == NB_F32 ? (double)((const float *)p)[i] : ((const double *)p)[i];
+}
+
 /* conv2d against a direct 7-loop convolution (forward, grad input, grad weight) on
- * shapes that take both im2col paths: general (wide outputs) and padded-plane (small). */
+ * shapes that take both im2col paths: general (wide outputs) and padded-plane (small),
+ * a batch of 2 with 2x2 outputs (8 columns: the weight gradient's G·colᵀ form) and
+ * odd channel counts (edges of the transposes of the weight gradient). Loops 0-7 in
+ * float64, 8-15 the same shapes in float32. */
+#define CONV_DIRECT_CFGS 8
 START_TEST(test_conv2d_matches_direct) {
-  static const int64_t cfg[][9] = {
+  static const int64_t cfg[CONV_DIRECT_CFGS][9] = {
       /* N  C  H   W  M  k  s  p  d */
       {2, 2, 13, 12, 3, 3, 1, 1, 1}, {1, 3, 34, 30, 2, 7, 2, 3, 1}, {2, 2, 9, 9, 3, 3, 1, 1, 1},
       {1, 2, 15, 14, 2, 3, 1, 2, 2}, {1, 2, 8, 7, 2, 3, 2, 1, 2},   {1, 2, 20, 21, 2, 3, 1, 0, 1},
+      {2, 2, 3, 3, 3, 2, 1, 0, 1},   {3, 5, 5, 5, 7, 3, 1, 1, 1},
   };
-  const int64_t *c = cfg[_i];
+  nb_dtype dt = _i < CONV_DIRECT_CFGS ? NB_F64 : NB_F32;
+  double tol = dt == NB_F64 ? 1e-10 : 1e-4;
+  const int64_t *c = cfg[_i % CONV_DIRECT_CFGS];
   int64_t N = c[0], C = c[1], H = c[2], W = c[3], M = c[4], K = c[5], S = c[6], P = c[7], D = c[8];
   int64_t OH = (H + 2 * P - D * (K - 1) - 1) / S + 1, OW = (W + 2 * P - D * (K - 1) - 1) / S + 1;
   nb_scope_begin();
   nb_generator *g = nb_generator_new(11);
-  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(N, C, H, W), NB_F64, g));
-  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(M, C, K, K), NB_F64, g));
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(N, C, H, W), dt, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(M, C, K, K), dt, g));
   nb_tensor *y = nb_conv2d(x, w, NULL, (int64_t[]){S, S}, (int64_t[]){P, P}, (int64_t[]){D, D}, 1);
   ck_assert_msg(y != NULL, "%s", nb_last_error());
-  nb_tensor *gy = nb_randn(4, nb_shape(y), NB_F64, g);
+  nb_tensor *gy = nb_randn(4, nb_shape(y), dt, g);
   ck_assert_int_eq(nb_backward(y, gy, 0), 0);
-  const double *xp = nb_data(x), *wp = nb_data(w), *yp = nb_data(y), *gp = nb_data(gy);
-  const double *dxp = nb_data(nb_grad(x)), *dwp = nb_data(nb_grad(w));
+  const void *xp = nb_data(x), *wp = nb_data(w), *yp = nb_data(y), *gp = nb_data(gy);
+  const void *dxp = nb_data(nb_grad(x)), *dwp = nb_data(nb_grad(w));
   double *dx = calloc((size_t)(N * C * H * W), sizeof(double)), *dw = calloc((size_t)(M * C * K * K), sizeof(double));
   for (int64_t n = 0; n < N; n++)
     for (int64_t m = 0; m < M; m++)
       for (int64_t oh = 0; oh < OH; oh++)
         for (int64_t ow = 0; ow < OW; ow++) {
-          double acc = 0, go = gp[((n * M + m) * OH + oh) * OW + ow];
+          double acc = 0, go = elem(gp, ((n * M + m) * OH + oh) * OW + ow, dt);
           for (int64_t ci = 0; ci < C; ci++)
             for (int64_t ki = 0; ki < K; ki++)
               for (int64_t kj = 0; kj < K; kj++) {
                 int64_t ih = oh * S - P + ki * D, iw = ow * S - P + kj * D;
                 if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
                 int64_t xi = ((n * C + ci) * H + ih) * W + iw, wi = ((m * C + ci) * K + ki) * K + kj;
-                acc += xp[xi] * wp[wi];
-                dx[xi] += go * wp[wi];
-                dw[wi] += go * xp[xi];
+                acc += elem(xp, xi, dt) * elem(wp, wi, dt);
+                dx[xi] += go * elem(wp, wi, dt);
+                dw[wi] += go * elem(xp, xi, dt);
               }
-          ck_assert_double_eq_tol(yp[((n * M + m) * OH + oh) * OW + ow], acc, 1e-10);
+          ck_assert_double_eq_tol(elem(yp, ((n * M + m) * OH + oh) * OW + ow, dt), acc, tol);
         }
-  for (int64_t i = 0; i < N * C * H * W; i++) ck_assert_double_eq_tol(dxp[i], dx[i], 1e-10);
-  for (int64_t i = 0; i < M * C * K * K; i++) ck_assert_double_eq_tol(dwp[i], dw[i], 1e-10);
+  for (int64_t i = 0; i < N * C * H * W; i++) ck_assert_double_eq_tol(elem(dxp, i, dt), dx[i], tol);
+  for (int64_t i = 0; i < M * C * K * K; i++) ck_assert_double_eq_tol(elem(dwp, i, dt), dw[i], tol);
   free(dx);
   free(dw);
   nb_generator_free(g);
@@ -437,7 +449,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_conv2d_hand);
   tcase_add_test(tc, test_conv2d_output_size);
   tcase_add_loop_test(tc, test_conv2d_batch_chunks_match_single, 0, 2);
-  tcase_add_loop_test(tc, test_conv2d_matches_direct, 0, 6);
+  tcase_add_loop_test(tc, test_conv2d_matches_direct, 0, 2 * CONV_DIRECT_CFGS);
   tcase_add_loop_test(tc, test_gemm_small_k, 0, 64);
   tcase_add_test(tc, test_linear_hand);
   tcase_add_test(tc, test_matmul_hand);
