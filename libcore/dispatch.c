@@ -240,8 +240,9 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     }
   }
   if (rc >= 0)
-    for (int j = 0; j < n_out; j++) nb_retain(out[j]);
-  nb_scope_end();
+    nb__scope_end_keep(n_out, out); /* dispatch owns the outputs now */
+  else
+    nb_scope_end();
   nb_set_grad_enabled(prev_mode);
   if (rc < 0) {
     if (nb_last_status() == NB_OK) nb_set_error(rc, "%s: forward failed (status %d)", d->name, rc);

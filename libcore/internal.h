@@ -87,6 +87,10 @@ NB_INTERNAL nb_tensor *nb__alias(const nb_tensor *t, int ndim, const int64_t *sh
                                  const int64_t *strides, int64_t offset);
 /* Register t (a reference the caller owns) in the innermost scope, if any; returns t. */
 NB_INTERNAL nb_tensor *nb__scope_register(nb_tensor *t);
+/* Close the innermost scope (which must be open) but keep one reference to each of
+ * t[0..n): the caller owns those afterwards. When the scope holds exactly t in order (an
+ * op's forward that made only its outputs) the references move without refcount traffic. */
+NB_INTERNAL void nb__scope_end_keep(int n, nb_tensor *const *t);
 /* New 0-d tensor holding value (converted to dt), not registered in a scope; rc 1. */
 NB_INTERNAL nb_tensor *nb__scalar_new(double value, nb_dtype dt);
 /* Check ndim/shape arguments: ndim in [0, NB_MAX_DIMS], shape non-NULL when ndim > 0, sizes

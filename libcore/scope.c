@@ -87,6 +87,22 @@ nb_tensor *nb_scope_end_return(nb_tensor *t) {
   return nb__scope_register(t);
 }
 
+void nb__scope_end_keep(int n, nb_tensor *const *t) {
+  scope_stack *s = &tl_scopes;
+  int64_t mark = s->marks[s->depth - 1];
+  bool exact = s->n - mark == n;
+  for (int j = 0; exact && j < n; j++)
+    exact = s->items[mark + j] == t[j];
+  if (exact) {
+    s->n = mark; /* the scope's references become the caller's */
+  } else {
+    for (int j = 0; j < n; j++)
+      nb_retain(t[j]);
+    release_top(s);
+  }
+  s->depth--;
+}
+
 int nb_scope_depth(void) { return tl_scopes.depth; }
 
 nb_tensor *nb__scope_register(nb_tensor *t) {

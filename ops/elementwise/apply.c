@@ -104,8 +104,11 @@ nb_tensor *ew_binary(nb_ctx *ctx, nb_tensor *a, nb_tensor *b, int out_dt, const 
   if (!fn) return NULL;
   nb_dtype odt = out_dt < 0 ? nb_dtype_of(a) : (nb_dtype)out_dt;
   nb_tensor *out;
-  if (nb_same_shape(a, b)) {
-    out = nb_empty(nb_ndim(a), nb_shape(a), odt);
+  int nda = nb_ndim(a), ndb = nb_ndim(b);
+  if (ndb == 0 || nb_same_shape(a, b)) { /* a 0-d operand (a wrapped scalar) broadcasts */
+    out = nb_empty(nda, nb_shape(a), odt);
+  } else if (nda == 0) {
+    out = nb_empty(ndb, nb_shape(b), odt);
   } else {
     int nd;
     int64_t shape[NB_MAX_DIMS];
