@@ -124,7 +124,6 @@ struct nb_node {
   int32_t n_in, n_out;
   const nb_op *op;  /* NULL for AccumulateGrad */
   const char *name; /* "MulBackward", "AccumulateGrad" */
-  uint64_t seq;     /* creation order */
   nb_edge *next;    /* [n_in] */
   nb_meta *in_meta; /* [n_in] */
   nb_meta *out_meta; /* [n_out] */

@@ -10,8 +10,6 @@
 
 #define INLINE_SAVED 4
 
-static uint64_t next_seq; /* creation order; only compared, races are harmless */
-
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
 /* ---- node memory ---------------------------------------------------------------------
@@ -124,7 +122,6 @@ nb_node *nb__node_new(const nb_op *op, const char *name, int n_in, int n_out) {
   n->refcount = 1;
   n->op = op;
   n->name = name;
-  n->seq = __atomic_add_fetch(&next_seq, 1, __ATOMIC_RELAXED);
   n->n_in = n_in;
   n->n_out = n_out;
   n->next = (nb_edge *)(mem + off_next);
