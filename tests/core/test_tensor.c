@@ -206,6 +206,35 @@ START_TEST(test_convert) {
 }
 END_TEST
 
+START_TEST(test_flat_info) {
+  nb_tensor *base = nb_arange(0, 6, 1, NB_F64);
+  void *data = NULL;
+  int64_t n = -1;
+  size_t es = 0;
+  ck_assert(nb_flat_info(base, &data, &n, &es));
+  ck_assert_ptr_eq(data, nb_data(base));
+  ck_assert_int_eq(n, 6);
+  ck_assert_uint_eq(es, 8);
+  /* an offset view: the pointer starts at its first element */
+  nb_tensor *tail = nb_as_strided(base, 1, (int64_t[]){2}, (int64_t[]){1}, 4);
+  ck_assert(nb_flat_info(tail, &data, &n, &es));
+  ck_assert(*(double *)data == 4.0);
+  ck_assert_int_eq(n, 2);
+  /* a transposed view is not flat, but is still described */
+  nb_tensor *tv = nb_as_strided(base, 2, (int64_t[]){3, 2}, (int64_t[]){1, 3}, 0);
+  ck_assert(!nb_flat_info(tv, &data, &n, &es));
+  ck_assert_int_eq(n, 6);
+  /* outputs may be skipped; a float32 tensor has 4-byte elements */
+  nb_tensor *f = nb_zeros(1, (int64_t[]){3}, NB_F32);
+  ck_assert(nb_flat_info(f, NULL, NULL, &es));
+  ck_assert_uint_eq(es, 4);
+  /* NULL: false, and nothing written */
+  n = 77;
+  ck_assert(!nb_flat_info(NULL, &data, &n, &es));
+  ck_assert_int_eq(n, 77);
+}
+END_TEST
+
 START_TEST(test_as_strided) {
   nb_tensor *base = nb_arange(0, 6, 1, NB_F64);
   /* Transposed 3x2 view of the 2x3 matrix [[0,1,2],[3,4,5]]. */
@@ -323,6 +352,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_element_access);
   tcase_add_test(tc, test_convert);
   tcase_add_test(tc, test_as_strided);
+  tcase_add_test(tc, test_flat_info);
   tcase_add_test(tc, test_copy_into_and_fill);
   tcase_add_test(tc, test_shape_strings);
   tcase_add_test(tc, test_overflowing_shapes);
