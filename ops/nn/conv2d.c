@@ -405,6 +405,33 @@ static void transpose(nb_dtype dt, const void *src, int64_t lds, void *dst, int6
     transpose_f64(src, lds, dst, ldd, rows, cols);
 }
 
+/* Column-matrix rows handled per block (whole input channels, ~BLIS's KC of 256) when
+ * the whole matrix would not fit L2 (CONV_BLOCK_BYTES): each block's im2col is then
+ * consumed by its GEMM while still in L2, where the full K × cols matrix of a deep layer
+ * (2304 × 256 floats = 2.3 MB) would spill to L3. Narrow (batch-1 deep) matrices are
+ * not split: more, narrower GEMMs cost more than they save there. */
+#define CONV_BLOCK_ROWS 256
+#define CONV_BLOCK_BYTES ((size_t)1 << 20)
+
+/* Channels per block: at most CONV_BLOCK_ROWS rows, blocks of near-equal size. */
+static int64_t channel_block(const cgeom *g, size_t es) {
+  int64_t kk = g->kh * g->kw, cb = CONV_BLOCK_ROWS / (kk > 0 ? kk : 1), cols = g->nc * g->P;
+  if (cb < 1) cb = 1;
+  if (g->direct || cb >= g->Cg || cols < 128 || (size_t)(g->K * cols) * es <= CONV_BLOCK_BYTES)
+    return g->Cg > 0 ? g->Cg : 1;
+  int64_t nb = (g->Cg + cb - 1) / cb;
+  return (g->Cg + nb - 1) / nb;
+}
+
+/* The geometry of channels [c0, c0 + cw) of a group, for im2col/col2im of one block
+ * (the input pointer is offset to channel c0 by the caller). */
+static cgeom block_geom(const cgeom *g, int64_t cw) {
+  cgeom b = *g;
+  b.Cg = cw;
+  b.K = cw * g->kh * g->kw;
+  return b;
+}
+
 static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                           nb_tensor **out) {
   cgeom g;
@@ -419,6 +446,7 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   const char *bp = b ? nb_data(b) : NULL;
   void *col = NULL, *tmp = NULL;
   int64_t ldmax = g.nc * g.P + 16; /* >= col_ld of any chunk */
+  int64_t kk = g.kh * g.kw, cb = channel_block(&g, es);
   /* A small column matrix covering the whole batch is kept for the weight gradient, which
    * then skips its own im2col (at most CONV_KEEP_BYTES, so memory stays bounded). */
   nb_tensor *kept = NULL;
@@ -428,7 +456,7 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
     if ((kept = nb_empty(1, &n, dt)) == NULL) return nb_last_status();
     col = nb_data(kept);
   } else if (!g.direct) {
-    col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
+    col = nb_scratch(0, es * (size_t)(cb * kk * ldmax) + 64);
   }
   if (g.nc > 1) tmp = nb_scratch(1, es * (size_t)(g.Mg * ldmax) + 64);
   if ((!g.direct && col == NULL) || (g.nc > 1 && tmp == NULL)) return nb_last_status();
@@ -437,38 +465,36 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
     int64_t cn = g.N - n0 < g.nc ? g.N - n0 : g.nc;
     for (int64_t gi = 0; gi < g.G; gi++) {
       const char *xg = xp + (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
-      const char *bm;
-      int64_t ld;
-      if (g.direct) {
-        bm = xg;
-        ld = g.P;
-      } else {
-        ld = col_ld(&g, cn, es);
-        im2col(dt, &g, xg, col, cn, ld);
-        bm = col;
-      }
+      int64_t ld = g.direct ? g.P : col_ld(&g, cn, es);
       const char *wg = wp + (size_t)(gi * g.Mg * g.K) * es;
       char *yg = yp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es;
       const char *bg = bp ? bp + (size_t)(gi * g.Mg) * es : NULL;
-      if (cn == 1) {
-        double beta = 0.0;
-        if (bg != NULL) { /* write the bias, then let the GEMM accumulate onto it */
-          for (int64_t m = 0; m < g.Mg; m++)
-            for (int64_t p = 0; p < g.P; p++) {
-              if (dt == NB_F32)
-                ((float *)yg)[m * g.P + p] = ((const float *)bg)[m];
-              else
-                ((double *)yg)[m * g.P + p] = ((const double *)bg)[m];
-            }
-          beta = 1.0;
-        }
-        if (nn_gemm(dt, g.Mg, g.P, g.K, 1.0, wg, g.K, 1, bm, ld, 1, beta, yg, g.P, 1) < 0)
-          return nb_last_status();
-      } else {
-        if (nn_gemm(dt, g.Mg, cn * g.P, g.K, 1.0, wg, g.K, 1, bm, ld, 1, 0.0, tmp, ld, 1) < 0)
-          return nb_last_status();
-        scatter(dt, &g, yg, tmp, cn, ld, bg, true);
+      double beta = 0.0;
+      if (cn == 1 && bg != NULL) { /* write the bias, then let the GEMMs accumulate onto it */
+        for (int64_t m = 0; m < g.Mg; m++)
+          for (int64_t p = 0; p < g.P; p++) {
+            if (dt == NB_F32)
+              ((float *)yg)[m * g.P + p] = ((const float *)bg)[m];
+            else
+              ((double *)yg)[m * g.P + p] = ((const double *)bg)[m];
+          }
+        beta = 1.0;
       }
+      /* Y (+)= W[:, block] · col_block over the channel blocks */
+      for (int64_t c0 = 0; c0 == 0 || c0 < g.Cg; c0 += cb) { /* (once for 0 channels: Y = bias) */
+        int64_t cw = g.Cg - c0 < cb ? g.Cg - c0 : cb, r0 = c0 * kk;
+        const char *bm = xg; /* direct: the input is the column matrix */
+        if (!g.direct) {
+          cgeom gb = block_geom(&g, cw);
+          char *cbk = kept ? (char *)col + (size_t)(r0 * ld) * es : col;
+          im2col(dt, &gb, xg + (size_t)(c0 * g.H * g.W) * es, cbk, cn, ld);
+          bm = cbk;
+        }
+        if (nn_gemm(dt, g.Mg, cn * g.P, cw * kk, 1.0, wg + (size_t)r0 * es, g.K, 1, bm, ld, 1,
+                    c0 == 0 ? beta : 1.0, cn == 1 ? (void *)yg : tmp, cn == 1 ? g.P : ld, 1) < 0)
+          return nb_last_status();
+      }
+      if (cn > 1) scatter(dt, &g, yg, tmp, cn, ld, bg, true);
     }
   }
   if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, in[0]) < 0) return nb_last_status();
@@ -549,8 +575,9 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     wtb = nb_scratch(3, wtsz + es * (size_t)(g.nc * g.P * ldt) + 64);
     gtb = wtb ? wtb + wtsz : NULL;
   }
-  if (need_w && !g.direct && !kept) col = nb_scratch(0, es * (size_t)(g.K * ldmax) + 64);
-  if (need_x && !g.direct) dcol = nb_scratch(1, es * (size_t)(g.K * ldmax) + 64);
+  int64_t kk = g.kh * g.kw, cb = channel_block(&g, es);
+  if (need_w && !g.direct && !kept) col = nb_scratch(0, es * (size_t)(cb * kk * ldmax) + 64);
+  if (need_x && !g.direct) dcol = nb_scratch(1, es * (size_t)(cb * kk * ldmax) + 64);
   bool need_gbuf = g.nc > 1 && (need_x || (need_w && !wtrans));
   if (need_gbuf) gbuf = nb_scratch(2, es * (size_t)(g.Mg * ldmax) + 64);
   if ((wtrans && !wtb) || (need_w && !g.direct && !kept && !col) || (need_x && !g.direct && !dcol) ||
@@ -569,45 +596,51 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
       }
       size_t xoff = (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
       size_t woff = (size_t)(gi * g.Mg * g.K) * es;
-      if (need_w) { /* dW_g (+)= G_g · colᵀ */
-        const char *xg = (const char *)nb_data(x) + xoff, *cm = xg;
-        if (kept) { /* forward's columns (the whole batch, same stride) */
-          cm = nb_data(kept);
-        } else if (!g.direct) {
-          im2col(dt, &g, xg, col, cn, ldc);
-          cm = col;
+      char *wtg = wtb ? wtb + (size_t)(gi * g.K * ldt) * es : NULL;
+      if (wtrans)
+        for (int64_t s = 0; s < cn; s++) /* Gᵀ: (cn·P) × Mg */
+          transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
+      bool last = n0 + g.nc >= g.N;
+      for (int64_t c0 = 0; c0 == 0 || c0 < g.Cg; c0 += cb) { /* channel blocks (once for 0) */
+        int64_t cw = g.Cg - c0 < cb ? g.Cg - c0 : cb, r0 = c0 * kk, kb = cw * kk;
+        cgeom gb = block_geom(&g, cw);
+        size_t xb = xoff + (size_t)(c0 * g.H * g.W) * es;
+        if (need_w) { /* dW_g[:, block] (+)= G_g · col_blockᵀ */
+          const char *cm = (const char *)nb_data(x) + xb;
+          if (kept) { /* forward's columns (the whole batch, same stride) */
+            cm = (const char *)nb_data(kept) + (size_t)(r0 * ldc) * es;
+          } else if (!g.direct) {
+            im2col(dt, &gb, cm, col, cn, ldc);
+            cm = col;
+          }
+          if (!wtrans) {
+            if (nn_gemm(dt, g.Mg, kb, ncol, 1.0, gm, ldg, 1, cm, 1, ldc, n0 == 0 ? 0.0 : 1.0,
+                        (char *)nb_data(dw) + woff + (size_t)r0 * es, g.K, 1) < 0)
+              return nb_last_status();
+          } else {
+            char *wtk = wtg + (size_t)(r0 * ldt) * es;
+            if (nn_gemm(dt, kb, g.Mg, ncol, 1.0, cm, ldc, 1, gtb, ldt, 1, n0 == 0 ? 0.0 : 1.0, wtk, ldt, 1) < 0)
+              return nb_last_status();
+            if (last) /* the block is final: into dW while it is still in cache */
+              transpose(dt, wtk, ldt, (char *)nb_data(dw) + woff + (size_t)r0 * es, g.K, kb, g.Mg);
+          }
         }
-        if (!wtrans) {
-          if (nn_gemm(dt, g.Mg, g.K, ncol, 1.0, gm, ldg, 1, cm, 1, ldc, n0 == 0 ? 0.0 : 1.0,
-                      (char *)nb_data(dw) + woff, g.K, 1) < 0)
-            return nb_last_status();
-        } else {
-          for (int64_t s = 0; s < cn; s++) /* Gᵀ: (cn·P) × Mg */
-            transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
-          if (nn_gemm(dt, g.K, g.Mg, ncol, 1.0, cm, ldc, 1, gtb, ldt, 1, n0 == 0 ? 0.0 : 1.0,
-                      wtb + (size_t)(gi * g.K * ldt) * es, ldt, 1) < 0)
-            return nb_last_status();
-        }
-      }
-      if (need_x) { /* dcol = W_gᵀ · G_g, folded back into dx */
-        const char *wg = (const char *)nb_data(w) + woff;
-        char *dxg = (char *)nb_data(dx) + xoff;
-        if (g.direct) {
-          if (nn_gemm(dt, g.K, ncol, g.Mg, 1.0, wg, 1, g.K, gm, ldg, 1, 0.0, dxg, g.P, 1) < 0)
-            return nb_last_status();
-        } else {
-          if (nn_gemm(dt, g.K, ncol, g.Mg, 1.0, wg, 1, g.K, gm, ldg, 1, 0.0, dcol, ldc, 1) < 0)
-            return nb_last_status();
-          col2im(dt, &g, dxg, dcol, cn, ldc);
+        if (need_x) { /* dcol = W_g[:, block]ᵀ · G_g, folded back into dx */
+          const char *wk = (const char *)nb_data(w) + woff + (size_t)r0 * es;
+          char *dxb = (char *)nb_data(dx) + xb;
+          if (g.direct) {
+            if (nn_gemm(dt, kb, ncol, g.Mg, 1.0, wk, 1, g.K, gm, ldg, 1, 0.0, dxb, g.P, 1) < 0)
+              return nb_last_status();
+          } else {
+            if (nn_gemm(dt, kb, ncol, g.Mg, 1.0, wk, 1, g.K, gm, ldg, 1, 0.0, dcol, ldc, 1) < 0)
+              return nb_last_status();
+            col2im(dt, &gb, dxb, dcol, cn, ldc);
+          }
         }
       }
     }
   }
   if (need_w && g.N == 0) nb_fill(dw, 0.0);
-  else if (wtrans)
-    for (int64_t gi = 0; gi < g.G; gi++)
-      transpose(dt, wtb + (size_t)(gi * g.K * ldt) * es, ldt, (char *)nb_data(dw) + (size_t)(gi * g.Mg * g.K) * es,
-                g.K, g.K, g.Mg);
   grad_in[0] = dx;
   grad_in[1] = dw;
   if (nb_ctx_needs_input_grad(ctx, 2)) {
