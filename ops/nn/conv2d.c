@@ -232,6 +232,48 @@ CONV_KERNELS(double, f64)
 /* Padded planes of at most this many elements go through a stack copy (pad path). */
 #define CONV_PAD_MAX 6144
 
+/* Rows × cols block move d[r·drs + c·dcs] (=|+=) s[r·srs + c·scs]. The small-plane
+ * kernels below do all their work through it; blk_* dispatches the shapes of ResNet-style
+ * layers (square 2..16 wide blocks, unit or stride-2 columns) to copies of the loop with
+ * those sizes as constants, which the compiler unrolls into vector moves (the
+ * runtime-sized loops spent most of their time in loop control and remainders). */
+#define CONV_BLK(T, SUF)                                                                      \
+  static inline __attribute__((always_inline)) void blk_loop_##SUF(                          \
+      T *restrict d, int64_t drs, int64_t dcs, const T *restrict s, int64_t srs, int64_t scs,  \
+      int64_t rows, int64_t cols, bool add) {                                                 \
+    for (int64_t r = 0; r < rows; r++)                                                        \
+      for (int64_t c = 0; c < cols; c++) {                                                    \
+        if (add)                                                                              \
+          d[r * drs + c * dcs] += s[r * srs + c * scs];                                       \
+        else                                                                                  \
+          d[r * drs + c * dcs] = s[r * srs + c * scs];                                        \
+      }                                                                                       \
+  }                                                                                           \
+  static void blk_##SUF(T *restrict d, int64_t drs, int64_t dcs, const T *restrict s, int64_t srs, \
+                        int64_t scs, int64_t rows, int64_t cols, bool add) {                  \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")             \
+    /* one case: constant cols, column strides and add; constant rows when square */         \
+    CONV_BLK_CASES(SUF, 1, 1) CONV_BLK_CASES(SUF, 1, 2) CONV_BLK_CASES(SUF, 2, 1)              \
+    _Pragma("GCC diagnostic pop")                                                             \
+    blk_loop_##SUF(d, drs, dcs, s, srs, scs, rows, cols, add);                                \
+  }
+#define CONV_BLK_CASE(SUF, DC, SC, N)                                                         \
+  if (cols == N && dcs == DC && scs == SC) {                                                  \
+    if (rows == N) {                                                                          \
+      if (add) blk_loop_##SUF(d, drs, DC, s, srs, SC, N, N, true);                            \
+      else blk_loop_##SUF(d, drs, DC, s, srs, SC, N, N, false);                               \
+    } else {                                                                                  \
+      if (add) blk_loop_##SUF(d, drs, DC, s, srs, SC, rows, N, true);                         \
+      else blk_loop_##SUF(d, drs, DC, s, srs, SC, rows, N, false);                            \
+    }                                                                                         \
+    return;                                                                                   \
+  }
+#define CONV_BLK_CASES(SUF, DC, SC)                                                           \
+  CONV_BLK_CASE(SUF, DC, SC, 2) CONV_BLK_CASE(SUF, DC, SC, 4) CONV_BLK_CASE(SUF, DC, SC, 8)  \
+  CONV_BLK_CASE(SUF, DC, SC, 16)
+CONV_BLK(float, f32)
+CONV_BLK(double, f64)
+
 /* Small planes: one unit = (sample, channel). The plane is copied into a zero-padded
  * buffer once, then every column row of the channel is a plain strided copy (im2col) or
  * add (col2im) with no bounds logic and no library calls. col2im adds the kernel
@@ -247,19 +289,12 @@ CONV_KERNELS(double, f64)
     for (int64_t u = u0; u < u1; u++) {                                                       \
       int64_t s = u / g->Cg, c = u % g->Cg;                                                   \
       const T *src = (const T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;              \
-      for (int64_t ih = 0; ih < g->H; ih++)                                                   \
-        memcpy(pad + (ih + g->ph) * Wp + g->pw, src + ih * g->W, sizeof(T) * (size_t)g->W);   \
+      blk_##SUF(pad + g->ph * Wp + g->pw, Wp, 1, src, g->W, 1, g->H, g->W, false);            \
       for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
         for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
           int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
-          T *restrict dst = (T *)j->col + r * j->ld + s * g->P;                               \
-          const T *restrict b = pad + ki * g->dh * Wp + kj * g->dw;                           \
-          if (sw == 1)                                                                        \
-            for (int64_t oh = 0; oh < OH; oh++)                                               \
-              for (int64_t ow = 0; ow < OW; ow++) dst[oh * OW + ow] = b[oh * sh * Wp + ow];   \
-          else                                                                                \
-            for (int64_t oh = 0; oh < OH; oh++)                                               \
-              for (int64_t ow = 0; ow < OW; ow++) dst[oh * OW + ow] = b[oh * sh * Wp + ow * sw]; \
+          T *dst = (T *)j->col + r * j->ld + s * g->P;                                        \
+          blk_##SUF(dst, OW, 1, pad + ki * g->dh * Wp + kj * g->dw, sh * Wp, sw, OH, OW, false); \
         }                                                                                     \
     }                                                                                         \
   }                                                                                           \
@@ -275,21 +310,11 @@ CONV_KERNELS(double, f64)
       for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
         for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
           int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
-          const T *restrict src = (const T *)j->col + r * j->ld + s * g->P;                   \
-          T *restrict b = acc + ki * g->dh * Wp + kj * g->dw;                                 \
-          if (sw == 1)                                                                        \
-            for (int64_t oh = 0; oh < OH; oh++)                                               \
-              for (int64_t ow = 0; ow < OW; ow++) b[oh * sh * Wp + ow] += src[oh * OW + ow];  \
-          else                                                                                \
-            for (int64_t oh = 0; oh < OH; oh++)                                               \
-              for (int64_t ow = 0; ow < OW; ow++) b[oh * sh * Wp + ow * sw] += src[oh * OW + ow]; \
+          const T *src = (const T *)j->col + r * j->ld + s * g->P;                            \
+          blk_##SUF(acc + ki * g->dh * Wp + kj * g->dw, sh * Wp, sw, src, OW, 1, OH, OW, true); \
         }                                                                                     \
       T *dst = (T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;                          \
-      for (int64_t ih = 0; ih < g->H; ih++) {                                                 \
-        T *restrict d = dst + ih * g->W;                                                      \
-        const T *restrict a = acc + (ih + g->ph) * Wp + g->pw;                                \
-        for (int64_t iw = 0; iw < g->W; iw++) d[iw] += a[iw];                                 \
-      }                                                                                       \
+      blk_##SUF(dst, g->W, 1, acc + g->ph * Wp + g->pw, Wp, 1, g->H, g->W, true);             \
     }                                                                                         \
   }
 
