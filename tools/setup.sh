@@ -14,7 +14,8 @@ Commands:
   test    install missing packages, build, run the whole test suite (meson test)
   build   install missing packages and build only
   deps    install missing packages only
-  bench   like build, plus python3-torch, then run bench/*/run.sh (nabla vs PyTorch)
+  bench   like build, plus python3-torch, then run bench/*/run.sh (nabla vs PyTorch);
+          builds a release (-O3) build in build-release unless --builddir is given
 
 Options:
   --builddir DIR   build directory (default: build, next to meson.build)
@@ -64,6 +65,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 
+if [ -z "$builddir" ] && [ "$command" = bench ]; then
+  # Benchmarks measure the optimised library users ship (-O3), in its own build dir so
+  # the debugoptimized build/ of `run` and `test` is left alone.
+  builddir=$srcdir/build-release
+  [ ${#meson_args[@]} -gt 0 ] || meson_args=(--buildtype=release)
+fi
 [ -n "$builddir" ] || builddir=$srcdir/build
 case $builddir in /*) ;; *) builddir=$PWD/$builddir ;; esac
 [ -n "$jobs" ] || jobs=$(nproc 2>/dev/null || echo 2)
