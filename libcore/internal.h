@@ -113,7 +113,8 @@ typedef struct nb_meta {
 } nb_meta;
 
 typedef struct nb_saved {
-  nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles) */
+  nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles), or a wrapped
+                       scalar operand itself (it never gets a grad_fn) */
   uint32_t version; /* version of the storage when saved */
   const char *producer; /* name of the node that produced the saved tensor, or NULL */
   int32_t producer_out; /* which output of that node */

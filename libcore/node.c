@@ -1,7 +1,8 @@
 /* node.c — graph nodes (what an op records for backward) and the kernel context
  * plugins use to save tensors and read attributes. Nodes are refcounted; a tensor holds
  * its grad_fn strongly and a node holds its next nodes strongly. Saved tensors are
- * aliases without grad_fn, so saving an op's own output makes no reference cycle. */
+ * aliases without grad_fn, so saving an op's own output makes no reference cycle (a
+ * scalar wrapped by functional.c is saved as itself: it can never gain a grad_fn). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
