@@ -1,0 +1,52 @@
+#!/bin/sh
+# Side-by-side layers benchmark: nabla (bench_layers) and PyTorch (bench_layers.py,
+# Debian's python3-torch) on the cases of cases.txt (batch_norm, relu, pooling, softmax,
+# losses, dropout; forward + backward, float32), same run, same thread count.
+# Prints per case the median forward+backward time of each, the speed-up (PyTorch time /
+# nabla time, > 1 means nabla is faster) and nabla's GB/s (x, y, dy, dx over the time).
+# With one thread both sides time process CPU time (robust when the machine is shared),
+# otherwise wall-clock time. The two sides alternate case by case for ROUNDS rounds and
+# each keeps its best median, so a change in machine load hits both alike.
+# usage: bench/layers/run.sh [BUILD_DIR] [THREADS] [MIN_SECONDS] [ROUNDS] [CASE_REGEX]
+#        (defaults: build 1 0.5 3, all cases; CASE_REGEX filters case names with grep -E)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-build}
+threads=${2:-1}
+min_s=${3:-0.5}
+rounds=${4:-3}
+filter=${5:-.}
+exe="$build/bench/layers/bench_layers"
+[ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
+/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
+# Passive OpenMP waiting for both sides (see bench/nn/run.sh).
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" OMP_NUM_THREADS="$threads"
+export NABLA_PLUGIN_PATH="$(find "$build/ops" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)"
+export NABLA_PLUGIN_SYSTEM_PATH=
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+grep -v '^#' "$here/cases.txt" | grep . | awk -v re="$filter" '$2 ~ re' > "$tmp/cases"
+: > "$tmp/nb"
+: > "$tmp/pt"
+r=0
+while [ "$r" -lt "$rounds" ]; do
+  while read -r line; do
+    printf '%s\n' "$line" > "$tmp/one"
+    "$exe" "$tmp/one" "$threads" "$min_s" >> "$tmp/nb"
+    /usr/bin/python3 "$here/bench_layers.py" "$tmp/one" "$threads" "$min_s" >> "$tmp/pt"
+  done < "$tmp/cases"
+  r=$((r + 1))
+done
+# best median per case and side (GB/s of that run)
+best() { awk '!($1 in m) || $2 < m[$1] {m[$1] = $2; g[$1] = $4} END {for (k in m) print k, m[k], g[k]}' "$1"; }
+best "$tmp/nb" > "$tmp/nb.best"
+best "$tmp/pt" > "$tmp/pt.best"
+echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY), best of $rounds alternating rounds," \
+  "median of >= 5 runs and ${min_s}s each, forward + backward, float32;" \
+  "torch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
+printf '%-24s %11s %11s %9s %9s\n' case "nabla ms" "torch ms" speed-up "GB/s"
+awk '{print $2}' "$tmp/cases" | while read -r name; do
+  a=$(awk -v n="$name" '$1 == n {print $2, $3}' "$tmp/nb.best")
+  b=$(awk -v n="$name" '$1 == n {print $2}' "$tmp/pt.best")
+  echo "$name $a $b" | awk '{printf "%-24s %11.4f %11.4f %8.2fx %9.1f\n", $1, $2, $4, $4 / $2, $3}'
+done
