@@ -11,16 +11,18 @@
 #define NB_INTERNAL __attribute__((visibility("hidden")))
 #define NB_LIKELY(x) __builtin_expect(!!(x), 1)
 #define NB_UNLIKELY(x) __builtin_expect(!!(x), 0)
-/* Small, hot thread-locals: the initial-exec model reads them at a fixed offset from the
- * thread pointer instead of calling __tls_get_addr (libnabla is linked, not dlopen'ed, by
- * programs; the few bytes come out of the static TLS surplus when it is dlopen'ed). */
-#define NB_TLS _Thread_local __attribute__((tls_model("initial-exec")))
 #else
 #define NB_INTERNAL
 #define NB_LIKELY(x) (x)
 #define NB_UNLIKELY(x) (x)
-#define NB_TLS _Thread_local
 #endif
+
+/* Hot thread-locals. Not initial-exec: that would force the library's whole TLS block
+ * (several KB with the error buffers) into the static TLS surplus, and dlopen (Python
+ * ctypes, FFI users) fails with "cannot allocate memory in static TLS block". The build
+ * uses TLS descriptors (-mtls-dialect=gnu2) where available instead, which read a
+ * variable without calling __tls_get_addr and still allow dlopen. */
+#define NB_TLS _Thread_local
 
 /* ---- dtypes: inline forms of nb_dtype_size / nb_dtype_is_floating for the core's hot
  * paths (dtype.c exports the same functions for plugins and users) ---------------------- */

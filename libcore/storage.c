@@ -43,7 +43,6 @@ typedef struct freelist {
   int n_tensors, n_blocks;
   bool registered, dead;
 } freelist;
-/* initial-exec: no __tls_get_addr call on the hot path (the struct is small). */
 static NB_TLS freelist tl_free;
 static pthread_key_t free_key;
 static pthread_once_t free_once = PTHREAD_ONCE_INIT;
