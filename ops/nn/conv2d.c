@@ -1,22 +1,20 @@
 /* ops/nn/conv2d.c — "conv2d": 2-D convolution over NCHW input (PyTorch's F.conv2d) with
  * stride, padding, dilation, groups and an optional bias.
  *
- * Everything is GEMM-shaped. Per group, the input patches are unfolded (im2col) into a
- * K×P matrix (K = C/groups·kH·kW rows, P = OH·OW columns) in nb_scratch memory, and
+ * Everything is GEMM-shaped. Per group, the input patches are unfolded (im2col, in
+ * conv2d_col.c) into a K×P matrix (K = C/groups·kH·kW rows, P = OH·OW columns) in
+ * nb_scratch memory, and
  *   forward      Y_g  = W_g · col            (Mg×K · K×P)
- *   grad weight  dW_g += G_g · colᵀ          (Mg×P · P×K)
+ *   grad weight  dW_gᵀ += col · G_gᵀ         (K×P · P×Mg, transposed into dW at the end)
  *   grad input   dcol = W_gᵀ · G_g, folded back (col2im) into dx
  * When P is small (deep layers) several samples share one column matrix so the GEMMs
- * stay wide; a 1×1 stride-1 unpadded convolution uses the input itself as col.
+ * stay wide; a 1×1 stride-1 unpadded convolution uses the input itself as col. Column
+ * matrices larger than L2 are built and consumed in blocks of whole channels.
  * Output size per dim: floor((H + 2p − d(k−1) − 1)/s) + 1.
  */
-#include "nn_util.h"
+#include "conv2d_col.h"
 
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#include <xmmintrin.h>
-#endif
 
 /* Largest column matrix forward keeps for backward (see conv2d_forward). */
 #define CONV_KEEP_BYTES ((size_t)1 << 20)
@@ -24,12 +22,6 @@
 /* Target width (columns) of a column matrix shared by several samples. */
 #define NN_CONV_COLS 256
 
-typedef struct cgeom {
-  int64_t N, C, H, W, M, kh, kw, sh, sw, ph, pw, dh, dw, G, OH, OW, Cg, Mg, K, P;
-  int64_t nc; /* samples per column matrix */
-  bool direct; /* 1×1, stride 1, no padding: col is the input itself */
-  bool batched;
-} cgeom;
 
 static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *at, cgeom *g) {
   memset(g, 0, sizeof *g);
@@ -57,6 +49,7 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   g->M = ws[0], g->Cg = ws[1], g->kh = ws[2], g->kw = ws[3];
   g->sh = st[0], g->sw = st[1], g->ph = pd[0], g->pw = pd[1], g->dh = dl[0], g->dw = dl[1];
   g->G = at[3].i;
+  int64_t eh = g->dh * (g->kh - 1) + 1, ew = g->dw * (g->kw - 1) + 1;
   if (g->M % g->G != 0)
     return nb_set_error(NB_ESHAPE,
                         "conv2d: given groups=%lld, expected weight to be divisible by %lld at dimension 0, "
@@ -75,7 +68,6 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   if (g->kh == 0 || g->kw == 0)
     return nb_set_error(NB_ESHAPE, "conv2d: weight of shape %s has an empty kernel (input %s)",
                         nb_shape_of(w), nb_shape_of(x));
-  int64_t eh = g->dh * (g->kh - 1) + 1, ew = g->dw * (g->kw - 1) + 1;
   if (g->H + 2 * g->ph < eh || g->W + 2 * g->pw < ew)
     return nb_set_error(NB_ESHAPE,
                         "conv2d: padded input size per channel (%lld x %lld) is smaller than the "
@@ -100,268 +92,6 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   return 0;
 }
 
-/* ---- im2col / col2im ------------------------------------------------------------ */
-
-typedef struct col_job {
-  const cgeom *g;
-  const void *x;  /* input (or dx for col2im): first sample of the chunk, group g */
-  void *col;      /* K × (cn·P) matrix, row stride ld */
-  int64_t ld, cn;
-} col_job;
-
-/* Range of output columns ow whose input column ow·s − p + kj·d lies in [0, W). */
-static void valid_range(int64_t W, int64_t OW, int64_t s, int64_t off, int64_t *lo, int64_t *hi) {
-  /* need 0 <= ow*s + off < W */
-  int64_t l = off >= 0 ? 0 : (-off + s - 1) / s;
-  int64_t h = W - 1 - off < 0 ? -1 : (W - 1 - off) / s;
-  if (h > OW - 1) h = OW - 1;
-  *lo = l;
-  *hi = h; /* inclusive; empty when hi < lo */
-}
-
-/* Output rows [*lo, *hi] whose input row oh + t lies inside the input (stride 1). */
-static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
-  *lo = t < 0 ? -t : 0;
-  *hi = g->H - 1 - t < g->OH - 1 ? g->H - 1 - t : g->OH - 1;
-}
-
-/* Zero the columns of one output row outside [lo, hi] (usually one element each side). */
-#define ZERO_WRAPPED(T, d, lo, hi, ow)                                                        \
-  do {                                                                                        \
-    T *zd_ = (d);                                                                             \
-    if ((lo) == 1)                                                                            \
-      zd_[0] = 0;                                                                             \
-    else                                                                                      \
-      for (int64_t z_ = 0; z_ < (lo); z_++) zd_[z_] = 0;                                      \
-    if ((hi) == (ow) - 2)                                                                     \
-      zd_[(ow) - 1] = 0;                                                                      \
-    else                                                                                      \
-      for (int64_t z_ = (hi) + 1; z_ < (ow); z_++) zd_[z_] = 0;                               \
-  } while (0)
-
-#define CONV_KERNELS(T, SUF)                                                                  \
-  static void im2col_##SUF(int64_t u0, int64_t u1, void *user) {                             \
-    const col_job *j = user;                                                                  \
-    const cgeom *g = j->g;                                                                    \
-    int64_t kk = g->kh * g->kw;                                                               \
-    for (int64_t u = u0; u < u1; u++) {                                                       \
-      int64_t s = u / g->K, r = u % g->K, c = r / kk, ki = (r / g->kw) % g->kh, kj = r % g->kw; \
-      const T *src = (const T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;              \
-      T *dst = (T *)j->col + r * j->ld + s * g->P;                                            \
-      int64_t off = kj * g->dw - g->pw, lo, hi;                                               \
-      valid_range(g->W, g->OW, g->sw, off, &lo, &hi);                                         \
-      if (g->sh == 1 && g->sw == 1 && g->OW == g->W && hi >= lo) {                            \
-        /* the row is the input plane shifted by t rows and off columns: one copy, then     \
-         * zero the rows outside the input and the columns that wrapped around */           \
-        int64_t t = ki * g->dh - g->ph, ohl, ohh;                                             \
-        shifted_rows(g, t, &ohl, &ohh);                                                       \
-        if (ohh < ohl) {                                                                      \
-          memset(dst, 0, sizeof(T) * (size_t)g->P);                                           \
-          continue;                                                                           \
-        }                                                                                     \
-        memset(dst, 0, sizeof(T) * (size_t)(ohl * g->OW));                                    \
-        memset(dst + (ohh + 1) * g->OW, 0, sizeof(T) * (size_t)((g->OH - 1 - ohh) * g->OW));  \
-        int64_t shift = t * g->W + off, a = ohl * g->OW + shift, b = (ohh + 1) * g->OW + shift; \
-        if (a < 0) a = 0;                                                                     \
-        if (b > g->H * g->W) b = g->H * g->W;                                                 \
-        memcpy(dst + (a - shift), src + a, sizeof(T) * (size_t)(b - a));                      \
-        for (int64_t oh = ohl; oh <= ohh; oh++) ZERO_WRAPPED(T, dst + oh * g->OW, lo, hi, g->OW); \
-        continue;                                                                             \
-      }                                                                                       \
-      for (int64_t oh = 0; oh < g->OH; oh++) {                                                \
-        T *d = dst + oh * g->OW;                                                              \
-        int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                         \
-        if (ih < 0 || ih >= g->H || hi < lo) {                                                \
-          memset(d, 0, sizeof(T) * (size_t)g->OW);                                            \
-          continue;                                                                           \
-        }                                                                                     \
-        const T *srow = src + ih * g->W + off;                                                \
-        for (int64_t ow = 0; ow < lo; ow++) d[ow] = 0;                                        \
-        if (g->sw == 1)                                                                       \
-          memcpy(d + lo, srow + lo, sizeof(T) * (size_t)(hi - lo + 1));                       \
-        else                                                                                  \
-          for (int64_t ow = lo; ow <= hi; ow++) d[ow] = srow[ow * g->sw];                     \
-        for (int64_t ow = hi + 1; ow < g->OW; ow++) d[ow] = 0;                                \
-      }                                                                                       \
-    }                                                                                         \
-  }                                                                                           \
-  /* unit = (sample, channel): every column row of that channel adds into its plane */       \
-  static void col2im_##SUF(int64_t u0, int64_t u1, void *user) {                             \
-    const col_job *j = user;                                                                  \
-    const cgeom *g = j->g;                                                                    \
-    for (int64_t u = u0; u < u1; u++) {                                                       \
-      int64_t s = u / g->Cg, c = u % g->Cg;                                                   \
-      T *dst = (T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;                          \
-      for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
-        for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
-          int64_t r = (c * g->kh + ki) * g->kw + kj, off = kj * g->dw - g->pw, lo, hi;        \
-          T *src = (T *)j->col + r * j->ld + s * g->P;                                        \
-          valid_range(g->W, g->OW, g->sw, off, &lo, &hi);                                     \
-          if (g->sh == 1 && g->sw == 1 && g->OW == g->W) {                                    \
-            /* shifted plane: zero the wrapped columns of this (scratch) row, then one      \
-             * contiguous add over the rows that fall inside the input */                   \
-            int64_t t = ki * g->dh - g->ph, ohl, ohh;                                         \
-            shifted_rows(g, t, &ohl, &ohh);                                                   \
-            if (ohh < ohl || hi < lo) continue;                                               \
-            for (int64_t oh = ohl; oh <= ohh; oh++) ZERO_WRAPPED(T, src + oh * g->OW, lo, hi, g->OW); \
-            int64_t shift = t * g->W + off, a = ohl * g->OW + shift, b = (ohh + 1) * g->OW + shift; \
-            if (a < 0) a = 0;                                                                 \
-            if (b > g->H * g->W) b = g->H * g->W;                                             \
-            T *restrict dp = dst + a;                                                         \
-            const T *restrict sp = src + (a - shift);                                         \
-            for (int64_t i = 0; i < b - a; i++) dp[i] += sp[i];                               \
-            continue;                                                                         \
-          }                                                                                   \
-          for (int64_t oh = 0; oh < g->OH; oh++) {                                            \
-            int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                     \
-            if (ih < 0 || ih >= g->H) continue;                                               \
-            T *restrict drow = dst + ih * g->W + off;                                         \
-            const T *restrict srow = src + oh * g->OW;                                        \
-            if (g->sw == 1)                                                                   \
-              for (int64_t ow = lo; ow <= hi; ow++) drow[ow] += srow[ow];                     \
-            else                                                                              \
-              for (int64_t ow = lo; ow <= hi; ow++) drow[ow * g->sw] += srow[ow];             \
-          }                                                                                   \
-        }                                                                                     \
-    }                                                                                         \
-  }
-
-CONV_KERNELS(float, f32)
-CONV_KERNELS(double, f64)
-
-/* Padded planes of at most this many elements go through a stack copy (pad path). */
-#define CONV_PAD_MAX 6144
-
-/* Rows × cols block move d[r·drs + c·dcs] (=|+=) s[r·srs + c·scs]. The small-plane
- * kernels below do all their work through it; blk_* dispatches the shapes of ResNet-style
- * layers (square 2..16 wide blocks, unit or stride-2 columns) to copies of the loop with
- * those sizes as constants, which the compiler unrolls into vector moves (the
- * runtime-sized loops spent most of their time in loop control and remainders). */
-#define CONV_BLK(T, SUF)                                                                      \
-  static inline __attribute__((always_inline)) void blk_loop_##SUF(                          \
-      T *restrict d, int64_t drs, int64_t dcs, const T *restrict s, int64_t srs, int64_t scs,  \
-      int64_t rows, int64_t cols, bool add) {                                                 \
-    for (int64_t r = 0; r < rows; r++)                                                        \
-      for (int64_t c = 0; c < cols; c++) {                                                    \
-        if (add)                                                                              \
-          d[r * drs + c * dcs] += s[r * srs + c * scs];                                       \
-        else                                                                                  \
-          d[r * drs + c * dcs] = s[r * srs + c * scs];                                        \
-      }                                                                                       \
-  }                                                                                           \
-  static void blk_##SUF(T *restrict d, int64_t drs, int64_t dcs, const T *restrict s, int64_t srs, \
-                        int64_t scs, int64_t rows, int64_t cols, bool add) {                  \
-    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wshadow\"")             \
-    /* one case: constant cols, column strides and add; constant rows when square */         \
-    CONV_BLK_CASES(SUF, 1, 1) CONV_BLK_CASES(SUF, 1, 2) CONV_BLK_CASES(SUF, 2, 1)              \
-    _Pragma("GCC diagnostic pop")                                                             \
-    blk_loop_##SUF(d, drs, dcs, s, srs, scs, rows, cols, add);                                \
-  }
-#define CONV_BLK_CASE(SUF, DC, SC, N)                                                         \
-  if (cols == N && dcs == DC && scs == SC) {                                                  \
-    if (rows == N) {                                                                          \
-      if (add) blk_loop_##SUF(d, drs, DC, s, srs, SC, N, N, true);                            \
-      else blk_loop_##SUF(d, drs, DC, s, srs, SC, N, N, false);                               \
-    } else {                                                                                  \
-      if (add) blk_loop_##SUF(d, drs, DC, s, srs, SC, rows, N, true);                         \
-      else blk_loop_##SUF(d, drs, DC, s, srs, SC, rows, N, false);                            \
-    }                                                                                         \
-    return;                                                                                   \
-  }
-#define CONV_BLK_CASES(SUF, DC, SC)                                                           \
-  CONV_BLK_CASE(SUF, DC, SC, 2) CONV_BLK_CASE(SUF, DC, SC, 4) CONV_BLK_CASE(SUF, DC, SC, 8)  \
-  CONV_BLK_CASE(SUF, DC, SC, 16)
-CONV_BLK(float, f32)
-CONV_BLK(double, f64)
-
-/* Small planes: one unit = (sample, channel). The plane is copied into a zero-padded
- * buffer once, then every column row of the channel is a plain strided copy (im2col) or
- * add (col2im) with no bounds logic and no library calls. col2im adds the kernel
- * offsets in the same order as the general path, so the results are identical. */
-#define CONV_PAD_KERNELS(T, SUF)                                                              \
-  static void im2col_pad_##SUF(int64_t u0, int64_t u1, void *user) {                         \
-    const col_job *j = user;                                                                  \
-    const cgeom *g = j->g;                                                                    \
-    int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw, OH = g->OH, OW = g->OW;             \
-    int64_t sh = g->sh, sw = g->sw;                                                           \
-    T pad[CONV_PAD_MAX];                                                                      \
-    memset(pad, 0, sizeof(T) * (size_t)(Hp * Wp));                                            \
-    for (int64_t u = u0; u < u1; u++) {                                                       \
-      int64_t s = u / g->Cg, c = u % g->Cg;                                                   \
-      const T *src = (const T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;              \
-      blk_##SUF(pad + g->ph * Wp + g->pw, Wp, 1, src, g->W, 1, g->H, g->W, false);            \
-      for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
-        for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
-          int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
-          T *dst = (T *)j->col + r * j->ld + s * g->P;                                        \
-          blk_##SUF(dst, OW, 1, pad + ki * g->dh * Wp + kj * g->dw, sh * Wp, sw, OH, OW, false); \
-        }                                                                                     \
-    }                                                                                         \
-  }                                                                                           \
-  static void col2im_pad_##SUF(int64_t u0, int64_t u1, void *user) {                         \
-    const col_job *j = user;                                                                  \
-    const cgeom *g = j->g;                                                                    \
-    int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw, OH = g->OH, OW = g->OW;             \
-    int64_t sh = g->sh, sw = g->sw;                                                           \
-    T acc[CONV_PAD_MAX];                                                                      \
-    for (int64_t u = u0; u < u1; u++) {                                                       \
-      int64_t s = u / g->Cg, c = u % g->Cg;                                                   \
-      memset(acc, 0, sizeof(T) * (size_t)(Hp * Wp));                                          \
-      for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
-        for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
-          int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
-          const T *src = (const T *)j->col + r * j->ld + s * g->P;                            \
-          blk_##SUF(acc + ki * g->dh * Wp + kj * g->dw, sh * Wp, sw, src, OW, 1, OH, OW, true); \
-        }                                                                                     \
-      T *dst = (T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;                          \
-      blk_##SUF(dst, g->W, 1, acc + g->ph * Wp + g->pw, Wp, 1, g->H, g->W, true);             \
-    }                                                                                         \
-  }
-
-CONV_PAD_KERNELS(float, f32)
-CONV_PAD_KERNELS(double, f64)
-
-/* Whether the pad path applies: small outputs (rows of at most CONV_PAD_P columns, where
- * the general path's per-row bookkeeping and library calls dominate; measured faster
- * for ResNet-18's 8x8 and smaller layers, no gain at 16x16 and slower for the 7x7
- * stride-2 stem) whose padded plane fits the stack buffer. */
-#define CONV_PAD_P 128
-static bool use_pad(const cgeom *g) {
-  /* (1x1 kernels copy each input element once anyway: the plane copy only adds work) */
-  return g->P <= CONV_PAD_P && g->kh * g->kw > 1 && (g->H + 2 * g->ph) * (g->W + 2 * g->pw) <= CONV_PAD_MAX;
-}
-
-/* Row stride of a column matrix of cn samples: cn·P, plus 16 elements when that is a
- * multiple of 1 KB — BLIS packs such matrices up to 2x slower (cache-set aliasing of the
- * rows; 64x1024x147 sgemm: 48 -> 71..96 GFLOP/s with the padded stride). */
-static int64_t pad_ld(int64_t n, size_t es) {
-  return n >= 64 && ((size_t)n * es) % 1024 == 0 ? n + 16 : n;
-}
-static int64_t col_ld(const cgeom *g, int64_t cn, size_t es) { return pad_ld(cn * g->P, es); }
-
-static void im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_t cn, int64_t ld) {
-  col_job j = {g, x, col, ld, cn};
-  if (use_pad(g)) {
-    int64_t work = g->K / (g->Cg > 0 ? g->Cg : 1) * g->P; /* 0 for 0 input channels */
-    int64_t grain = 1 + NN_GRAIN / (work > 0 ? work : 1);
-    nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? im2col_pad_f32 : im2col_pad_f64, &j);
-    return;
-  }
-  int64_t grain = 1 + NN_GRAIN / (g->P > 0 ? g->P : 1);
-  nb_parallel_for(cn * g->K, grain, dt == NB_F32 ? im2col_f32 : im2col_f64, &j);
-}
-
-/* Adds the K × (cn·P) matrix col into dx; col is scratch and may be modified. */
-static void col2im(nb_dtype dt, const cgeom *g, void *dx, void *col, int64_t cn, int64_t ld) {
-  col_job j = {g, dx, col, ld, cn};
-  int64_t work = g->K / (g->Cg > 0 ? g->Cg : 1) * g->P; /* 0 for 0 input channels */
-  int64_t grain = 1 + NN_GRAIN / (work > 0 ? work : 1);
-  if (use_pad(g))
-    nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? col2im_pad_f32 : col2im_pad_f64, &j);
-  else
-    nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? col2im_f32 : col2im_f64, &j);
-}
-
 /* Copy between an Mg × (cn·P) matrix and cn planes of Mg × P inside an (N, M, P) tensor,
  * optionally adding bias (to_tensor) — used when samples share a column matrix. */
 static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_t cn, int64_t ld,
@@ -383,51 +113,6 @@ static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_
         for (int64_t p = 0; p < g->P; p++) ((double *)t)[p] = ((double *)a)[p] + bv;
       }
     }
-}
-
-/* dst (cols × rows, row stride ldd) = transpose of src (rows × cols, row stride lds),
- * in 16-row strips so the source rows stay in L1; float32 moves 4×4 blocks through SSE
- * registers (~6x faster than the scalar loop). */
-static void transpose_f32(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd,
-                          int64_t rows, int64_t cols) {
-  int64_t r4 = 0, c4 = 0;
-#ifdef __SSE2__
-  r4 = rows & ~(int64_t)3, c4 = cols & ~(int64_t)3;
-  for (int64_t i0 = 0; i0 < r4; i0 += 16) {
-    int64_t i1 = i0 + 16 < r4 ? i0 + 16 : r4;
-    for (int64_t j = 0; j < c4; j += 4)
-      for (int64_t i = i0; i < i1; i += 4) {
-        const float *s = src + i * lds + j;
-        __m128 a = _mm_loadu_ps(s), b = _mm_loadu_ps(s + lds), c = _mm_loadu_ps(s + 2 * lds),
-               d = _mm_loadu_ps(s + 3 * lds);
-        _MM_TRANSPOSE4_PS(a, b, c, d);
-        float *t = dst + j * ldd + i;
-        _mm_storeu_ps(t, a);
-        _mm_storeu_ps(t + ldd, b);
-        _mm_storeu_ps(t + 2 * ldd, c);
-        _mm_storeu_ps(t + 3 * ldd, d);
-      }
-  }
-#endif
-  for (int64_t i = 0; i < rows; i++) /* the edges (everything without SSE) */
-    for (int64_t j = i < r4 ? c4 : 0; j < cols; j++) dst[j * ldd + i] = src[i * lds + j];
-}
-
-static void transpose_f64(const double *restrict src, int64_t lds, double *restrict dst, int64_t ldd,
-                          int64_t rows, int64_t cols) {
-  for (int64_t i0 = 0; i0 < rows; i0 += 16)
-    for (int64_t j = 0; j < cols; j++) {
-      int64_t i1 = i0 + 16 < rows ? i0 + 16 : rows;
-      for (int64_t i = i0; i < i1; i++) dst[j * ldd + i] = src[i * lds + j];
-    }
-}
-
-static void transpose(nb_dtype dt, const void *src, int64_t lds, void *dst, int64_t ldd, int64_t rows,
-                      int64_t cols) {
-  if (dt == NB_F32)
-    transpose_f32(src, lds, dst, ldd, rows, cols);
-  else
-    transpose_f64(src, lds, dst, ldd, rows, cols);
 }
 
 /* Column-matrix rows handled per block (whole input channels, ~BLIS's KC of 256) when
@@ -476,8 +161,8 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
    * then skips its own im2col (at most CONV_KEEP_BYTES, so memory stays bounded). */
   nb_tensor *kept = NULL;
   if (!g.direct && g.G == 1 && g.N > 0 && g.N <= g.nc && nb_ctx_recording(ctx) &&
-      nb_ctx_needs_input_grad(ctx, 1) && (size_t)(g.K * col_ld(&g, g.N, es)) * es <= CONV_KEEP_BYTES) {
-    int64_t n = g.K * col_ld(&g, g.N, es);
+      nb_ctx_needs_input_grad(ctx, 1) && (size_t)(g.K * nn_conv_col_ld(&g, g.N, es)) * es <= CONV_KEEP_BYTES) {
+    int64_t n = g.K * nn_conv_col_ld(&g, g.N, es);
     if ((kept = nb_empty(1, &n, dt)) == NULL) return nb_last_status();
     col = nb_data(kept);
   } else if (!g.direct) {
@@ -490,7 +175,7 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
     int64_t cn = g.N - n0 < g.nc ? g.N - n0 : g.nc;
     for (int64_t gi = 0; gi < g.G; gi++) {
       const char *xg = xp + (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
-      int64_t ld = g.direct ? g.P : col_ld(&g, cn, es);
+      int64_t ld = g.direct ? g.P : nn_conv_col_ld(&g, cn, es);
       const char *wg = wp + (size_t)(gi * g.Mg * g.K) * es;
       char *yg = yp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es;
       const char *bg = bp ? bp + (size_t)(gi * g.Mg) * es : NULL;
@@ -512,7 +197,7 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
         if (!g.direct) {
           cgeom gb = block_geom(&g, cw);
           char *cbk = kept ? (char *)col + (size_t)(r0 * ld) * es : col;
-          im2col(dt, &gb, xg + (size_t)(c0 * g.H * g.W) * es, cbk, cn, ld);
+          nn_conv_im2col(dt, &gb, xg + (size_t)(c0 * g.H * g.W) * es, cbk, cn, ld);
           bm = cbk;
         }
         if (nn_gemm(dt, g.Mg, cn * g.P, cw * kk, 1.0, wg + (size_t)r0 * es, g.K, 1, bm, ld, 1,
@@ -591,7 +276,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   /* The weight gradient is accumulated transposed, dWᵀ_g (K × Mg) += col · Gᵀ, from a
    * transposed copy of the output gradient: all three operands row-major, which BLIS's
    * small-matrix path runs ~20% faster than G · colᵀ (column-major B). */
-  int64_t ldt = pad_ld(g.Mg, es);
+  int64_t ldt = nn_conv_pad_ld(g.Mg, es);
   /* (the core runs k <= 8 with column-major B through its own faster loop: keep G · colᵀ
    * when the whole batch has that few columns) */
   bool wtrans = need_w && g.N * g.P > 8;
@@ -612,7 +297,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   for (int64_t n0 = 0; n0 < g.N && (need_x || need_w); n0 += g.nc) {
     int64_t cn = g.N - n0 < g.nc ? g.N - n0 : g.nc, ncol = cn * g.P;
     /* column matrices use the padded stride; the gradient is read in place for one sample */
-    int64_t ldc = g.direct ? g.P : col_ld(&g, cn, es), ldg = cn > 1 ? ldc : g.P;
+    int64_t ldc = g.direct ? g.P : nn_conv_col_ld(&g, cn, es), ldg = cn > 1 ? ldc : g.P;
     for (int64_t gi = 0; gi < g.G; gi++) {
       const char *gm = gp + (size_t)(n0 * ysz + gi * g.Mg * g.P) * es, *gs = gm;
       if (cn > 1 && (need_x || (need_w && !wtrans))) { /* G_g as one Mg × ncol matrix */
@@ -624,7 +309,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
       char *wtg = wtb ? wtb + (size_t)(gi * g.K * ldt) * es : NULL;
       if (wtrans)
         for (int64_t s = 0; s < cn; s++) /* Gᵀ: (cn·P) × Mg */
-          transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
+          nn_conv_transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
       bool last = n0 + g.nc >= g.N;
       for (int64_t c0 = 0; c0 == 0 || c0 < g.Cg; c0 += cb) { /* channel blocks (once for 0) */
         int64_t cw = g.Cg - c0 < cb ? g.Cg - c0 : cb, r0 = c0 * kk, kb = cw * kk;
@@ -635,7 +320,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
           if (kept) { /* forward's columns (the whole batch, same stride) */
             cm = (const char *)nb_data(kept) + (size_t)(r0 * ldc) * es;
           } else if (!g.direct) {
-            im2col(dt, &gb, cm, col, cn, ldc);
+            nn_conv_im2col(dt, &gb, cm, col, cn, ldc);
             cm = col;
           }
           if (!wtrans) {
@@ -647,7 +332,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
             if (nn_gemm(dt, kb, g.Mg, ncol, 1.0, cm, ldc, 1, gtb, ldt, 1, n0 == 0 ? 0.0 : 1.0, wtk, ldt, 1) < 0)
               return nb_last_status();
             if (last) /* the block is final: into dW while it is still in cache */
-              transpose(dt, wtk, ldt, (char *)nb_data(dw) + woff + (size_t)r0 * es, g.K, kb, g.Mg);
+              nn_conv_transpose(dt, wtk, ldt, (char *)nb_data(dw) + woff + (size_t)r0 * es, g.K, kb, g.Mg);
           }
         }
         if (need_x) { /* dcol = W_g[:, block]ᵀ · G_g, folded back into dx */
@@ -659,7 +344,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
           } else {
             if (nn_gemm(dt, kb, ncol, g.Mg, 1.0, wk, 1, g.K, gm, ldg, 1, 0.0, dcol, ldc, 1) < 0)
               return nb_last_status();
-            col2im(dt, &gb, dxb, dcol, cn, ldc);
+            nn_conv_col2im(dt, &gb, dxb, dcol, cn, ldc);
           }
         }
       }
