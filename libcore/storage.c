@@ -204,7 +204,10 @@ int64_t nb__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
   int64_t n = 1;
   for (int d = ndim - 1; d >= 0; d--) {
     strides[d] = n;
-    n *= shape[d];
+    /* Only an empty tensor can get here with sizes whose product overflows (e.g.
+     * [0, 2^40, 2^40]); its strides address nothing, so saturate instead of overflowing. */
+    if (__builtin_mul_overflow(n, shape[d], &n))
+      n = INT64_MAX;
   }
   return n;
 }

@@ -335,6 +335,12 @@ START_TEST(test_overflowing_shapes) {
   ck_assert_ptr_nonnull(strstr(nb_last_error(), "too large"));
   /* an empty view stays fine whatever its strides */
   ck_assert_ptr_nonnull(nb_as_strided(base, 2, (int64_t[]){0, INT64_C(1) << 62}, (int64_t[]){1, 1}, 0));
+  /* an empty tensor whose other sizes multiply past 2^63 (the strides would; UBSan
+   * flagged it): allowed, with no elements */
+  nb_tensor *e = nb_empty(3, (int64_t[]){0, INT64_C(1) << 40, INT64_C(1) << 40}, NB_F32);
+  ck_assert_ptr_nonnull(e);
+  ck_assert_int_eq(nb_numel(e), 0);
+  ck_assert(nb_is_contiguous(e));
 }
 END_TEST
 
