@@ -5,10 +5,111 @@
  * max before exp (stable); sums are taken in double in a fixed order. Rows are
  * independent and run in parallel (inner positions in blocks of 64).
  * Backward: softmax dx = y·(g − Σ g·y); log_softmax dx = g − exp(y)·Σ g.
+ * Float32 rows along the last dim (inner = 1, the classifier case) take vectorisable
+ * row kernels: e^x by ew_expf, sums in 16 fixed float lanes added in double, compiled
+ * also for AVX2 (ifunc, no FMA, so both variants give the same bits).
  */
 #include "nn_util.h"
 
 #include <math.h>
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define SM_VEC __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef SM_VEC
+#define SM_VEC
+#endif
+
+#define LANES 16
+
+/* The row kernels may ignore FP exception flags (nothing here reads them): without
+ * this GCC will not if-convert ew_expf's range checks and keeps those loops scalar. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include "../elementwise/ew_exp.h" /* after the pragma, so ew_expf inlines into the kernels */
+
+SM_VEC static float row_max(const float *x, int64_t n) {
+  float m[LANES], r = -INFINITY;
+  for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i < n; i++) r = x[i] > r ? x[i] : r;
+  for (int l = 0; l < LANES; l++) r = m[l] > r ? m[l] : r;
+  return r; /* a nan is skipped here but makes the row's sum, so the whole row, nan */
+}
+
+/* Σ e^(x − m), storing each term in y when y is not NULL (softmax). */
+SM_VEC static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
+  float s[LANES] = {0};
+  double r = 0;
+  int64_t i = 0;
+  if (y) {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) {
+        float e = ew_expf(x[i + l] - m);
+        y[i + l] = e;
+        s[l] += e;
+      }
+    for (; i < n; i++) r += y[i] = ew_expf(x[i] - m);
+  } else {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += ew_expf(x[i + l] - m);
+    for (; i < n; i++) r += ew_expf(x[i] - m);
+  }
+  for (int l = 0; l < LANES; l++) r += s[l];
+  return r;
+}
+
+/* Σ a·b (b NULL: Σ a). */
+SM_VEC static double row_dot(const float *a, const float *b, int64_t n) {
+  float s[LANES] = {0};
+  double r = 0;
+  int64_t i = 0;
+  if (b) {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += a[i + l] * b[i + l];
+    for (; i < n; i++) r += a[i] * b[i];
+  } else {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += a[i + l];
+    for (; i < n; i++) r += a[i];
+  }
+  for (int l = 0; l < LANES; l++) r += s[l];
+  return r;
+}
+
+/* One float32 row: forward (x -> y) of softmax or log_softmax. */
+SM_VEC static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
+  float m = row_max(x, n);
+  if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
+  if (is_log) {
+    float l = (float)log(row_exp_sum(x, m, NULL, n)) + m;
+    for (int64_t i = 0; i < n; i++) y[i] = x[i] - l;
+  } else {
+    float r = (float)(1.0 / row_exp_sum(x, m, y, n));
+    for (int64_t i = 0; i < n; i++) y[i] *= r;
+  }
+}
+
+/* One float32 row: backward from the saved output y and the gradient g. */
+SM_VEC static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
+  if (is_log) {
+    float s = (float)row_dot(g, NULL, n);
+    for (int64_t i = 0; i < n; i++) dx[i] = g[i] - ew_expf(y[i]) * s;
+  } else {
+    float s = (float)row_dot(g, y, n);
+    for (int64_t i = 0; i < n; i++) dx[i] = y[i] * (g[i] - s);
+  }
+}
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 typedef struct sm_job {
   int64_t outer, D, inner, nblk;
@@ -19,9 +120,14 @@ typedef struct sm_job {
 } sm_job;
 
 #define BLK 64
-#define SM_KERNELS(T, SUF, EXP, LOG)                                                          \
+#define SM_KERNELS(T, SUF, EXP, LOG, ROWS)                                                    \
   static void fwd_##SUF(int64_t u0, int64_t u1, void *user) {                                 \
     const sm_job *j = user;                                                                   \
+    if (ROWS && j->inner == 1) {                                                              \
+      for (int64_t u = u0; u < u1; u++)                                                       \
+        row_fwd((const float *)j->x + u * j->D, (float *)j->y + u * j->D, j->D, j->log);      \
+      return;                                                                                 \
+    }                                                                                         \
     for (int64_t u = u0; u < u1; u++) {                                                       \
       int64_t o = u / j->nblk, i0 = (u % j->nblk) * BLK;                                      \
       int64_t i1 = i0 + BLK < j->inner ? i0 + BLK : j->inner, ni = i1 - i0;                  \
@@ -60,6 +166,12 @@ typedef struct sm_job {
   }                                                                                           \
   static void bwd_##SUF(int64_t u0, int64_t u1, void *user) {                                 \
     const sm_job *j = user;                                                                   \
+    if (ROWS && j->inner == 1) {                                                              \
+      for (int64_t u = u0; u < u1; u++)                                                       \
+        row_bwd((const float *)j->x + u * j->D, (const float *)j->g + u * j->D,               \
+                (float *)j->y + u * j->D, j->D, j->log);                                      \
+      return;                                                                                 \
+    }                                                                                         \
     for (int64_t u = u0; u < u1; u++) {                                                       \
       int64_t o = u / j->nblk, i0 = (u % j->nblk) * BLK;                                      \
       int64_t i1 = i0 + BLK < j->inner ? i0 + BLK : j->inner, ni = i1 - i0;                  \
@@ -82,8 +194,8 @@ typedef struct sm_job {
     }                                                                                         \
   }
 
-SM_KERNELS(float, f32, expf, log)
-SM_KERNELS(double, f64, exp, log)
+SM_KERNELS(float, f32, expf, log, 1)
+SM_KERNELS(double, f64, exp, log, 0)
 
 /* (outer, D, inner) around dim of a shape; error naming op when dim is out of range. */
 static int split(const char *op, int nd, const int64_t *sh, int64_t dim, sm_job *j) {
