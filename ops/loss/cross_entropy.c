@@ -9,10 +9,80 @@
  * term, as PyTorch 2.x). Gradient per logit, s = softmax(z):
  *   ∂/∂z_c = (1 − ε)·w_t·(s_c − [c = t]) + (ε/C)·(s_c·Σw − w_c)
  * i.e. (softmax − onehot)/N for the plain mean.
+ * Float32 logits with classes contiguous (S = 1, the (N, C) case) take vectorisable row
+ * kernels: e^x by ew_expf in float, sums in 16 fixed float lanes added in double,
+ * compiled also for AVX2 (ifunc, no FMA: both variants give the same bits).
  */
 #include "loss_util.h"
 
 #include <math.h>
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define CE_VEC __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef CE_VEC
+#define CE_VEC
+#endif
+
+#define LANES 16
+
+/* The row kernels ignore FP exception flags (nothing reads them): without this GCC
+ * will not if-convert ew_expf's range checks and keeps those loops scalar. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+#include "../elementwise/ew_exp.h" /* after the pragma, so ew_expf inlines into the kernels */
+
+/* logsumexp of a float row, the max shift as softmax's. */
+CE_VEC static double row_lse(const float *z, int64_t n) {
+  float m[LANES], mx = -INFINITY, s[LANES] = {0};
+  for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) m[l] = z[i + l] > m[l] ? z[i + l] : m[l];
+  for (int64_t k = i; k < n; k++) mx = z[k] > mx ? z[k] : mx;
+  for (int l = 0; l < LANES; l++) mx = m[l] > mx ? m[l] : mx;
+  if (isinf(mx) && mx < 0) mx = 0; /* all -inf: avoid inf - inf */
+  double r = 0;
+  for (i = 0; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) s[l] += ew_expf(z[i + l] - mx);
+  for (; i < n; i++) r += ew_expf(z[i] - mx);
+  for (int l = 0; l < LANES; l++) r += s[l];
+  return (double)mx + log(r);
+}
+
+/* Σ w_c·z_c (w NULL: Σ z_c). */
+CE_VEC static double row_wsum(const float *z, const float *w, int64_t n) {
+  float s[LANES] = {0};
+  double r = 0;
+  int64_t i = 0;
+  if (w) {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += w[i + l] * z[i + l];
+    for (; i < n; i++) r += w[i] * z[i];
+  } else {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += z[i + l];
+    for (; i < n; i++) r += z[i];
+  }
+  for (int l = 0; l < LANES; l++) r += s[l];
+  return r;
+}
+
+/* dz_c = k·e^(z_c − lse) − e·w_c (w NULL: − e) over a float row. */
+CE_VEC static void row_grad(const float *z, float lse, float k, float e, const float *w, float *dz,
+                            int64_t n) {
+  if (w)
+    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf(z[c] - lse) - e * w[c];
+  else
+    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf(z[c] - lse) - e;
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 typedef struct ce_job {
   const loss_cls *g;
@@ -25,7 +95,7 @@ typedef struct ce_job {
   void *out, *dz;
 } ce_job;
 
-#define CE_KERNELS(T, SUF)                                                                   \
+#define CE_KERNELS(T, SUF, ROWS)                                                             \
   static void fwd_##SUF(int64_t p0, int64_t p1, void *u, double *acc) {                     \
     const ce_job *j = u;                                                                     \
     const loss_cls *g = j->g;                                                                \
@@ -38,16 +108,24 @@ typedef struct ce_job {
       if (t == j->ignore) {                                                                  \
         j->lse[p] = 0;                                                                       \
       } else {                                                                               \
-        double m = -INFINITY, se = 0;                                                        \
-        for (int64_t c = 0; c < g->C; c++)                                                   \
-          if (z[c * g->S] > m) m = z[c * g->S];                                              \
-        for (int64_t c = 0; c < g->C; c++) se += exp((double)z[c * g->S] - m);               \
-        double lse = m + log(se), wt = w ? (double)w[t] : 1.0;                               \
+        double lse, wt = w ? (double)w[t] : 1.0;                                             \
+        if (ROWS && g->S == 1) {                                                             \
+          lse = row_lse((const float *)z, g->C);                                             \
+        } else {                                                                             \
+          double m = -INFINITY, se = 0;                                                      \
+          for (int64_t c = 0; c < g->C; c++)                                                 \
+            if (z[c * g->S] > m) m = z[c * g->S];                                            \
+          for (int64_t c = 0; c < g->C; c++) se += exp((double)z[c * g->S] - m);             \
+          lse = m + log(se);                                                                 \
+        }                                                                                    \
         j->lse[p] = lse;                                                                     \
         l = (1 - j->eps) * wt * (lse - (double)z[t * g->S]);                                 \
         if (j->eps > 0) {                                                                    \
           double wz = 0;                                                                     \
-          for (int64_t c = 0; c < g->C; c++) wz += (w ? (double)w[c] : 1.0) * z[c * g->S];   \
+          if (ROWS && g->S == 1)                                                             \
+            wz = row_wsum((const float *)z, (const float *)w, g->C);                         \
+          else                                                                               \
+            for (int64_t c = 0; c < g->C; c++) wz += (w ? (double)w[c] : 1.0) * z[c * g->S]; \
           l += j->eps / (double)g->C * (j->wall * lse - wz);                                 \
         }                                                                                    \
       }                                                                                      \
@@ -71,6 +149,12 @@ typedef struct ce_job {
       }                                                                                      \
       double gp = j->gv ? (double)((const T *)j->gv)[p] : j->gs, lse = j->lse[p];            \
       double a = gp * (1 - j->eps) * (w ? (double)w[t] : 1.0), e = gp * j->eps / (double)g->C; \
+      if (ROWS && g->S == 1) {                                                               \
+        row_grad((const float *)z, (float)lse, (float)(a + e * j->wall), (float)e,           \
+                 (const float *)w, (float *)dz, g->C);                                       \
+        dz[t] = (T)(dz[t] - a);                                                              \
+        continue;                                                                            \
+      }                                                                                      \
       for (int64_t c = 0; c < g->C; c++) {                                                   \
         double sc = exp((double)z[c * g->S] - lse);                                          \
         double v = a * (sc - (c == t)) + e * (sc * j->wall - (w ? (double)w[c] : 1.0));      \
@@ -79,8 +163,8 @@ typedef struct ce_job {
     }                                                                                        \
   }
 
-CE_KERNELS(float, f32)
-CE_KERNELS(double, f64)
+CE_KERNELS(float, f32, 1)
+CE_KERNELS(double, f64, 0)
 
 static double weight_total(const nb_tensor *w, int64_t C) {
   if (w == NULL) return (double)C;
