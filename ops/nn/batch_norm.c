@@ -8,11 +8,25 @@
  *   dx = w·invstd·(g − mean(g) − x̂·mean(g·x̂)),  dw = Σ g·x̂,  db = Σ g.
  * Channels are independent, so loops run in parallel over channels and every sum is
  * taken in a fixed order (bit-identical for any thread count).
+ * Float32 has its own kernels (bn_f32_*) whose sums vectorise: planes of >= 64 values
+ * are summed in 16 fixed double lanes, smaller planes (2-D input, 4x4 maps) column by
+ * column across a block of channels (one accumulator per (channel, position), summed
+ * over the batch, then over the channel's positions), so the loads stay contiguous.
+ * Both are compiled also for AVX2 (ifunc, no FMA: same bits either way).
  */
 #include "nn_util.h"
 
 #include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define BN_VEC __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef BN_VEC
+#define BN_VEC
+#endif
 
 typedef struct bn_job {
   nb_dtype dt;
@@ -119,8 +133,221 @@ static void st(nb_dtype dt, void *p, int64_t i, double v) {
     }                                                                                        \
   }
 
-BN_KERNELS(float, f32)
 BN_KERNELS(double, f64)
+
+/* ---- float32 ------------------------------------------------------------------------ */
+
+#define LANES 16
+#define SMALL_S 64   /* planes below this many values take the column kernels */
+#define COLS 512     /* accumulator columns per channel block of the column kernels */
+
+/* Σ p[i] (!dev) or Σ (p[i] − m)² (dev) over n floats, in LANES double lanes. */
+BN_VEC static double seg_sum(const float *p, int64_t n, bool dev, double m) {
+  double s[LANES] = {0}, r = 0;
+  int64_t i = 0;
+  if (!dev) {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += p[i + l];
+    for (; i < n; i++) r += p[i];
+  } else {
+    for (; i + LANES <= n; i += LANES)
+      for (int l = 0; l < LANES; l++) s[l] += ((double)p[i + l] - m) * ((double)p[i + l] - m);
+    for (; i < n; i++) r += ((double)p[i] - m) * ((double)p[i] - m);
+  }
+  for (int l = 0; l < LANES; l++) r += s[l];
+  return r;
+}
+
+/* sg += Σ g[i], sgx += Σ g[i]·(p[i] − m) over n floats, in LANES double lanes. */
+BN_VEC static void seg_dot(const float *g, const float *p, int64_t n, double m, double *sg, double *sgx) {
+  double a[LANES] = {0}, b[LANES] = {0}, ra = 0, rb = 0;
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) {
+      a[l] += g[i + l];
+      b[l] += (double)g[i + l] * ((double)p[i + l] - m);
+    }
+  for (; i < n; i++) {
+    ra += g[i];
+    rb += (double)g[i] * ((double)p[i] - m);
+  }
+  for (int l = 0; l < LANES; l++) ra += a[l], rb += b[l];
+  *sg += ra;
+  *sgx += rb;
+}
+
+/* Column accumulators: acc[i] += p[i] (m NULL) or (p[i] − m[i])². */
+BN_VEC static void col_sum(double *acc, const float *p, const double *m, int64_t n) {
+  if (m == NULL)
+    for (int64_t i = 0; i < n; i++) acc[i] += p[i];
+  else
+    for (int64_t i = 0; i < n; i++) acc[i] += ((double)p[i] - m[i]) * ((double)p[i] - m[i]);
+}
+
+/* sg[i] += g[i], sgx[i] += g[i]·(p[i] − m[i]). */
+BN_VEC static void col_dot(double *sg, double *sgx, const float *g, const float *p, const double *m,
+                           int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    sg[i] += g[i];
+    sgx[i] += (double)g[i] * ((double)p[i] - m[i]);
+  }
+}
+
+/* y = x·a + b elementwise with per-column a, b (n values). */
+BN_VEC static void col_affine(float *y, const float *x, const float *a, const float *b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * a[i] + b[i];
+}
+
+/* dx = k·g + kx·(x − m) + k0 with per-column k, kx, m, k0 (n values). */
+BN_VEC static void col_dx(float *dx, const float *g, const float *x, const float *k, const float *kx,
+                          const float *m, const float *k0, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dx[i] = k[i] * g[i] + kx[i] * (x[i] - m[i]) + k0[i];
+}
+
+/* Channel c's statistics from j->mean[c] and its sum of squared deviations ss (training),
+ * or the running ones (eval); running stats update; the affine map y = a·x + b. */
+static void bn_channel(bn_job *j, int64_t c, double ss, float *a, float *b) {
+  int64_t M = j->N * j->S;
+  double mean, invstd;
+  if (j->training) {
+    mean = j->mean[c];
+    double var = M > 0 ? ss / (double)M : 0.0;
+    invstd = 1.0 / sqrt(var + j->eps);
+    j->invstd[c] = invstd;
+    if (j->rm && M > 0) { /* an empty batch leaves the running stats alone (PyTorch) */
+      double r = ld(j->dt, j->rm, c * j->rmst);
+      st(j->dt, j->rm, c * j->rmst, (1 - j->momentum) * r + j->momentum * mean);
+    }
+    if (j->rv && M > 0) {
+      double r = ld(j->dt, j->rv, c * j->rvst), unb = M > 1 ? ss / (double)(M - 1) : var;
+      st(j->dt, j->rv, c * j->rvst, (1 - j->momentum) * r + j->momentum * unb);
+    }
+  } else {
+    mean = j->mean[c];
+    invstd = j->invstd[c];
+  }
+  double av = invstd * (j->w ? ld(j->dt, j->w, c * j->wst) : 1.0);
+  *a = (float)av;
+  *b = (float)((j->b ? ld(j->dt, j->b, c * j->bst) : 0.0) - mean * av);
+}
+
+static void fwd_f32(int64_t c0, int64_t c1, void *u) {
+  bn_job *j = u;
+  const float *x = j->x;
+  float *y = j->y;
+  int64_t N = j->N, C = j->C, S = j->S, M = N * S;
+  if (S >= SMALL_S) {
+    for (int64_t c = c0; c < c1; c++) {
+      double ss = 0;
+      if (j->training) {
+        double s = 0;
+        for (int64_t n = 0; n < N; n++) s += seg_sum(x + (n * C + c) * S, S, false, 0);
+        j->mean[c] = M > 0 ? s / (double)M : 0.0;
+        for (int64_t n = 0; n < N; n++) ss += seg_sum(x + (n * C + c) * S, S, true, j->mean[c]);
+      }
+      float a, b;
+      bn_channel(j, c, ss, &a, &b);
+      for (int64_t n = 0; n < N; n++) {
+        const float *p = x + (n * C + c) * S;
+        float *q = y + (n * C + c) * S;
+        for (int64_t i = 0; i < S; i++) q[i] = p[i] * a + b;
+      }
+    }
+    return;
+  }
+  double acc[COLS], mcol[COLS];
+  float acol[COLS], bcol[COLS];
+  int64_t cb = COLS / S;
+  for (int64_t b0 = c0; b0 < c1; b0 += cb) {
+    int64_t b1 = b0 + cb < c1 ? b0 + cb : c1, ncol = (b1 - b0) * S;
+    if (j->training) {
+      memset(acc, 0, sizeof(double) * (size_t)ncol);
+      for (int64_t n = 0; n < N; n++) col_sum(acc, x + (n * C + b0) * S, NULL, ncol);
+      for (int64_t c = b0; c < b1; c++) {
+        double s = 0;
+        for (int64_t i = 0; i < S; i++) s += acc[(c - b0) * S + i];
+        j->mean[c] = M > 0 ? s / (double)M : 0.0;
+        for (int64_t i = 0; i < S; i++) mcol[(c - b0) * S + i] = j->mean[c];
+      }
+      memset(acc, 0, sizeof(double) * (size_t)ncol);
+      for (int64_t n = 0; n < N; n++) col_sum(acc, x + (n * C + b0) * S, mcol, ncol);
+    }
+    for (int64_t c = b0; c < b1; c++) {
+      double ss = 0;
+      if (j->training)
+        for (int64_t i = 0; i < S; i++) ss += acc[(c - b0) * S + i];
+      float a, b;
+      bn_channel(j, c, ss, &a, &b);
+      for (int64_t i = 0; i < S; i++) acol[(c - b0) * S + i] = a, bcol[(c - b0) * S + i] = b;
+    }
+    for (int64_t n = 0; n < N; n++)
+      col_affine(y + (n * C + b0) * S, x + (n * C + b0) * S, acol, bcol, ncol);
+  }
+}
+
+/* Channel c's gradient coefficients from sg = Σ g and sgx = Σ g·(x − mean): writes
+ * dw, db and returns dx = k·g + kx·(x − mean) + k0 through k, kx, k0. */
+static void bn_grad_channel(const bn_job *j, int64_t c, double sg, double sgx, float *k, float *kx,
+                            float *k0) {
+  int64_t M = j->N * j->S;
+  double invstd = j->invstd[c];
+  if (j->dw) st(j->dt, j->dw, c, sgx * invstd);
+  if (j->db) st(j->dt, j->db, c, sg);
+  double w = j->w ? ld(j->dt, j->w, c * j->wst) : 1.0, kk = w * invstd, kxx = 0, kk0 = 0;
+  if (j->training && M > 0) {
+    kxx = -kk * invstd * invstd * sgx / (double)M;
+    kk0 = -kk * sg / (double)M;
+  }
+  *k = (float)kk, *kx = (float)kxx, *k0 = (float)kk0;
+}
+
+static void bwd_f32(int64_t c0, int64_t c1, void *u) {
+  bn_job *j = u;
+  const float *x = j->x, *g = j->g;
+  float *d = j->dx;
+  int64_t N = j->N, C = j->C, S = j->S;
+  if (S >= SMALL_S) {
+    for (int64_t c = c0; c < c1; c++) {
+      double sg = 0, sgx = 0;
+      for (int64_t n = 0; n < N; n++)
+        seg_dot(g + (n * C + c) * S, x + (n * C + c) * S, S, j->mean[c], &sg, &sgx);
+      float k, kx, k0, m = (float)j->mean[c];
+      bn_grad_channel(j, c, sg, sgx, &k, &kx, &k0);
+      if (!d) continue;
+      for (int64_t n = 0; n < N; n++) {
+        const float *p = x + (n * C + c) * S, *q = g + (n * C + c) * S;
+        float *o = d + (n * C + c) * S;
+        for (int64_t i = 0; i < S; i++) o[i] = k * q[i] + kx * (p[i] - m) + k0;
+      }
+    }
+    return;
+  }
+  double asg[COLS], asgx[COLS], mcol[COLS];
+  float kc[COLS], kxc[COLS], mc[COLS], k0c[COLS];
+  int64_t cb = COLS / S;
+  for (int64_t b0 = c0; b0 < c1; b0 += cb) {
+    int64_t b1 = b0 + cb < c1 ? b0 + cb : c1, ncol = (b1 - b0) * S;
+    memset(asg, 0, sizeof(double) * (size_t)ncol);
+    memset(asgx, 0, sizeof(double) * (size_t)ncol);
+    for (int64_t c = b0; c < b1; c++)
+      for (int64_t i = 0; i < S; i++) mcol[(c - b0) * S + i] = j->mean[c];
+    for (int64_t n = 0; n < N; n++)
+      col_dot(asg, asgx, g + (n * C + b0) * S, x + (n * C + b0) * S, mcol, ncol);
+    for (int64_t c = b0; c < b1; c++) {
+      double sg = 0, sgx = 0;
+      for (int64_t i = 0; i < S; i++) sg += asg[(c - b0) * S + i], sgx += asgx[(c - b0) * S + i];
+      float k, kx, k0;
+      bn_grad_channel(j, c, sg, sgx, &k, &kx, &k0);
+      for (int64_t i = 0; i < S; i++) {
+        int64_t q = (c - b0) * S + i;
+        kc[q] = k, kxc[q] = kx, k0c[q] = k0, mc[q] = (float)j->mean[c];
+      }
+    }
+    if (d)
+      for (int64_t n = 0; n < N; n++)
+        col_dx(d + (n * C + b0) * S, g + (n * C + b0) * S, x + (n * C + b0) * S, kc, kxc, mc, k0c, ncol);
+  }
+}
 
 static int check_vec(nb_tensor *x, nb_tensor *v, const char *name, int64_t C) {
   if (v == NULL) return 0;
