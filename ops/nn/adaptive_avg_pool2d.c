@@ -29,6 +29,12 @@ static int adaptive_avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in,
   if (os[0] < 1 || os[1] < 1)
     return nb_set_error(NB_EINVAL, "adaptive_avg_pool2d: output_size must be positive, got [%lld,%lld]",
                         (long long)os[0], (long long)os[1]);
+  int64_t t, u; /* the window bounds compute (o + 1)·I; the grain H·W + OH·OW */
+  if (__builtin_mul_overflow(os[0] + 1, H, &t) || __builtin_mul_overflow(os[1] + 1, W, &t) ||
+      __builtin_mul_overflow(os[0], os[1], &t) || __builtin_mul_overflow(H, W, &u) ||
+      __builtin_add_overflow(t, u, &t))
+    return nb_set_error(NB_EINVAL, "adaptive_avg_pool2d: output_size [%lld,%lld] overflows for input %s",
+                        (long long)os[0], (long long)os[1], nb_shape_of(in[0]));
   nb_dtype dt = nb_dtype_of(in[0]);
   nb_tensor *x = nn_contig(in[0]);
   int64_t shape[4];

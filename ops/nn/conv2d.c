@@ -49,7 +49,26 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   g->M = ws[0], g->Cg = ws[1], g->kh = ws[2], g->kw = ws[3];
   g->sh = st[0], g->sw = st[1], g->ph = pd[0], g->pw = pd[1], g->dh = dl[0], g->dw = dl[1];
   g->G = at[3].i;
-  int64_t eh = g->dh * (g->kh - 1) + 1, ew = g->dw * (g->kw - 1) + 1;
+  if (g->G > NN_ATTR_MAX)
+    return nb_set_error(NB_EINVAL, "conv2d: groups value %lld is out of range (at most %lld)",
+                        (long long)g->G, (long long)NN_ATTR_MAX);
+  /* Sizes derived from the weight's and input's dims (a weight with no output channels may
+   * have any kernel size) and the attributes (at most NN_ATTR_MAX): all checked, so no
+   * product below can overflow int64. */
+  int64_t eh, ew, hp, wp, cg, kk, p;
+  if (__builtin_mul_overflow(g->dh, g->kh - 1, &eh) || __builtin_add_overflow(eh, 1, &eh) ||
+      __builtin_mul_overflow(g->dw, g->kw - 1, &ew) || __builtin_add_overflow(ew, 1, &ew) ||
+      __builtin_add_overflow(g->H, 2 * g->ph, &hp) || __builtin_add_overflow(g->W, 2 * g->pw, &wp) ||
+      __builtin_mul_overflow(g->Cg, g->G, &cg) || __builtin_mul_overflow(g->kh, g->kw, &kk) ||
+      __builtin_mul_overflow(kk, g->Cg, &kk) ||
+      __builtin_mul_overflow(hp / g->sh + 1, wp / g->sw + 1, &p) || __builtin_mul_overflow(p, kk, &p) ||
+      __builtin_mul_overflow(p, g->N > 0 ? g->N : 1, &p))
+    return nb_set_error(NB_EINVAL,
+                        "conv2d: sizes overflow for input %s, weight %s, stride [%lld,%lld], padding "
+                        "[%lld,%lld], dilation [%lld,%lld] and groups %lld",
+                        nb_shape_of(x), nb_shape_of(w), (long long)st[0], (long long)st[1],
+                        (long long)pd[0], (long long)pd[1], (long long)dl[0], (long long)dl[1],
+                        (long long)g->G);
   if (g->M % g->G != 0)
     return nb_set_error(NB_ESHAPE,
                         "conv2d: given groups=%lld, expected weight to be divisible by %lld at dimension 0, "
@@ -85,7 +104,7 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   g->nc = 1;
   if (!g->direct && g->P > 0 && g->P < NN_CONV_COLS) {
     g->nc = (NN_CONV_COLS + g->P - 1) / g->P;
-    int64_t cap = ((int64_t)8 << 20) / (8 * (g->K > 0 ? g->K : 1) * g->P);
+    int64_t cap = ((int64_t)1 << 20) / (g->K > 0 ? g->K : 1) / g->P;
     if (g->nc > cap) g->nc = cap > 0 ? cap : 1;
     if (g->nc > g->N) g->nc = g->N > 0 ? g->N : 1;
   }

@@ -26,6 +26,10 @@ int nn_pair(const char *op, const char *name, const nb_ints *v, int64_t def, int
   } else {
     return nb_set_error(NB_EINVAL, "%s: %s must have 1 or 2 values, got %d", op, name, v->n);
   }
+  for (int i = 0; i < 2; i++)
+    if (out[i] > NN_ATTR_MAX || out[i] < -NN_ATTR_MAX)
+      return nb_set_error(NB_EINVAL, "%s: %s value %lld is out of range (magnitude at most %lld)", op, name,
+                          (long long)out[i], (long long)NN_ATTR_MAX);
   return 0;
 }
 
@@ -36,8 +40,13 @@ static int64_t div_floor(int64_t a, int64_t b) {
 }
 
 int64_t nn_pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode) {
-  int64_t out = div_floor(in + 2 * pad - dil * (k - 1) - 1 + (ceil_mode ? stride - 1 : 0), stride) + 1;
-  if (ceil_mode && (out - 1) * stride >= in + pad) out--;
+  int64_t span, num, last; /* (the arithmetic is checked: absurd sizes give INT64_MIN) */
+  if (stride < 1 || __builtin_mul_overflow(dil, k - 1, &span) || __builtin_mul_overflow(pad, 2, &num) ||
+      __builtin_add_overflow(num, in, &num) || __builtin_sub_overflow(num, span, &num) ||
+      __builtin_add_overflow(num, (ceil_mode ? stride - 1 : 0) - 1, &num))
+    return INT64_MIN;
+  int64_t out = div_floor(num, stride) + 1;
+  if (ceil_mode && !__builtin_mul_overflow(out - 1, stride, &last) && last >= in + pad) out--;
   return out;
 }
 
@@ -84,6 +93,15 @@ int nn_pool_setup(const char *op, const nb_tensor *x, const nb_ints *k, const nb
   o->dh = dd[0], o->dw = dd[1];
   o->OH = nn_pool_out(o->H, o->kh, o->ph, o->sh, o->dh, ceil_mode);
   o->OW = nn_pool_out(o->W, o->kw, o->pw, o->sw, o->dw, ceil_mode);
+  int64_t work; /* output cells times window cells must be countable (the kernels' grain) */
+  if (o->OH == INT64_MIN || o->OW == INT64_MIN || __builtin_mul_overflow(o->OH, o->OW, &work) ||
+      __builtin_mul_overflow(work, o->kh, &work) || __builtin_mul_overflow(work, o->kw, &work))
+    return nb_set_error(NB_EINVAL,
+                        "%s: output size overflows for input %s with kernel_size [%lld,%lld], stride "
+                        "[%lld,%lld], padding [%lld,%lld] and dilation [%lld,%lld]",
+                        op, nb_shape_of(x), (long long)kk[0], (long long)kk[1], (long long)ss[0],
+                        (long long)ss[1], (long long)pp[0], (long long)pp[1], (long long)dd[0],
+                        (long long)dd[1]);
   if (o->OH < 1 || o->OW < 1)
     return nb_set_error(NB_ESHAPE, "%s: input %s gives output size %lldx%lld, which is too small", op,
                         nb_shape_of(x), (long long)o->OH, (long long)o->OW);

@@ -7,6 +7,7 @@
 #define NABLA_OPS_NN_UTIL_H
 
 #include <nabla/nabla.h>
+#include <stdint.h>
 
 /* Operator descriptors, one per file, registered by plugin.c. */
 extern const nb_op_desc nn_matmul_desc;
@@ -35,12 +36,17 @@ nb_tensor *nn_contig(nb_tensor *t);
 int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
                         const char *bname);
 
+/* Largest magnitude nn_pair accepts for a size/stride/padding-like attribute: keeps the
+ * output-size arithmetic of the conv and pooling ops far from int64 overflow. */
+#define NN_ATTR_MAX ((int64_t)INT32_MAX)
+
 /* Expand an INTS attribute of 0 (use def), 1 (both) or 2 values into out[2]. Returns 0,
- * or NB_EINVAL naming op and attribute. */
+ * or NB_EINVAL naming op, attribute and value (also for a value beyond ±NN_ATTR_MAX). */
 int nn_pair(const char *op, const char *name, const nb_ints *v, int64_t def, int64_t out[2]);
 
 /* Output length of a pooling/convolution window along one dimension (PyTorch's
- * pooling_output_shape; ceil_mode drops a last window that starts in the padding). */
+ * pooling_output_shape; ceil_mode drops a last window that starts in the padding).
+ * INT64_MIN when the arithmetic would overflow int64 or stride < 1. */
 int64_t nn_pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t dil, bool ceil_mode);
 
 /* Pooling input: 3-D (C, H, W) or 4-D (N, C, H, W) with non-empty C, H, W. Sets the

@@ -1,6 +1,7 @@
 /* tests/nn/test_nn.c — the nn plugin's ops: closed-form cases worked by hand, PyTorch
  * reference values (tests/nn/reference.txt from gen_reference.py), error messages,
  * determinism under a fixed thread count, and leak checks. */
+#include <stdint.h>
 #include <string.h>
 
 #include "refcase.h"
@@ -443,6 +444,45 @@ START_TEST(test_review_edge_cases) {
 }
 END_TEST
 
+/* Absurd size attributes (up to 2^63 - 1) are rejected with NB_EINVAL naming the op and
+ * the attribute before any output-size arithmetic could overflow (the suite runs under
+ * UBSan, which reports such an overflow); so is a weight whose (empty) kernel is huge. */
+#define CK_ATTR_ERR(call, op, attr)                                                          \
+  do {                                                                                       \
+    ck_assert_ptr_null(call);                                                                \
+    ck_assert_int_eq(nb_last_status(), NB_EINVAL);                                           \
+    ck_assert_error_contains(op);                                                            \
+    ck_assert_error_contains(attr);                                                          \
+  } while (0)
+START_TEST(test_attr_overflow) {
+  nb_scope_begin();
+  const int64_t huge = INT64_MAX, near = ((int64_t)1 << 62) + 1, over = (int64_t)INT32_MAX + 1;
+  nb_tensor *x = nb_ones(SHAPE(1, 2, 5, 5), NB_F32), *w = nb_ones(SHAPE(3, 2, 3, 3), NB_F32);
+  for (int i = 0; i < 3; i++) {
+    int64_t v = i == 0 ? huge : i == 1 ? near : over, a[2] = {1, v}, z[2] = {0, v};
+    CK_ATTR_ERR(nb_conv2d(x, w, NULL, a, NULL, NULL, 1), "conv2d", "stride");
+    CK_ATTR_ERR(nb_conv2d(x, w, NULL, NULL, z, NULL, 1), "conv2d", "padding");
+    CK_ATTR_ERR(nb_conv2d(x, w, NULL, NULL, NULL, a, 1), "conv2d", "dilation");
+    CK_ATTR_ERR(nb_conv2d(x, w, NULL, NULL, NULL, NULL, v), "conv2d", "groups");
+    CK_ATTR_ERR(nb_max_pool2d(x, a, NULL, NULL, NULL, false), "max_pool2d", "kernel_size");
+    CK_ATTR_ERR(nb_max_pool2d(x, (int64_t[]){2, 2}, a, NULL, NULL, true), "max_pool2d", "stride");
+    CK_ATTR_ERR(nb_max_pool2d(x, (int64_t[]){2, 2}, NULL, z, NULL, false), "max_pool2d", "padding");
+    CK_ATTR_ERR(nb_max_pool2d(x, (int64_t[]){2, 2}, NULL, NULL, a, false), "max_pool2d", "dilation");
+    CK_ATTR_ERR(nb_avg_pool2d(x, a, NULL, NULL, false, true), "avg_pool2d", "kernel_size");
+    CK_ATTR_ERR(nb_avg_pool2d(x, (int64_t[]){2, 2}, a, NULL, true, true), "avg_pool2d", "stride");
+    CK_ATTR_ERR(nb_avg_pool2d(x, (int64_t[]){2, 2}, NULL, z, false, true), "avg_pool2d", "padding");
+    CK_ATTR_ERR(nb_adaptive_avg_pool2d(x, a), "adaptive_avg_pool2d", "output_size");
+  }
+  /* no output channels: any kernel size is a valid (empty) weight, but kh·kw overflows */
+  nb_tensor *wbig = nb_empty(SHAPE(0, 2, (int64_t)1 << 40, (int64_t)1 << 40), NB_F32);
+  ck_assert_msg(wbig != NULL, "%s", nb_last_error());
+  CK_ATTR_ERR(nb_conv2d(x, wbig, NULL, NULL, NULL, NULL, 1), "conv2d", "overflow");
+  /* in range: still an ordinary result */
+  ck_assert_ptr_nonnull(nb_conv2d(x, w, NULL, (int64_t[]){INT32_MAX, INT32_MAX}, NULL, NULL, 1));
+  nb_scope_end();
+}
+END_TEST
+
 static Suite *make_suite(void) {
   Suite *s = suite_create("nn");
   TCase *tc = tcase_create("closed form");
@@ -458,6 +498,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_softmax_hand);
   tcase_add_test(tc, test_dropout);
   tcase_add_test(tc, test_errors);
+  tcase_add_test(tc, test_attr_overflow);
   tcase_add_test(tc, test_deterministic_one_thread);
   tcase_add_test(tc, test_no_leaks);
   tcase_add_test(tc, test_review_edge_cases);
