@@ -64,9 +64,17 @@ static void freelist_destroy(void *arg) {
 }
 static void freelist_key_init(void) { pthread_key_create(&free_key, freelist_destroy); }
 
-/* The calling thread's cache, or NULL while the thread is being torn down. */
-static inline freelist *cache_for_put(void) {
+/* The calling thread's cache. The empty asm makes the compiler keep the address in a
+ * register: with TLS descriptors it would otherwise recompute it (an indirect call) at
+ * each use, and hot paths fetch it once and pass it down. */
+static inline freelist *fl_get(void) {
   freelist *fl = &tl_free;
+  __asm__("" : "+r"(fl));
+  return fl;
+}
+
+/* fl, ready to take blocks back; NULL while the thread is being torn down. */
+static inline freelist *cache_for_put(freelist *fl) {
   if (NB_UNLIKELY(fl->dead))
     return NULL;
   if (NB_UNLIKELY(!fl->registered)) {
@@ -76,20 +84,25 @@ static inline freelist *cache_for_put(void) {
   }
   return fl;
 }
+#else
+typedef struct freelist freelist; /* no caches: everything goes to malloc and free */
+static inline freelist *fl_get(void) { return NULL; }
 #endif
 
 /* ---- storage ---------------------------------------------------------------------- */
 
-nb_storage *nb__storage_new(size_t nbytes) {
+static nb_storage *storage_new(freelist *fl, size_t nbytes) {
   size_t head = sizeof(nb_storage);
   char *block = NULL;
 #ifndef NB_NO_FREELIST
-  if (nbytes <= NB_SMALL_DATA && tl_free.blocks) {
-    nb_storage *b = tl_free.blocks;
-    tl_free.blocks = b->data;
-    tl_free.n_blocks--;
+  if (nbytes <= NB_SMALL_DATA && fl->blocks) {
+    nb_storage *b = fl->blocks;
+    fl->blocks = b->data;
+    fl->n_blocks--;
     block = (char *)b;
   }
+#else
+  (void)fl;
 #endif
   if (!block) {
     if (nbytes > SIZE_MAX - head - NB_ALIGN) {
@@ -112,12 +125,16 @@ nb_storage *nb__storage_new(size_t nbytes) {
   return s;
 }
 
-void nb__storage_release(nb_storage *s) {
+nb_storage *nb__storage_new(size_t nbytes) { return storage_new(fl_get(), nbytes); }
+
+/* Drop a reference; the last one returns the block to the thread's cache (fl, or looked
+ * up when NULL) or to malloc. */
+static void storage_release(freelist *fl, nb_storage *s) {
   if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) != 0)
     return;
 #ifndef NB_NO_FREELIST
   if (s->nbytes <= NB_SMALL_DATA) {
-    freelist *fl = cache_for_put();
+    fl = cache_for_put(fl ? fl : fl_get());
     if (fl && fl->n_blocks < NB_FREELIST_MAX) {
       s->data = fl->blocks;
       fl->blocks = s;
@@ -125,9 +142,13 @@ void nb__storage_release(nb_storage *s) {
       return;
     }
   }
+#else
+  (void)fl;
 #endif
   free(s);
 }
+
+void nb__storage_release(nb_storage *s) { storage_release(NULL, s); }
 
 /* ---- tensor structs ------------------------------------------------------------------ */
 
@@ -145,16 +166,17 @@ static inline void zero_tensor(nb_tensor *t) {
 }
 #endif
 
-nb_tensor *nb__tensor_alloc(void) {
+static nb_tensor *tensor_alloc(freelist *fl) {
   nb_tensor *t;
 #ifndef NB_NO_FREELIST
-  freelist *fl = &tl_free;
   if (fl->tensors) {
     t = fl->tensors;
     fl->tensors = (nb_tensor *)(void *)t->storage;
     fl->n_tensors--;
     zero_tensor(t);
   } else
+#else
+  (void)fl;
 #endif
   {
     t = calloc(1, sizeof *t);
@@ -168,16 +190,20 @@ nb_tensor *nb__tensor_alloc(void) {
   return t;
 }
 
-static void tensor_recycle(nb_tensor *t) {
+nb_tensor *nb__tensor_alloc(void) { return tensor_alloc(fl_get()); }
+
+static void tensor_recycle(freelist *fl, nb_tensor *t) {
   atomic_fetch_sub_explicit(&live_tensors, 1, memory_order_relaxed);
 #ifndef NB_NO_FREELIST
-  freelist *fl = cache_for_put();
+  fl = cache_for_put(fl);
   if (fl && fl->n_tensors < NB_FREELIST_MAX) {
     t->storage = (nb_storage *)(void *)fl->tensors;
     fl->tensors = t;
     fl->n_tensors++;
     return;
   }
+#else
+  (void)fl;
 #endif
   free(t);
 }
@@ -192,8 +218,9 @@ void nb_release(nb_tensor *t) {
   if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0)
     return;
   nb__autograd_forget(t); /* grad_fn, grad, hooks and weak references */
-  nb__storage_release(t->storage);
-  tensor_recycle(t);
+  freelist *fl = fl_get();
+  storage_release(fl, t->storage);
+  tensor_recycle(fl, t);
 }
 
 nb_tensor *nb_keep(nb_tensor *t) { return nb_retain(t); }
@@ -227,12 +254,13 @@ nb_tensor *nb__tensor_new(int ndim, const int64_t *shape, nb_dtype dt) {
                  nb_shape_str(ndim, shape, nb__tmpbuf(NULL), 256));
     return NULL;
   }
-  nb_storage *s = nb__storage_new(nbytes);
+  freelist *fl = fl_get();
+  nb_storage *s = storage_new(fl, nbytes);
   if (!s)
     return NULL;
-  nb_tensor *t = nb__tensor_alloc();
+  nb_tensor *t = tensor_alloc(fl);
   if (!t) {
-    nb__storage_release(s);
+    storage_release(fl, s);
     return NULL;
   }
   t->dtype = (uint8_t)dt;
