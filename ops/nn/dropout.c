@@ -4,10 +4,24 @@
  * index), the seed drawn once per call from the core's default generator
  * (nb_generator_u64(NULL)); backward rebuilds the same mask from the saved seed, so no
  * mask is stored and any thread count gives the same mask.
+ * The hash is 32-bit (two rounds of the "lowbias32" integer mixer keyed by the seed,
+ * the index's high word folded into the key), so the loops vectorise; an element is
+ * kept when its top 24 bits are >= p·2^24 (rounded up), i.e. with probability 1 − p
+ * to within 2^-24. Compiled also for AVX2 (ifunc; integer work, same bits either way).
  */
 #include "nn_util.h"
 
+#include <math.h>
 #include <string.h>
+
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+#define DR_VEC __attribute__((target_clones("avx2", "default")))
+#endif
+#endif
+#ifndef DR_VEC
+#define DR_VEC
+#endif
 
 typedef struct dropout_blob {
   uint64_t seed;
@@ -23,25 +37,52 @@ typedef struct dr_job {
   void *y;
 } dr_job;
 
-/* splitmix64 of the element's counter: a uniform double in [0, 1). */
-static double uniform_at(uint64_t seed, int64_t i) {
-  uint64_t z = seed + (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return (double)(z >> 11) * 0x1.0p-53;
+/* Chris Wellons' lowbias32 mixer (a bijection of 32-bit words). */
+static inline uint32_t mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352du;
+  x ^= x >> 15;
+  x *= 0x846ca68bu;
+  x ^= x >> 16;
+  return x;
 }
+
+/* The kernels ignore FP exception flags (nothing reads them), so GCC if-converts the
+ * select and vectorises. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+/* Elements [i0, i1) of one 2^32-element stretch (same high index word): y = x·scale where
+ * the element's hash clears the threshold, else 0. */
+#define DR_KERNEL(T, SUF)                                                                    \
+  DR_VEC static void keep_##SUF(const T *x, T *y, int64_t i0, int64_t i1, uint32_t k1, uint32_t k2, \
+                                int32_t thr, T sc) {                                         \
+    for (int64_t i = i0; i < i1; i++) {                                                      \
+      int32_t u = (int32_t)(mix32(mix32((uint32_t)i + k1) ^ k2) >> 8);                       \
+      y[i] = u >= thr ? x[i] * sc : (T)0;                                                    \
+    }                                                                                        \
+  }
+DR_KERNEL(float, f32)
+DR_KERNEL(double, f64)
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 static void apply(int64_t i0, int64_t i1, void *u) {
   const dr_job *j = u;
-  if (j->dt == NB_F32) {
-    const float *x = j->x;
-    float *y = j->y, sc = (float)j->scale;
-    for (int64_t i = i0; i < i1; i++) y[i] = uniform_at(j->seed, i) >= j->p ? x[i] * sc : 0.0f;
-  } else {
-    const double *x = j->x;
-    double *y = j->y;
-    for (int64_t i = i0; i < i1; i++) y[i] = uniform_at(j->seed, i) >= j->p ? x[i] * j->scale : 0.0;
+  /* p·2^24 rounded up: u (uniform on [0, 2^24)) >= thr has probability 1 − p (exactly
+   * when p·2^24 is an integer); p = 1 keeps nothing */
+  int32_t thr = (int32_t)ceil(j->p * 16777216.0);
+  uint32_t k1 = (uint32_t)j->seed;
+  while (i0 < i1) {
+    int64_t hi = i0 >> 32, e = (hi + 1) << 32 < i1 ? (hi + 1) << 32 : i1;
+    uint32_t k2 = mix32((uint32_t)(j->seed >> 32) ^ mix32((uint32_t)hi + 0x9E3779B9u));
+    if (j->dt == NB_F32)
+      keep_f32(j->x, j->y, i0, e, k1, k2, thr, (float)j->scale);
+    else
+      keep_f64(j->x, j->y, i0, e, k1, k2, thr, j->scale);
+    i0 = e;
   }
 }
 
