@@ -176,6 +176,32 @@ BN_VEC static void seg_dot(const float *g, const float *p, int64_t n, double m, 
   *sgx += rb;
 }
 
+/* Eval backward of one plane: seg_dot's sums plus dx = k·g in the same pass. */
+BN_VEC static void seg_dot_dx(const float *g, const float *p, int64_t n, double m, float k, float *dx,
+                              double *sg, double *sgx) {
+  double a[LANES] = {0}, b[LANES] = {0}, ra = 0, rb = 0;
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; l++) {
+      a[l] += g[i + l];
+      b[l] += (double)g[i + l] * ((double)p[i + l] - m);
+      dx[i + l] = k * g[i + l];
+    }
+  for (; i < n; i++) {
+    ra += g[i];
+    rb += (double)g[i] * ((double)p[i] - m);
+    dx[i] = k * g[i];
+  }
+  for (int l = 0; l < LANES; l++) ra += a[l], rb += b[l];
+  *sg += ra;
+  *sgx += rb;
+}
+
+/* y = x·a + b over n floats (one plane). */
+BN_VEC static void seg_affine(float *y, const float *x, float a, float b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
+}
+
 /* Column accumulators: acc[i] += p[i] (m NULL) or (p[i] − m[i])². */
 BN_VEC static void col_sum(double *acc, const float *p, const double *m, int64_t n) {
   if (m == NULL)
@@ -247,11 +273,7 @@ static void fwd_f32(int64_t c0, int64_t c1, void *u) {
       }
       float a, b;
       bn_channel(j, c, ss, &a, &b);
-      for (int64_t n = 0; n < N; n++) {
-        const float *p = x + (n * C + c) * S;
-        float *q = y + (n * C + c) * S;
-        for (int64_t i = 0; i < S; i++) q[i] = p[i] * a + b;
-      }
+      for (int64_t n = 0; n < N; n++) seg_affine(y + (n * C + c) * S, x + (n * C + c) * S, a, b, S);
     }
     return;
   }
@@ -309,9 +331,17 @@ static void bwd_f32(int64_t c0, int64_t c1, void *u) {
   if (S >= SMALL_S) {
     for (int64_t c = c0; c < c1; c++) {
       double sg = 0, sgx = 0;
+      float k, kx, k0, m = (float)j->mean[c];
+      if (!j->training && d) { /* dx = k·g needs no sums: one pass */
+        float ke = (float)(j->invstd[c] * (j->w ? ld(j->dt, j->w, c * j->wst) : 1.0));
+        for (int64_t n = 0; n < N; n++)
+          seg_dot_dx(g + (n * C + c) * S, x + (n * C + c) * S, S, j->mean[c], ke, d + (n * C + c) * S,
+                     &sg, &sgx);
+        bn_grad_channel(j, c, sg, sgx, &k, &kx, &k0);
+        continue;
+      }
       for (int64_t n = 0; n < N; n++)
         seg_dot(g + (n * C + c) * S, x + (n * C + c) * S, S, j->mean[c], &sg, &sgx);
-      float k, kx, k0, m = (float)j->mean[c];
       bn_grad_channel(j, c, sg, sgx, &k, &kx, &k0);
       if (!d) continue;
       for (int64_t n = 0; n < N; n++) {
