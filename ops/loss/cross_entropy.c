@@ -16,6 +16,7 @@
 #include "loss_util.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
@@ -36,15 +37,29 @@
 #endif
 #include "../elementwise/ew_exp.h" /* after the pragma, so ew_expf inlines into the kernels */
 
+/* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2). */
+typedef float ce_v8 __attribute__((vector_size(32)));
+typedef int32_t ce_v8i __attribute__((vector_size(32)));
+
 /* logsumexp of a float row, the max shift as softmax's. */
 CE_VEC static double row_lse(const float *z, int64_t n) {
-  float m[LANES], mx = -INFINITY, s[LANES] = {0};
-  for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
+  ce_v8 m0, m1, v;
+  float mx = -INFINITY, s[LANES] = {0};
+  for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
   int64_t i = 0;
-  for (; i + LANES <= n; i += LANES)
-    for (int l = 0; l < LANES; l++) m[l] = z[i + l] > m[l] ? z[i + l] : m[l];
+  for (; i + LANES <= n; i += LANES) { /* compare-and-select max, 16 lanes */
+    memcpy(&v, z + i, sizeof v);
+    ce_v8i k = v > m0;
+    m0 = (ce_v8)(((ce_v8i)v & k) | ((ce_v8i)m0 & ~k));
+    memcpy(&v, z + i + 8, sizeof v);
+    k = v > m1;
+    m1 = (ce_v8)(((ce_v8i)v & k) | ((ce_v8i)m1 & ~k));
+  }
   for (int64_t k = i; k < n; k++) mx = z[k] > mx ? z[k] : mx;
-  for (int l = 0; l < LANES; l++) mx = m[l] > mx ? m[l] : mx;
+  for (int l = 0; l < 8; l++) {
+    mx = m0[l] > mx ? m0[l] : mx;
+    mx = m1[l] > mx ? m1[l] : mx;
+  }
   if (isinf(mx) && mx < 0) mx = 0; /* all -inf: avoid inf - inf */
   double r = 0;
   for (i = 0; i + LANES <= n; i += LANES)

@@ -12,6 +12,7 @@
 #include "nn_util.h"
 
 #include <math.h>
+#include <string.h>
 
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
 #if __has_attribute(target_clones)
@@ -32,14 +33,29 @@
 #endif
 #include "../elementwise/ew_exp.h" /* after the pragma, so ew_expf inlines into the kernels */
 
+/* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2): a
+ * compare-and-select max, which GCC keeps scalar when written over an array. */
+typedef float sm_v8 __attribute__((vector_size(32)));
+typedef int32_t sm_v8i __attribute__((vector_size(32)));
+
 SM_VEC static float row_max(const float *x, int64_t n) {
-  float m[LANES], r = -INFINITY;
-  for (int l = 0; l < LANES; l++) m[l] = -INFINITY;
+  sm_v8 m0, m1, v;
+  float r = -INFINITY;
+  for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
   int64_t i = 0;
-  for (; i + LANES <= n; i += LANES)
-    for (int l = 0; l < LANES; l++) m[l] = x[i + l] > m[l] ? x[i + l] : m[l];
+  for (; i + LANES <= n; i += LANES) {
+    memcpy(&v, x + i, sizeof v);
+    sm_v8i k = v > m0;
+    m0 = (sm_v8)(((sm_v8i)v & k) | ((sm_v8i)m0 & ~k));
+    memcpy(&v, x + i + 8, sizeof v);
+    k = v > m1;
+    m1 = (sm_v8)(((sm_v8i)v & k) | ((sm_v8i)m1 & ~k));
+  }
   for (; i < n; i++) r = x[i] > r ? x[i] : r;
-  for (int l = 0; l < LANES; l++) r = m[l] > r ? m[l] : r;
+  for (int l = 0; l < 8; l++) {
+    r = m0[l] > r ? m0[l] : r;
+    r = m1[l] > r ? m1[l] : r;
+  }
   return r; /* a nan is skipped here but makes the row's sum, so the whole row, nan */
 }
 
