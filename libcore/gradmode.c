@@ -11,8 +11,9 @@ static _Thread_local int mode_depth, mode_cap;
 bool nb_is_grad_enabled(void) { return !grad_disabled; }
 
 bool nb_set_grad_enabled(bool enabled) {
-  bool prev = !grad_disabled;
-  grad_disabled = !enabled;
+  bool *d = NB_TLS_ADDR(grad_disabled);
+  bool prev = !*d;
+  *d = !enabled;
   return prev;
 }
 

@@ -23,6 +23,15 @@
  * uses TLS descriptors (-mtls-dialect=gnu2) where available instead, which read a
  * variable without calling __tls_get_addr and still allow dlopen. */
 #define NB_TLS _Thread_local
+/* The address of thread-local `var`, computed once: the empty asm hides where it came
+ * from, so the compiler keeps it in a register instead of recomputing it (with TLS
+ * descriptors, an indirect call) at every use. Hot functions take it once at the top. */
+#define NB_TLS_ADDR(var)                                                                   \
+  __extension__({                                                                          \
+    __typeof__(&(var)) nb_tls_p_ = &(var);                                                 \
+    __asm__("" : "+r"(nb_tls_p_));                                                         \
+    nb_tls_p_;                                                                             \
+  })
 
 /* ---- dtypes: inline forms of nb_dtype_size / nb_dtype_is_floating for the core's hot
  * paths (dtype.c exports the same functions for plugins and users) ---------------------- */

@@ -60,7 +60,7 @@ static void *node_mem(size_t sz, int8_t *cls) {
 #ifndef NODE_NO_FREELIST
   int k = (int)((sz - 1) / NODE_CLASS_BYTES);
   if (k < NODE_CLASSES) {
-    node_cache *c = &tl_nodes;
+    node_cache *c = NB_TLS_ADDR(tl_nodes);
     size_t csz = (size_t)(k + 1) * NODE_CLASS_BYTES;
     *cls = (int8_t)k;
     if (c->head[k]) {
@@ -79,7 +79,7 @@ static void *node_mem(size_t sz, int8_t *cls) {
 static void node_mem_free(void *p, int8_t cls) {
 #ifndef NODE_NO_FREELIST
   if (cls >= 0) {
-    node_cache *c = &tl_nodes;
+    node_cache *c = NB_TLS_ADDR(tl_nodes);
     if (!c->dead && c->n[cls] < NODE_CACHE_MAX) {
       if (NB_UNLIKELY(!c->registered)) {
         pthread_once(&node_once, node_key_init);

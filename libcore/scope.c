@@ -45,7 +45,7 @@ static void ensure_registered(scope_stack *s) {
 }
 
 int nb_scope_begin(void) {
-  scope_stack *s = &tl_scopes;
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == s->cap_marks) {
     int cap = s->cap_marks ? s->cap_marks * 2 : 16;
     int64_t *m = realloc(s->marks, (size_t)cap * sizeof *m);
@@ -67,7 +67,7 @@ static void release_top(scope_stack *s) {
 }
 
 int nb_scope_end(void) {
-  scope_stack *s = &tl_scopes;
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == 0)
     return nb_set_error(NB_ESTATE, "nb_scope_end: no scope is open");
   release_top(s);
@@ -76,7 +76,7 @@ int nb_scope_end(void) {
 }
 
 nb_tensor *nb_scope_end_return(nb_tensor *t) {
-  scope_stack *s = &tl_scopes;
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == 0) {
     nb_set_error(NB_ESTATE, "nb_scope_end_return: no scope is open");
     return NULL;
@@ -88,7 +88,7 @@ nb_tensor *nb_scope_end_return(nb_tensor *t) {
 }
 
 void nb__scope_end_keep(int n, nb_tensor *const *t) {
-  scope_stack *s = &tl_scopes;
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
   int64_t mark = s->marks[s->depth - 1];
   bool exact = s->n - mark == n;
   for (int j = 0; exact && j < n; j++)
@@ -106,7 +106,7 @@ void nb__scope_end_keep(int n, nb_tensor *const *t) {
 int nb_scope_depth(void) { return tl_scopes.depth; }
 
 nb_tensor *nb__scope_register(nb_tensor *t) {
-  scope_stack *s = &tl_scopes;
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (!t || s->depth == 0)
     return t;
   if (NB_UNLIKELY(s->n == s->cap)) {

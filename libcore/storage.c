@@ -64,14 +64,8 @@ static void freelist_destroy(void *arg) {
 }
 static void freelist_key_init(void) { pthread_key_create(&free_key, freelist_destroy); }
 
-/* The calling thread's cache. The empty asm makes the compiler keep the address in a
- * register: with TLS descriptors it would otherwise recompute it (an indirect call) at
- * each use, and hot paths fetch it once and pass it down. */
-static inline freelist *fl_get(void) {
-  freelist *fl = &tl_free;
-  __asm__("" : "+r"(fl));
-  return fl;
-}
+/* The calling thread's cache; hot paths fetch it once and pass it down. */
+static inline freelist *fl_get(void) { return NB_TLS_ADDR(tl_free); }
 
 /* fl, ready to take blocks back; NULL while the thread is being torn down. */
 static inline freelist *cache_for_put(freelist *fl) {
