@@ -159,8 +159,11 @@ int main(int argc, char **argv) {
       if (strcmp(kname, kind_names[k]) == 0) c.kind = (enum kind)k;
     int64_t sh[NB_MAX_DIMS];
     int nd = parse_shape(shs, sh);
-    if (c.kind == K_COUNT || nd == 0) {
-      fprintf(stderr, "%s: unknown case kind %s or bad shape %s\n", argv[1], kname, shs);
+    if (c.kind == K_COUNT || nd == 0 || ((c.kind == K_CROSS_ENTROPY || c.kind == K_NLL) && nd != 2)) {
+      fprintf(stderr, "%s: unknown case kind %s or bad shape %s (class losses take NxC)\n", argv[1],
+              kname, shs);
+      fclose(f);
+      nb_generator_free(gen);
       return 1;
     }
     for (int i = 0; i < 3; i++) c.p[i] = (int64_t)a[i];
@@ -201,6 +204,8 @@ int main(int argc, char **argv) {
     nb_scope_end();
     if (rc < 0) {
       fprintf(stderr, "%s: %s\n", name, nb_last_error());
+      fclose(f);
+      nb_generator_free(gen);
       return 1;
     }
     printf("%s %.4f %.4f %.2f\n", name, med * 1e3, mn * 1e3, bytes / med * 1e-9);
