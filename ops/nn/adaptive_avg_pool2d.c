@@ -1,8 +1,37 @@
 /* ops/nn/adaptive_avg_pool2d.c — "adaptive_avg_pool2d": PyTorch's
  * F.adaptive_avg_pool2d. Output cell o of a dim of input size I and output size O
  * averages [floor(o·I/O), ceil((o+1)·I/O)); backward spreads g/count over that window.
+ * A 1×1 output in float32 (global average pooling, the ResNet head) takes a direct
+ * plane loop computing the same values as the window tables (sum in double in order).
  */
 #include "nn_util.h"
+
+typedef struct gap_job {
+  int64_t hw;
+  const float *src;
+  float *dst;
+} gap_job;
+
+/* Planes [q0, q1): forward y[q] = Σ x / hw. */
+static void gap_fwd(int64_t q0, int64_t q1, void *u) {
+  const gap_job *j = u;
+  for (int64_t q = q0; q < q1; q++) {
+    const float *x = j->src + q * j->hw;
+    double s = 0;
+    for (int64_t i = 0; i < j->hw; i++) s += x[i];
+    j->dst[q] = (float)(s / (double)j->hw);
+  }
+}
+
+/* Planes [q0, q1): backward dx = g[q] / hw over the plane. */
+static void gap_bwd(int64_t q0, int64_t q1, void *u) {
+  const gap_job *j = u;
+  for (int64_t q = q0; q < q1; q++) {
+    float v = 0.0f + (float)(j->src[q] / (double)j->hw); /* 0 + v as the window kernel */
+    float *dx = j->dst + q * j->hw;
+    for (int64_t i = 0; i < j->hw; i++) dx[i] = v;
+  }
+}
 
 /* The windows of an adaptive pooling from H×W to OH×OW (a->planes, H, W, OH, OW set). */
 static int windows(nn_avg_windows *a) {
@@ -42,7 +71,12 @@ static int adaptive_avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in,
   nb_tensor *y = nb_empty(nb_ndim(in[0]), shape, dt);
   nn_avg_windows a = {.planes = planes, .H = H, .W = W, .OH = os[0], .OW = os[1]};
   if (x == NULL || y == NULL || windows(&a) < 0) return nb_last_status();
-  nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NN_GRAIN / (H * W + os[0] * os[1]));
+  if (dt == NB_F32 && os[0] == 1 && os[1] == 1) {
+    gap_job g = {H * W, nb_data(x), nb_data(y)};
+    nb_parallel_for(planes, 1 + NN_GRAIN / (H * W + 1), gap_fwd, &g);
+  } else {
+    nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NN_GRAIN / (H * W + os[0] * os[1]));
+  }
   out[0] = y;
   return 0;
 }
@@ -55,7 +89,12 @@ static int adaptive_avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out,
   nn_avg_windows a = {.planes = nd == 4 ? xs[0] * xs[1] : xs[0], .H = xs[nd - 2], .W = xs[nd - 1],
                       .OH = ys[ond - 2], .OW = ys[ond - 1]};
   if (dx == NULL || g == NULL || windows(&a) < 0) return nb_last_status();
-  nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NN_GRAIN / (a.H * a.W + a.OH * a.OW));
+  if (dt == NB_F32 && a.OH == 1 && a.OW == 1) {
+    gap_job gj = {a.H * a.W, nb_data(g), nb_data(dx)};
+    nb_parallel_for(a.planes, 1 + NN_GRAIN / (a.H * a.W + 1), gap_bwd, &gj);
+  } else {
+    nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NN_GRAIN / (a.H * a.W + a.OH * a.OW));
+  }
   grad_in[0] = dx;
   return 0;
 }
