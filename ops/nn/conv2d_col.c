@@ -152,6 +152,22 @@ CONV_KERNELS(double, f64)
   static inline __attribute__((always_inline)) void blk_loop_##SUF(                          \
       T *restrict d, int64_t drs, int64_t dcs, const T *restrict s, int64_t srs, int64_t scs,  \
       int64_t rows, int64_t cols, bool add) {                                                 \
+    typedef T vec __attribute__((vector_size(16)));                                           \
+    const int64_t vl = (int64_t)(16 / sizeof(T));                                             \
+    if (dcs == 1 && scs == 1 && cols % vl == 0) {                                             \
+      /* explicit 16-byte vectors: GCC leaves the unrolled scalar form of the add */         \
+      for (int64_t r = 0; r < rows; r++)                                                      \
+        for (int64_t c = 0; c < cols; c += vl) {                                              \
+          vec a, b;                                                                           \
+          memcpy(&b, s + r * srs + c, sizeof b);                                              \
+          if (add) {                                                                          \
+            memcpy(&a, d + r * drs + c, sizeof a);                                            \
+            b += a;                                                                           \
+          }                                                                                   \
+          memcpy(d + r * drs + c, &b, sizeof b);                                              \
+        }                                                                                     \
+      return;                                                                                 \
+    }                                                                                         \
     for (int64_t r = 0; r < rows; r++)                                                        \
       for (int64_t c = 0; c < cols; c++) {                                                    \
         if (add)                                                                              \
