@@ -23,24 +23,34 @@ typedef union {
   uint64_t u;
 } ew_f64bits;
 
-static inline float ew_expf(float x) {
-  const float magic = 12582912.0f; /* 1.5 * 2^23 */
-  /* two unconditional compares (a nested ?: would keep GCC from if-converting) */
-  float lo = x < -104.0f ? -104.0f : x;
-  float xc = lo > 89.0f ? 89.0f : lo;
-  ew_f32bits t = {xc * 1.44269504088896341f + magic};
-  float nf = t.f - magic;
-  ew_f32bits h = {nf * 0.5f + magic}; /* n1 ~ n/2, so 2^n1 and 2^(n-n1) stay normal */
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
+#define EW_MAGIC_F 12582912.0f /* 1.5 * 2^23 */
+
+/* The steps ew_expf and ew_expf_neg share, for a clamped argument xc: *t gets
+ * n = round(xc / ln 2) in magic form, *nf the same n as a float; returns e^r for
+ * r = xc - n ln 2 (|r| <= ln2/2). */
+static inline float ew_expf_reduced(float xc, ew_f32bits *t, float *nf) {
+  t->f = xc * 1.44269504088896341f + EW_MAGIC_F;
+  *nf = t->f - EW_MAGIC_F;
+  float r = xc - *nf * 0.693359375f;
+  r = r - *nf * -2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  ew_f32bits m = {magic};
+  return p * (r * r) + r + 1.0f;
+}
+
+static inline float ew_expf(float x) {
+  /* two unconditional compares (a nested ?: would keep GCC from if-converting) */
+  float lo = x < -104.0f ? -104.0f : x;
+  float xc = lo > 89.0f ? 89.0f : lo;
+  ew_f32bits t;
+  float nf;
+  float p = ew_expf_reduced(xc, &t, &nf);
+  ew_f32bits h = {nf * 0.5f + EW_MAGIC_F}; /* n1 ~ n/2, so 2^n1 and 2^(n-n1) stay normal */
+  ew_f32bits m = {EW_MAGIC_F};
   uint32_t n = t.u - m.u, n1 = h.u - m.u, n2 = n - n1;
   ew_f32bits s1, s2;
   s1.u = (n1 + 127u) << 23;
@@ -79,6 +89,19 @@ static inline double ew_exp(double x) {
   s2.u = (n2 + 1023u) << 52;
   double y = p * s1.f * s2.f;
   return x != x ? x : y;
+}
+
+/* e^x for arguments shifted by a maximum (softmax, logsumexp: x <= 0 up to rounding;
+ * valid to x = 88): one 2^n factor instead of two, so the same bits as ew_expf down to
+ * x = -87, below which the result (< 1.7e-38) is flushed to 0; nan stays nan. */
+static inline float ew_expf_neg(float x) {
+  float xc = x < -87.0f ? -87.0f : x;
+  ew_f32bits t, m = {EW_MAGIC_F}, sc;
+  float nf;
+  float p = ew_expf_reduced(xc, &t, &nf);
+  sc.u = (t.u - m.u + 127u) << 23;
+  float y = p * sc.f;
+  return x < -87.0f ? 0.0f : y;
 }
 
 /* e^x for a float or double expression. */

@@ -10,7 +10,7 @@
  *   ∂/∂z_c = (1 − ε)·w_t·(s_c − [c = t]) + (ε/C)·(s_c·Σw − w_c)
  * i.e. (softmax − onehot)/N for the plain mean.
  * Float32 logits with classes contiguous (S = 1, the (N, C) case) take vectorisable row
- * kernels: e^x in float (ce_exp, ew_expf's method for x <= 0), sums in 16 fixed float
+ * kernels: e^x in float (ew_expf_neg, ew_expf specialised to x <= 0), sums in 16 fixed float
  * lanes added in double, compiled also for AVX2 (ifunc, no FMA: same bits either way).
  */
 #include "loss_util.h"
@@ -36,29 +36,6 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 #include "../elementwise/ew_exp.h" /* after the pragma, so its helpers inline into the kernels */
-
-/* e^x for arguments shifted by the row max or logsumexp (x <= 0 up to rounding; valid
- * to x = 88): ew_expf's reduction and polynomial with one 2^n factor, so the same bits
- * as ew_expf down to x = -87, below which the result (< 1.7e-38) is flushed to 0. */
-static inline float ce_exp(float x) {
-  const float magic = 12582912.0f; /* 1.5 * 2^23 */
-  float xc = x < -87.0f ? -87.0f : x;
-  ew_f32bits t = {xc * 1.44269504088896341f + magic};
-  float nf = t.f - magic;
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  ew_f32bits m = {magic}, sc;
-  sc.u = (t.u - m.u + 127u) << 23;
-  float y = p * sc.f;
-  return x < -87.0f ? 0.0f : y;
-}
 
 /* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2). */
 typedef float ce_v8 __attribute__((vector_size(32)));
@@ -86,8 +63,8 @@ CE_VEC static double row_lse(const float *z, int64_t n) {
   if (isinf(mx) && mx < 0) mx = 0; /* all -inf: avoid inf - inf */
   double r = 0;
   for (i = 0; i + LANES <= n; i += LANES)
-    for (int l = 0; l < LANES; l++) s[l] += ce_exp(z[i + l] - mx);
-  for (; i < n; i++) r += ce_exp(z[i] - mx);
+    for (int l = 0; l < LANES; l++) s[l] += ew_expf_neg(z[i + l] - mx);
+  for (; i < n; i++) r += ew_expf_neg(z[i] - mx);
   for (int l = 0; l < LANES; l++) r += s[l];
   return (double)mx + log(r);
 }
@@ -114,9 +91,9 @@ CE_VEC static double row_wsum(const float *z, const float *w, int64_t n) {
 CE_VEC static void row_grad(const float *z, float lse, float k, float e, const float *w, float *dz,
                             int64_t n) {
   if (w)
-    for (int64_t c = 0; c < n; c++) dz[c] = k * ce_exp(z[c] - lse) - e * w[c];
+    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg(z[c] - lse) - e * w[c];
   else
-    for (int64_t c = 0; c < n; c++) dz[c] = k * ce_exp(z[c] - lse) - e;
+    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg(z[c] - lse) - e;
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options

@@ -6,7 +6,7 @@
  * independent and run in parallel (inner positions in blocks of 64).
  * Backward: softmax dx = y·(g − Σ g·y); log_softmax dx = g − exp(y)·Σ g.
  * Float32 rows along the last dim (inner = 1, the classifier case) take vectorisable
- * row kernels: e^x by sm_exp (ew_expf's method specialised to x <= 0), sums in 16 fixed
+ * row kernels: e^x by ew_expf_neg (ew_exp.h: ew_expf specialised to x <= 0), sums in 16 fixed
  * float lanes added in double, compiled also for AVX2 (ifunc, no FMA, so both variants
  * give the same bits).
  */
@@ -33,29 +33,6 @@
 #pragma GCC optimize("no-trapping-math")
 #endif
 #include "../elementwise/ew_exp.h" /* after the pragma, so its helpers inline into the kernels */
-
-/* e^x for the shifted arguments of softmax (x <= 0 up to rounding; valid to x = 88):
- * ew_expf's reduction and polynomial with one 2^n factor, so the same bits as ew_expf
- * down to x = -87, below which the result (< 1.7e-38) is flushed to 0; nan stays nan. */
-static inline float sm_exp(float x) {
-  const float magic = 12582912.0f; /* 1.5 * 2^23 */
-  float xc = x < -87.0f ? -87.0f : x;
-  ew_f32bits t = {xc * 1.44269504088896341f + magic};
-  float nf = t.f - magic;
-  float r = xc - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * (r * r) + r + 1.0f;
-  ew_f32bits m = {magic}, sc;
-  sc.u = (t.u - m.u + 127u) << 23;
-  float y = p * sc.f;
-  return x < -87.0f ? 0.0f : y;
-}
 
 /* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2): a
  * compare-and-select max, which GCC keeps scalar when written over an array. */
@@ -91,15 +68,15 @@ SM_VEC static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
   if (y) {
     for (; i + LANES <= n; i += LANES)
       for (int l = 0; l < LANES; l++) {
-        float e = sm_exp(x[i + l] - m);
+        float e = ew_expf_neg(x[i + l] - m);
         y[i + l] = e;
         s[l] += e;
       }
-    for (; i < n; i++) r += y[i] = sm_exp(x[i] - m);
+    for (; i < n; i++) r += y[i] = ew_expf_neg(x[i] - m);
   } else {
     for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) s[l] += sm_exp(x[i + l] - m);
-    for (; i < n; i++) r += sm_exp(x[i] - m);
+      for (int l = 0; l < LANES; l++) s[l] += ew_expf_neg(x[i + l] - m);
+    for (; i < n; i++) r += ew_expf_neg(x[i] - m);
   }
   for (int l = 0; l < LANES; l++) r += s[l];
   return r;
@@ -140,7 +117,7 @@ SM_VEC static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
 SM_VEC static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
   if (is_log) {
     float s = (float)row_dot(g, NULL, n);
-    for (int64_t i = 0; i < n; i++) dx[i] = g[i] - sm_exp(y[i]) * s;
+    for (int64_t i = 0; i < n; i++) dx[i] = g[i] - ew_expf_neg(y[i]) * s;
   } else {
     float s = (float)row_dot(g, y, n);
     for (int64_t i = 0; i < n; i++) dx[i] = y[i] * (g[i] - s);
