@@ -270,6 +270,51 @@ START_TEST(test_batch_norm_stats) {
 }
 END_TEST
 
+/* Which tap max_pool2d picks (PyTorch: take v when v > max or v is NaN): the first of
+ * equal maxima, the last NaN, the first tap of an all -inf window; in float32 and
+ * float64, for a window inside the plane (the masked fast path) and for border windows
+ * (padding 1: the checked path). The gradient lands on the picked tap. */
+START_TEST(test_max_pool_pick) {
+  nb_scope_begin();
+  const double inf = INFINITY, nan = NAN;
+  for (int d = 0; d < 2; d++) {
+    nb_dtype dt = d ? NB_F64 : NB_F32;
+    struct {
+      double x[9];
+      double y;
+      int at;
+    } c[] = {{{1, 5, 5, 0, 5, 2, 3, 4, 1}, 5, 1},
+             {{nan, 1, nan, 2, 3, 4, 5, 6, 7}, nan, 2},
+             {{-inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf, -inf}, -inf, 0}};
+    for (int k = 0; k < 3; k++) {
+      for (int pad = 0; pad < 2; pad++) {
+        nb_tensor *x = nb_requires_grad_(nb_to_dtype(
+            reshape_data(nb_from_doubles(c[k].x, 9, NB_F64), SHAPE(1, 1, 3, 3)), dt));
+        /* pad 0: one 3x3 window inside the plane; pad 1: a 3x3 window of stride 3 whose
+         * taps are the plane's top-left 2x2, so use a case with the pick there */
+        nb_tensor *y = pad ? nb_max_pool2d(x, (int64_t[]){3, 3}, (int64_t[]){3, 3},
+                                           (int64_t[]){1, 1}, NULL, false)
+                           : nb_max_pool2d(x, (int64_t[]){3, 3}, NULL, NULL, NULL, false);
+        ck_assert_ptr_nonnull(y);
+        ck_assert_int_eq(backward_ones(y), 0);
+        double g[9], out[4];
+        ck_assert_int_eq(nb_to_doubles(nb_grad(x), g, 9), 0);
+        ck_assert_int_eq(nb_to_doubles(y, out, nb_numel(y)), 0);
+        if (!pad) {
+          ck_assert(isnan(c[k].y) ? isnan(out[0]) : out[0] == c[k].y);
+          for (int i = 0; i < 9; i++) ck_assert_msg(g[i] == (i == c[k].at), "case %d dtype %d tap %d", k, d, i);
+        } else {
+          /* window 0 covers x[0], x[1], x[3], x[4]: the picks there are 1 (5), 0 (nan), 0 */
+          int at = k == 0 ? 1 : 0;
+          ck_assert_msg(g[at] >= 1, "border case %d dtype %d", k, d);
+        }
+      }
+    }
+  }
+  nb_scope_end();
+}
+END_TEST
+
 START_TEST(test_pools_hand) {
   nb_scope_begin();
   nb_tensor *x = nb_requires_grad_(reshape_data(T1(1, 5, 3, 2), SHAPE(1, 1, 2, 2)));
@@ -495,6 +540,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_matmul_hand);
   tcase_add_test(tc, test_batch_norm_stats);
   tcase_add_test(tc, test_pools_hand);
+  tcase_add_test(tc, test_max_pool_pick);
   tcase_add_test(tc, test_softmax_hand);
   tcase_add_test(tc, test_dropout);
   tcase_add_test(tc, test_errors);
