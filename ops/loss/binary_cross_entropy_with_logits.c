@@ -13,24 +13,14 @@
 
 #include <math.h>
 
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define BL_VEC __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef BL_VEC
-#define BL_VEC
-#endif
+#include "../ops_simd.h"
 
 #define LANES 16
 
 /* The fast kernels ignore FP exception flags (nothing reads them), so GCC if-converts
  * the range checks and selects and vectorises the loops. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
-#endif
-#include "../elementwise/ew_exp.h" /* after the pragma, so ew_expf inlines into the kernels */
+NB_OPS_FAST_FP_BEGIN
+#include "../elementwise/ew_exp.h" /* inside the region, so ew_expf inlines into the kernels */
 
 /* log(1 + e) for e in [0, 1] (or nan): log(u), u = 1 + e in [1, 2], from Cephes' logf
  * polynomial on u or u/2 (whichever is nearer 1), plus (e − (u − 1))/u for the part of e
@@ -67,7 +57,7 @@ static inline float bl_dx(float x, float t) {
 /* Σ over [0, n) of the losses, storing each in out when not NULL. The loops are
  * written separately for each case: a pointer tested inside a loop becomes masked loads
  * and stores, which are slow microcode assists when the pointer is NULL. */
-BL_VEC static double fast_fwd(const float *x, const float *t, float *out, int64_t n) {
+NB_OPS_CLONES static double fast_fwd(const float *x, const float *t, float *out, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -83,7 +73,7 @@ BL_VEC static double fast_fwd(const float *x, const float *t, float *out, int64_
 }
 
 /* gx = (σ(x) − t)·g, gt = −x·g over [0, n); g per element (gv) or the scalar gs. */
-BL_VEC static void fast_bwd(const float *x, const float *t, const float *gv, float gs, float *gx,
+NB_OPS_CLONES static void fast_bwd(const float *x, const float *t, const float *gv, float gs, float *gx,
                             float *gt, int64_t n) {
   if (gx && gv)
     for (int64_t i = 0; i < n; i++) gx[i] = bl_dx(x[i], t[i]) * gv[i];
@@ -94,9 +84,7 @@ BL_VEC static void fast_bwd(const float *x, const float *t, const float *gv, flo
   else if (gt)
     for (int64_t i = 0; i < n; i++) gt[i] = -x[i] * gs;
 }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+NB_OPS_FAST_FP_END
 
 static double softplus_neg(double x) { return (x < 0 ? -x : 0) + log1p(exp(-fabs(x))); }
 static double sigmoid(double x) {

@@ -19,14 +19,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define BN_VEC __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef BN_VEC
-#define BN_VEC
-#endif
+#include "../ops_simd.h"
 
 typedef struct bn_job {
   nb_dtype dt;
@@ -157,7 +150,7 @@ static inline double lanes_sum(double r, const bn_v4d *v) {
 }
 
 /* Σ p[i] (!dev) or Σ (p[i] − m)² (dev) over n floats, in LANES double lanes. */
-BN_VEC static double seg_sum(const float *p, int64_t n, bool dev, double m) {
+NB_OPS_CLONES static double seg_sum(const float *p, int64_t n, bool dev, double m) {
   bn_v4d s[4] = {{0}};
   double r = 0;
   int64_t i = 0;
@@ -178,7 +171,7 @@ BN_VEC static double seg_sum(const float *p, int64_t n, bool dev, double m) {
 
 /* sg += Σ g[i], sgx += Σ g[i]·(p[i] − m) over n floats, in LANES double lanes; with dx
  * (eval backward) also dx[i] = k·g[i] in the same pass. */
-BN_VEC static void seg_dot(const float *restrict g, const float *restrict p, int64_t n, double m,
+NB_OPS_CLONES static void seg_dot(const float *restrict g, const float *restrict p, int64_t n, double m,
                            float k, float *restrict dx, double *sg, double *sgx) {
   bn_v4d a[4] = {{0}}, b[4] = {{0}};
   double ra = 0, rb = 0;
@@ -202,12 +195,12 @@ BN_VEC static void seg_dot(const float *restrict g, const float *restrict p, int
 }
 
 /* y = x·a + b over n floats (one plane). */
-BN_VEC static void seg_affine(float *y, const float *x, float a, float b, int64_t n) {
+NB_OPS_CLONES static void seg_affine(float *y, const float *x, float a, float b, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
 }
 
 /* Column accumulators: acc[i] += p[i] (m NULL) or (p[i] − m[i])². */
-BN_VEC static void col_sum(double *acc, const float *p, const double *m, int64_t n) {
+NB_OPS_CLONES static void col_sum(double *acc, const float *p, const double *m, int64_t n) {
   if (m == NULL)
     for (int64_t i = 0; i < n; i++) acc[i] += p[i];
   else
@@ -215,7 +208,7 @@ BN_VEC static void col_sum(double *acc, const float *p, const double *m, int64_t
 }
 
 /* sg[i] += g[i], sgx[i] += g[i]·(p[i] − m[i]). */
-BN_VEC static void col_dot(double *sg, double *sgx, const float *g, const float *p, const double *m,
+NB_OPS_CLONES static void col_dot(double *sg, double *sgx, const float *g, const float *p, const double *m,
                            int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     sg[i] += g[i];
@@ -224,12 +217,12 @@ BN_VEC static void col_dot(double *sg, double *sgx, const float *g, const float 
 }
 
 /* y = x·a + b elementwise with per-column a, b (n values). */
-BN_VEC static void col_affine(float *y, const float *x, const float *a, const float *b, int64_t n) {
+NB_OPS_CLONES static void col_affine(float *y, const float *x, const float *a, const float *b, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * a[i] + b[i];
 }
 
 /* dx = k·g + kx·(x − m) + k0 with per-column k, kx, m, k0 (n values). */
-BN_VEC static void col_dx(float *dx, const float *g, const float *x, const float *k, const float *kx,
+NB_OPS_CLONES static void col_dx(float *dx, const float *g, const float *x, const float *k, const float *kx,
                           const float *m, const float *k0, int64_t n) {
   for (int64_t i = 0; i < n; i++) dx[i] = k[i] * g[i] + kx[i] * (x[i] - m[i]) + k0[i];
 }

@@ -14,14 +14,7 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define DR_VEC __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef DR_VEC
-#define DR_VEC
-#endif
+#include "../ops_simd.h"
 
 typedef struct dropout_blob {
   uint64_t seed;
@@ -49,14 +42,11 @@ static inline uint32_t mix32(uint32_t x) {
 
 /* The kernels ignore FP exception flags (nothing reads them), so GCC if-converts the
  * select and vectorises. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
-#endif
+NB_OPS_FAST_FP_BEGIN
 /* Elements [i0, i1) of one 2^32-element stretch (same high index word): y = x·scale where
  * the element's hash clears the threshold, else 0. */
 #define DR_KERNEL(T, SUF)                                                                    \
-  DR_VEC static void keep_##SUF(const T *x, T *y, int64_t i0, int64_t i1, uint32_t k1, uint32_t k2, \
+  NB_OPS_CLONES static void keep_##SUF(const T *x, T *y, int64_t i0, int64_t i1, uint32_t k1, uint32_t k2, \
                                 int32_t thr, T sc) {                                         \
     for (int64_t i = i0; i < i1; i++) {                                                      \
       int32_t u = (int32_t)(mix32(mix32((uint32_t)i + k1) ^ k2) >> 8);                       \
@@ -65,9 +55,7 @@ static inline uint32_t mix32(uint32_t x) {
   }
 DR_KERNEL(float, f32)
 DR_KERNEL(double, f64)
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+NB_OPS_FAST_FP_END
 
 static void apply(int64_t i0, int64_t i1, void *u) {
   const dr_job *j = u;

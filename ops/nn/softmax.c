@@ -15,31 +15,21 @@
 #include <math.h>
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GLIBC__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-#define SM_VEC __attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-#ifndef SM_VEC
-#define SM_VEC
-#endif
+#include "../ops_simd.h"
 
 #define LANES 16
 
 /* The row kernels may ignore FP exception flags (nothing here reads them): without
  * this GCC will not if-convert ew_expf's range checks and keeps those loops scalar. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
-#endif
-#include "../elementwise/ew_exp.h" /* after the pragma, so its helpers inline into the kernels */
+NB_OPS_FAST_FP_BEGIN
+#include "../elementwise/ew_exp.h" /* inside the region, so its helpers inline into the kernels */
 
 /* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2): a
  * compare-and-select max, which GCC keeps scalar when written over an array. */
 typedef float sm_v8 __attribute__((vector_size(32)));
 typedef int32_t sm_v8i __attribute__((vector_size(32)));
 
-SM_VEC static float row_max(const float *x, int64_t n) {
+NB_OPS_CLONES static float row_max(const float *x, int64_t n) {
   sm_v8 m0, m1, v;
   float r = -INFINITY;
   for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
@@ -61,7 +51,7 @@ SM_VEC static float row_max(const float *x, int64_t n) {
 }
 
 /* Σ e^(x − m), storing each term in y when y is not NULL (softmax). */
-SM_VEC static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
+NB_OPS_CLONES static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -83,7 +73,7 @@ SM_VEC static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
 }
 
 /* Σ a·b (b NULL: Σ a). */
-SM_VEC static double row_dot(const float *a, const float *b, int64_t n) {
+NB_OPS_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -101,7 +91,7 @@ SM_VEC static double row_dot(const float *a, const float *b, int64_t n) {
 }
 
 /* One float32 row: forward (x -> y) of softmax or log_softmax. */
-SM_VEC static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
+NB_OPS_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
   float m = row_max(x, n);
   if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
   if (is_log) {
@@ -114,7 +104,7 @@ SM_VEC static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
 }
 
 /* One float32 row: backward from the saved output y and the gradient g. */
-SM_VEC static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
+NB_OPS_CLONES static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
   if (is_log) {
     float s = (float)row_dot(g, NULL, n);
     for (int64_t i = 0; i < n; i++) dx[i] = g[i] - ew_expf_neg(y[i]) * s;
@@ -124,9 +114,7 @@ SM_VEC static void row_bwd(const float *y, const float *g, float *dx, int64_t n,
   }
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
+NB_OPS_FAST_FP_END
 
 typedef struct sm_job {
   int64_t outer, D, inner, nblk;
