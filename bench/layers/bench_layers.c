@@ -16,39 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-static clockid_t clk = CLOCK_MONOTONIC;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-typedef int (*step_fn)(void *user);
-
-/* Median and minimum over at least 5 runs and min_s seconds (after 2 warm-ups);
- * as bench/nn/bench_nn.c. */
-static int timeit(step_fn fn, void *user, double min_s, double *med, double *mn) {
-  double t[201];
-  int n = 0;
-  for (int i = 0; i < 2; i++)
-    if (fn(user) < 0) return -1;
-  double start = now();
-  while (n < 201 && (n < 5 || now() - start < min_s)) {
-    double t0 = now();
-    if (fn(user) < 0) return -1;
-    t[n++] = now() - t0;
-  }
-  qsort(t, (size_t)n, sizeof t[0], cmp);
-  *med = t[n / 2];
-  *mn = t[0];
-  return 0;
-}
+#include "../timing.h"
 
 enum kind {
   K_BATCH_NORM, K_RELU, K_MAX_POOL, K_AVG_POOL, K_ADAPTIVE, K_SOFTMAX, K_LOG_SOFTMAX,
@@ -130,7 +98,7 @@ int main(int argc, char **argv) {
   }
   int threads = argc > 2 ? atoi(argv[2]) : 1;
   double min_s = argc > 3 ? atof(argv[3]) : 1.0;
-  if (threads == 1) clk = CLOCK_PROCESS_CPUTIME_ID;
+  bench_use_cpu_time(threads == 1);
   if (nb_set_num_threads(threads) < 0) {
     fprintf(stderr, "%s\n", nb_last_error());
     return 1;
@@ -199,7 +167,7 @@ int main(int argc, char **argv) {
     if (rc == 0 && nb_numel(y0) > 1) c.gy = nb_randn(nb_ndim(y0), nb_shape(y0), NB_F32, gen);
     if (rc == 0) {
       bytes = 4.0 * 2 * (double)(nb_numel(c.x) + nb_numel(y0));
-      rc = timeit(layer_step, &c, min_s, &med, &mn);
+      rc = bench_timeit(layer_step, &c, min_s, &med, &mn);
     }
     nb_scope_end();
     if (rc < 0) {

@@ -15,40 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-/* With one thread the process CPU time is used: on a shared machine it is far less noisy
- * than wall time and counts the same work (page faults included). */
-static clockid_t clk = CLOCK_MONOTONIC;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(clk, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-typedef int (*step_fn)(void *user);
-
-/* Median and minimum over at least 5 runs and min_s seconds (after 2 warm-ups). */
-static int timeit(step_fn fn, void *user, double min_s, double *med, double *mn) {
-  double t[201];
-  int n = 0;
-  for (int i = 0; i < 2; i++)
-    if (fn(user) < 0) return -1;
-  double start = now();
-  while (n < 201 && (n < 5 || now() - start < min_s)) {
-    double t0 = now();
-    if (fn(user) < 0) return -1;
-    t[n++] = now() - t0;
-  }
-  qsort(t, (size_t)n, sizeof t[0], cmp);
-  *med = t[n / 2];
-  *mn = t[0];
-  return 0;
-}
+#include "../timing.h"
 
 /* ---- sgemm ----------------------------------------------------------------------------- */
 
@@ -91,7 +58,7 @@ int main(int argc, char **argv) {
   }
   int threads = argc > 2 ? atoi(argv[2]) : 1;
   double min_s = argc > 3 ? atof(argv[3]) : 1.0;
-  if (threads == 1) clk = CLOCK_PROCESS_CPUTIME_ID;
+  bench_use_cpu_time(threads == 1);
   if (nb_set_num_threads(threads) < 0) {
     fprintf(stderr, "%s\n", nb_last_error());
     return 1;
@@ -125,7 +92,7 @@ int main(int argc, char **argv) {
       nb_tensor *c = nb_empty(2, (int64_t[]){g.m, g.n}, NB_F32);
       g.a = nb_data(a), g.b = nb_data(b), g.c = nb_data(c);
       flops = 2.0 * (double)(g.m * g.n * g.k);
-      rc = timeit(gemm_step, &g, min_s, &med, &mn);
+      rc = bench_timeit(gemm_step, &g, min_s, &med, &mn);
     } else if (strcmp(kind, "linear") == 0) {
       int64_t n, in, out;
       sscanf(line, "%*s %*s %" SCNd64 " %" SCNd64 " %" SCNd64 "", &n, &in, &out);
@@ -135,7 +102,7 @@ int main(int argc, char **argv) {
       c.b = nb_requires_grad_(nb_randn(1, &out, NB_F32, gen));
       c.gy = nb_randn(2, (int64_t[]){n, out}, NB_F32, gen);
       flops = 3 * 2.0 * (double)(n * in * out);
-      rc = timeit(layer_step, &c, min_s, &med, &mn);
+      rc = bench_timeit(layer_step, &c, min_s, &med, &mn);
     } else if (strcmp(kind, "conv2d") == 0) {
       int64_t n, cin, h, w, cout, k, s, p;
       int xgrad;
@@ -147,7 +114,7 @@ int main(int argc, char **argv) {
       int64_t oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
       c.gy = nb_randn(4, (int64_t[]){n, cout, oh, ow}, NB_F32, gen);
       flops = (xgrad ? 3 : 2) * 2.0 * (double)(n * cout * oh * ow * cin * k * k);
-      rc = timeit(layer_step, &c, min_s, &med, &mn);
+      rc = bench_timeit(layer_step, &c, min_s, &med, &mn);
     } else {
       fprintf(stderr, "unknown case kind %s\n", kind);
       rc = -1;

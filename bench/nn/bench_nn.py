@@ -6,27 +6,15 @@ Prints one line per case: NAME MEDIAN_MS MIN_MS GFLOPS (process CPU time with on
 thread, wall-clock time otherwise).
 """
 import statistics
+import os
 import sys
-import time
 
 import torch
 import torch.nn.functional as F
 
 
-CLOCK = time.perf_counter
-
-
-def timeit(fn, min_s):
-    for _ in range(2):
-        fn()
-    t = []
-    start = CLOCK()
-    while len(t) < 201 and (len(t) < 5 or CLOCK() - start < min_s):
-        t0 = CLOCK()
-        fn()
-        t.append(CLOCK() - t0)
-    t.sort()
-    return t[len(t) // 2], t[0]
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from timing import timeit, use_cpu_time  # noqa: E402  (bench/timing.py)
 
 
 def main():
@@ -36,9 +24,7 @@ def main():
     threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     min_s = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
     torch.set_num_threads(threads)
-    global CLOCK
-    if threads == 1:  # process CPU time, as bench_nn.c: robust on a loaded machine
-        CLOCK = time.process_time
+    use_cpu_time(threads == 1)  # process CPU time, as the C side: robust on a loaded machine
     torch.manual_seed(1)
     for line in open(sys.argv[1]):
         f = line.split()

@@ -26,21 +26,8 @@ export NABLA_PLUGIN_SYSTEM_PATH=
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grep -v '^#' "$here/cases.txt" | grep . > "$tmp/cases"
-: > "$tmp/nb"
-: > "$tmp/pt"
-r=0
-while [ "$r" -lt "$rounds" ]; do
-  while read -r line; do
-    printf '%s\n' "$line" > "$tmp/one"
-    "$exe" "$tmp/one" "$threads" "$min_s" >> "$tmp/nb"
-    /usr/bin/python3 "$here/bench_nn.py" "$tmp/one" "$threads" "$min_s" >> "$tmp/pt"
-  done < "$tmp/cases"
-  r=$((r + 1))
-done
-# best median per case and side (GFLOP/s of that run)
-best() { awk '!($1 in m) || $2 < m[$1] {m[$1] = $2; g[$1] = $4} END {for (k in m) print k, m[k], g[k]}' "$1"; }
-best "$tmp/nb" > "$tmp/nb.best"
-best "$tmp/pt" > "$tmp/pt.best"
+. "$here/../pair.sh"
+bench_pair "$tmp/cases" "$exe" "$here/bench_nn.py" "$threads" "$min_s" "$rounds" "$tmp"
 sgemm=$(awk '$1 == "sgemm_1024" {print $3}' "$tmp/nb.best")
 echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY), best of $rounds alternating rounds," \
   "median of >= 5 runs and ${min_s}s each; nabla BLIS sgemm 1024^3: $sgemm GFLOP/s;" \
