@@ -5,12 +5,16 @@
  * min_s seconds (at most 201 times), and reports the median and minimum in seconds.
  * With one thread (bench_use_cpu_time) it times process CPU time: on a shared machine
  * that is far less noisy than wall time and counts the same work (page faults too).
+ * bench_start does the argument handling and set-up they share.
  */
 #ifndef NABLA_BENCH_TIMING_H
 #define NABLA_BENCH_TIMING_H
 
+#include <nabla/nabla.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 static clockid_t bench_clk = CLOCK_MONOTONIC;
@@ -51,6 +55,42 @@ static inline int bench_timeit(bench_step_fn fn, void *user, double min_s, doubl
   *med = t[n / 2];
   *mn = t[0];
   return 0;
+}
+
+/* The start of every C side: parses CASES_FILE [THREADS] [MIN_SECONDS] (THREADS default
+ * 1, MIN_SECONDS 1.0; --help prints "usage: PROG CASES_FILE [THREADS] [MIN_SECONDS]"
+ * and `what`), picks the clock and nabla's thread count, and frees one large block so a
+ * one-case process sees glibc's steady state: above its mmap threshold (128 KB at
+ * start) glibc serves fresh mmaps, paying page faults on every large tensor, until a
+ * freed large block raises the threshold (the PyTorch side runs in a Python process
+ * that has long reached that state). Returns the open cases file, or NULL with *status
+ * the exit status (0 after --help, 2 for a usage error, 1 otherwise). */
+static inline FILE *bench_start(int argc, char **argv, const char *what, int *threads,
+                                double *min_s, int *status) {
+  bool help = argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0);
+  if (argc < 2 || help) {
+    fprintf(help ? stdout : stderr, "usage: %s CASES_FILE [THREADS] [MIN_SECONDS]\n%s", argv[0],
+            what);
+    *status = help ? 0 : 2;
+    return NULL;
+  }
+  *threads = argc > 2 ? atoi(argv[2]) : 1;
+  *min_s = argc > 3 ? atof(argv[3]) : 1.0;
+  *status = 1;
+  bench_use_cpu_time(*threads == 1);
+  if (nb_set_num_threads(*threads) < 0) {
+    fprintf(stderr, "%s\n", nb_last_error());
+    return NULL;
+  }
+  FILE *f = fopen(argv[1], "r");
+  if (f == NULL) {
+    fprintf(stderr, "cannot open %s\n", argv[1]);
+    return NULL;
+  }
+  nb_tensor *warm = nb_empty(1, (int64_t[]){(int64_t)4 << 20}, NB_F32);
+  if (warm) nb_fill(warm, 0.0);
+  nb_release(warm);
+  return f;
 }
 
 #endif

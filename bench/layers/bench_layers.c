@@ -81,38 +81,16 @@ static int parse_shape(const char *s, int64_t *shape) {
   return nd;
 }
 
-static void usage(FILE *f, const char *argv0) {
-  fprintf(f,
-          "usage: %s CASES_FILE [THREADS] [MIN_SECONDS]\n"
-          "Times forward + backward (float32) of each case of CASES_FILE (see\n"
-          "bench/layers/cases.txt for the format); prints NAME MEDIAN_MS MIN_MS GB/S per case.\n"
-          "THREADS = 1 (default) times process CPU time, else wall-clock time.\n"
-          "MIN_SECONDS (default 1.0): each case runs >= 5 times and at least that long.\n",
-          argv0);
-}
-
 int main(int argc, char **argv) {
-  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    usage(argc < 2 ? stderr : stdout, argv[0]);
-    return argc < 2 ? 2 : 0;
-  }
-  int threads = argc > 2 ? atoi(argv[2]) : 1;
-  double min_s = argc > 3 ? atof(argv[3]) : 1.0;
-  bench_use_cpu_time(threads == 1);
-  if (nb_set_num_threads(threads) < 0) {
-    fprintf(stderr, "%s\n", nb_last_error());
-    return 1;
-  }
-  FILE *f = fopen(argv[1], "r");
-  if (f == NULL) {
-    fprintf(stderr, "cannot open %s\n", argv[1]);
-    return 1;
-  }
-  /* Steady state of a long-running process (see bench/nn/bench_nn.c): raise glibc's
-   * mmap threshold by freeing one large block first. */
-  nb_tensor *warm = nb_empty(1, (int64_t[]){(int64_t)4 << 20}, NB_F32);
-  if (warm) nb_fill(warm, 0.0);
-  nb_release(warm);
+  int threads, status;
+  double min_s;
+  FILE *f = bench_start(argc, argv,
+                        "Times forward + backward (float32) of each case of CASES_FILE (see\n"
+                        "bench/layers/cases.txt for the format); prints NAME MEDIAN_MS MIN_MS GB/S per case.\n"
+                        "THREADS = 1 (default) times process CPU time, else wall-clock time.\n"
+                        "MIN_SECONDS (default 1.0): each case runs >= 5 times and at least that long.\n",
+                        &threads, &min_s, &status);
+  if (f == NULL) return status;
   nb_generator *gen = nb_generator_new(1);
   nb_manual_seed(NULL, 1);
   char line[512];

@@ -52,30 +52,15 @@ static int layer_step(void *u) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) {
-    fprintf(stderr, "usage: %s CASES_FILE [THREADS] [MIN_SECONDS]\n", argv[0]);
-    return 2;
-  }
-  int threads = argc > 2 ? atoi(argv[2]) : 1;
-  double min_s = argc > 3 ? atof(argv[3]) : 1.0;
-  bench_use_cpu_time(threads == 1);
-  if (nb_set_num_threads(threads) < 0) {
-    fprintf(stderr, "%s\n", nb_last_error());
-    return 1;
-  }
-  FILE *f = fopen(argv[1], "r");
-  if (f == NULL) {
-    fprintf(stderr, "cannot open %s\n", argv[1]);
-    return 1;
-  }
-  /* Steady state of a long-running process: glibc serves blocks above its mmap
-   * threshold (128 KB at start) with fresh mmaps, paying page faults on every large
-   * tensor until a freed large block raises the threshold. Free one 16 MB block first
-   * so a one-case process measures what a training loop sees (the PyTorch side runs in
-   * a Python process that has long reached that state). */
-  nb_tensor *warm = nb_empty(1, (int64_t[]){(int64_t)4 << 20}, NB_F32);
-  if (warm) nb_fill(warm, 0.0);
-  nb_release(warm);
+  int threads, status;
+  double min_s;
+  FILE *f = bench_start(argc, argv,
+                        "Times forward + backward of linear and conv2d (float32) and a plain sgemm for\n"
+                        "each case of CASES_FILE (see bench/nn/cases.txt); prints NAME MEDIAN_MS\n"
+                        "MIN_MS GFLOPS per case. THREADS = 1 (default) times process CPU time, else\n"
+                        "wall-clock time; each case runs >= 5 times and MIN_SECONDS (default 1.0).\n",
+                        &threads, &min_s, &status);
+  if (f == NULL) return status;
   nb_generator *gen = nb_generator_new(1);
   char line[512];
   while (fgets(line, sizeof line, f)) {
