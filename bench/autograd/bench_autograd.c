@@ -53,9 +53,11 @@ static void chain(nb_tensor *x, int n) {
 
 int main(int argc, char **argv) {
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    puts("usage: bench_autograd [--only seed_q|chain1000]\nTimes seed_q and chain1000 (forward +\n"
-         "backward) and prints 'name median_us min_us' per line. See bench/autograd/run.sh\n"
-         "for the comparison with PyTorch.");
+    puts("usage: bench_autograd [--only seed_q|chain1000]\n"
+         "       bench_autograd --loop seed_q|chain1000 N\n"
+         "Times seed_q and chain1000 (forward + backward) and prints 'name median_us min_us'\n"
+         "per line. See bench/autograd/run.sh for the comparison with PyTorch. --loop runs\n"
+         "N iterations of one benchmark untimed, for profilers (valgrind --tool=callgrind).");
     return 0;
   }
   nb_set_num_threads(1);
@@ -64,6 +66,16 @@ int main(int argc, char **argv) {
   nb_tensor *b = nb_requires_grad_(nb_from_doubles((double[]){6, 4}, 2, NB_F32));
   nb_tensor *x = nb_requires_grad_(nb_from_doubles((double[]){1}, 1, NB_F32));
   if (!a || !b || !x) DIE("creating inputs");
+  if (argc > 3 && !strcmp(argv[1], "--loop")) {
+    long n = atol(argv[3]);
+    bool q = !strcmp(argv[2], "seed_q");
+    if (!q && strcmp(argv[2], "chain1000")) DIE("--loop: unknown benchmark");
+    for (long i = 0; i < n; i++) q ? seed_q(a, b) : chain(x, 1000);
+    nb_release(a);
+    nb_release(b);
+    nb_release(x);
+    return 0;
+  }
   const char *only = argc > 2 && !strcmp(argv[1], "--only") ? argv[2] : NULL;
   if (!only || !strcmp(only, "seed_q")) {
     /* Warm-up and repetitions of ~30 ms: run right after the PyTorch process (run.sh
