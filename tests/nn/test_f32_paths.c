@@ -1,0 +1,196 @@
+/* tests/nn/test_f32_paths.c — the float32 fast paths of the nn and loss plugins (row
+ * kernels of softmax, log_softmax, cross_entropy and BCE-with-logits, batch_norm's
+ * vector sums, global average pooling, dropout's hash) against the float64 paths, which
+ * are separate code (libm exp/log, scalar loops). Shapes have lengths that are not
+ * multiples of the 16-element vector blocks, so the tails run too; some rows hold
+ * extreme values. Forward values and input gradients must agree to float32 precision. */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define SHAPE(...) (int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), (int64_t[]){__VA_ARGS__}
+
+typedef nb_tensor *(*unary_fn)(nb_tensor *x, void *arg);
+
+/* |a - b| <= atol + rtol * |b| for every element (NaN only where b is NaN). */
+static void expect_close(nb_tensor *a32, nb_tensor *b64, double rtol, double atol, const char *what) {
+  ck_assert_msg(a32 && b64, "%s: %s", what, nb_last_error());
+  int64_t n = nb_numel(b64);
+  ck_assert_int_eq(nb_numel(a32), n);
+  double *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+  ck_assert_int_eq(nb_to_doubles(a32, a, n), 0);
+  ck_assert_int_eq(nb_to_doubles(b64, b, n), 0);
+  for (int64_t i = 0; i < n; i++) {
+    bool ok = isnan(b[i]) ? isnan(a[i]) : (isinf(b[i]) ? a[i] == b[i] : fabs(a[i] - b[i]) <= atol + rtol * fabs(b[i]));
+    ck_assert_msg(ok, "%s[%lld]: float32 %.9g, float64 %.17g", what, (long long)i, a[i], b[i]);
+  }
+  free(a);
+  free(b);
+}
+
+/* Run f on x in float64 and float32; compare outputs and the gradients of sum(f(x) * w)
+ * with a fixed random w. */
+static void compare(unary_fn f, void *arg, nb_tensor *x64, double rtol, double atol, const char *what) {
+  nb_generator *g = nb_generator_new(7);
+  nb_tensor *x32 = nb_requires_grad_(nb_detach(nb_to_dtype(x64, NB_F32)));
+  nb_tensor *xd = nb_requires_grad_(nb_detach(nb_to_dtype(x32, NB_F64))); /* same values */
+  nb_tensor *y64 = f(xd, arg), *y32 = f(x32, arg);
+  ck_assert_msg(y64 && y32, "%s: %s", what, nb_last_error());
+  nb_tensor *w = nb_rand_range(nb_ndim(y64), nb_shape(y64), -1, 1, NB_F64, g);
+  char buf[96];
+  snprintf(buf, sizeof buf, "%s forward", what);
+  expect_close(y32, y64, rtol, atol, buf);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y64, w)), NULL, 0), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y32, nb_to_dtype(w, NB_F32))), NULL, 0), 0);
+  snprintf(buf, sizeof buf, "%s input gradient", what);
+  expect_close(nb_grad(x32), nb_grad(xd), rtol, atol, buf);
+  nb_generator_free(g);
+}
+
+static nb_tensor *softmax_last(nb_tensor *x, void *a) { (void)a; return nb_softmax(x, -1); }
+static nb_tensor *log_softmax_last(nb_tensor *x, void *a) { (void)a; return nb_log_softmax(x, -1); }
+
+/* Rows of random logits, one row of extremes (huge spread, -inf entries), one all -inf
+ * row where NaN is expected in both dtypes. */
+static nb_tensor *logits(int64_t rows, int64_t cols, bool with_extremes) {
+  nb_generator *g = nb_generator_new(3);
+  nb_tensor *x = nb_rand_range(SHAPE(rows, cols), -8, 8, NB_F64, g);
+  nb_generator_free(g);
+  if (with_extremes) {
+    double *p = nb_data(x);
+    for (int64_t j = 0; j < cols; j++) p[j] = j % 3 == 0 ? -INFINITY : (j % 3 == 1 ? 80.0 : -80.0);
+  }
+  return x;
+}
+
+START_TEST(test_softmax_rows) {
+  const int64_t cols[] = {1, 15, 16, 37, 1000};
+  for (int i = 0; i < 5; i++) {
+    nb_tensor *x = logits(5, cols[i], cols[i] >= 3);
+    compare(softmax_last, NULL, x, 2e-5, 1e-7, "softmax");
+    compare(log_softmax_last, NULL, x, 2e-5, 2e-5, "log_softmax");
+  }
+}
+END_TEST
+
+typedef struct {
+  nb_tensor *target;
+  double smoothing;
+} ce_arg;
+
+static nb_tensor *ce(nb_tensor *x, void *a) {
+  const ce_arg *c = a;
+  return nb_cross_entropy(x, c->target, NULL, "none", -100, c->smoothing);
+}
+
+START_TEST(test_cross_entropy_rows) {
+  nb_generator *g = nb_generator_new(5);
+  const int64_t cols[] = {2, 17, 37, 1000};
+  for (int i = 0; i < 4; i++) {
+    nb_tensor *x = logits(7, cols[i], false);
+    ce_arg a = {nb_randint(SHAPE(7), 0, cols[i], g), 0.0};
+    compare(ce, &a, x, 2e-5, 2e-5, "cross_entropy");
+    a.smoothing = 0.1;
+    compare(ce, &a, x, 2e-5, 2e-5, "cross_entropy, label smoothing 0.1");
+  }
+  nb_generator_free(g);
+}
+END_TEST
+
+static nb_tensor *bce_logits(nb_tensor *x, void *a) {
+  nb_tensor *t = nb_to_dtype(a, nb_dtype_of(x));
+  return nb_binary_cross_entropy_with_logits(x, t, NULL, NULL, "none");
+}
+
+START_TEST(test_bce_with_logits) {
+  nb_generator *g = nb_generator_new(11);
+  nb_tensor *x = nb_rand_range(SHAPE(5, 37), -30, 30, NB_F64, g);
+  nb_tensor *t = nb_rand_range(SHAPE(5, 37), 0, 1, NB_F64, g);
+  compare(bce_logits, t, x, 2e-5, 2e-6, "binary_cross_entropy_with_logits");
+  nb_generator_free(g);
+}
+END_TEST
+
+typedef struct {
+  bool training;
+  int64_t c;
+} bn_arg;
+
+static nb_tensor *bn(nb_tensor *x, void *a) {
+  const bn_arg *b = a;
+  nb_dtype dt = nb_dtype_of(x);
+  nb_tensor *w = nb_to_dtype(nb_arange(1, (double)b->c + 1, 1, NB_F64), dt);
+  nb_tensor *bias = nb_to_dtype(nb_arange(0, (double)b->c, 1, NB_F64), dt);
+  nb_tensor *rm = nb_zeros(SHAPE(b->c), dt), *rv = nb_full(SHAPE(b->c), 2.0, dt);
+  return nb_batch_norm(x, rm, rv, w, bias, b->training, 0.1, 1e-5);
+}
+
+START_TEST(test_batch_norm_sums) {
+  nb_generator *g = nb_generator_new(13);
+  const struct {
+    int nd;
+    int64_t shape[4];
+  } cases[] = {{2, {9, 37}}, {2, {70, 5}}, {4, {3, 5, 7, 9}}, {4, {6, 16, 2, 2}}, {4, {2, 3, 17, 17}}};
+  for (int i = 0; i < 5; i++) {
+    nb_tensor *x = nb_rand_range(cases[i].nd, cases[i].shape, -3, 5, NB_F64, g);
+    for (int tr = 0; tr < 2; tr++) {
+      bn_arg a = {tr == 1, cases[i].shape[1]};
+      compare(bn, &a, x, 1e-4, 1e-4, tr ? "batch_norm training" : "batch_norm eval");
+    }
+  }
+  nb_generator_free(g);
+}
+END_TEST
+
+static nb_tensor *gap(nb_tensor *x, void *a) {
+  (void)a;
+  return nb_adaptive_avg_pool2d(x, (int64_t[]){1, 1});
+}
+
+START_TEST(test_global_average_pool) {
+  nb_generator *g = nb_generator_new(17);
+  compare(gap, NULL, nb_rand_range(SHAPE(3, 33, 5, 5), -2, 2, NB_F64, g), 1e-5, 1e-6,
+          "adaptive_avg_pool2d to 1x1");
+  compare(gap, NULL, nb_rand_range(SHAPE(2, 7, 1, 3), -2, 2, NB_F64, g), 1e-5, 1e-6,
+          "adaptive_avg_pool2d to 1x1, 1x3 planes");
+  nb_generator_free(g);
+}
+END_TEST
+
+/* Dropout in float32: kept elements are x / (1 - p), the rest 0; the kept fraction is
+ * within 5 standard deviations of 1 - p; and the gradient uses the same mask. */
+START_TEST(test_dropout_f32) {
+  const int64_t n = 100003;
+  nb_tensor *x = nb_requires_grad_(nb_full(SHAPE(n), 3.0, NB_F32));
+  const double p = 0.3;
+  nb_manual_seed(NULL, 99);
+  nb_tensor *y = nb_dropout(x, p, true);
+  ck_assert_ptr_nonnull(y);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
+  const float *py = nb_data(y), *pg = nb_data(nb_grad(x));
+  int64_t kept = 0;
+  for (int64_t i = 0; i < n; i++) {
+    ck_assert(py[i] == 0.0f || py[i] == (float)(3.0 / (1 - p)));
+    ck_assert(pg[i] == (py[i] == 0.0f ? 0.0f : (float)(1 / (1 - p))));
+    kept += py[i] != 0.0f;
+  }
+  double sd = sqrt(n * p * (1 - p));
+  ck_assert_msg(fabs((double)kept - n * (1 - p)) < 5 * sd, "kept %lld of %lld", (long long)kept,
+                (long long)n);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("nn_f32_paths");
+  TCase *tc = tcase_create("f32 against f64");
+  tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
+  tcase_add_test(tc, test_softmax_rows);
+  tcase_add_test(tc, test_cross_entropy_rows);
+  tcase_add_test(tc, test_bce_with_logits);
+  tcase_add_test(tc, test_batch_norm_sums);
+  tcase_add_test(tc, test_global_average_pool);
+  tcase_add_test(tc, test_dropout_f32);
+  suite_add_tcase(s, tc);
+  return nb_test_run(s);
+}
