@@ -91,7 +91,8 @@ NB_INTERNAL nb_tensor *nb__tensor_alloc(void);
 /* Allocate storage of nbytes (refcount 1, version 0). */
 NB_INTERNAL nb_storage *nb__storage_new(size_t nbytes);
 NB_INTERNAL void nb__storage_release(nb_storage *s);
-/* New contiguous tensor with fresh storage, not registered in a scope (rc 1). */
+/* New contiguous tensor with fresh storage, not registered in a scope (rc 1). The shape
+ * must be valid: checked by nb__check_shape, or an existing tensor's (not re-checked). */
 NB_INTERNAL nb_tensor *nb__tensor_new(int ndim, const int64_t *shape, nb_dtype dt);
 /* New tensor struct viewing t's storage (shares version), not registered; rc 1. */
 NB_INTERNAL nb_tensor *nb__alias(const nb_tensor *t, int ndim, const int64_t *shape,

@@ -234,22 +234,11 @@ int64_t nb__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
 }
 
 nb_tensor *nb__tensor_new(int ndim, const int64_t *shape, nb_dtype dt) {
-  size_t es = nb__dtype_size(dt);
-  int64_t numel = 1;
-  for (int d = 0; d < ndim; d++)
-    if (__builtin_mul_overflow(numel, shape[d], &numel)) {
-      nb_set_error(NB_ENOMEM, "tensor of shape %s is too large",
-                   nb_shape_str(ndim, shape, nb__tmpbuf(NULL), 256));
-      return NULL;
-    }
-  size_t nbytes;
-  if (__builtin_mul_overflow((size_t)numel, es, &nbytes)) {
-    nb_set_error(NB_ENOMEM, "tensor of shape %s is too large",
-                 nb_shape_str(ndim, shape, nb__tmpbuf(NULL), 256));
-    return NULL;
-  }
+  /* The shape is valid (see internal.h), so numel fits and numel * 8 cannot overflow. */
+  int64_t strides[NB_MAX_DIMS];
+  int64_t numel = nb__contiguous_strides(ndim, shape, strides);
   freelist *fl = fl_get();
-  nb_storage *s = storage_new(fl, nbytes);
+  nb_storage *s = storage_new(fl, (size_t)numel * nb__dtype_size(dt));
   if (!s)
     return NULL;
   nb_tensor *t = tensor_alloc(fl);
@@ -261,9 +250,10 @@ nb_tensor *nb__tensor_new(int ndim, const int64_t *shape, nb_dtype dt) {
   t->ndim = (int8_t)ndim;
   t->numel = numel;
   t->storage = s;
-  for (int d = 0; d < ndim; d++)
+  for (int d = 0; d < ndim; d++) {
     t->shape[d] = shape[d];
-  nb__contiguous_strides(ndim, shape, t->strides);
+    t->strides[d] = strides[d];
+  }
   return t;
 }
 
