@@ -156,6 +156,11 @@ nb_tensor *nb_min_dim(nb_tensor *a, int64_t dim, bool keepdim, nb_tensor **indic
 
 /* ---- shape ---------------------------------------------------------------------------- */
 
+/* op(a) with one INT attribute. */
+static nb_tensor *with_int(const nb_op *op, nb_tensor *a, const char *name, int64_t v) {
+  nb_attr at = NB_A_INT(name, v);
+  return call(op, 1, &a, 1, &at);
+}
 static nb_tensor *with_ints(const nb_op *op, nb_tensor *a, const char *name, int n, const int64_t *v) {
   nb_attr at;
   if (dims_attr(op->d.name, name, n, v, &at) < 0) return NULL;
@@ -185,20 +190,17 @@ nb_tensor *nb_transpose(nb_tensor *a, int64_t dim0, int64_t dim1) {
 }
 nb_tensor *nb_squeeze(nb_tensor *a, int64_t dim) {
   OP("squeeze");
-  nb_attr at = NB_A_INT("dim", dim);
-  return call(op, 1, &a, 1, &at);
+  return with_int(op, a, "dim", dim);
 }
 nb_tensor *nb_unsqueeze(nb_tensor *a, int64_t dim) {
   OP("unsqueeze");
-  nb_attr at = NB_A_INT("dim", dim);
-  return call(op, 1, &a, 1, &at);
+  return with_int(op, a, "dim", dim);
 }
 nb_tensor *nb_clone(nb_tensor *a) { OP("clone"); return unary(op, a); }
 nb_tensor *nb_contiguous(nb_tensor *a) { OP("contiguous"); return unary(op, a); }
 nb_tensor *nb_to_dtype(nb_tensor *a, nb_dtype dt) {
   OP("to_dtype");
-  nb_attr at = NB_A_INT("dtype", (int64_t)dt);
-  return call(op, 1, &a, 1, &at);
+  return with_int(op, a, "dtype", (int64_t)dt);
 }
 
 /* ---- neural-network ops ------------------------------------------------------------------ */
@@ -293,14 +295,12 @@ nb_tensor *nb_dropout(nb_tensor *x, double p, bool training) {
 
 nb_tensor *nb_softmax(nb_tensor *x, int64_t dim) {
   OP("softmax");
-  nb_attr at = NB_A_INT("dim", dim);
-  return call(op, 1, &x, 1, &at);
+  return with_int(op, x, "dim", dim);
 }
 
 nb_tensor *nb_log_softmax(nb_tensor *x, int64_t dim) {
   OP("log_softmax");
-  nb_attr at = NB_A_INT("dim", dim);
-  return call(op, 1, &x, 1, &at);
+  return with_int(op, x, "dim", dim);
 }
 
 /* ---- losses ------------------------------------------------------------------------------ */
