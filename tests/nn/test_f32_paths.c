@@ -1,7 +1,7 @@
 /* tests/nn/test_f32_paths.c — the float32 fast paths of the nn and loss plugins (row
  * kernels of softmax, log_softmax, cross_entropy and BCE-with-logits, batch_norm's
- * vector sums, global average pooling, dropout's hash) against the float64 paths, which
- * are separate code (libm exp/log, scalar loops). Shapes have lengths that are not
+ * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution)
+ * against the float64 paths, which are separate code (libm exp/log, scalar loops, im2col). Shapes have lengths that are not
  * multiples of the 16-element vector blocks, so the tails run too; some rows hold
  * extreme values. Forward values and input gradients must agree to float32 precision. */
 #include <math.h>
@@ -181,6 +181,73 @@ START_TEST(test_dropout_f32) {
 }
 END_TEST
 
+/* conv2d's Winograd path (float32 3x3 stride-1 convolutions with enough tiles and
+ * channels: ops/nn/conv2d_wino.c, keep these shapes inside nn_wino_applies) against the
+ * float64 im2col path: output, and the gradients of input, weight and bias, within
+ * float32 rounding of the largest value (an error in one tile's transform is of the
+ * order of the values themselves). Shapes: odd output sizes (partial tiles) in several
+ * blocks of tiles, padding 0, padding 2 by 0, ResNet's 4x4 planes, and 1x1 outputs
+ * (one valid pixel per tile). */
+#define WINO_CFGS 5
+START_TEST(test_conv2d_winograd) {
+  static const int64_t cfg[WINO_CFGS][7] = {
+      /* N  C    H   W   M   ph pw */
+      {4, 48, 31, 33, 48, 1, 1},  {8, 64, 21, 20, 48, 0, 0}, {16, 40, 14, 17, 64, 2, 0},
+      {32, 128, 4, 4, 128, 1, 1}, {128, 128, 3, 3, 128, 0, 0},
+  };
+  const int64_t *c = cfg[_i];
+  nb_generator *g = nb_generator_new(21);
+  nb_tensor *in64[3] = {nb_randn(SHAPE(c[0], c[1], c[2], c[3]), NB_F64, g),
+                        nb_randn(SHAPE(c[4], c[1], 3, 3), NB_F64, g), nb_randn(SHAPE(c[4]), NB_F64, g)};
+  nb_tensor *in32[3], *ind[3];
+  for (int i = 0; i < 3; i++) {
+    in32[i] = nb_requires_grad_(nb_detach(nb_to_dtype(in64[i], NB_F32)));
+    ind[i] = nb_requires_grad_(nb_detach(nb_to_dtype(in32[i], NB_F64))); /* same values */
+  }
+  int64_t pad[2] = {c[5], c[6]};
+  nb_tensor *y32 = nb_conv2d(in32[0], in32[1], in32[2], NULL, pad, NULL, 1);
+  nb_tensor *yd = nb_conv2d(ind[0], ind[1], ind[2], NULL, pad, NULL, 1);
+  ck_assert_msg(y32 && yd, "%s", nb_last_error());
+  nb_tensor *gy32 = nb_to_dtype(nb_randn(nb_ndim(yd), nb_shape(yd), NB_F64, g), NB_F32);
+  ck_assert_int_eq(nb_backward(y32, gy32, 0), 0);
+  ck_assert_int_eq(nb_backward(yd, nb_to_dtype(gy32, NB_F64), 0), 0);
+  nb_tensor *got[4] = {y32, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
+  nb_tensor *want[4] = {yd, nb_grad(ind[0]), nb_grad(ind[1]), nb_grad(ind[2])};
+  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
+                                "conv2d bias gradient"};
+  for (int i = 0; i < 4; i++) {
+    double scale = nb_item(nb_max(nb_abs(want[i])));
+    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
+  }
+  nb_generator_free(g);
+}
+END_TEST
+
+/* The Winograd path with one thread gives the same bits run to run (its transforms sum
+ * overlapping tiles in a fixed order). */
+START_TEST(test_conv2d_winograd_deterministic) {
+  int prev = nb_get_num_threads();
+  nb_set_num_threads(1);
+  nb_generator *g = nb_generator_new(5);
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(32, 128, 4, 4), NB_F32, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(128, 128, 3, 3), NB_F32, g));
+  nb_tensor *gy = nb_randn(SHAPE(32, 128, 4, 4), NB_F32, g);
+  nb_tensor *r[2][3];
+  for (int k = 0; k < 2; k++) {
+    nb_tensor *y = nb_conv2d(x, w, NULL, NULL, (int64_t[]){1, 1}, NULL, 1);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+    r[k][0] = y, r[k][1] = nb_copy_data(nb_grad(x)), r[k][2] = nb_copy_data(nb_grad(w));
+    nb_set_grad(x, NULL);
+    nb_set_grad(w, NULL);
+  }
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
+  nb_generator_free(g);
+  nb_set_num_threads(prev);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("nn_f32_paths");
   TCase *tc = tcase_create("f32 against f64");
@@ -191,6 +258,8 @@ int main(void) {
   tcase_add_test(tc, test_batch_norm_sums);
   tcase_add_test(tc, test_global_average_pool);
   tcase_add_test(tc, test_dropout_f32);
+  tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
+  tcase_add_test(tc, test_conv2d_winograd_deterministic);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }

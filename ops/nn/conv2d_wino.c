@@ -1,0 +1,465 @@
+/* ops/nn/conv2d_wino.c — conv2d's Winograd F(2×2, 3×3) path for float32 3×3 stride-1
+ * convolutions (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016).
+ *
+ * The output is cut into 2×2 tiles, each computed from a 4×4 input tile d as
+ *   Y = Aᵀ [ Σ_c (G g Gᵀ) ⊙ (Bᵀ d B) ] A
+ * so with U_ξ = (G g Gᵀ)_ξ (M × C) and V_ξ = (Bᵀ d B)_ξ (tiles × C) for the 16 points ξ,
+ * the channel sums are 16 GEMMs O_ξ = V_ξ · U_ξᵀ: 16 multiply-adds per 4 outputs and
+ * channel pair instead of 36. Backward is the same algebra differentiated exactly, from
+ * the transformed output gradient dO = A dy Aᵀ of every tile:
+ *   grad weight  dU_ξ = dO_ξᵀ · V_ξ (16 GEMMs), dg = Gᵀ dU G;
+ *   grad input   dV_ξ = dO_ξ · U_ξ (16 GEMMs), dx = Σ_tiles B dV Bᵀ (tiles overlap by 2).
+ *
+ * The transforms work channels-last: each sample's planes are transposed to (H·W) × C
+ * first, so every tile transform is a vector loop over channels whatever the plane size
+ * (ResNet's deep layers have 4×4 and 2×2 planes). Tiles go through in blocks whose
+ * transformed data stays near L2. Transforms run over channel slices with
+ * nb_parallel_for, each value computed by one thread in a fixed order, so results do
+ * not depend on the thread count.
+ */
+#include "conv2d_wino.h"
+
+#include <string.h>
+
+#include "../ops_simd.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define WINO_IVDEP _Pragma("GCC ivdep")
+#elif defined(__clang__)
+#define WINO_IVDEP _Pragma("clang loop vectorize(assume_safety)")
+#else
+#define WINO_IVDEP
+#endif
+
+#define WINO_BLOCK_BYTES ((size_t)2 << 20) /* transformed data of one block of tiles */
+
+/* When the Winograd path pays off (measured with bench/nn on ResNet-18's 3×3 layers):
+ * the 16 GEMMs must be large enough to run near BLIS's peak, and there must be enough
+ * tiles for the work on activations to outweigh the kernel transforms (which scale with
+ * C·M alone). Batch 16 at 16×16, 8×8 and 4×4 planes gains 1.2-1.5× over im2col; batch
+ * 1 and 2×2 planes lose up to 3×. */
+#define WINO_MIN_CHANNELS 16
+#define WINO_MIN_TILES 64
+#define WINO_MIN_WORK (2.0 * 1024 * 1024) /* tiles · C · M */
+#define CB 64                               /* channels per step of a tile transform */
+
+/* The geometry of one convolution: input (N, C, H, W), 3×3 kernel, padding (ph, pw),
+ * output (N, M, OH, OW) in TH × TW tiles of 2×2 per sample, T tiles in all (tile
+ * j = (n·TH + th)·TW + tw). Transformed blocks hold up to tb tiles; their rows of C or M
+ * values are ldc and ldm apart. */
+typedef struct wgeo {
+  int64_t N, C, H, W, M, OH, OW, ph, pw, TH, TW, T, tb, ldc, ldm;
+  int64_t ups; /* stride of the 16 planes of U and dU (M × C each) */
+} wgeo;
+
+bool nn_wino_applies(nb_dtype dt, const cgeom *g) {
+  if (dt != NB_F32 || g->G != 1 || g->kh != 3 || g->kw != 3 || g->sh != 1 || g->sw != 1 || g->dh != 1 ||
+      g->dw != 1 || g->ph > 2 || g->pw > 2 || g->C < WINO_MIN_CHANNELS || g->M < WINO_MIN_CHANNELS)
+    return false;
+  int64_t tiles = g->N * ((g->OH + 1) / 2) * ((g->OW + 1) / 2);
+  return tiles >= WINO_MIN_TILES && (double)tiles * (double)g->C * (double)g->M >= WINO_MIN_WORK;
+}
+
+static wgeo geo_of(const cgeom *g) {
+  wgeo p = {.N = g->N, .C = g->C, .H = g->H, .W = g->W, .M = g->M, .OH = g->OH, .OW = g->OW, .ph = g->ph,
+            .pw = g->pw, .TH = (g->OH + 1) / 2, .TW = (g->OW + 1) / 2};
+  p.T = p.N * p.TH * p.TW;
+  p.ldc = nn_conv_pad_ld(p.C, sizeof(float));
+  p.ldm = nn_conv_pad_ld(p.M, sizeof(float));
+  p.ups = nn_conv_pad_ld(p.M * p.C, sizeof(float)); /* planes 2^k bytes apart share cache sets */
+  int64_t per = 16 * (p.ldc + p.ldm) * (int64_t)sizeof(float), tb = (int64_t)WINO_BLOCK_BYTES / per;
+  if (tb < 8) tb = 8;
+  int64_t nblk = (p.T + tb - 1) / tb; /* blocks of near-equal size */
+  p.tb = (p.T + nblk - 1) / nblk;
+  return p;
+}
+
+/* ---- tile transforms (n <= CB channels; u, v: 16 rows xs apart) ------------------------- */
+
+NB_OPS_FAST_FP_BEGIN
+
+/* v_ξ = (Bᵀ d B)_ξ from the 16 input pixels d[4i + k] (row i, column k of the tile). */
+NB_OPS_CLONES static void input_tile(const float *const *d, float *v, int64_t xs, int n) {
+  WINO_IVDEP
+  for (int c = 0; c < n; c++) {
+    float t[4][4];
+    for (int k = 0; k < 4; k++) { /* Bᵀ d: rows */
+      t[0][k] = d[k][c] - d[8 + k][c];
+      t[1][k] = d[4 + k][c] + d[8 + k][c];
+      t[2][k] = d[8 + k][c] - d[4 + k][c];
+      t[3][k] = d[4 + k][c] - d[12 + k][c];
+    }
+    for (int i = 0; i < 4; i++) { /* (Bᵀ d) B: columns */
+      v[(4 * i + 0) * xs + c] = t[i][0] - t[i][2];
+      v[(4 * i + 1) * xs + c] = t[i][1] + t[i][2];
+      v[(4 * i + 2) * xs + c] = t[i][2] - t[i][1];
+      v[(4 * i + 3) * xs + c] = t[i][1] - t[i][3];
+    }
+  }
+}
+
+/* The 2×2 output pixels y[2r + s] = (Aᵀ O A)[r][s] + bias from the 16 products o_ξ. */
+NB_OPS_CLONES static void output_tile(const float *o, int64_t xs, const float *bias, float *const *y, int n) {
+  WINO_IVDEP
+  for (int c = 0; c < n; c++) {
+    float a[2][4];
+    for (int k = 0; k < 4; k++) { /* Aᵀ O: rows */
+      float o0 = o[k * xs + c], o1 = o[(4 + k) * xs + c], o2 = o[(8 + k) * xs + c], o3 = o[(12 + k) * xs + c];
+      a[0][k] = o0 + o1 + o2;
+      a[1][k] = o1 - o2 - o3;
+    }
+    for (int r = 0; r < 2; r++) { /* (Aᵀ O) A: columns */
+      y[2 * r][c] = a[r][0] + a[r][1] + a[r][2] + bias[c];
+      y[2 * r + 1][c] = a[r][1] - a[r][2] - a[r][3] + bias[c];
+    }
+  }
+}
+
+/* dO_ξ = (A dy Aᵀ)_ξ from the 2×2 output-gradient pixels q[2r + s]. */
+NB_OPS_CLONES static void grad_tile(const float *const *q, float *o, int64_t xs, int n) {
+  WINO_IVDEP
+  for (int c = 0; c < n; c++) {
+    float z[4][2];
+    for (int s = 0; s < 2; s++) { /* A dy: rows */
+      float q0 = q[s][c], q1 = q[2 + s][c];
+      z[0][s] = q0;
+      z[1][s] = q0 + q1;
+      z[2][s] = q0 - q1;
+      z[3][s] = -q1;
+    }
+    for (int i = 0; i < 4; i++) { /* (A dy) Aᵀ: columns */
+      o[(4 * i + 0) * xs + c] = z[i][0];
+      o[(4 * i + 1) * xs + c] = z[i][0] + z[i][1];
+      o[(4 * i + 2) * xs + c] = z[i][0] - z[i][1];
+      o[(4 * i + 3) * xs + c] = -z[i][1];
+    }
+  }
+}
+
+/* d[4i + k] += (B dV Bᵀ)[i][k] from the 16 values dv_ξ: the transpose of input_tile. */
+NB_OPS_CLONES static void input_grad_tile(const float *dv, int64_t xs, float *const *d, int n) {
+  WINO_IVDEP
+  for (int c = 0; c < n; c++) {
+    float s[4][4];
+    for (int k = 0; k < 4; k++) { /* B dV: rows */
+      float v0 = dv[k * xs + c], v1 = dv[(4 + k) * xs + c], v2 = dv[(8 + k) * xs + c], v3 = dv[(12 + k) * xs + c];
+      s[0][k] = v0;
+      s[1][k] = v1 - v2 + v3;
+      s[2][k] = v1 + v2 - v0;
+      s[3][k] = -v3;
+    }
+    for (int i = 0; i < 4; i++) { /* (B dV) Bᵀ: columns */
+      d[4 * i + 0][c] += s[i][0];
+      d[4 * i + 1][c] += s[i][1] - s[i][2] + s[i][3];
+      d[4 * i + 2][c] += s[i][1] + s[i][2] - s[i][0];
+      d[4 * i + 3][c] -= s[i][3];
+    }
+  }
+}
+
+NB_OPS_FAST_FP_END
+
+/* ---- parallel jobs over channel slices ------------------------------------------------ */
+
+typedef struct wjob {
+  const wgeo *p;
+  int64_t j0, nt;   /* the block: tiles [j0, j0 + nt) */
+  const float *src; /* channels-last input (N, ·, ·, C or M), or transformed block */
+  float *dst;       /* transformed block, or channels-last output */
+  const float *bias;
+  int64_t ch; /* channels of the channels-last tensor (C or M) */
+} wjob;
+
+static const float zeros[CB];
+
+/* Channel slice [16·a0, 16·a1) of ch channels; false when empty. */
+static bool slice(int64_t a0, int64_t a1, int64_t ch, int64_t *c0, int64_t *c1) {
+  *c0 = 16 * a0;
+  *c1 = 16 * a1 < ch ? 16 * a1 : ch;
+  return *c0 < *c1;
+}
+
+/* Pixel (n, h, w) of a channels-last tensor of H × W planes, or NULL outside the plane. */
+static inline const float *pixel(const float *t, int64_t n, int64_t h, int64_t w, int64_t H, int64_t W, int64_t ch) {
+  return h < 0 || h >= H || w < 0 || w >= W ? NULL : t + ((n * H + h) * W + w) * ch;
+}
+
+/* V (16 planes of tiles × ldc) of the block from the channels-last input. */
+static void input_job(int64_t a0, int64_t a1, void *u) {
+  const wjob *j = u;
+  const wgeo *p = j->p;
+  int64_t c0, c1, xs = j->nt * p->ldc;
+  if (!slice(a0, a1, p->C, &c0, &c1)) return;
+  for (int64_t t = 0; t < j->nt; t++) {
+    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
+    const float *d[16];
+    for (int i = 0; i < 16; i++) {
+      const float *px = pixel(j->src, n, 2 * th - p->ph + i / 4, 2 * tw - p->pw + i % 4, p->H, p->W, p->C);
+      d[i] = px ? px + c0 : NULL;
+    }
+    for (int64_t c = c0; c < c1; c += CB) {
+      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
+      const float *dc[16];
+      for (int i = 0; i < 16; i++) dc[i] = d[i] ? d[i] + (c - c0) : zeros;
+      input_tile(dc, j->dst + t * p->ldc + c, xs, nc);
+    }
+  }
+}
+
+/* The channels-last output (N, OH, OW, M) of the block from O (16 planes of tiles × ldm). */
+static void output_job(int64_t a0, int64_t a1, void *u) {
+  const wjob *j = u;
+  const wgeo *p = j->p;
+  int64_t c0, c1, xs = j->nt * p->ldm;
+  if (!slice(a0, a1, p->M, &c0, &c1)) return;
+  float sink[CB];
+  for (int64_t t = 0; t < j->nt; t++) {
+    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
+    float *y[4];
+    for (int i = 0; i < 4; i++)
+      y[i] = (float *)pixel(j->dst, n, 2 * th + i / 2, 2 * tw + i % 2, p->OH, p->OW, p->M);
+    for (int64_t c = c0; c < c1; c += CB) {
+      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
+      float *yc[4];
+      for (int i = 0; i < 4; i++) yc[i] = y[i] ? y[i] + c : sink;
+      output_tile(j->src + t * p->ldm + c, xs, j->bias ? j->bias + c : zeros, yc, nc);
+    }
+  }
+}
+
+/* dO (16 planes of tiles × ldm) of the block from the channels-last output gradient. */
+static void grad_job(int64_t a0, int64_t a1, void *u) {
+  const wjob *j = u;
+  const wgeo *p = j->p;
+  int64_t c0, c1, xs = j->nt * p->ldm;
+  if (!slice(a0, a1, p->M, &c0, &c1)) return;
+  for (int64_t t = 0; t < j->nt; t++) {
+    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
+    const float *q[4];
+    for (int i = 0; i < 4; i++) q[i] = pixel(j->src, n, 2 * th + i / 2, 2 * tw + i % 2, p->OH, p->OW, p->M);
+    for (int64_t c = c0; c < c1; c += CB) {
+      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
+      const float *qc[4];
+      for (int i = 0; i < 4; i++) qc[i] = q[i] ? q[i] + c : zeros;
+      grad_tile(qc, j->dst + t * p->ldm + c, xs, nc);
+    }
+  }
+}
+
+/* Adds B dV Bᵀ of the block's tiles (dV: 16 planes of tiles × ldc) into the channels-last
+ * input gradient; tiles in order, so overlapping sums do not depend on the threads. */
+static void input_grad_job(int64_t a0, int64_t a1, void *u) {
+  const wjob *j = u;
+  const wgeo *p = j->p;
+  int64_t c0, c1, xs = j->nt * p->ldc;
+  if (!slice(a0, a1, p->C, &c0, &c1)) return;
+  float sink[CB];
+  for (int64_t t = 0; t < j->nt; t++) {
+    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
+    float *d[16];
+    for (int i = 0; i < 16; i++)
+      d[i] = (float *)pixel(j->dst, n, 2 * th - p->ph + i / 4, 2 * tw - p->pw + i % 4, p->H, p->W, p->C);
+    for (int64_t c = c0; c < c1; c += CB) {
+      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
+      float *dc[16];
+      for (int i = 0; i < 16; i++) dc[i] = d[i] ? d[i] + c : sink;
+      input_grad_tile(j->src + t * p->ldc + c, xs, dc, nc);
+    }
+  }
+}
+
+/* Runs fn over the channel slices of ch channels, for a block of nt tiles. */
+static void run_slices(int64_t ch, int64_t nt, nb_range_fn fn, wjob *j) {
+  nb_parallel_for((ch + 15) / 16, 1 + NN_GRAIN / (16 * 16 * nt), fn, j);
+}
+
+/* ---- layout changes -------------------------------------------------------------------- */
+
+typedef struct tjob {
+  const float *src;
+  float *dst;
+  int64_t rows, cols; /* per sample: src rows × cols into dst cols × rows */
+} tjob;
+
+static void transpose_job(int64_t n0, int64_t n1, void *u) {
+  const tjob *j = u;
+  for (int64_t n = n0; n < n1; n++)
+    nn_conv_transpose(NB_F32, j->src + n * j->rows * j->cols, j->cols, (float *)j->dst + n * j->rows * j->cols,
+                      j->rows, j->rows, j->cols);
+}
+
+/* Per sample of n, dst (cols × rows) = srcᵀ (rows × cols): NCHW ↔ channels-last. */
+static void transpose_samples(const float *src, float *dst, int64_t n, int64_t rows, int64_t cols) {
+  tjob j = {src, dst, rows, cols};
+  nb_parallel_for(n, 1 + NN_GRAIN / (rows * cols + 1), transpose_job, &j);
+}
+
+/* ---- kernel transforms ----------------------------------------------------------------- */
+
+/* Kernels per step of the kernel transforms. They go through stack buffers (9 or 16 rows
+ * of KCOLS), so the transforms are vector loops over kernels and the 16 planes (a power
+ * of two bytes apart, say) are read and written row-wise. */
+#define KCOLS 64
+
+NB_OPS_FAST_FP_BEGIN
+
+/* u[ξ][c] = (G g_c Gᵀ)_ξ for the n kernels g_c = k[0..8][c] (rows of KCOLS). */
+NB_OPS_CLONES static void kernel_transform(const float (*k)[KCOLS], float (*u)[KCOLS], int n) {
+  for (int c = 0; c < n; c++) {
+    float t[4][3];
+    for (int j = 0; j < 3; j++) { /* G g */
+      float k0 = k[j][c], k1 = k[3 + j][c], k2 = k[6 + j][c];
+      t[0][j] = k0;
+      t[1][j] = 0.5f * (k0 + k1 + k2);
+      t[2][j] = 0.5f * (k0 - k1 + k2);
+      t[3][j] = k2;
+    }
+    for (int i = 0; i < 4; i++) { /* (G g) Gᵀ */
+      u[4 * i + 0][c] = t[i][0];
+      u[4 * i + 1][c] = 0.5f * (t[i][0] + t[i][1] + t[i][2]);
+      u[4 * i + 2][c] = 0.5f * (t[i][0] - t[i][1] + t[i][2]);
+      u[4 * i + 3][c] = t[i][2];
+    }
+  }
+}
+
+/* k[0..8][c] = Gᵀ dU_c G (3×3) for the n gradients dU_c = du[0..15][c]. */
+NB_OPS_CLONES static void kernel_grad(const float (*du)[KCOLS], float (*k)[KCOLS], int n) {
+  for (int c = 0; c < n; c++) {
+    float t[3][4];
+    for (int j = 0; j < 4; j++) { /* Gᵀ dU */
+      float u0 = du[j][c], u1 = du[4 + j][c], u2 = du[8 + j][c], u3 = du[12 + j][c];
+      t[0][j] = u0 + 0.5f * (u1 + u2);
+      t[1][j] = 0.5f * (u1 - u2);
+      t[2][j] = 0.5f * (u1 + u2) + u3;
+    }
+    for (int i = 0; i < 3; i++) { /* (Gᵀ dU) G */
+      k[3 * i + 0][c] = t[i][0] + 0.5f * (t[i][1] + t[i][2]);
+      k[3 * i + 1][c] = 0.5f * (t[i][1] - t[i][2]);
+      k[3 * i + 2][c] = 0.5f * (t[i][1] + t[i][2]) + t[i][3];
+    }
+  }
+}
+
+NB_OPS_FAST_FP_END
+
+typedef struct kjob {
+  const wgeo *p;
+  const float *src; /* weights (M, C, 3, 3), or dU */
+  float *dst;       /* U (16 planes of M × C), or the weight gradient */
+} kjob;
+
+/* U of output channels [m0, m1) from the weights. */
+static void kernel_job(int64_t m0, int64_t m1, void *u) {
+  const kjob *j = u;
+  const wgeo *p = j->p;
+  float k[9][KCOLS], buf[16][KCOLS];
+  for (int64_t m = m0; m < m1; m++)
+    for (int64_t c0 = 0; c0 < p->C; c0 += KCOLS) {
+      int nc = p->C - c0 < KCOLS ? (int)(p->C - c0) : KCOLS;
+      const float *g = j->src + (m * p->C + c0) * 9;
+      for (int c = 0; c < nc; c++)
+        for (int i = 0; i < 9; i++) k[i][c] = g[c * 9 + i];
+      kernel_transform(k, buf, nc);
+      for (int xi = 0; xi < 16; xi++)
+        memcpy(j->dst + xi * p->ups + m * p->C + c0, buf[xi], sizeof(float) * (size_t)nc);
+    }
+}
+
+/* The weight gradient of output channels [m0, m1) from dU. */
+static void kernel_grad_job(int64_t m0, int64_t m1, void *u) {
+  const kjob *j = u;
+  const wgeo *p = j->p;
+  float k[9][KCOLS], buf[16][KCOLS];
+  for (int64_t m = m0; m < m1; m++)
+    for (int64_t c0 = 0; c0 < p->C; c0 += KCOLS) {
+      int nc = p->C - c0 < KCOLS ? (int)(p->C - c0) : KCOLS;
+      for (int xi = 0; xi < 16; xi++)
+        memcpy(buf[xi], j->src + xi * p->ups + m * p->C + c0, sizeof(float) * (size_t)nc);
+      kernel_grad(buf, k, nc);
+      for (int c = 0; c < nc; c++)
+        for (int i = 0; i < 9; i++) j->dst[(m * p->C + c0 + c) * 9 + i] = k[i][c];
+    }
+}
+
+/* The 16 kernel transforms (M × C each) of w into scratch slot 1. */
+static float *kernels(const wgeo *p, const float *w) {
+  float *u = nb_scratch(1, sizeof(float) * (size_t)(16 * p->ups) + 64);
+  if (u == NULL) return NULL;
+  kjob j = {p, w, u};
+  nb_parallel_for(p->M, 1 + NN_GRAIN / (16 * p->C), kernel_job, &j);
+  return u;
+}
+
+/* ---- forward and backward -------------------------------------------------------------- */
+
+/* Block buffers in scratch slot 0: V (16 × tb × ldc) then O (16 × tb × ldm). */
+static float *block_buffers(const wgeo *p) {
+  return nb_scratch(0, sizeof(float) * (size_t)(16 * p->tb * (p->ldc + p->ldm)) + 64);
+}
+
+int nn_wino_forward(const cgeom *g, const float *x, const float *w, const float *bias, float *y) {
+  wgeo p = geo_of(g);
+  int64_t hw = p.H * p.W, ohw = p.OH * p.OW;
+  const float *u = kernels(&p, w);
+  float *v = block_buffers(&p);
+  float *xt = nb_scratch(3, sizeof(float) * (size_t)(p.N * (hw * p.C + ohw * p.M)) + 64);
+  if (u == NULL || v == NULL || xt == NULL) return nb_last_status();
+  float *o = v + 16 * p.tb * p.ldc, *yt = xt + p.N * hw * p.C;
+  transpose_samples(x, xt, p.N, p.C, hw);
+  for (int64_t j0 = 0; j0 < p.T; j0 += p.tb) {
+    int64_t nt = p.T - j0 < p.tb ? p.T - j0 : p.tb;
+    wjob ji = {.p = &p, .j0 = j0, .nt = nt, .src = xt, .dst = v};
+    run_slices(p.C, nt, input_job, &ji);
+    for (int xi = 0; xi < 16; xi++) /* O_ξ (tiles × M) = V_ξ (tiles × C) · U_ξᵀ (C × M) */
+      if (nn_gemm(NB_F32, nt, p.M, p.C, 1.0, v + xi * nt * p.ldc, p.ldc, 1, u + xi * p.ups, 1, p.C, 0.0,
+                  o + xi * nt * p.ldm, p.ldm, 1) < 0)
+        return nb_last_status();
+    wjob jo = {.p = &p, .j0 = j0, .nt = nt, .src = o, .dst = yt, .bias = bias};
+    run_slices(p.M, nt, output_job, &jo);
+  }
+  transpose_samples(yt, y, p.N, ohw, p.M);
+  return 0;
+}
+
+int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float *dy, float *dx, float *dw) {
+  wgeo p = geo_of(g);
+  int64_t hw = p.H * p.W, ohw = p.OH * p.OW;
+  const float *u = dx ? kernels(&p, w) : NULL;
+  float *du = dw ? nb_scratch(2, sizeof(float) * (size_t)(16 * p.ups) + 64) : NULL;
+  float *v = block_buffers(&p);
+  /* channels-last dy, then x (for dw) and dx (for dx) */
+  float *dyt = nb_scratch(3, sizeof(float) * (size_t)(p.N * (ohw * p.M + 2 * hw * p.C)) + 64);
+  if ((dx && u == NULL) || (dw && du == NULL) || v == NULL || dyt == NULL) return nb_last_status();
+  float *o = v + 16 * p.tb * p.ldc, *xt = dyt + p.N * ohw * p.M, *dxt = xt + p.N * hw * p.C;
+  transpose_samples(dy, dyt, p.N, p.M, ohw);
+  if (dw) transpose_samples(x, xt, p.N, p.C, hw);
+  if (dx) memset(dxt, 0, sizeof(float) * (size_t)(p.N * hw * p.C));
+  for (int64_t j0 = 0; j0 < p.T; j0 += p.tb) {
+    int64_t nt = p.T - j0 < p.tb ? p.T - j0 : p.tb;
+    wjob jg = {.p = &p, .j0 = j0, .nt = nt, .src = dyt, .dst = o};
+    run_slices(p.M, nt, grad_job, &jg);
+    if (dw) {
+      wjob ji = {.p = &p, .j0 = j0, .nt = nt, .src = xt, .dst = v};
+      run_slices(p.C, nt, input_job, &ji);
+      for (int xi = 0; xi < 16; xi++) /* dU_ξ (M × C) += dO_ξᵀ (M × tiles) · V_ξ (tiles × C) */
+        if (nn_gemm(NB_F32, p.M, p.C, nt, 1.0, o + xi * nt * p.ldm, 1, p.ldm, v + xi * nt * p.ldc, p.ldc, 1,
+                    j0 == 0 ? 0.0 : 1.0, du + xi * p.ups, p.C, 1) < 0)
+          return nb_last_status();
+    }
+    if (dx) {
+      for (int xi = 0; xi < 16; xi++) /* dV_ξ (tiles × C) = dO_ξ (tiles × M) · U_ξ (M × C), over V */
+        if (nn_gemm(NB_F32, nt, p.C, p.M, 1.0, o + xi * nt * p.ldm, p.ldm, 1, u + xi * p.ups, p.C, 1, 0.0,
+                    v + xi * nt * p.ldc, p.ldc, 1) < 0)
+          return nb_last_status();
+      wjob jx = {.p = &p, .j0 = j0, .nt = nt, .src = v, .dst = dxt};
+      run_slices(p.C, nt, input_grad_job, &jx);
+    }
+  }
+  if (dx) transpose_samples(dxt, dx, p.N, hw, p.C);
+  if (dw) {
+    kjob jk = {&p, du, dw};
+    nb_parallel_for(p.M, 1 + NN_GRAIN / (9 * p.C), kernel_grad_job, &jk);
+  }
+  return 0;
+}
