@@ -12,8 +12,9 @@
  *
  * The transforms work channels-last: each sample's planes are transposed to (H·W) × C
  * first, so every tile transform is a vector loop over channels whatever the plane size
- * (ResNet's deep layers have 4×4 and 2×2 planes). Tiles go through in blocks whose
- * transformed data stays near L2. Transforms run over channel slices with
+ * (ResNet's deep layers have 4×4 and 2×2 planes). Samples go through in chunks whose
+ * channels-last copies take at most WINO_CHUNK_BYTES of scratch (or one sample), and
+ * their tiles in blocks whose transformed data stays near L2. Transforms run over channel slices with
  * nb_parallel_for, each value computed by one thread in a fixed order, so results do
  * not depend on the thread count.
  */
@@ -41,6 +42,7 @@
 #define WINO_MIN_CHANNELS 16
 #define WINO_MIN_TILES 64
 #define WINO_MIN_WORK (2.0 * 1024 * 1024) /* tiles · C · M */
+#define WINO_CHUNK_BYTES ((size_t)8 << 20) /* channels-last copies of a chunk of samples */
 #define CB 64                               /* channels per step of a tile transform */
 
 /* The geometry of one convolution: input (N, C, H, W), 3×3 kernel, padding (ph, pw),
@@ -398,65 +400,87 @@ static float *block_buffers(const wgeo *p) {
   return nb_scratch(0, sizeof(float) * (size_t)(16 * p->tb * (p->ldc + p->ldm)) + 64);
 }
 
+/* Samples per chunk: the channels-last copies of a chunk (per_sample floats a sample)
+ * stay within WINO_CHUNK_BYTES, or one sample. */
+static int64_t chunk_samples(const wgeo *p, int64_t per_sample) {
+  int64_t ns = (int64_t)WINO_CHUNK_BYTES / (per_sample * (int64_t)sizeof(float) + 1);
+  return ns < 1 ? 1 : ns > p->N ? p->N : ns;
+}
+
+/* The geometry of samples [n0, n0 + ns) as a convolution of its own. */
+static wgeo chunk_of(const wgeo *p, int64_t n0, int64_t ns) {
+  wgeo q = *p;
+  q.N = p->N - n0 < ns ? p->N - n0 : ns;
+  q.T = q.N * p->TH * p->TW;
+  return q;
+}
+
 int nn_wino_forward(const cgeom *g, const float *x, const float *w, const float *bias, float *y) {
   wgeo p = geo_of(g);
-  int64_t hw = p.H * p.W, ohw = p.OH * p.OW;
+  int64_t hw = p.H * p.W, ohw = p.OH * p.OW, ns = chunk_samples(&p, hw * p.C + ohw * p.M);
   const float *u = kernels(&p, w);
   float *v = block_buffers(&p);
-  float *xt = nb_scratch(3, sizeof(float) * (size_t)(p.N * (hw * p.C + ohw * p.M)) + 64);
+  float *xt = nb_scratch(3, sizeof(float) * (size_t)(ns * (hw * p.C + ohw * p.M)) + 64);
   if (u == NULL || v == NULL || xt == NULL) return nb_last_status();
-  float *o = v + 16 * p.tb * p.ldc, *yt = xt + p.N * hw * p.C;
-  transpose_samples(x, xt, p.N, p.C, hw);
-  for (int64_t j0 = 0; j0 < p.T; j0 += p.tb) {
-    int64_t nt = p.T - j0 < p.tb ? p.T - j0 : p.tb;
-    wjob ji = {.p = &p, .j0 = j0, .nt = nt, .src = xt, .dst = v};
-    run_slices(p.C, nt, input_job, &ji);
-    for (int xi = 0; xi < 16; xi++) /* O_ξ (tiles × M) = V_ξ (tiles × C) · U_ξᵀ (C × M) */
-      if (nn_gemm(NB_F32, nt, p.M, p.C, 1.0, v + xi * nt * p.ldc, p.ldc, 1, u + xi * p.ups, 1, p.C, 0.0,
-                  o + xi * nt * p.ldm, p.ldm, 1) < 0)
-        return nb_last_status();
-    wjob jo = {.p = &p, .j0 = j0, .nt = nt, .src = o, .dst = yt, .bias = bias};
-    run_slices(p.M, nt, output_job, &jo);
+  float *o = v + 16 * p.tb * p.ldc, *yt = xt + ns * hw * p.C;
+  for (int64_t n0 = 0; n0 < p.N; n0 += ns) {
+    wgeo q = chunk_of(&p, n0, ns);
+    transpose_samples(x + n0 * p.C * hw, xt, q.N, p.C, hw);
+    for (int64_t j0 = 0; j0 < q.T; j0 += q.tb) {
+      int64_t nt = q.T - j0 < q.tb ? q.T - j0 : q.tb;
+      wjob ji = {.p = &q, .j0 = j0, .nt = nt, .src = xt, .dst = v};
+      run_slices(q.C, nt, input_job, &ji);
+      for (int xi = 0; xi < 16; xi++) /* O_ξ (tiles × M) = V_ξ (tiles × C) · U_ξᵀ (C × M) */
+        if (nn_gemm(NB_F32, nt, q.M, q.C, 1.0, v + xi * nt * q.ldc, q.ldc, 1, u + xi * q.ups, 1, q.C, 0.0,
+                    o + xi * nt * q.ldm, q.ldm, 1) < 0)
+          return nb_last_status();
+      wjob jo = {.p = &q, .j0 = j0, .nt = nt, .src = o, .dst = yt, .bias = bias};
+      run_slices(q.M, nt, output_job, &jo);
+    }
+    transpose_samples(yt, y + n0 * p.M * ohw, q.N, ohw, p.M);
   }
-  transpose_samples(yt, y, p.N, ohw, p.M);
   return 0;
 }
 
 int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float *dy, float *dx, float *dw) {
   wgeo p = geo_of(g);
-  int64_t hw = p.H * p.W, ohw = p.OH * p.OW;
+  int64_t hw = p.H * p.W, ohw = p.OH * p.OW, ns = chunk_samples(&p, ohw * p.M + 2 * hw * p.C);
   const float *u = dx ? kernels(&p, w) : NULL;
   float *du = dw ? nb_scratch(2, sizeof(float) * (size_t)(16 * p.ups) + 64) : NULL;
   float *v = block_buffers(&p);
-  /* channels-last dy, then x (for dw) and dx (for dx) */
-  float *dyt = nb_scratch(3, sizeof(float) * (size_t)(p.N * (ohw * p.M + 2 * hw * p.C)) + 64);
+  /* channels-last dy, then x (for dw) and dx (for dx) of a chunk */
+  float *dyt = nb_scratch(3, sizeof(float) * (size_t)(ns * (ohw * p.M + 2 * hw * p.C)) + 64);
   if ((dx && u == NULL) || (dw && du == NULL) || v == NULL || dyt == NULL) return nb_last_status();
-  float *o = v + 16 * p.tb * p.ldc, *xt = dyt + p.N * ohw * p.M, *dxt = xt + p.N * hw * p.C;
-  transpose_samples(dy, dyt, p.N, p.M, ohw);
-  if (dw) transpose_samples(x, xt, p.N, p.C, hw);
-  if (dx) memset(dxt, 0, sizeof(float) * (size_t)(p.N * hw * p.C));
-  for (int64_t j0 = 0; j0 < p.T; j0 += p.tb) {
-    int64_t nt = p.T - j0 < p.tb ? p.T - j0 : p.tb;
-    wjob jg = {.p = &p, .j0 = j0, .nt = nt, .src = dyt, .dst = o};
-    run_slices(p.M, nt, grad_job, &jg);
-    if (dw) {
-      wjob ji = {.p = &p, .j0 = j0, .nt = nt, .src = xt, .dst = v};
-      run_slices(p.C, nt, input_job, &ji);
-      for (int xi = 0; xi < 16; xi++) /* dU_ξ (M × C) += dO_ξᵀ (M × tiles) · V_ξ (tiles × C) */
-        if (nn_gemm(NB_F32, p.M, p.C, nt, 1.0, o + xi * nt * p.ldm, 1, p.ldm, v + xi * nt * p.ldc, p.ldc, 1,
-                    j0 == 0 ? 0.0 : 1.0, du + xi * p.ups, p.C, 1) < 0)
-          return nb_last_status();
+  float *o = v + 16 * p.tb * p.ldc, *xt = dyt + ns * ohw * p.M, *dxt = xt + ns * hw * p.C;
+  for (int64_t n0 = 0; n0 < p.N; n0 += ns) {
+    wgeo q = chunk_of(&p, n0, ns);
+    transpose_samples(dy + n0 * p.M * ohw, dyt, q.N, p.M, ohw);
+    if (dw) transpose_samples(x + n0 * p.C * hw, xt, q.N, p.C, hw);
+    if (dx) memset(dxt, 0, sizeof(float) * (size_t)(q.N * hw * p.C));
+    for (int64_t j0 = 0; j0 < q.T; j0 += q.tb) {
+      int64_t nt = q.T - j0 < q.tb ? q.T - j0 : q.tb;
+      wjob jg = {.p = &q, .j0 = j0, .nt = nt, .src = dyt, .dst = o};
+      run_slices(q.M, nt, grad_job, &jg);
+      if (dw) {
+        wjob ji = {.p = &q, .j0 = j0, .nt = nt, .src = xt, .dst = v};
+        run_slices(q.C, nt, input_job, &ji);
+        double beta = n0 == 0 && j0 == 0 ? 0.0 : 1.0;
+        for (int xi = 0; xi < 16; xi++) /* dU_ξ (M × C) += dO_ξᵀ (M × tiles) · V_ξ (tiles × C) */
+          if (nn_gemm(NB_F32, q.M, q.C, nt, 1.0, o + xi * nt * q.ldm, 1, q.ldm, v + xi * nt * q.ldc, q.ldc, 1, beta,
+                      du + xi * q.ups, q.C, 1) < 0)
+            return nb_last_status();
+      }
+      if (dx) {
+        for (int xi = 0; xi < 16; xi++) /* dV_ξ (tiles × C) = dO_ξ (tiles × M) · U_ξ (M × C), over V */
+          if (nn_gemm(NB_F32, nt, q.C, q.M, 1.0, o + xi * nt * q.ldm, q.ldm, 1, u + xi * q.ups, q.C, 1, 0.0,
+                      v + xi * nt * q.ldc, q.ldc, 1) < 0)
+            return nb_last_status();
+        wjob jx = {.p = &q, .j0 = j0, .nt = nt, .src = v, .dst = dxt};
+        run_slices(q.C, nt, input_grad_job, &jx);
+      }
     }
-    if (dx) {
-      for (int xi = 0; xi < 16; xi++) /* dV_ξ (tiles × C) = dO_ξ (tiles × M) · U_ξ (M × C), over V */
-        if (nn_gemm(NB_F32, nt, p.C, p.M, 1.0, o + xi * nt * p.ldm, p.ldm, 1, u + xi * p.ups, p.C, 1, 0.0,
-                    v + xi * nt * p.ldc, p.ldc, 1) < 0)
-          return nb_last_status();
-      wjob jx = {.p = &p, .j0 = j0, .nt = nt, .src = v, .dst = dxt};
-      run_slices(p.C, nt, input_grad_job, &jx);
-    }
+    if (dx) transpose_samples(dxt, dx + n0 * p.C * hw, q.N, hw, p.C);
   }
-  if (dx) transpose_samples(dxt, dx, p.N, hw, p.C);
   if (dw) {
     kjob jk = {&p, du, dw};
     nb_parallel_for(p.M, 1 + NN_GRAIN / (9 * p.C), kernel_grad_job, &jk);
