@@ -8,6 +8,13 @@
 #include "conv2d_col.h"
 
 #include <string.h>
+
+/* Most rows moved here are a few dozen elements long: keep the copy and zeroing loops
+ * inline rather than turned into memcpy/memset calls, which cost more than the move
+ * (explicit memcpy/memset calls for whole planes stay). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
 #ifdef __SSE2__
 #include <emmintrin.h>
 #include <xmmintrin.h>
@@ -49,6 +56,9 @@ static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
     else                                                                                      \
       for (int64_t z_ = (hi) + 1; z_ < (ow); z_++) zd_[z_] = 0;                               \
   } while (0)
+
+/* Widest padded input row the stride-2 im2col kernel takes (stack buffers). */
+#define CONV_S2_MAX 2048
 
 #define CONV_KERNELS(T, SUF)                                                                  \
   static void im2col_##SUF(int64_t u0, int64_t u1, void *user) {                             \
@@ -96,6 +106,39 @@ static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
       }                                                                                       \
     }                                                                                         \
   }                                                                                           \
+  /* Column stride 2 (stems, downsampling layers), unit = (sample, channel, kernel row):   \
+   * each input row is zero-padded and split into its even and odd columns once, and then  \
+   * every kernel column's row segment is a contiguous copy from one of the halves. */      \
+  static void im2col_s2_##SUF(int64_t u0, int64_t u1, void *user) {                          \
+    const col_job *j = user;                                                                  \
+    const cgeom *g = j->g;                                                                    \
+    int64_t Wp = g->W + 2 * g->pw, OW = g->OW;                                                \
+    T row[CONV_S2_MAX + 1], half[2][CONV_S2_MAX / 2 + 1];                                     \
+    for (int64_t q = 0; q < Wp + 1; q++) row[q] = 0;                                          \
+    for (int64_t u = u0; u < u1; u++) {                                                       \
+      int64_t s = u / (g->Cg * g->kh), c = u / g->kh % g->Cg, ki = u % g->kh;                 \
+      const T *src = (const T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;              \
+      T *dst = (T *)j->col + (c * g->kh + ki) * g->kw * j->ld + s * g->P;                     \
+      for (int64_t oh = 0; oh < g->OH; oh++) {                                                \
+        int64_t ih = oh * g->sh - g->ph + ki * g->dh;                                         \
+        if (ih < 0 || ih >= g->H) {                                                           \
+          for (int64_t kj = 0; kj < g->kw; kj++) memset(dst + kj * j->ld + oh * OW, 0, sizeof(T) * (size_t)OW); \
+          continue;                                                                           \
+        }                                                                                     \
+        for (int64_t iw = 0; iw < g->W; iw++) row[g->pw + iw] = src[ih * g->W + iw];         \
+        for (int64_t i = 0; i < (Wp + 1) / 2; i++) {                                          \
+          half[0][i] = row[2 * i];                                                            \
+          half[1][i] = row[2 * i + 1];                                                        \
+        }                                                                                     \
+        for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
+          int64_t off = kj * g->dw;                                                           \
+          T *restrict d = dst + kj * j->ld + oh * OW;                                         \
+          const T *restrict h = half[off & 1] + off / 2;                                      \
+          for (int64_t ow = 0; ow < OW; ow++) d[ow] = h[ow];                                  \
+        }                                                                                     \
+      }                                                                                       \
+    }                                                                                         \
+  }                                                                                           \
   /* unit = (sample, channel): every column row of that channel adds into its plane */       \
   static void col2im_##SUF(int64_t u0, int64_t u1, void *user) {                             \
     const col_job *j = user;                                                                  \
@@ -136,6 +179,7 @@ static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
         }                                                                                     \
     }                                                                                         \
   }
+
 
 CONV_KERNELS(float, f32)
 CONV_KERNELS(double, f64)
@@ -267,6 +311,11 @@ void nn_conv_im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64
     return;
   }
   int64_t grain = 1 + NN_GRAIN / (g->P > 0 ? g->P : 1);
+  if (g->sw == 2 && g->W + 2 * g->pw <= CONV_S2_MAX) {
+    nb_parallel_for(cn * g->Cg * g->kh, 1 + NN_GRAIN / (g->kw * g->P + 1), dt == NB_F32 ? im2col_s2_f32 : im2col_s2_f64,
+                    &j);
+    return;
+  }
   nb_parallel_for(cn * g->K, grain, dt == NB_F32 ? im2col_f32 : im2col_f64, &j);
 }
 

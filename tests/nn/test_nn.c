@@ -109,17 +109,18 @@ static double elem(const void *p, int64_t i, nb_dtype dt) {
 }
 
 /* conv2d against a direct 7-loop convolution (forward, grad input, grad weight) on
- * shapes that take both im2col paths: general (wide outputs) and padded-plane (small),
- * a batch of 2 with 2x2 outputs (8 columns: the weight gradient's G·colᵀ form) and
- * odd channel counts (edges of the transposes of the weight gradient). Loops 0-7 in
- * float64, 8-15 the same shapes in float32. */
-#define CONV_DIRECT_CFGS 8
+ * shapes that take both im2col paths: general (wide outputs; with stride 2 the
+ * even/odd-column kernel, here also with dilation 3, whose kernel columns alternate
+ * halves) and padded-plane (small), a batch of 2 with 2x2 outputs (8 columns: the
+ * weight gradient's G·colᵀ form) and odd channel counts (edges of the transposes of the
+ * weight gradient). Loops 0-8 in float64, 9-17 the same shapes in float32. */
+#define CONV_DIRECT_CFGS 9
 START_TEST(test_conv2d_matches_direct) {
   static const int64_t cfg[CONV_DIRECT_CFGS][9] = {
       /* N  C  H   W  M  k  s  p  d */
       {2, 2, 13, 12, 3, 3, 1, 1, 1}, {1, 3, 34, 30, 2, 7, 2, 3, 1}, {2, 2, 9, 9, 3, 3, 1, 1, 1},
       {1, 2, 15, 14, 2, 3, 1, 2, 2}, {1, 2, 8, 7, 2, 3, 2, 1, 2},   {1, 2, 20, 21, 2, 3, 1, 0, 1},
-      {2, 2, 3, 3, 3, 2, 1, 0, 1},   {3, 5, 5, 5, 7, 3, 1, 1, 1},
+      {2, 2, 3, 3, 3, 2, 1, 0, 1},   {3, 5, 5, 5, 7, 3, 1, 1, 1},   {1, 2, 30, 31, 3, 3, 2, 3, 3},
   };
   nb_dtype dt = _i < CONV_DIRECT_CFGS ? NB_F64 : NB_F32;
   double tol = dt == NB_F64 ? 1e-10 : 1e-4;
