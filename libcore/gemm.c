@@ -175,9 +175,10 @@ int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
                    cs_c);
     return 0;
   }
-  /* Small products do not pay for waking threads. BLIS splits m and n, never k, so the
-   * thread count does not change the result. */
-  int nt = (double)m * (double)n * (double)k < NB_GEMM_SERIAL_FLOPS ? 1 : nb_get_num_threads();
+  /* Small products do not pay for waking threads, and inside a parallel loop each
+   * thread runs its own GEMMs. BLIS splits m and n, never k, so the thread count does not
+   * change the result. */
+  int nt = (double)m * (double)n * (double)k < NB_GEMM_SERIAL_FLOPS ? 1 : nb__threads_here();
   rntm_t rntm = BLIS_RNTM_INITIALIZER;
   bli_rntm_set_num_threads(nt, &rntm);
   trans_t ta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;

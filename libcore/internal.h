@@ -239,4 +239,8 @@ NB_INTERNAL int nb__resolve_attrs(const char *what, int n_specs, const nb_attr_s
 /* Thread-local ring of small buffers for formatting in messages. */
 NB_INTERNAL char *nb__tmpbuf(size_t *size);
 
+/* Threads for work started here (parallel.c): the thread count, or 1 inside a parallel
+ * loop's body (parallel regions do not nest). */
+NB_INTERNAL int nb__threads_here(void);
+
 #endif

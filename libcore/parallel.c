@@ -58,16 +58,20 @@ int nb_get_num_threads(void) {
   return __atomic_load_n(&num_threads, __ATOMIC_RELAXED);
 }
 
+int nb__threads_here(void) {
+#ifdef _OPENMP
+  if (omp_in_parallel())
+    return 1;
+#endif
+  return nb_get_num_threads();
+}
+
 void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user) {
   if (n <= 0 || !fn)
     return;
   if (grain < 1)
     grain = 1;
-  int nt = nb_get_num_threads();
-#ifdef _OPENMP
-  if (omp_in_parallel())
-    nt = 1;
-#endif
+  int nt = nb__threads_here();
   if (nt <= 1 || n <= grain) {
     fn(0, n, user);
     return;

@@ -275,6 +275,39 @@ static void run_slices(int64_t ch, int64_t nt, nb_range_fn fn, wjob *j) {
   nb_parallel_for((ch + 15) / 16, 1 + NN_GRAIN / (16 * 16 * nt), fn, j);
 }
 
+/* ---- the 16 GEMMs ---------------------------------------------------------------------- */
+
+/* C_ξ = A_ξ · B_ξ + beta·C_ξ for ξ = 0..15, the matrices of ξ at a + ξ·sa, b + ξ·sb and
+ * c + ξ·sc. They run side by side on the core's threads, each GEMM on one thread: BLIS
+ * threading each of them would start 16 parallel regions a block. */
+typedef struct gemm16 {
+  int64_t m, n, k;
+  const float *a, *b;
+  float *c;
+  int64_t sa, rsa, csa, sb, rsb, csb, sc, rsc, csc;
+  double beta;
+  int failed;
+} gemm16;
+
+static int gemm_one(const gemm16 *g, int64_t xi) {
+  return nn_gemm(NB_F32, g->m, g->n, g->k, 1.0, g->a + xi * g->sa, g->rsa, g->csa, g->b + xi * g->sb, g->rsb,
+                 g->csb, g->beta, g->c + xi * g->sc, g->rsc, g->csc);
+}
+
+static void gemm_job(int64_t x0, int64_t x1, void *u) {
+  gemm16 *g = u;
+  for (int64_t xi = x0; xi < x1; xi++)
+    if (gemm_one(g, xi) < 0) __atomic_store_n(&g->failed, 1, __ATOMIC_RELAXED);
+}
+
+/* Runs the 16 GEMMs; 0 or a status (a failure is redone on this thread, for its error). */
+static int run_gemms(gemm16 *g) {
+  nb_parallel_for(16, 1, gemm_job, g);
+  for (int64_t xi = 0; xi < 16 && g->failed; xi++)
+    if (gemm_one(g, xi) < 0) return nb_last_status();
+  return 0;
+}
+
 /* ---- layout changes -------------------------------------------------------------------- */
 
 typedef struct tjob {
@@ -430,10 +463,8 @@ int nn_wino_forward(const cgeom *g, const float *x, const float *w, const float 
       int64_t nt = q.T - j0 < q.tb ? q.T - j0 : q.tb;
       wjob ji = {.p = &q, .j0 = j0, .nt = nt, .src = xt, .dst = v};
       run_slices(q.C, nt, input_job, &ji);
-      for (int xi = 0; xi < 16; xi++) /* O_ξ (tiles × M) = V_ξ (tiles × C) · U_ξᵀ (C × M) */
-        if (nn_gemm(NB_F32, nt, q.M, q.C, 1.0, v + xi * nt * q.ldc, q.ldc, 1, u + xi * q.ups, 1, q.C, 0.0,
-                    o + xi * nt * q.ldm, q.ldm, 1) < 0)
-          return nb_last_status();
+      gemm16 gm = {nt, q.M, q.C, v, u, o, nt * q.ldc, q.ldc, 1, q.ups, 1, q.C, nt * q.ldm, q.ldm, 1, 0.0, 0};
+      if (run_gemms(&gm) < 0) return nb_last_status(); /* O_ξ (tiles × M) = V_ξ (tiles × C) · U_ξᵀ */
       wjob jo = {.p = &q, .j0 = j0, .nt = nt, .src = o, .dst = yt, .bias = bias};
       run_slices(q.M, nt, output_job, &jo);
     }
@@ -464,17 +495,15 @@ int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float
       if (dw) {
         wjob ji = {.p = &q, .j0 = j0, .nt = nt, .src = xt, .dst = v};
         run_slices(q.C, nt, input_job, &ji);
-        double beta = n0 == 0 && j0 == 0 ? 0.0 : 1.0;
-        for (int xi = 0; xi < 16; xi++) /* dU_ξ (M × C) += dO_ξᵀ (M × tiles) · V_ξ (tiles × C) */
-          if (nn_gemm(NB_F32, q.M, q.C, nt, 1.0, o + xi * nt * q.ldm, 1, q.ldm, v + xi * nt * q.ldc, q.ldc, 1, beta,
-                      du + xi * q.ups, q.C, 1) < 0)
-            return nb_last_status();
+        /* dU_ξ (M × C) += dO_ξᵀ (M × tiles) · V_ξ (tiles × C) */
+        gemm16 gm = {q.M, q.C, nt, o, v, du, nt * q.ldm, 1, q.ldm, nt * q.ldc, q.ldc, 1, q.ups, q.C, 1,
+                     n0 == 0 && j0 == 0 ? 0.0 : 1.0, 0};
+        if (run_gemms(&gm) < 0) return nb_last_status();
       }
       if (dx) {
-        for (int xi = 0; xi < 16; xi++) /* dV_ξ (tiles × C) = dO_ξ (tiles × M) · U_ξ (M × C), over V */
-          if (nn_gemm(NB_F32, nt, q.C, q.M, 1.0, o + xi * nt * q.ldm, q.ldm, 1, u + xi * q.ups, q.C, 1, 0.0,
-                      v + xi * nt * q.ldc, q.ldc, 1) < 0)
-            return nb_last_status();
+        /* dV_ξ (tiles × C) = dO_ξ (tiles × M) · U_ξ (M × C), over V */
+        gemm16 gm = {nt, q.C, q.M, o, u, v, nt * q.ldm, q.ldm, 1, q.ups, q.C, 1, nt * q.ldc, q.ldc, 1, 0.0, 0};
+        if (run_gemms(&gm) < 0) return nb_last_status();
         wjob jx = {.p = &q, .j0 = j0, .nt = nt, .src = v, .dst = dxt};
         run_slices(q.C, nt, input_grad_job, &jx);
       }

@@ -160,6 +160,39 @@ START_TEST(test_parallel_for) {
 }
 END_TEST
 
+/* nb_gemm inside an nb_parallel_for body (GEMMs side by side, each on its thread) gives
+ * the same bits as the same GEMM on the core's threads: BLIS never splits k. */
+typedef struct gemm_par {
+  const float *a, *b;
+  float *c; /* 4 results of 96 x 80 */
+} gemm_par;
+
+static void gemm_part(int64_t i0, int64_t i1, void *u) {
+  gemm_par *g = u;
+  for (int64_t i = i0; i < i1; i++)
+    ck_assert_int_eq(nb_gemm(NB_F32, false, i % 2, 96, 80, 72, 1.0, g->a, 72, 1, g->b, i % 2 ? 1 : 80,
+                             i % 2 ? 72 : 1, 0.0, g->c + i * 96 * 80, 80, 1), 0);
+}
+
+START_TEST(test_gemm_in_parallel_for) {
+  int prev = nb_get_num_threads();
+  ck_assert_int_eq(nb_set_num_threads(2), 0);
+  uint64_t seed = 5;
+  float *a = malloc(96 * 72 * 4), *b = malloc(72 * 80 * 4), *c = malloc(4 * 96 * 80 * 4), *ref = malloc(2 * 96 * 80 * 4);
+  for (int i = 0; i < 96 * 72; i++) a[i] = (float)lcg(&seed);
+  for (int i = 0; i < 72 * 80; i++) b[i] = (float)lcg(&seed);
+  for (int t = 0; t < 2; t++) /* B row-major, then read transposed */
+    ck_assert_int_eq(nb_gemm(NB_F32, false, t, 96, 80, 72, 1.0, a, 72, 1, b, t ? 1 : 80, t ? 72 : 1, 0.0,
+                             ref + t * 96 * 80, 80, 1), 0);
+  gemm_par g = {a, b, c};
+  nb_parallel_for(4, 1, gemm_part, &g);
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(memcmp(c + i * 96 * 80, ref + (i % 2) * 96 * 80, 96 * 80 * 4), 0);
+  free(a), free(b), free(c), free(ref);
+  nb_set_num_threads(prev);
+}
+END_TEST
+
 START_TEST(test_scratch) {
   char *p = nb_scratch(0, 100);
   ck_assert_ptr_nonnull(p);
@@ -208,6 +241,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_gemm_odd_strides);
   tcase_add_test(tc, test_gemm_errors);
   tcase_add_test(tc, test_parallel_for);
+  tcase_add_test(tc, test_gemm_in_parallel_for);
   tcase_add_test(tc, test_scratch);
   tcase_add_test(tc, test_scratch_freed_at_thread_exit);
   suite_add_tcase(s, tc);

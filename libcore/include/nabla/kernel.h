@@ -72,8 +72,9 @@ bool nb_iter_is_flat(const nb_iter *it);
 
 /* Call fn(begin, end, user) over [0, n) split in chunks of at least `grain`, on the
  * core's threads (nb_set_num_threads). Runs inline when n <= grain or one thread.
- * fn must not call back into code that uses nb_parallel_for. Chunking depends only on
- * n, grain and the thread count, so results are reproducible for a fixed count. */
+ * Inside fn, nb_parallel_for and nb_gemm run on the calling thread (no nesting).
+ * Chunking depends only on n, grain and the thread count, so results are reproducible
+ * for a fixed count. */
 typedef void (*nb_range_fn)(int64_t begin, int64_t end, void *user);
 void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user);
 
@@ -82,7 +83,9 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user);
 /* C = alpha * op(A) * op(B) + beta * C where op(X) is X or Xᵀ; A is m×k after op, B is
  * k×n, C is m×n. Each matrix is given by a pointer and row/column strides in elements
  * (any strides, so transposes need no copy). dt is NB_F32 or NB_F64. beta == 0 means C
- * is not read. Returns 0 or a negative status. */
+ * is not read. Uses the core's threads, or only the calling one inside an
+ * nb_parallel_for body (so independent GEMMs can run side by side). Returns 0 or a
+ * negative status. */
 int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
             const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
             double beta, void *c, int64_t rs_c, int64_t cs_c);
