@@ -170,115 +170,69 @@ NB_OPS_FAST_FP_END
 
 /* ---- parallel jobs over channel slices ------------------------------------------------ */
 
+/* The four tile transforms: which tensor they read or write, pixel by pixel. */
+typedef enum wkind {
+  W_INPUT,      /* channels-last input (4×4 pixels) → V */
+  W_OUTPUT,     /* O → channels-last output (2×2 pixels), plus bias */
+  W_GRAD,       /* channels-last output gradient (2×2 pixels) → dO */
+  W_INPUT_GRAD, /* dV → added into the channels-last input gradient (4×4 pixels) */
+} wkind;
+
 typedef struct wjob {
   const wgeo *p;
+  wkind kind;
   int64_t j0, nt;   /* the block: tiles [j0, j0 + nt) */
-  const float *src; /* channels-last input (N, ·, ·, C or M), or transformed block */
-  float *dst;       /* transformed block, or channels-last output */
+  const float *src; /* channels-last tensor (W_INPUT, W_GRAD) or transformed block */
+  float *dst;       /* transformed block, or channels-last tensor (W_OUTPUT, W_INPUT_GRAD) */
   const float *bias;
 } wjob;
 
 static const float zeros[CB];
 
-/* Channel slice [16·a0, 16·a1) of ch channels; false when empty. */
-static bool slice(int64_t a0, int64_t a1, int64_t ch, int64_t *c0, int64_t *c1) {
-  *c0 = 16 * a0;
-  *c1 = 16 * a1 < ch ? 16 * a1 : ch;
-  return *c0 < *c1;
-}
-
-/* Pixel (n, h, w) of a channels-last tensor of H × W planes, or NULL outside the plane. */
-static inline const float *pixel(const float *t, int64_t n, int64_t h, int64_t w, int64_t H, int64_t W, int64_t ch) {
-  return h < 0 || h >= H || w < 0 || w >= W ? NULL : t + ((n * H + h) * W + w) * ch;
-}
-
-/* V (16 planes of tiles × ldc) of the block from the channels-last input. */
-static void input_job(int64_t a0, int64_t a1, void *u) {
+/* Runs a transform over the block's tiles for channel slice [16·a0, 16·a1): per tile, the
+ * pixels of the channels-last tensor (outside the plane: zeros to read, a sink to write)
+ * and its rows of the transformed block, CB channels at a time. Tiles go in order, so the
+ * overlapping sums of W_INPUT_GRAD do not depend on the threads. */
+static void tile_job(int64_t a0, int64_t a1, void *u) {
   const wjob *j = u;
   const wgeo *p = j->p;
-  int64_t c0, c1, xs = j->nt * p->ldc;
-  if (!slice(a0, a1, p->C, &c0, &c1)) return;
-  for (int64_t t = 0; t < j->nt; t++) {
-    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
-    const float *d[16];
-    for (int i = 0; i < 16; i++) {
-      const float *px = pixel(j->src, n, 2 * th - p->ph + i / 4, 2 * tw - p->pw + i % 4, p->H, p->W, p->C);
-      d[i] = px ? px + c0 : NULL;
-    }
-    for (int64_t c = c0; c < c1; c += CB) {
-      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
-      const float *dc[16];
-      for (int i = 0; i < 16; i++) dc[i] = d[i] ? d[i] + (c - c0) : zeros;
-      input_tile(dc, j->dst + t * p->ldc + c, xs, nc);
-    }
-  }
-}
-
-/* The channels-last output (N, OH, OW, M) of the block from O (16 planes of tiles × ldm). */
-static void output_job(int64_t a0, int64_t a1, void *u) {
-  const wjob *j = u;
-  const wgeo *p = j->p;
-  int64_t c0, c1, xs = j->nt * p->ldm;
-  if (!slice(a0, a1, p->M, &c0, &c1)) return;
+  bool in = j->kind == W_INPUT || j->kind == W_INPUT_GRAD; /* 4×4 input pixels, else 2×2 output */
+  int64_t ch = in ? p->C : p->M, ld = in ? p->ldc : p->ldm, xs = j->nt * ld;
+  int64_t H = in ? p->H : p->OH, W = in ? p->W : p->OW, side = in ? 4 : 2, oh = in ? p->ph : 0, ow = in ? p->pw : 0;
+  int64_t c0 = 16 * a0, c1 = 16 * a1 < ch ? 16 * a1 : ch;
+  const float *tensor = j->kind == W_INPUT || j->kind == W_GRAD ? j->src : j->dst;
+  const float *block = j->kind == W_INPUT || j->kind == W_GRAD ? NULL : j->src;
   float sink[CB];
   for (int64_t t = 0; t < j->nt; t++) {
     int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
-    float *y[4];
-    for (int i = 0; i < 4; i++)
-      y[i] = (float *)pixel(j->dst, n, 2 * th + i / 2, 2 * tw + i % 2, p->OH, p->OW, p->M);
+    const float *px[16];
+    for (int64_t i = 0; i < side * side; i++) {
+      int64_t h = 2 * th - oh + i / side, w = 2 * tw - ow + i % side;
+      px[i] = h < 0 || h >= H || w < 0 || w >= W ? NULL : tensor + ((n * H + h) * W + w) * ch;
+    }
     for (int64_t c = c0; c < c1; c += CB) {
       int nc = c1 - c < CB ? (int)(c1 - c) : CB;
-      float *yc[4];
-      for (int i = 0; i < 4; i++) yc[i] = y[i] ? y[i] + c : sink;
-      output_tile(j->src + t * p->ldm + c, xs, j->bias ? j->bias + c : zeros, yc, nc);
+      float *pc[16]; /* (read-only for W_INPUT and W_GRAD) */
+      for (int64_t i = 0; i < side * side; i++)
+        pc[i] = px[i] ? (float *)px[i] + c : block ? sink : (float *)zeros;
+      float *rows = j->dst + t * ld + c;
+      const float *from = block ? block + t * ld + c : NULL;
+      switch (j->kind) {
+      case W_INPUT: input_tile((const float *const *)pc, rows, xs, nc); break;
+      case W_GRAD: grad_tile((const float *const *)pc, rows, xs, nc); break;
+      case W_OUTPUT: output_tile(from, xs, j->bias ? j->bias + c : zeros, pc, nc); break;
+      case W_INPUT_GRAD: input_grad_tile(from, xs, pc, nc); break;
+      }
     }
   }
 }
 
-/* dO (16 planes of tiles × ldm) of the block from the channels-last output gradient. */
-static void grad_job(int64_t a0, int64_t a1, void *u) {
-  const wjob *j = u;
-  const wgeo *p = j->p;
-  int64_t c0, c1, xs = j->nt * p->ldm;
-  if (!slice(a0, a1, p->M, &c0, &c1)) return;
-  for (int64_t t = 0; t < j->nt; t++) {
-    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
-    const float *q[4];
-    for (int i = 0; i < 4; i++) q[i] = pixel(j->src, n, 2 * th + i / 2, 2 * tw + i % 2, p->OH, p->OW, p->M);
-    for (int64_t c = c0; c < c1; c += CB) {
-      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
-      const float *qc[4];
-      for (int i = 0; i < 4; i++) qc[i] = q[i] ? q[i] + c : zeros;
-      grad_tile(qc, j->dst + t * p->ldm + c, xs, nc);
-    }
-  }
-}
-
-/* Adds B dV Bᵀ of the block's tiles (dV: 16 planes of tiles × ldc) into the channels-last
- * input gradient; tiles in order, so overlapping sums do not depend on the threads. */
-static void input_grad_job(int64_t a0, int64_t a1, void *u) {
-  const wjob *j = u;
-  const wgeo *p = j->p;
-  int64_t c0, c1, xs = j->nt * p->ldc;
-  if (!slice(a0, a1, p->C, &c0, &c1)) return;
-  float sink[CB];
-  for (int64_t t = 0; t < j->nt; t++) {
-    int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
-    float *d[16];
-    for (int i = 0; i < 16; i++)
-      d[i] = (float *)pixel(j->dst, n, 2 * th - p->ph + i / 4, 2 * tw - p->pw + i % 4, p->H, p->W, p->C);
-    for (int64_t c = c0; c < c1; c += CB) {
-      int nc = c1 - c < CB ? (int)(c1 - c) : CB;
-      float *dc[16];
-      for (int i = 0; i < 16; i++) dc[i] = d[i] ? d[i] + c : sink;
-      input_grad_tile(j->src + t * p->ldc + c, xs, dc, nc);
-    }
-  }
-}
-
-/* Runs fn over the channel slices of ch channels, for a block of nt tiles. */
-static void run_slices(int64_t ch, int64_t nt, nb_range_fn fn, wjob *j) {
-  nb_parallel_for((ch + 15) / 16, 1 + NN_GRAIN / (16 * 16 * nt), fn, j);
+/* Runs transform `kind` over the block's channel slices of 16 (C or M channels). */
+static void run_tiles(const wgeo *p, wkind kind, int64_t j0, int64_t nt, const float *src, float *dst,
+                      const float *bias) {
+  wjob j = {p, kind, j0, nt, src, dst, bias};
+  int64_t ch = kind == W_INPUT || kind == W_INPUT_GRAD ? p->C : p->M;
+  nb_parallel_for((ch + 15) / 16, 1 + NN_GRAIN / (16 * 16 * nt), tile_job, &j);
 }
 
 /* ---- the 16 GEMMs ---------------------------------------------------------------------- */
@@ -467,12 +421,10 @@ int nn_wino_forward(const cgeom *g, const float *x, const float *w, const float 
     transpose_samples(x + n0 * p.C * hw, xt, q.N, p.C, hw);
     for (int64_t j0 = 0; j0 < q.T; j0 += q.tb) {
       int64_t nt = q.T - j0 < q.tb ? q.T - j0 : q.tb;
-      wjob ji = {.p = &q, .j0 = j0, .nt = nt, .src = xt, .dst = v};
-      run_slices(q.C, nt, input_job, &ji);
+      run_tiles(&q, W_INPUT, j0, nt, xt, v, NULL);
       gemm16 gm = {nt, q.M, q.C, v, u, o, nt * q.ldc, q.ldc, 1, q.ups, 1, q.C, nt * q.ldm, q.ldm, 1, 0.0, 0};
       if (run_gemms(&gm) < 0) return nb_last_status(); /* O_ξ (tiles × M) = V_ξ (tiles × C) · U_ξᵀ */
-      wjob jo = {.p = &q, .j0 = j0, .nt = nt, .src = o, .dst = yt, .bias = bias};
-      run_slices(q.M, nt, output_job, &jo);
+      run_tiles(&q, W_OUTPUT, j0, nt, o, yt, bias);
     }
     transpose_samples(yt, y + n0 * p.M * ohw, q.N, ohw, p.M);
   }
@@ -497,11 +449,9 @@ int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float
     if (dx) memset(dxt, 0, sizeof(float) * (size_t)(q.N * hw * p.C));
     for (int64_t j0 = 0; j0 < q.T; j0 += q.tb) {
       int64_t nt = q.T - j0 < q.tb ? q.T - j0 : q.tb;
-      wjob jg = {.p = &q, .j0 = j0, .nt = nt, .src = dyt, .dst = o};
-      run_slices(q.M, nt, grad_job, &jg);
+      run_tiles(&q, W_GRAD, j0, nt, dyt, o, NULL);
       if (dw) {
-        wjob ji = {.p = &q, .j0 = j0, .nt = nt, .src = xt, .dst = v};
-        run_slices(q.C, nt, input_job, &ji);
+        run_tiles(&q, W_INPUT, j0, nt, xt, v, NULL);
         /* dU_ξ (M × C) += dO_ξᵀ (M × tiles) · V_ξ (tiles × C) */
         gemm16 gm = {q.M, q.C, nt, o, v, du, nt * q.ldm, 1, q.ldm, nt * q.ldc, q.ldc, 1, q.ups, q.C, 1,
                      n0 == 0 && j0 == 0 ? 0.0 : 1.0, 0};
@@ -511,8 +461,7 @@ int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float
         /* dV_ξ (tiles × C) = dO_ξ (tiles × M) · U_ξ (M × C), over V */
         gemm16 gm = {nt, q.C, q.M, o, u, v, nt * q.ldm, q.ldm, 1, q.ups, q.C, 1, nt * q.ldc, q.ldc, 1, 0.0, 0};
         if (run_gemms(&gm) < 0) return nb_last_status();
-        wjob jx = {.p = &q, .j0 = j0, .nt = nt, .src = v, .dst = dxt};
-        run_slices(q.C, nt, input_grad_job, &jx);
+        run_tiles(&q, W_INPUT_GRAD, j0, nt, v, dxt, NULL);
       }
     }
     if (dx) transpose_samples(dxt, dx + n0 * p.C * hw, q.N, hw, p.C);
