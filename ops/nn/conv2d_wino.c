@@ -340,11 +340,12 @@ NB_OPS_FAST_FP_END
 
 typedef struct kjob {
   const wgeo *p;
-  const float *src; /* weights (M, C, 3, 3), or dU */
-  float *dst;       /* U (16 planes of M × C), or the weight gradient */
+  bool grad;        /* weights → U, or dU → the weight gradient */
+  const float *src; /* weights (M, C, 3, 3), or dU (16 planes of M × C) */
+  float *dst;       /* U, or the weight gradient */
 } kjob;
 
-/* U of output channels [m0, m1) from the weights. */
+/* Output channels [m0, m1) of U from the weights, or of the weight gradient from dU. */
 static void kernel_job(int64_t m0, int64_t m1, void *u) {
   const kjob *j = u;
   const wgeo *p = j->p;
@@ -352,28 +353,19 @@ static void kernel_job(int64_t m0, int64_t m1, void *u) {
   for (int64_t m = m0; m < m1; m++)
     for (int64_t c0 = 0; c0 < p->C; c0 += KCOLS) {
       int nc = p->C - c0 < KCOLS ? (int)(p->C - c0) : KCOLS;
-      const float *g = j->src + (m * p->C + c0) * 9;
-      for (int c = 0; c < nc; c++)
-        for (int i = 0; i < 9; i++) k[i][c] = g[c * 9 + i];
-      kernel_transform(k, buf, nc);
-      for (int xi = 0; xi < 16; xi++)
-        memcpy(j->dst + xi * p->ups + m * p->C + c0, buf[xi], sizeof(float) * (size_t)nc);
-    }
-}
-
-/* The weight gradient of output channels [m0, m1) from dU. */
-static void kernel_grad_job(int64_t m0, int64_t m1, void *u) {
-  const kjob *j = u;
-  const wgeo *p = j->p;
-  float k[9][KCOLS], buf[16][KCOLS];
-  for (int64_t m = m0; m < m1; m++)
-    for (int64_t c0 = 0; c0 < p->C; c0 += KCOLS) {
-      int nc = p->C - c0 < KCOLS ? (int)(p->C - c0) : KCOLS;
-      for (int xi = 0; xi < 16; xi++)
-        memcpy(buf[xi], j->src + xi * p->ups + m * p->C + c0, sizeof(float) * (size_t)nc);
-      kernel_grad(buf, k, nc);
-      for (int c = 0; c < nc; c++)
-        for (int i = 0; i < 9; i++) j->dst[(m * p->C + c0 + c) * 9 + i] = k[i][c];
+      float *w9 = (float *)(j->grad ? j->dst : j->src) + (m * p->C + c0) * 9; /* (read-only unless grad) */
+      float *u16 = (float *)(j->grad ? j->src : j->dst) + m * p->C + c0;
+      if (!j->grad) { /* 3×3 kernels in, 16 rows out */
+        for (int c = 0; c < nc; c++)
+          for (int i = 0; i < 9; i++) k[i][c] = w9[c * 9 + i];
+        kernel_transform(k, buf, nc);
+        for (int xi = 0; xi < 16; xi++) memcpy(u16 + xi * p->ups, buf[xi], sizeof(float) * (size_t)nc);
+      } else { /* the reverse */
+        for (int xi = 0; xi < 16; xi++) memcpy(buf[xi], u16 + xi * p->ups, sizeof(float) * (size_t)nc);
+        kernel_grad(buf, k, nc);
+        for (int c = 0; c < nc; c++)
+          for (int i = 0; i < 9; i++) w9[c * 9 + i] = k[i][c];
+      }
     }
 }
 
@@ -381,7 +373,7 @@ static void kernel_grad_job(int64_t m0, int64_t m1, void *u) {
 static float *kernels(const wgeo *p, const float *w) {
   float *u = nb_scratch(1, sizeof(float) * (size_t)(16 * p->ups) + 64);
   if (u == NULL) return NULL;
-  kjob j = {p, w, u};
+  kjob j = {p, false, w, u};
   nb_parallel_for(p->M, 1 + NN_GRAIN / (16 * p->C), kernel_job, &j);
   return u;
 }
@@ -467,8 +459,8 @@ int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float
     if (dx) transpose_samples(dxt, dx + n0 * p.C * hw, q.N, hw, p.C);
   }
   if (dw) {
-    kjob jk = {&p, du, dw};
-    nb_parallel_for(p.M, 1 + NN_GRAIN / (9 * p.C), kernel_grad_job, &jk);
+    kjob jk = {&p, true, du, dw};
+    nb_parallel_for(p.M, 1 + NN_GRAIN / (16 * p.C), kernel_job, &jk);
   }
   return 0;
 }
