@@ -106,7 +106,7 @@ static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
       }                                                                                       \
     }                                                                                         \
   }                                                                                           \
-  /* Column stride 2 (stems, downsampling layers), unit = (sample, channel, kernel row):   \
+  /* Column stride 2 with 3+ kernel columns (stems), unit = (sample, channel, kernel row):   \
    * each input row is zero-padded and split into its even and odd columns once, and then  \
    * every kernel column's row segment is a contiguous copy from one of the halves. */      \
   static void im2col_s2_##SUF(int64_t u0, int64_t u1, void *user) {                          \
@@ -311,7 +311,7 @@ void nn_conv_im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64
     return;
   }
   int64_t grain = 1 + NN_GRAIN / (g->P > 0 ? g->P : 1);
-  if (g->sw == 2 && g->W + 2 * g->pw <= CONV_S2_MAX) {
+  if (g->sw == 2 && g->kw >= 3 && g->W + 2 * g->pw <= CONV_S2_MAX) { /* (1×1: nothing to share) */
     nb_parallel_for(cn * g->Cg * g->kh, 1 + NN_GRAIN / (g->kw * g->P + 1), dt == NB_F32 ? im2col_s2_f32 : im2col_s2_f64,
                     &j);
     return;
