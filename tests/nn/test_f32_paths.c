@@ -160,6 +160,33 @@ START_TEST(test_global_average_pool) {
 }
 END_TEST
 
+/* max_pool2d's float32 vector lanes (interior windows of stride 1 or 2) pick the same
+ * tap as the float64 window-by-window code: values on 4 levels, so windows hold ties
+ * (the first maximum wins), and some NaNs (the last NaN wins); the input gradient shows
+ * the picks. Rows of 37 columns leave a partial block of lanes (and, for 3x3 stride 2
+ * without padding, a last window on the odd last column). */
+static nb_tensor *maxpool(nb_tensor *x, void *a) {
+  const int64_t *c = a; /* kernel, stride, padding, dilation */
+  return nb_max_pool2d(x, (int64_t[]){c[0], c[0]}, (int64_t[]){c[1], c[1]}, (int64_t[]){c[2], c[2]},
+                       (int64_t[]){c[3], c[3]}, false);
+}
+
+START_TEST(test_max_pool_lanes) {
+  nb_generator *g = nb_generator_new(23);
+  nb_tensor *x = nb_rand_range(SHAPE(2, 3, 21, 37), 0, 4, NB_F64, g);
+  double *xd = nb_data(x);
+  for (int64_t i = 0; i < nb_numel(x); i++) xd[i] = i % 97 == 5 ? NAN : floor(xd[i]);
+  static const int64_t cfg[][4] = {{3, 2, 1, 1}, {3, 1, 1, 1}, {2, 2, 0, 1}, {3, 2, 1, 2}, {3, 1, 0, 1}, {3, 2, 0, 1}};
+  for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; i++) {
+    char what[64];
+    snprintf(what, sizeof what, "max_pool2d k%lld s%lld p%lld d%lld", (long long)cfg[i][0], (long long)cfg[i][1],
+             (long long)cfg[i][2], (long long)cfg[i][3]);
+    compare(maxpool, (void *)cfg[i], x, 1e-6, 1e-6, what); /* (w is rounded to float32) */
+  }
+  nb_generator_free(g);
+}
+END_TEST
+
 /* Dropout in float32: kept elements are x / (1 - p), the rest 0; the kept fraction is
  * within 5 standard deviations of 1 - p; and the gradient uses the same mask. */
 START_TEST(test_dropout_f32) {
@@ -259,6 +286,7 @@ int main(void) {
   tcase_add_test(tc, test_bce_with_logits);
   tcase_add_test(tc, test_batch_norm_sums);
   tcase_add_test(tc, test_global_average_pool);
+  tcase_add_test(tc, test_max_pool_lanes);
   tcase_add_test(tc, test_dropout_f32);
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
