@@ -75,6 +75,14 @@ START_TEST(test_gemm_against_naive) {
         check_case(t & 1, t & 2, sizes[s][0], sizes[s][1], sizes[s][2], layout, 1.0, 0.0);
   check_case(false, true, 9, 11, 13, 0, -0.5, 2.0);
   check_case(true, false, 9, 11, 13, 1, 3.0, -1.0);
+  /* m, n or k of 1 (BLIS level 2: gemv, scal + ger) with other alpha and beta, beta 1 */
+  for (int t = 0; t < 4; t++)
+    for (int layout = 0; layout < 3; layout++) {
+      check_case(t & 1, t & 2, 1, 300, 70, layout, -0.5, 2.0);
+      check_case(t & 1, t & 2, 40, 1, 9, layout, 3.0, 1.0);
+      check_case(t & 1, t & 2, 33, 65, 1, layout, 1.5, -1.0);
+      check_case(t & 1, t & 2, 33, 65, 1, layout, 1.0, 1.0);
+    }
 }
 END_TEST
 
@@ -91,6 +99,13 @@ START_TEST(test_gemm_beta_zero_ignores_c) {
   float cg[2] = {1, 3};
   ck_assert_int_eq(nb_gemm(NB_F32, false, false, 1, 2, 0, 1, NULL, 1, 1, NULL, 1, 1, 2, cg, 2, 1), 0);
   ck_assert(cg[0] == 2 && cg[1] == 6);
+  /* the level-2 shapes with beta 0 do not read C either: gemv (n == 1) and the rank-1
+   * update (k == 1) */
+  double cv[2] = {NAN, INFINITY}, cr[4] = {NAN, NAN, INFINITY, NAN};
+  ck_assert_int_eq(nb_gemm(NB_F64, false, false, 2, 1, 2, 1, a, 2, 1, b, 1, 1, 0, cv, 1, 1), 0);
+  ck_assert(cv[0] == 1 * 5 + 2 * 6 && cv[1] == 3 * 5 + 4 * 6);
+  ck_assert_int_eq(nb_gemm(NB_F64, false, false, 2, 2, 1, 1, a, 1, 1, b, 2, 1, 0, cr, 2, 1), 0);
+  ck_assert(cr[0] == 5 && cr[1] == 6 && cr[2] == 10 && cr[3] == 12);
   /* m == 0 / n == 0: nothing to do, nothing read */
   ck_assert_int_eq(nb_gemm(NB_F64, false, false, 0, 5, 5, 1, NULL, 1, 1, NULL, 1, 1, 0, NULL, 1, 1), 0);
   ck_assert_int_eq(nb_gemm(NB_F64, false, false, 5, 0, 5, 1, NULL, 1, 1, NULL, 1, 1, 0, NULL, 1, 1), 0);
