@@ -1,9 +1,11 @@
 /* gemm.c — the GEMM service over BLIS's typed API.
  *
  * C = alpha * op(A) * op(B) + beta * C with arbitrary element strides. Strides BLIS
- * accepts go straight to bli_?gemm_ex with the core's thread count; the rare layouts
- * it rejects (zero, negative or overlapping strides) use a plain loop instead, so no
- * input can make BLIS abort the process.
+ * accepts go to bli_?gemm_ex with the core's thread count (one thread inside a parallel
+ * region), or, when m, n or k is 1, to BLIS's level-2 gemv / ger on one thread; the
+ * rare layouts BLIS rejects (zero, negative or overlapping strides) use a plain loop
+ * instead, so no input can make BLIS abort the process. Small k with column-major B
+ * uses the core's own loop (tiny_*).
  */
 /* blis.h trips -Wextra in its inline helpers; they are not ours to fix. */
 #pragma GCC diagnostic push

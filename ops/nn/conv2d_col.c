@@ -8,16 +8,17 @@
 #include "conv2d_col.h"
 
 #include <string.h>
-
-/* Most rows moved here are a few dozen elements long: keep the copy and zeroing loops
- * inline rather than turned into memcpy/memset calls, which cost more than the move
- * (explicit memcpy/memset calls for whole planes stay). */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-#endif
 #ifdef __SSE2__
 #include <emmintrin.h>
 #include <xmmintrin.h>
+#endif
+
+/* Most rows moved here are a few dozen elements long: keep the copy and zeroing loops
+ * inline rather than turned into memcpy/memset calls, which cost more than the move
+ * (explicit memcpy/memset calls for whole planes stay). Applies to this file's
+ * functions only (after the includes). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
 #endif
 
 typedef struct col_job {

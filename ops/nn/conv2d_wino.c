@@ -19,8 +19,9 @@
  * computed by one thread in a fixed order, so results do not depend on the thread count.
  *
  * Against im2col, float32 results differ by rounding (the transforms add and subtract
- * inputs before multiplying), and an infinite input can give NaN where im2col gives ±inf
- * (inf − inf inside a transform).
+ * inputs before multiplying); an infinite input can give NaN where im2col gives ±inf
+ * (inf − inf inside a transform), and finite values near FLT_MAX can overflow inside a
+ * transform where im2col's products would not.
  */
 #include "conv2d_wino.h"
 
@@ -202,7 +203,7 @@ static void tile_job(int64_t a0, int64_t a1, void *u) {
   int64_t c0 = 16 * a0, c1 = 16 * a1 < ch ? 16 * a1 : ch;
   const float *tensor = j->kind == W_INPUT || j->kind == W_GRAD ? j->src : j->dst;
   const float *block = j->kind == W_INPUT || j->kind == W_GRAD ? NULL : j->src;
-  float sink[CB];
+  float sink[CB] = {0};
   for (int64_t t = 0; t < j->nt; t++) {
     int64_t tile = j->j0 + t, n = tile / (p->TH * p->TW), th = tile / p->TW % p->TH, tw = tile % p->TW;
     const float *px[16];
@@ -215,13 +216,13 @@ static void tile_job(int64_t a0, int64_t a1, void *u) {
       float *pc[16]; /* (read-only for W_INPUT and W_GRAD) */
       for (int64_t i = 0; i < side * side; i++)
         pc[i] = px[i] ? (float *)px[i] + c : block ? sink : (float *)zeros;
-      float *rows = j->dst + t * ld + c;
-      const float *from = block ? block + t * ld + c : NULL;
+      /* the tile's rows of the transformed block: written (W_INPUT, W_GRAD) or read */
+      float *rows = block ? (float *)block + t * ld + c : j->dst + t * ld + c;
       switch (j->kind) {
       case W_INPUT: input_tile((const float *const *)pc, rows, xs, nc); break;
       case W_GRAD: grad_tile((const float *const *)pc, rows, xs, nc); break;
-      case W_OUTPUT: output_tile(from, xs, j->bias ? j->bias + c : zeros, pc, nc); break;
-      case W_INPUT_GRAD: input_grad_tile(from, xs, pc, nc); break;
+      case W_OUTPUT: output_tile(rows, xs, j->bias ? j->bias + c : zeros, pc, nc); break;
+      case W_INPUT_GRAD: input_grad_tile(rows, xs, pc, nc); break;
       }
     }
   }
@@ -246,7 +247,7 @@ typedef struct gemm16 {
   float *c;
   int64_t sa, rsa, csa, sb, rsb, csb, sc, rsc, csc;
   double beta;
-  int failed;
+  unsigned failed; /* bit ξ: GEMM ξ failed (before touching C: nb_gemm checks first) */
 } gemm16;
 
 static int gemm_one(const gemm16 *g, int64_t xi) {
@@ -257,14 +258,15 @@ static int gemm_one(const gemm16 *g, int64_t xi) {
 static void gemm_job(int64_t x0, int64_t x1, void *u) {
   gemm16 *g = u;
   for (int64_t xi = x0; xi < x1; xi++)
-    if (gemm_one(g, xi) < 0) __atomic_store_n(&g->failed, 1, __ATOMIC_RELAXED);
+    if (gemm_one(g, xi) < 0) __atomic_fetch_or(&g->failed, 1u << xi, __ATOMIC_RELAXED);
 }
 
-/* Runs the 16 GEMMs; 0 or a status (a failure is redone on this thread, for its error). */
+/* Runs the 16 GEMMs; 0 or a status (a failed one is run again on this thread, which
+ * sets the error message there). */
 static int run_gemms(gemm16 *g) {
   nb_parallel_for(16, 1, gemm_job, g);
-  for (int64_t xi = 0; xi < 16 && g->failed; xi++)
-    if (gemm_one(g, xi) < 0) return nb_last_status();
+  for (int64_t xi = 0; xi < 16; xi++)
+    if ((g->failed >> xi & 1u) && gemm_one(g, xi) < 0) return nb_last_status();
   return 0;
 }
 

@@ -33,7 +33,7 @@ typedef struct mp_job {
  * their even and odd columns first, so each tap is a contiguous load. Does windows
  * [ow, owb) (all interior) and returns owb, or returns ow when the lanes do not apply. */
 #define MP_LANES 8
-#define MP_VEC_ROW 4096 /* most floats of the kh split input rows of one output row */
+#define MP_VEC_ROW 4096 /* stride 2: most floats of the kh split input rows of one output row */
 typedef float mp_v8f __attribute__((vector_size(4 * MP_LANES)));
 typedef int32_t mp_v8i __attribute__((vector_size(4 * MP_LANES)));
 
@@ -41,7 +41,8 @@ NB_OPS_FAST_FP_BEGIN
 NB_OPS_CLONES static int64_t vec_f32(const nn_pool *p, const float *x, float *y, int64_t *ix, int64_t oh,
                                      int64_t h0, int64_t ow, int64_t owb) {
   int64_t hw2 = (p->W + 1) / 2;
-  if ((p->sw != 1 && p->sw != 2) || p->H * p->W > INT32_MAX || p->kh * 2 * hw2 > MP_VEC_ROW || owb - ow < MP_LANES)
+  if ((p->sw != 1 && p->sw != 2) || p->H * p->W > INT32_MAX || (p->sw == 2 && p->kh * 2 * hw2 > MP_VEC_ROW) ||
+      owb - ow < MP_LANES)
     return ow;
   float halves[MP_VEC_ROW]; /* stride 2: per kernel row, even columns then odd */
   if (p->sw == 2)
