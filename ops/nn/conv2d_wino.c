@@ -428,14 +428,15 @@ int nn_wino_forward(const cgeom *g, const float *x, const float *w, const float 
 int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float *dy, float *dx, float *dw) {
   if (dx == NULL && dw == NULL) return 0;
   wgeo p = geo_of(g);
-  int64_t hw = p.H * p.W, ohw = p.OH * p.OW, ns = chunk_samples(&p, ohw * p.M + 2 * hw * p.C);
+  int64_t hw = p.H * p.W, ohw = p.OH * p.OW, nxc = (dw ? 1 : 0) + (dx ? 1 : 0); /* copies of x's size */
+  int64_t ns = chunk_samples(&p, ohw * p.M + nxc * hw * p.C);
   const float *u = dx ? kernels(&p, w) : NULL;
   float *du = dw ? nb_scratch(2, sizeof(float) * (size_t)(16 * p.ups) + 64) : NULL;
   float *v = block_buffers(&p);
-  /* channels-last dy, then x (for dw) and dx (for dx) of a chunk */
-  float *dyt = nb_scratch(3, sizeof(float) * (size_t)(ns * (ohw * p.M + 2 * hw * p.C)) + 64);
+  /* channels-last dy, then x (for dw) and/or dx (for dx) of a chunk */
+  float *dyt = nb_scratch(3, sizeof(float) * (size_t)(ns * (ohw * p.M + nxc * hw * p.C)) + 64);
   if ((dx && u == NULL) || (dw && du == NULL) || v == NULL || dyt == NULL) return nb_last_status();
-  float *o = v + 16 * p.tb * p.ldc, *xt = dyt + ns * ohw * p.M, *dxt = xt + ns * hw * p.C;
+  float *o = v + 16 * p.tb * p.ldc, *xt = dyt + ns * ohw * p.M, *dxt = dw ? xt + ns * hw * p.C : xt;
   for (int64_t n0 = 0; n0 < p.N; n0 += ns) {
     wgeo q = chunk_of(&p, n0, ns);
     transpose_samples(dy + n0 * p.M * ohw, dyt, q.N, p.M, ohw);

@@ -252,6 +252,32 @@ START_TEST(test_conv2d_winograd) {
 }
 END_TEST
 
+/* The Winograd backward with only the input, or only the weight, needing a gradient
+ * (frozen layers; the first layer): the one gradient it computes matches float64.
+ * (32 x 128 x 4x4 with 128 outputs: inside nn_wino_applies.) */
+START_TEST(test_conv2d_winograd_one_gradient) {
+  nb_generator *g = nb_generator_new(9);
+  nb_tensor *x64 = nb_randn(SHAPE(32, 128, 4, 4), NB_F64, g), *w64 = nb_randn(SHAPE(128, 128, 3, 3), NB_F64, g);
+  nb_tensor *gy32 = nb_to_dtype(nb_randn(SHAPE(32, 128, 4, 4), NB_F64, g), NB_F32);
+  for (int which = 0; which < 2; which++) { /* 0: input gradient only, 1: weight only */
+    nb_tensor *x32 = nb_detach(nb_to_dtype(x64, NB_F32)), *w32 = nb_detach(nb_to_dtype(w64, NB_F32));
+    nb_tensor *xd = nb_detach(nb_to_dtype(x32, NB_F64)), *wd = nb_detach(nb_to_dtype(w32, NB_F64));
+    nb_tensor *t32 = which ? w32 : x32, *td = which ? wd : xd;
+    nb_set_requires_grad(t32, true);
+    nb_set_requires_grad(td, true);
+    nb_tensor *y32 = nb_conv2d(x32, w32, NULL, NULL, (int64_t[]){1, 1}, NULL, 1);
+    nb_tensor *yd = nb_conv2d(xd, wd, NULL, NULL, (int64_t[]){1, 1}, NULL, 1);
+    ck_assert_msg(y32 && yd, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(y32, gy32, 0), 0);
+    ck_assert_int_eq(nb_backward(yd, nb_to_dtype(gy32, NB_F64), 0), 0);
+    ck_assert_ptr_null(nb_grad(which ? x32 : w32));
+    double scale = nb_item(nb_max(nb_abs(nb_grad(td))));
+    expect_close(nb_grad(t32), nb_grad(td), 0, 2e-6 * scale, which ? "weight gradient only" : "input gradient only");
+  }
+  nb_generator_free(g);
+}
+END_TEST
+
 /* The Winograd path with one thread gives the same bits run to run (its transforms sum
  * overlapping tiles in a fixed order). */
 START_TEST(test_conv2d_winograd_deterministic) {
@@ -289,6 +315,7 @@ int main(void) {
   tcase_add_test(tc, test_max_pool_lanes);
   tcase_add_test(tc, test_dropout_f32);
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
+  tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
