@@ -181,7 +181,6 @@ static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
     }                                                                                         \
   }
 
-
 CONV_KERNELS(float, f32)
 CONV_KERNELS(double, f64)
 
