@@ -57,6 +57,18 @@ static inline int bench_timeit(bench_step_fn fn, void *user, double min_s, doubl
   return 0;
 }
 
+/* The end of one forward + backward step: backward from y with gradient gy (NULL: a
+ * scalar loss) inside the caller's nb_scope_begin, close the scope, and drop the
+ * gradients of the n leaves (NULL entries skipped) so the next step starts alike.
+ * Returns 0, or -1 when y is NULL or backward failed. */
+static inline int bench_backward_end(nb_tensor *y, nb_tensor *gy, nb_tensor *const *leaves, int n) {
+  int rc = y ? nb_backward(y, gy, 0) : -1;
+  nb_scope_end();
+  for (int i = 0; i < n; i++)
+    if (leaves[i] && nb_requires_grad(leaves[i])) nb_set_grad(leaves[i], NULL);
+  return rc;
+}
+
 /* The start of every C side: parses CASES_FILE [THREADS] [MIN_SECONDS] (THREADS default
  * 1, MIN_SECONDS 1.0; --help prints "usage: PROG CASES_FILE [THREADS] [MIN_SECONDS]"
  * and `what`), picks the clock and nabla's thread count, and frees one large block so a

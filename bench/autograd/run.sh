@@ -11,18 +11,14 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 rounds=${2:-5}
 exe="$build/bench/autograd/bench_autograd"
-[ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
-/usr/bin/python3 -c 'import torch' 2>/dev/null ||
-  { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
-NABLA_PLUGIN_PATH=$(find "$build/ops" "$build/plugins" -name '*.so' -exec dirname {} \; | sort -u | paste -sd:)
-NABLA_PLUGIN_SYSTEM_PATH=
-export NABLA_PLUGIN_PATH NABLA_PLUGIN_SYSTEM_PATH
+. "$here/../pair.sh"
+bench_env "$build" "$exe" 1
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 i=0
 while [ "$i" -lt "$rounds" ]; do
   "$exe" | sed 's/^/nabla /' >>"$out"
-  OMP_NUM_THREADS=1 /usr/bin/python3 "$here/bench_autograd.py" | sed 's/^/torch /' >>"$out"
+  /usr/bin/python3 "$here/bench_autograd.py" | sed 's/^/torch /' >>"$out"
   i=$((i + 1))
 done
 # Pair the k-th nabla line of a benchmark with the k-th torch line, then take medians.

@@ -57,13 +57,7 @@ static nb_tensor *forward(layer_case *c) {
 static int layer_step(void *u) {
   layer_case *c = u;
   nb_scope_begin();
-  nb_tensor *y = forward(c);
-  int rc = y ? nb_backward(y, c->gy, 0) : -1;
-  nb_scope_end();
-  nb_tensor *ts[3] = {c->x, c->w, c->b};
-  for (int i = 0; i < 3; i++)
-    if (ts[i] && nb_requires_grad(ts[i])) nb_set_grad(ts[i], NULL);
-  return rc;
+  return bench_backward_end(forward(c), c->gy, (nb_tensor *[]){c->x, c->w, c->b}, 3);
 }
 
 /* "16x64x32x32" -> shape; returns ndim (0 on a malformed shape). */

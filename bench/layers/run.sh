@@ -17,16 +17,11 @@ min_s=${3:-0.5}
 rounds=${4:-3}
 filter=${5:-.}
 exe="$build/bench/layers/bench_layers"
-[ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
-/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
-# Passive OpenMP waiting for both sides (see bench/nn/run.sh).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" OMP_NUM_THREADS="$threads"
-export NABLA_PLUGIN_PATH="$(find "$build/ops" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)"
-export NABLA_PLUGIN_SYSTEM_PATH=
+. "$here/../pair.sh"
+bench_env "$build" "$exe" "$threads"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grep -v '^#' "$here/cases.txt" | grep . | awk -v re="$filter" '$2 ~ re' > "$tmp/cases"
-. "$here/../pair.sh"
 bench_pair "$tmp/cases" "$exe" "$here/bench_layers.py" "$threads" "$min_s" "$rounds" "$tmp"
 echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY), best of $rounds alternating rounds," \
   "median of >= 5 runs and ${min_s}s each, forward + backward, float32;" \

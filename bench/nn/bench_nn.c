@@ -43,12 +43,7 @@ static int layer_step(void *u) {
   nb_scope_begin();
   nb_tensor *y = c->conv ? nb_conv2d(c->x, c->w, c->b, c->stride, c->pad, NULL, 1)
                          : nb_linear(c->x, c->w, c->b);
-  int rc = y ? nb_backward(y, c->gy, 0) : -1;
-  nb_scope_end();
-  nb_tensor *ts[3] = {c->x, c->w, c->b};
-  for (int i = 0; i < 3; i++)
-    if (ts[i] && nb_requires_grad(ts[i])) nb_set_grad(ts[i], NULL);
-  return rc;
+  return bench_backward_end(y, c->gy, (nb_tensor *[]){c->x, c->w, c->b}, 3);
 }
 
 int main(int argc, char **argv) {

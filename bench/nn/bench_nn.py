@@ -14,19 +14,12 @@ import torch.nn.functional as F
 
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from timing import timeit, use_cpu_time  # noqa: E402  (bench/timing.py)
+from timing import start, timeit  # noqa: E402  (bench/timing.py)
 
 
 def main():
-    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        print(__doc__)
-        sys.exit(0 if len(sys.argv) > 1 else 2)
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    min_s = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
-    torch.set_num_threads(threads)
-    use_cpu_time(threads == 1)  # process CPU time, as the C side: robust on a loaded machine
-    torch.manual_seed(1)
-    for line in open(sys.argv[1]):
+    lines, min_s = start(__doc__)
+    for line in lines:
         f = line.split()
         if not f or f[0].startswith("#"):
             continue

@@ -16,17 +16,11 @@ threads=${2:-1}
 min_s=${3:-0.5}
 rounds=${4:-3}
 exe="$build/bench/nn/bench_nn"
-[ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
-/usr/bin/python3 -c 'import torch' 2>/dev/null || { echo "needs python3-torch (apt-get install python3-torch)" >&2; exit 1; }
-# Passive OpenMP waiting for both sides: on a shared, oversubscribed machine actively
-# spinning worker threads stall each other (tens of ms per parallel region).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}" OMP_NUM_THREADS="$threads"
-export NABLA_PLUGIN_PATH="$(find "$build/ops" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)"
-export NABLA_PLUGIN_SYSTEM_PATH=
+. "$here/../pair.sh"
+bench_env "$build" "$exe" "$threads"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 grep -v '^#' "$here/cases.txt" | grep . > "$tmp/cases"
-. "$here/../pair.sh"
 bench_pair "$tmp/cases" "$exe" "$here/bench_nn.py" "$threads" "$min_s" "$rounds" "$tmp"
 sgemm=$(awk '$1 == "sgemm_1024" {print $3}' "$tmp/nb.best")
 echo "threads: $threads (OMP_WAIT_POLICY=$OMP_WAIT_POLICY), best of $rounds alternating rounds," \

@@ -10,12 +10,10 @@ build=${1:-build}
 threads=${2:-1}
 min_s=${3:-1.0}
 exe="$build/bench/optim/bench_optim"
-[ -x "$exe" ] || { echo "build first: meson compile -C $build ($exe missing)" >&2; exit 1; }
-/usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null ||
-  { echo "needs python3-torch and python3-torchvision (apt-get install python3-torchvision)" >&2; exit 1; }
-plugin_path=$(find "$build/ops" "$build/plugins" -name '*.so' -exec dirname {} \; | sort -u | paste -sd: -)
-nb=$(NABLA_PLUGIN_PATH="$plugin_path" NABLA_PLUGIN_SYSTEM_PATH= OMP_NUM_THREADS=$threads "$exe" "$threads" "$min_s")
-pt=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/bench_optim.py" "$threads" "$min_s")
+. "$here/../pair.sh"
+bench_env "$build" "$exe" "$threads" "torch, torchvision"
+nb=$("$exe" "$threads" "$min_s")
+pt=$(/usr/bin/python3 "$here/bench_optim.py" "$threads" "$min_s")
 echo "threads: $threads   torch: $(/usr/bin/python3 -c 'import torch; print(torch.__version__)')"
 printf '%-14s %10s %14s %12s %9s\n' step "nabla ms" "torch per-t ms" "foreach ms" speed-up
 printf '%s\n' "$nb" | while read -r name med _min; do
