@@ -11,6 +11,7 @@
 #define NABLA_BENCH_TIMING_H
 
 #include <nabla/nabla.h>
+#include <nabla/sdk/kernel.h> /* nb_gemm: the BLIS yardstick */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

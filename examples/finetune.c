@@ -13,6 +13,8 @@
  * synthetic 3x64x64 images whose label sets a brightness offset in one colour channel.
  */
 #include <nabla/nabla.h>
+
+#include "models.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,7 @@ int main(int argc, char **argv) {
   const char *weights = argc > 1 && strcmp(argv[1], "-") ? argv[1] : NULL;
   int epochs = argc > 2 ? atoi(argv[2]) : 3;
   nb_generator *gen = nb_generator_new(7);
-  nb_module *model = nb_resnet18_new(1000, gen);
+  nb_module *model = resnet18_new(1000, gen);
   CHECK(model);
   if (weights) {
     int n = nb_module_load(model, weights, true);

@@ -10,6 +10,8 @@
  * CNN learns quickly. Usage: train_blitz [EPOCHS] [OUT.safetensors]
  */
 #include <nabla/nabla.h>
+
+#include "models.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,7 @@ int main(int argc, char **argv) {
   int epochs = argc > 1 ? atoi(argv[1]) : 2;
   const char *path = argc > 2 ? argv[2] : "blitz_net.safetensors";
   nb_generator *gen = nb_generator_new(42);
-  nb_module *net = nb_blitz_net_new(gen);
+  nb_module *net = blitz_net_new(gen);
   CHECK(net);
   nb_module_print(net, stdout);
 
@@ -68,7 +70,7 @@ int main(int argc, char **argv) {
 
   /* Save, load into a fresh net, and check that both give the same outputs. */
   CHECK(nb_module_save(net, path) == 0);
-  nb_module *fresh = nb_blitz_net_new(NULL);
+  nb_module *fresh = blitz_net_new(NULL);
   CHECK(fresh && nb_module_load(fresh, path, true) >= 0);
   nb_scope_begin();
   nb_tensor *x, *labels;

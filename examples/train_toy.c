@@ -8,6 +8,8 @@
  * Run: ./examples/train_toy   (build tree: `meson devenv -C build` sets the plugin path)
  */
 #include <nabla/nabla.h>
+
+#include "models.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -31,7 +33,7 @@ static int train(nb_module *net, nb_optimizer *opt, nb_tensor *x, nb_tensor *y, 
 
 int main(void) {
   nb_generator *gen = nb_generator_new(0);
-  nb_module *net = nb_toy_net_new(gen);
+  nb_module *net = toy_net_new(gen);
   CHECK(net);
   nb_module_print(net, stdout);
   printf("parameters: %lld\n", (long long)nb_module_num_parameters(net, false));

@@ -173,7 +173,7 @@ static int check_value_range(const char *what, const nb_attr_spec *s, const nb_a
   return bad ? attr_error(what, "%s", err) : 0;
 }
 
-int nb__resolve_attrs(const char *what, int n_specs, const nb_attr_spec *specs, int n_attrs,
+int nb_schema_resolve(const char *what, int n_specs, const nb_attr_spec *specs, int n_attrs,
                       const nb_attr *attrs, nb_attr_value *values) {
   if (n_attrs < 0 || (n_attrs > 0 && !attrs))
     return attr_error(what, "%d attributes given with a %s array", n_attrs, attrs ? "" : "NULL");

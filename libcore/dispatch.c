@@ -179,7 +179,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
 
   nb_attr_value av[d->n_attrs + 1];
   if (d->n_attrs || n_attrs) { /* most elementwise ops take none */
-    rc = nb__resolve_attrs(d->name, d->n_attrs, d->attrs, n_attrs, attrs, av);
+    rc = nb_schema_resolve(d->name, d->n_attrs, d->attrs, n_attrs, attrs, av);
     if (rc < 0) return rc;
   }
 

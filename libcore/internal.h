@@ -5,7 +5,9 @@
 #ifndef NABLA_INTERNAL_H
 #define NABLA_INTERNAL_H
 
-#include "nabla/nabla.h"
+#include "nabla/sdk.h"
+#include "nabla/loader.h"
+#include "nabla/harness.h"
 
 #if defined(__GNUC__)
 #define NB_INTERNAL __attribute__((visibility("hidden")))
@@ -229,10 +231,6 @@ NB_INTERNAL const char *nb__plugin_failures_summary(void);
 NB_INTERNAL int nb__check_attr_specs(int n, const nb_attr_spec *a, const char *kind, char *err,
                                      size_t errsz);
 
-/* Resolve named attributes against a schema into values[n_specs] (defaults filled, types
- * converted, ranges and choices checked). `what` prefixes messages ("conv2d"). */
-NB_INTERNAL int nb__resolve_attrs(const char *what, int n_specs, const nb_attr_spec *specs,
-                                  int n_attrs, const nb_attr *attrs, nb_attr_value *values);
 
 /* ---- misc ------------------------------------------------------------------------------ */
 

@@ -253,6 +253,13 @@ nb_tensor *nb__scalar_new(double value, nb_dtype dt) {
   return t;
 }
 
+nb_tensor *nb_op_scalar_operand(double value, nb_dtype dt) {
+  nb_tensor *t = nb__scalar_new(value, dt);
+  if (t)
+    t->wrapped = true;
+  return t;
+}
+
 nb_tensor *nb_scalar(double value, nb_dtype dt) {
   return nb__scope_register(nb__scalar_new(value, dt));
 }

@@ -3,6 +3,8 @@
  * "NAME MEDIAN_MS MIN_MS" (process CPU time with one thread, wall-clock otherwise), the
  * format of bench_optim.py. usage: bench_optim [THREADS] [MIN_SECONDS] */
 #include <nabla/nabla.h>
+
+#include "models.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -38,7 +40,7 @@ int main(int argc, char **argv) {
   int threads = argc > 1 ? atoi(argv[1]) : 1;
   double min_s = argc > 2 ? atof(argv[2]) : 1.0;
   nb_set_num_threads(threads);
-  nb_module *net = nb_resnet18_new(1000, NULL);
+  nb_module *net = resnet18_new(1000, NULL);
   nb_named_tensors *ps = net ? nb_module_named_parameters(net) : NULL;
   if (!ps) {
     fprintf(stderr, "bench_optim: %s\n", nb_last_error());

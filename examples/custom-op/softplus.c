@@ -8,7 +8,7 @@
  * README.md.
  */
 #include <math.h>
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 /* y = f(x) elementwise over any strides, float32 or float64, using the core's
  * strided iterator (out first: it gives the iteration shape). */

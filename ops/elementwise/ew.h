@@ -14,7 +14,7 @@
 #ifndef NB_OPS_EW_H
 #define NB_OPS_EW_H
 
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 #include <tgmath.h>
 
 /* Elements per parallel chunk; below this a call runs inline on the calling thread. */

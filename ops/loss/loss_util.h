@@ -5,7 +5,7 @@
 #ifndef NABLA_OPS_LOSS_UTIL_H
 #define NABLA_OPS_LOSS_UTIL_H
 
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 extern const nb_op_desc loss_mse_loss_desc;
 extern const nb_op_desc loss_l1_loss_desc;

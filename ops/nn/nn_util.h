@@ -6,7 +6,7 @@
 #ifndef NABLA_OPS_NN_UTIL_H
 #define NABLA_OPS_NN_UTIL_H
 
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 #include <stdint.h>
 
 /* Operator descriptors, one per file, registered by plugin.c. */

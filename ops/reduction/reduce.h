@@ -10,7 +10,7 @@
 #ifndef NABLA_OPS_REDUCE_H
 #define NABLA_OPS_REDUCE_H
 
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 /* ---- descriptors (one per operator file) -------------------------------------- */
 extern const nb_op_desc red_sum_desc, red_mean_desc, red_max_desc, red_min_desc,

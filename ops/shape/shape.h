@@ -5,7 +5,7 @@
 #ifndef NABLA_OPS_SHAPE_H
 #define NABLA_OPS_SHAPE_H
 
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 extern const nb_op_desc shp_reshape_desc, shp_view_desc, shp_flatten_desc, shp_transpose_desc,
     shp_permute_desc, shp_squeeze_desc, shp_unsqueeze_desc, shp_clone_desc, shp_contiguous_desc,

@@ -1,7 +1,7 @@
 /* A one-op plugin for the core's printing test: "core_test_sub" (a - b for equal-shape
  * contiguous float32 tensors) whose graph node is named "SubBackward", so the test sees
  * a real grad_fn without depending on the bundled operator plugins. */
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 static int sub_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                        nb_tensor **out) {

@@ -7,6 +7,8 @@
 #include <dlfcn.h>
 #include <math.h>
 #include <nabla/nabla.h>
+#include <nabla/harness.h>
+#include <nabla/sdk.h> /* descriptors and kernel services, read by the harness and the tests */
 #include <pthread.h>
 #include <stdio.h>
 

@@ -31,7 +31,7 @@ setup_args=(--buildtype=debugoptimized)
 [ "$sanitize" = none ] || setup_args+=("-Db_sanitize=$sanitize")
 "$meson" setup "${setup_args[@]}" "$tmp/build" "$example" >"$tmp/setup.log" 2>&1 ||
   { cat "$tmp/setup.log"; echo "FAIL: meson setup of the example" >&2; exit 1; }
-grep -F "Run-time dependency nabla found: YES" "$tmp/setup.log"
+grep -F "Run-time dependency nabla-core found: YES" "$tmp/setup.log"
 "$meson" compile -C "$tmp/build"
 so=$tmp/build/softplus.so
 [ -f "$so" ] || { echo "FAIL: $so not built" >&2; exit 1; }

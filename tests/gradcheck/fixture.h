@@ -4,7 +4,7 @@
 #ifndef NABLA_GRADCHECK_FIXTURE_H
 #define NABLA_GRADCHECK_FIXTURE_H
 
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 /* A contiguous float64 copy of t (scoped) and its data. */
 static inline double *fx_values(nb_tensor *t, nb_tensor **copy) {

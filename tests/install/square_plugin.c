@@ -6,7 +6,7 @@
  *
  * and loads it through NABLA_PLUGIN_PATH. One op, "square": y = x², dy/dx = 2x.
  */
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 /* y = x * x over any strides (nb_iter walks both tensors in lock-step). */
 static int square_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models.h"
 #include "testutil.h"
 
 static char *read_ref(const char *name) {
@@ -48,7 +49,7 @@ static void assert_close_tensors(const nb_tensor *got, const nb_tensor *want, do
 }
 
 START_TEST(test_toy_names_and_print) {
-  nb_module *net = nb_toy_net_new(NULL);
+  nb_module *net = toy_net_new(NULL);
   ck_assert_ptr_nonnull(net);
   nb_named_tensors *ps = nb_module_named_parameters(net);
   static const char *const want[] = {"fc1.weight", "fc1.bias", "fc2.weight",
@@ -71,7 +72,7 @@ START_TEST(test_toy_names_and_print) {
 END_TEST
 
 START_TEST(test_blitz_matches_torch) {
-  nb_module *net = nb_blitz_net_new(NULL);
+  nb_module *net = blitz_net_new(NULL);
   ck_assert_ptr_nonnull(net);
   ck_assert_int_eq(nb_module_num_parameters(net, false), 62006);
   char *s = nb_module_to_string(net);
@@ -132,7 +133,7 @@ START_TEST(test_batch_norm_matches_torch) {
 END_TEST
 
 START_TEST(test_resnet18_structure) {
-  nb_module *r = nb_resnet18_new(1000, NULL);
+  nb_module *r = resnet18_new(1000, NULL);
   ck_assert_msg(r != NULL, "%s", nb_last_error());
   ck_assert_int_eq(nb_module_num_parameters(r, false), 11689512);
   nb_named_tensors *sd = nb_module_state_dict(r);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models.h"
 #include "testutil.h"
 
 static char path[64];
@@ -31,7 +32,7 @@ static void assert_same(const nb_tensor *a, const nb_tensor *b) {
 
 START_TEST(test_toy_round_trip) {
   nb_generator *g1 = nb_generator_new(1), *g2 = nb_generator_new(2);
-  nb_module *a = nb_toy_net_new(g1), *b = nb_toy_net_new(g2);
+  nb_module *a = toy_net_new(g1), *b = toy_net_new(g2);
   nb_tensor *x = nb_randn(2, (int64_t[]){7, 10}, NB_F32, g1);
   ck_assert_msg(nb_module_save(a, path) == 0, "%s", nb_last_error());
   ck_assert_int_ne(memcmp(nb_data(nb_module_get(a, "fc1.weight")),
@@ -53,7 +54,7 @@ START_TEST(test_toy_round_trip) {
 END_TEST
 
 START_TEST(test_resnet_round_trip_with_buffers) {
-  nb_module *a = nb_resnet18_new(10, NULL), *b = nb_resnet18_new(10, NULL);
+  nb_module *a = resnet18_new(10, NULL), *b = resnet18_new(10, NULL);
   nb_tensor *x = nb_randn(4, (int64_t[]){2, 3, 32, 32}, NB_F32, NULL);
   ck_assert_ptr_nonnull(nb_module_forward(a, x)); /* moves running stats, counts a batch */
   ck_assert_msg(nb_module_save(a, path) == 0, "%s", nb_last_error());
@@ -70,7 +71,7 @@ START_TEST(test_resnet_round_trip_with_buffers) {
 END_TEST
 
 START_TEST(test_strict_reports_by_name) {
-  nb_module *toy = nb_toy_net_new(NULL), *blitz = nb_blitz_net_new(NULL);
+  nb_module *toy = toy_net_new(NULL), *blitz = blitz_net_new(NULL);
   ck_assert_int_eq(nb_module_save(toy, path), 0);
   nb_tensor *before = nb_copy_data(nb_module_get(blitz, "fc2.bias"));
   ck_assert_int_eq(nb_module_load(blitz, path, true), NB_ESHAPE);
@@ -94,7 +95,7 @@ START_TEST(test_strict_reports_by_name) {
 END_TEST
 
 START_TEST(test_non_strict_loads_matching) {
-  nb_module *toy = nb_toy_net_new(NULL);
+  nb_module *toy = toy_net_new(NULL);
   ck_assert_int_eq(nb_module_save(toy, path), 0);
   /* same names, but fc3 has 2 outputs and there is an extra layer */
   nb_module *other = nb_module_new("Net", NULL, NULL, NULL);

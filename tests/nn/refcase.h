@@ -5,6 +5,8 @@
 
 #include <check.h>
 #include <nabla/nabla.h>
+#include <nabla/harness.h>
+#include <nabla/sdk.h> /* descriptors and kernel services, read by the harness and the tests */
 
 #define REF_MAX 8
 

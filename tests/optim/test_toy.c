@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models.h"
 #include "testutil.h"
 
 static nb_safetensors *golden;
@@ -30,7 +31,7 @@ static void setup(void) {
   snprintf(path, sizeof path, "%s/tests/optim/toy_golden.safetensors", root ? root : ".");
   golden = nb_safetensors_load(path);
   ck_assert_msg(golden != NULL, "%s: %s", path, nb_last_error());
-  net = nb_toy_net_new(NULL);
+  net = toy_net_new(NULL);
   ck_assert_msg(net != NULL, "%s", nb_last_error());
   nb_scope_begin();
   /* PyTorch's initial weights, copied in by name */

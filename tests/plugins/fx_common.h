@@ -1,7 +1,7 @@
 /* Shared bits of the broken-plugin fixtures: a trivial op descriptor. */
 #ifndef FX_COMMON_H
 #define FX_COMMON_H
-#include <nabla/plugin.h>
+#include <nabla/sdk.h>
 
 static int fx_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a, nb_tensor **out) {
   out[0] = nb_copy_data(in[0]);

@@ -2,7 +2,7 @@
  * `nabla-inspect FILE.so`, which must report the crash and survive. */
 #include <stddef.h>
 
-#include <nabla/plugin.h>
+#include <nabla/sdk.h>
 
 static int init(nb_registrar *r) {
   volatile int *volatile p = NULL;

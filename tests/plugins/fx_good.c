@@ -5,7 +5,7 @@
  * Its attributes exercise every resolution rule (defaults, INT->FLOAT, INTS broadcast,
  * choices, ranges, a required one). plugtest_sgd: param -= lr * grad.
  */
-#include <nabla/nabla.h>
+#include <nabla/sdk.h>
 
 static double scale_of(const nb_attr_value *a) {
   double s = a[0].f * (a[1].i == 1 ? -1.0 : 1.0);

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <nabla/nabla.h>
+#include <nabla/harness.h>
+#include <nabla/sdk.h> /* descriptors and kernel services, read by the harness and the tests */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,8 @@
 
 #include <cJSON.h>
 #include <nabla/nabla.h>
+#include <nabla/harness.h>
+#include <nabla/sdk.h> /* descriptors and kernel services, read by the harness and the tests */
 
 #define GC_MAX_IN 16
 #define GC_MAX_OUT 8

@@ -7,6 +7,8 @@
 
 #include <cjson/cJSON.h>
 #include <nabla/nabla.h>
+#include <nabla/harness.h>
+#include <nabla/sdk.h> /* descriptors and kernel services, read by the harness and the tests */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,576 @@
+/* libcore/optim.c — the user-facing optimizer: parameter groups with their own
+ * hyperparameters (resolved against the plugin's schema), per-parameter step counts and
+ * state tensors, step / zero_grad, and saving and loading that state (safetensors).
+ *
+ * The update itself lives in the optimizer plugin (nb_optim_desc.step). This file makes
+ * the guarantees around it: steps run under no-grad in a scope, frozen parameters and
+ * parameters without .grad are skipped (spec items 28-29), the plugin sees contiguous
+ * param and grad of equal dtype, and every updated parameter's version is bumped.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nabla/nabla.h>
+#include <nabla/sdk/optim.h> /* the kind's descriptor: hyperparameter schema, state slots */
+
+typedef struct optim_param {
+  nb_tensor *t;      /* retained */
+  int64_t step;      /* updates done so far */
+  nb_tensor **state; /* [n_state], owned references, NULL until the plugin makes them */
+} optim_param;
+
+typedef struct optim_group {
+  nb_attr_value *hp; /* [n_hparams] */
+  int n;
+  optim_param *p;
+} optim_group;
+
+struct nb_optimizer {
+  const nb_optim_desc *d;
+  nb_attr_value *defaults; /* [n_hparams]: what nb_optimizer_new resolved */
+  int n_groups;
+  optim_group *groups;
+};
+
+/* ---- schema messages ------------------------------------------------------------------ */
+
+static const char *attr_type_name(nb_attr_type t) {
+  switch (t) {
+  case NB_ATTR_INT: return "int";
+  case NB_ATTR_FLOAT: return "float";
+  case NB_ATTR_BOOL: return "bool";
+  case NB_ATTR_INTS: return "ints";
+  case NB_ATTR_STRING: return "string";
+  }
+  return "?";
+}
+
+/* Append "; accepted by <name>: lr (float, default 0.001, >= 0), ..." to the current error. */
+static int error_with_schema(const nb_optim_desc *d) {
+  int st = nb_last_status() < 0 ? nb_last_status() : NB_EINVAL;
+  char buf[1536];
+  size_t len = 0;
+  for (int i = 0; i < d->n_hparams && len < sizeof buf - 1; i++) {
+    const nb_attr_spec *s = &d->hparams[i];
+    char def[64] = "";
+    if (s->type == NB_ATTR_FLOAT) snprintf(def, sizeof def, ", default %g", s->def.f);
+    else if (s->type == NB_ATTR_BOOL) snprintf(def, sizeof def, ", default %s", s->def.i ? "true" : "false");
+    else if (s->type == NB_ATTR_INT) snprintf(def, sizeof def, ", default %lld", (long long)s->def.i);
+    char range[64] = "";
+    if ((s->flags & NB_ATTR_HAS_MIN) && (s->flags & NB_ATTR_HAS_MAX))
+      snprintf(range, sizeof range, ", in [%g, %g]", s->min, s->max);
+    else if (s->flags & NB_ATTR_HAS_MIN) snprintf(range, sizeof range, ", >= %g", s->min);
+    else if (s->flags & NB_ATTR_HAS_MAX) snprintf(range, sizeof range, ", <= %g", s->max);
+    int w = snprintf(buf + len, sizeof buf - len, "%s%s (%s%s%s)", i ? ", " : "", s->name,
+                     attr_type_name(s->type), def, range);
+    if (w < 0) break;
+    len += (size_t)w;
+  }
+  char *msg = strdup(nb_last_error());
+  nb_set_error(st, "%s; %s accepts: %s", msg ? msg : "", d->name, buf);
+  free(msg);
+  return st;
+}
+
+/* Resolve a group's hyperparameters: `base` (defaults, may be NULL for the schema's) for
+ * names not in attrs, then attrs; then NaN and cross-field checks. */
+static int resolve_group(const nb_optim_desc *d, const nb_attr_value *base, int n_hp,
+                         const nb_attr *hp, nb_attr_value *out) {
+  if (n_hp < 0 || (n_hp > 0 && !hp))
+    return nb_set_error(NB_EINVAL, "%s: %d hyperparameters given with a NULL array", d->name,
+                        n_hp);
+  nb_attr *all = calloc((size_t)(d->n_hparams + n_hp) + 1, sizeof *all);
+  if (!all) return nb_set_error(NB_ENOMEM, "%s: out of memory", d->name);
+  int n = 0;
+  for (int i = 0; base && i < d->n_hparams; i++) {
+    bool given = false;
+    for (int k = 0; k < n_hp && !given; k++) given = hp[k].name && !strcmp(hp[k].name, d->hparams[i].name);
+    if (!given) all[n++] = (nb_attr){.name = d->hparams[i].name, .type = d->hparams[i].type, .v = base[i]};
+  }
+  for (int k = 0; k < n_hp; k++) all[n++] = hp[k];
+  int rc = nb_schema_resolve(d->name, d->n_hparams, d->hparams, n, all, out);
+  free(all);
+  if (rc < 0) return error_with_schema(d);
+  for (int i = 0; i < d->n_hparams; i++)
+    if (d->hparams[i].type == NB_ATTR_FLOAT && isnan(out[i].f)) {
+      nb_set_error(NB_EINVAL, "%s: hyperparameter %s is NaN", d->name, d->hparams[i].name);
+      return error_with_schema(d);
+    }
+  if (d->validate && (rc = d->validate(out)) < 0) return error_with_schema(d);
+  return 0;
+}
+
+/* ---- creation -------------------------------------------------------------------------- */
+
+static bool is_registered(const nb_optimizer *o, const nb_tensor *t) {
+  for (int g = 0; g < o->n_groups; g++)
+    for (int i = 0; i < o->groups[g].n; i++)
+      if (o->groups[g].p[i].t == t) return true;
+  return false;
+}
+
+static int check_params(const nb_optimizer *o, int n, nb_tensor *const *params) {
+  if (n <= 0 || !params)
+    return nb_set_error(NB_EINVAL, "%s: got an empty parameter list", o->d->name);
+  for (int i = 0; i < n; i++) {
+    const nb_tensor *t = params[i];
+    if (!t) return nb_set_error(NB_EINVAL, "%s: parameter %d is NULL", o->d->name, i);
+    if (!nb_dtype_is_floating(nb_dtype_of(t)))
+      return nb_set_error(NB_EDTYPE, "%s: parameter %d %s is %s; only floating tensors can be "
+                          "optimized", o->d->name, i, nb_shape_of(t), nb_dtype_name(nb_dtype_of(t)));
+    if (!nb_is_leaf(t))
+      return nb_set_error(NB_EINVAL, "%s: can't optimize a non-leaf tensor (parameter %d %s)",
+                          o->d->name, i, nb_shape_of(t));
+    bool dup = is_registered(o, t);
+    for (int k = 0; k < i && !dup; k++) dup = params[k] == t;
+    if (dup)
+      return nb_set_error(NB_EINVAL, "%s: parameter %d %s appears more than once (in this or "
+                          "another group)", o->d->name, i, nb_shape_of(t));
+  }
+  return 0;
+}
+
+static void free_group(const nb_optim_desc *d, optim_group *g) {
+  for (int i = 0; i < g->n; i++) {
+    for (int s = 0; s < d->n_state; s++) nb_release(g->p[i].state[s]);
+    free(g->p[i].state);
+    nb_release(g->p[i].t);
+  }
+  free(g->p);
+  free(g->hp);
+}
+
+int nb_optimizer_add_group(nb_optimizer *o, int n_params, nb_tensor *const *params, int n_hp,
+                           const nb_attr *hp) {
+  if (!o) return nb_set_error(NB_EINVAL, "nb_optimizer_add_group: optimizer is NULL");
+  const nb_optim_desc *d = o->d;
+  int rc = check_params(o, n_params, params);
+  if (rc < 0) return rc;
+  optim_group g = {.n = n_params};
+  g.hp = calloc((size_t)d->n_hparams + 1, sizeof *g.hp);
+  g.p = calloc((size_t)n_params, sizeof *g.p);
+  optim_group *grown = realloc(o->groups, (size_t)(o->n_groups + 1) * sizeof *grown);
+  if (grown) o->groups = grown;
+  if (!g.hp || !g.p || !grown) {
+    free(g.hp);
+    free(g.p);
+    return nb_set_error(NB_ENOMEM, "%s: out of memory adding a group", d->name);
+  }
+  if ((rc = resolve_group(d, o->defaults, n_hp, hp, g.hp)) < 0) {
+    free(g.hp);
+    free(g.p);
+    return rc;
+  }
+  for (int i = 0; i < n_params; i++) {
+    g.p[i].state = calloc((size_t)d->n_state + 1, sizeof *g.p[i].state);
+    if (!g.p[i].state) {
+      g.n = i;
+      free_group(d, &g);
+      return nb_set_error(NB_ENOMEM, "%s: out of memory adding a group", d->name);
+    }
+    g.p[i].t = nb_retain(params[i]);
+  }
+  o->groups[o->n_groups] = g;
+  return o->n_groups++;
+}
+
+nb_optimizer *nb_optimizer_new(const char *name, int n_params, nb_tensor *const *params,
+                               int n_hp, const nb_attr *hp) {
+  if (!name) {
+    nb_set_error(NB_EINVAL, "nb_optimizer_new: name is NULL");
+    return NULL;
+  }
+  const nb_optim_kind *k = nb_optim_find(name);
+  if (!k) return NULL;
+  nb_optimizer *o = calloc(1, sizeof *o);
+  if (!o) {
+    nb_set_error(NB_ENOMEM, "%s: out of memory", name);
+    return NULL;
+  }
+  o->d = nb_optim_descriptor(k);
+  o->defaults = calloc((size_t)o->d->n_hparams + 1, sizeof *o->defaults);
+  if (!o->defaults) {
+    nb_set_error(NB_ENOMEM, "%s: out of memory", name);
+    free(o);
+    return NULL;
+  }
+  if (resolve_group(o->d, NULL, n_hp, hp, o->defaults) < 0 ||
+      nb_optimizer_add_group(o, n_params, params, 0, NULL) < 0) {
+    nb_optimizer_free(o);
+    return NULL;
+  }
+  return o;
+}
+
+void nb_optimizer_free(nb_optimizer *o) {
+  if (!o) return;
+  for (int g = 0; g < o->n_groups; g++) free_group(o->d, &o->groups[g]);
+  free(o->groups);
+  free(o->defaults);
+  free(o);
+}
+
+/* ---- step and zero_grad ---------------------------------------------------------------- */
+
+static int step_one(nb_optimizer *o, optim_group *g, int gi, int i) {
+  optim_param *pp = &g->p[i];
+  nb_tensor *p = pp->t, *grad = nb_grad(p);
+  if (!nb_requires_grad(p) || !grad) return 0; /* frozen or no grad: never touched */
+  if (nb_dtype_of(grad) != nb_dtype_of(p) || !nb_same_shape(grad, p))
+    return nb_set_error(NB_EINVAL, "%s.step: group %d parameter %d is %s %s but its grad is %s %s",
+                        o->d->name, gi, i, nb_shape_of(p), nb_dtype_name(nb_dtype_of(p)),
+                        nb_shape_of(grad), nb_dtype_name(nb_dtype_of(grad)));
+  nb_tensor *pw = nb_is_contiguous(p) ? p : nb_copy_data(p);
+  nb_tensor *gw = nb_is_contiguous(grad) ? grad : nb_copy_data(grad);
+  if (!pw || !gw) return nb_last_status();
+  int rc = o->d->step(g->hp, pp->step + 1, pw, gw, pp->state);
+  if (rc < 0) {
+    nb_error_prefix("%s.step (group %d, parameter %d %s)", o->d->name, gi, i, nb_shape_of(p));
+    return rc;
+  }
+  pp->step++;
+  if (pw != p) return nb_copy_into(p, pw); /* bumps the version */
+  nb_bump_version(p);
+  return 0;
+}
+
+int nb_optimizer_step(nb_optimizer *o) {
+  if (!o) return nb_set_error(NB_EINVAL, "nb_optimizer_step: optimizer is NULL");
+  int rc = nb_no_grad_begin();
+  if (rc < 0) return rc;
+  for (int g = 0; g < o->n_groups && rc >= 0; g++) {
+    for (int i = 0; i < o->groups[g].n && rc >= 0; i++) {
+      if ((rc = nb_scope_begin()) < 0) break;
+      rc = step_one(o, &o->groups[g], g, i);
+      nb_scope_end();
+    }
+  }
+  nb_grad_mode_end();
+  return rc < 0 ? rc : 0;
+}
+
+int nb_optimizer_zero_grad(nb_optimizer *o, bool set_to_none) {
+  if (!o) return nb_set_error(NB_EINVAL, "nb_optimizer_zero_grad: optimizer is NULL");
+  for (int g = 0; g < o->n_groups; g++)
+    for (int i = 0; i < o->groups[g].n; i++) {
+      nb_tensor *p = o->groups[g].p[i].t, *grad = nb_grad(p);
+      if (!grad) continue;
+      int rc = set_to_none ? nb_set_grad(p, NULL) : nb_fill(grad, 0.0);
+      if (rc < 0) return rc;
+    }
+  return 0;
+}
+
+/* ---- accessors -------------------------------------------------------------------------- */
+
+const char *nb_optimizer_name(const nb_optimizer *o) { return o ? o->d->name : NULL; }
+int nb_optimizer_num_groups(const nb_optimizer *o) { return o ? o->n_groups : 0; }
+
+static const optim_group *get_group(const nb_optimizer *o, int group, const char *fn) {
+  if (!o) {
+    nb_set_error(NB_EINVAL, "%s: optimizer is NULL", fn);
+    return NULL;
+  }
+  if (group < 0 || group >= o->n_groups) {
+    nb_set_error(NB_EINVAL, "%s: group %d out of range (%s has %d)", fn, group, o->d->name,
+                 o->n_groups);
+    return NULL;
+  }
+  return &o->groups[group];
+}
+
+int nb_optimizer_group_size(const nb_optimizer *o, int group) {
+  const optim_group *g = get_group(o, group, "nb_optimizer_group_size");
+  return g ? g->n : nb_last_status();
+}
+
+static int hparam_index(const nb_optimizer *o, const char *name, const char *fn) {
+  for (int i = 0; name && i < o->d->n_hparams; i++)
+    if (!strcmp(o->d->hparams[i].name, name)) {
+      nb_attr_type t = o->d->hparams[i].type;
+      if (t == NB_ATTR_FLOAT || t == NB_ATTR_INT || t == NB_ATTR_BOOL) return i;
+      break;
+    }
+  nb_set_error(NB_EINVAL, "%s: %s has no numeric hyperparameter '%s'", fn, o->d->name,
+               name ? name : "(null)");
+  return error_with_schema(o->d);
+}
+
+double nb_optimizer_get_hparam(const nb_optimizer *o, int group, const char *name) {
+  const optim_group *g = get_group(o, group, "nb_optimizer_get_hparam");
+  int k = g ? hparam_index(o, name, "nb_optimizer_get_hparam") : -1;
+  if (k < 0) return NAN;
+  return o->d->hparams[k].type == NB_ATTR_FLOAT ? g->hp[k].f : (double)g->hp[k].i;
+}
+
+int nb_optimizer_set_hparam(nb_optimizer *o, int group, const char *name, double value) {
+  const optim_group *g = get_group(o, group, "nb_optimizer_set_hparam");
+  if (!g) return nb_last_status();
+  int k = hparam_index(o, name, "nb_optimizer_set_hparam");
+  if (k < 0) return k;
+  nb_attr a = {.name = name, .type = o->d->hparams[k].type};
+  if (a.type == NB_ATTR_FLOAT) a.v.f = value;
+  else if (a.type == NB_ATTR_BOOL) a.v.i = value != 0;
+  else if (value != floor(value) || fabs(value) > 9e15)
+    return nb_set_error(NB_EINVAL, "nb_optimizer_set_hparam: %s.%s is an int, got %g",
+                        o->d->name, name, value);
+  else a.v.i = (int64_t)value;
+  nb_attr_value tmp[64];
+  nb_attr_value *vals = o->d->n_hparams <= 64 ? tmp : calloc((size_t)o->d->n_hparams, sizeof *vals);
+  if (!vals) return nb_set_error(NB_ENOMEM, "nb_optimizer_set_hparam: out of memory");
+  int rc = resolve_group(o->d, g->hp, 1, &a, vals);
+  if (rc >= 0) memcpy(g->hp, vals, (size_t)o->d->n_hparams * sizeof *vals);
+  if (vals != tmp) free(vals);
+  return rc < 0 ? rc : 0;
+}
+
+double nb_optimizer_get_lr(const nb_optimizer *o, int group) {
+  return nb_optimizer_get_hparam(o, group, "lr");
+}
+
+int nb_optimizer_set_lr(nb_optimizer *o, int group, double lr) {
+  return nb_optimizer_set_hparam(o, group, "lr", lr);
+}
+
+static const optim_param *get_param(const nb_optimizer *o, int group, int index, const char *fn) {
+  const optim_group *g = get_group(o, group, fn);
+  if (!g) return NULL;
+  if (index < 0 || index >= g->n) {
+    nb_set_error(NB_EINVAL, "%s: parameter %d out of range (group %d has %d)", fn, index, group,
+                 g->n);
+    return NULL;
+  }
+  return &g->p[index];
+}
+
+int64_t nb_optimizer_param_step(const nb_optimizer *o, int group, int index) {
+  const optim_param *p = get_param(o, group, index, "nb_optimizer_param_step");
+  return p ? p->step : -1;
+}
+
+nb_tensor *nb_optimizer_param_state(const nb_optimizer *o, int group, int index,
+                                    const char *state_name) {
+  const optim_param *p = get_param(o, group, index, "nb_optimizer_param_state");
+  if (!p) return NULL;
+  for (int s = 0; state_name && s < o->d->n_state; s++)
+    if (!strcmp(o->d->state_names[s], state_name)) return p->state[s];
+  nb_set_error(NB_ENOTFOUND, "nb_optimizer_param_state: %s has no state '%s'", o->d->name,
+               state_name ? state_name : "(null)");
+  return NULL;
+}
+
+/* ---- saving and loading state ------------------------------------------------------------ */
+
+#define META_KIND "nabla.optimizer"
+
+static int total_params(const nb_optimizer *o) {
+  int n = 0;
+  for (int g = 0; g < o->n_groups; g++) n += o->groups[g].n;
+  return n;
+}
+
+static void free_strings(char **v, int n) {
+  for (int i = 0; v && i < n; i++) free(v[i]);
+  free(v);
+}
+
+static char *fmt_dup(const char *fmt, ...) NB_PRINTF(1, 2);
+static char *fmt_dup(const char *fmt, ...) {
+  char buf[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return strdup(buf);
+}
+
+static char *fmt_hparam(const nb_attr_spec *s, const nb_attr_value *v) {
+  return s->type == NB_ATTR_FLOAT ? fmt_dup("%.17g", v->f) : fmt_dup("%lld", (long long)v->i);
+}
+
+int nb_optimizer_save(const nb_optimizer *o, const char *path) {
+  if (!o || !path) return nb_set_error(NB_EINVAL, "nb_optimizer_save: NULL argument");
+  const nb_optim_desc *d = o->d;
+  int cap_t = total_params(o) * (d->n_state + 1), cap_m = 2 * (2 + o->n_groups * (1 + d->n_hparams)) + 1;
+  char **names = calloc((size_t)cap_t + 1, sizeof *names);
+  nb_tensor **ts = calloc((size_t)cap_t + 1, sizeof *ts);
+  char **meta = calloc((size_t)cap_m, sizeof *meta);
+  int nt = 0, nm = 0, rc = 0;
+  if (!names || !ts || !meta) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_save: out of memory");
+  if (rc >= 0 && (rc = nb_scope_begin()) >= 0) {
+    meta[nm++] = strdup(META_KIND);
+    meta[nm++] = strdup(d->name);
+    meta[nm++] = strdup("groups");
+    meta[nm++] = fmt_dup("%d", o->n_groups);
+    for (int g = 0, k = 0; g < o->n_groups; g++) {
+      const optim_group *gr = &o->groups[g];
+      meta[nm++] = fmt_dup("group.%d.size", g);
+      meta[nm++] = fmt_dup("%d", gr->n);
+      for (int h = 0; h < d->n_hparams; h++) {
+        if (d->hparams[h].type == NB_ATTR_INTS || d->hparams[h].type == NB_ATTR_STRING) continue;
+        meta[nm++] = fmt_dup("group.%d.%s", g, d->hparams[h].name);
+        meta[nm++] = fmt_hparam(&d->hparams[h], &gr->hp[h]);
+      }
+      for (int i = 0; i < gr->n; i++, k++) {
+        const optim_param *pp = &gr->p[i];
+        if (pp->step == 0) continue;
+        names[nt] = fmt_dup("state.%d.step", k);
+        ts[nt++] = nb_scalar((double)pp->step, NB_I64);
+        for (int s = 0; s < d->n_state; s++)
+          if (pp->state[s]) {
+            names[nt] = fmt_dup("state.%d.%s", k, d->state_names[s]);
+            ts[nt++] = pp->state[s];
+          }
+      }
+    }
+    for (int i = 0; i < nm; i++)
+      if (!meta[i]) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_save: out of memory");
+    for (int i = 0; i < nt; i++)
+      if (!names[i] || !ts[i]) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_save: out of memory");
+    if (rc >= 0)
+      rc = nb_safetensors_save(path, nt, (const char *const *)names, ts, (const char *const *)meta);
+    nb_scope_end();
+  }
+  free_strings(names, nt);
+  free_strings(meta, nm);
+  free(ts);
+  return rc < 0 ? rc : 0;
+}
+
+/* Parse "state.<k>.<rest>" with 0 <= k < n; returns k or -1. */
+static int parse_state_key(const char *name, int n, const char **rest) {
+  if (strncmp(name, "state.", 6) != 0) return -1;
+  char *end;
+  long k = strtol(name + 6, &end, 10);
+  if (end == name + 6 || *end != '.' || k < 0 || k >= n) return -1;
+  *rest = end + 1;
+  return (int)k;
+}
+
+/* Check the file's kind, group layout and hyperparameters; resolves into hps[g][...]. */
+static int load_groups(const nb_optimizer *o, const nb_safetensors *f, const char *path,
+                       nb_attr_value **hps) {
+  const nb_optim_desc *d = o->d;
+  const char *kind = nb_safetensors_metadata(f, META_KIND);
+  if (!kind || strcmp(kind, d->name) != 0)
+    return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s holds %s%s state, not %s", path,
+                        kind ? "" : "no optimizer", kind ? kind : "", d->name);
+  const char *ng = nb_safetensors_metadata(f, "groups");
+  if (!ng || atoi(ng) != o->n_groups)
+    return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s has %s groups, the optimizer %d", path,
+                        ng ? ng : "no", o->n_groups);
+  nb_attr attrs[64];
+  for (int g = 0; g < o->n_groups; g++) {
+    char key[128];
+    snprintf(key, sizeof key, "group.%d.size", g);
+    const char *sz = nb_safetensors_metadata(f, key);
+    if (!sz || atoi(sz) != o->groups[g].n)
+      return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: group %d has %s parameters, the "
+                          "optimizer's %d", path, g, sz ? sz : "no", o->groups[g].n);
+    int na = 0;
+    for (int h = 0; h < d->n_hparams && na < 64; h++) {
+      const nb_attr_spec *s = &d->hparams[h];
+      snprintf(key, sizeof key, "group.%d.%s", g, s->name);
+      const char *v = nb_safetensors_metadata(f, key);
+      if (!v) continue;
+      nb_attr a = {.name = s->name, .type = s->type};
+      if (s->type == NB_ATTR_FLOAT) a.v.f = strtod(v, NULL);
+      else if (s->type == NB_ATTR_INT || s->type == NB_ATTR_BOOL) a.v.i = strtoll(v, NULL, 10);
+      else continue;
+      attrs[na++] = a;
+    }
+    if (resolve_group(d, o->groups[g].hp, na, attrs, hps[g]) < 0) {
+      nb_error_prefix("nb_optimizer_load: %s: group %d", path, g);
+      return nb_last_status();
+    }
+  }
+  return 0;
+}
+
+/* Read every tensor into steps[k] / st[k*n_state+s] (kept references), checking names,
+ * shapes and dtypes against the parameters. */
+static int load_tensors(const nb_optimizer *o, const nb_safetensors *f, const char *path,
+                        optim_param **flat, int64_t *steps, nb_tensor **st) {
+  const nb_optim_desc *d = o->d;
+  int n = total_params(o), cnt = nb_safetensors_count(f);
+  for (int i = 0; i < cnt; i++) {
+    const char *name = nb_safetensors_name(f, i), *rest = NULL;
+    int k = parse_state_key(name, n, &rest), slot = -2;
+    if (k >= 0 && !strcmp(rest, "step")) slot = -1;
+    for (int s = 0; k >= 0 && slot == -2 && s < d->n_state; s++)
+      if (!strcmp(rest, d->state_names[s])) slot = s;
+    if (k < 0 || slot == -2)
+      return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: unexpected key '%s' for %s with %d "
+                          "parameters", path, name, d->name, n);
+    nb_tensor *t = nb_safetensors_get(f, name);
+    if (!t) return nb_last_status();
+    const nb_tensor *p = flat[k]->t;
+    if (slot == -1) {
+      double v;
+      if (nb_numel(t) != 1 || nb_item_checked(t, &v) < 0 || v < 1 || v != floor(v))
+        return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: '%s' is not a step count >= 1",
+                            path, name);
+      steps[k] = (int64_t)v;
+    } else {
+      if (!nb_same_shape(t, p) || nb_dtype_of(t) != nb_dtype_of(p))
+        return nb_set_error(NB_ESHAPE, "nb_optimizer_load: %s: '%s' is %s %s but the parameter "
+                            "is %s %s", path, name, nb_shape_of(t), nb_dtype_name(nb_dtype_of(t)),
+                            nb_shape_of(p), nb_dtype_name(nb_dtype_of(p)));
+      st[(size_t)k * (size_t)d->n_state + (size_t)slot] = nb_keep(t);
+    }
+  }
+  for (int k = 0; k < n; k++)
+    for (int s = 0; s < d->n_state; s++)
+      if (st[(size_t)k * (size_t)d->n_state + (size_t)s] && steps[k] == 0)
+        return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: parameter %d has state but no "
+                            "'state.%d.step'", path, k, k);
+  return 0;
+}
+
+int nb_optimizer_load(nb_optimizer *o, const char *path) {
+  if (!o || !path) return nb_set_error(NB_EINVAL, "nb_optimizer_load: NULL argument");
+  const nb_optim_desc *d = o->d;
+  int n = total_params(o);
+  size_t ns = (size_t)n * (size_t)d->n_state;
+  optim_param **flat = calloc((size_t)n + 1, sizeof *flat);
+  int64_t *steps = calloc((size_t)n + 1, sizeof *steps);
+  nb_tensor **st = calloc(ns + 1, sizeof *st);
+  nb_attr_value **hps = calloc((size_t)o->n_groups + 1, sizeof *hps);
+  int rc = (flat && steps && st && hps) ? 0 : nb_set_error(NB_ENOMEM, "nb_optimizer_load: out of memory");
+  for (int g = 0, k = 0; rc >= 0 && g < o->n_groups; g++) {
+    for (int i = 0; i < o->groups[g].n; i++) flat[k++] = &o->groups[g].p[i];
+    if (!(hps[g] = calloc((size_t)d->n_hparams + 1, sizeof *hps[g])))
+      rc = nb_set_error(NB_ENOMEM, "nb_optimizer_load: out of memory");
+  }
+  nb_safetensors *f = rc >= 0 ? nb_safetensors_load(path) : NULL;
+  if (rc >= 0 && !f) rc = nb_last_status();
+  if (rc >= 0 && (rc = nb_scope_begin()) >= 0) {
+    rc = load_groups(o, f, path, hps);
+    if (rc >= 0) rc = load_tensors(o, f, path, flat, steps, st);
+    nb_scope_end();
+  }
+  if (rc >= 0) { /* commit: swap everything in */
+    for (int g = 0; g < o->n_groups; g++)
+      memcpy(o->groups[g].hp, hps[g], (size_t)d->n_hparams * sizeof *hps[g]);
+    for (int k = 0; k < n; k++) {
+      flat[k]->step = steps[k];
+      for (int s = 0; s < d->n_state; s++) {
+        nb_tensor **slot = &st[(size_t)k * (size_t)d->n_state + (size_t)s];
+        nb_release(flat[k]->state[s]);
+        flat[k]->state[s] = *slot;
+        *slot = NULL;
+      }
+    }
+  }
+  for (size_t i = 0; st && i < ns; i++) nb_release(st[i]);
+  for (int g = 0; hps && g < o->n_groups; g++) free(hps[g]);
+  nb_safetensors_free(f);
+  free(hps);
+  free(st);
+  free(steps);
+  free(flat);
+  return rc < 0 ? rc : 0;
+}

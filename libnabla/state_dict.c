@@ -1,0 +1,125 @@
+/* libcore/state_dict.c — a module's state_dict (parameters and buffers under PyTorch's
+ * dotted keys) saved to and loaded from safetensors files. A strict load checks every key
+ * first and loads nothing unless all match; a non-strict load copies what matches.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <nabla/nabla.h>
+#include "nabla/module.h"
+
+int nb_module_save(const nb_module *m, const char *path) {
+  if (!path) return nb_set_error(NB_EINVAL, "nb_module_save: path is NULL");
+  nb_named_tensors *l = nb_module_state_dict(m);
+  if (!l) return nb_last_status();
+  static const char *const meta[] = {"format", "pt", NULL};
+  int rc = nb_safetensors_save(path, l->n, (const char *const *)l->names, l->tensors, meta);
+  if (rc < 0) nb_error_prefix("nb_module_save(%s)", path);
+  nb_named_tensors_free(l);
+  return rc < 0 ? rc : 0;
+}
+
+/* A growing ", "-separated list of names for the report; stops at ~1 KB. */
+typedef struct namelist {
+  char buf[1024];
+  size_t len;
+  int count;
+} namelist;
+
+static void nl_add(namelist *nl, const char *name, const char *detail) {
+  nl->count++;
+  if (nl->len >= sizeof nl->buf - 8) return;
+  int w = snprintf(nl->buf + nl->len, sizeof nl->buf - nl->len, "%s\"%s\"%s", nl->count > 1 ? ", " : "",
+                   name, detail ? detail : "");
+  if (w < 0 || (size_t)w >= sizeof nl->buf - nl->len) {
+    nl->len = sizeof nl->buf - 8;
+    strcpy(nl->buf + nl->len, ", ...");
+    return;
+  }
+  nl->len += (size_t)w;
+}
+
+static bool in_list(const nb_named_tensors *l, const char *name) {
+  for (int i = 0; i < l->n; i++)
+    if (!strcmp(l->names[i], name)) return true;
+  return false;
+}
+
+int nb_module_load_safetensors(nb_module *m, const nb_safetensors *f, bool strict) {
+  const char *fn = "nb_module_load";
+  if (!m || !f) return nb_set_error(NB_EINVAL, "%s: NULL argument", fn);
+  nb_named_tensors *l = nb_module_state_dict(m);
+  if (!l) return nb_last_status();
+  namelist missing = {0}, unexpected = {0}, mismatched = {0};
+  bool *ok = calloc((size_t)l->n + 1, sizeof *ok);
+  if (!ok) {
+    nb_named_tensors_free(l);
+    return nb_set_error(NB_ENOMEM, "%s: out of memory", fn);
+  }
+  for (int i = 0; i < l->n; i++) {
+    nb_dtype dt;
+    int ndim;
+    int64_t shape[NB_MAX_DIMS];
+    if (nb_safetensors_info(f, l->names[i], &dt, &ndim, shape) < 0) {
+      nl_add(&missing, l->names[i], NULL);
+      continue;
+    }
+    const nb_tensor *t = l->tensors[i];
+    bool same = ndim == nb_ndim(t);
+    for (int d = 0; same && d < ndim; d++) same = shape[d] == nb_shape(t)[d];
+    if (!same) {
+      char detail[160], a[64];
+      snprintf(detail, sizeof detail, " (file %s, model %s)", nb_shape_str(ndim, shape, a, sizeof a),
+               nb_shape_of(t));
+      nl_add(&mismatched, l->names[i], detail);
+      continue;
+    }
+    ok[i] = true;
+  }
+  for (int i = 0, n = nb_safetensors_count(f); i < n; i++) {
+    const char *name = nb_safetensors_name(f, i);
+    if (!in_list(l, name)) nl_add(&unexpected, name, NULL);
+  }
+  int rc = 0, loaded = 0;
+  bool problems = missing.count || unexpected.count || mismatched.count;
+  if (problems) {
+    char msg[3400];
+    snprintf(msg, sizeof msg, "%s%s%s%s%s%s%s%s%s", missing.count ? "missing keys: " : "",
+             missing.buf, missing.count ? "; " : "", unexpected.count ? "unexpected keys: " : "",
+             unexpected.buf, unexpected.count ? "; " : "",
+             mismatched.count ? "size mismatch for: " : "", mismatched.buf,
+             mismatched.count ? "; " : "");
+    msg[strlen(msg) - 2] = 0; /* drop the last "; " */
+    if (strict)
+      rc = nb_set_error(NB_ESHAPE, "%s: error(s) in loading state_dict for %s (strict): %s", fn,
+                        nb_module_type(m), msg);
+    else
+      nb_log_message(NB_LOG_WARN, "%s: loading state_dict for %s skipped %s", fn, nb_module_type(m), msg);
+  }
+  if (rc >= 0 && (rc = nb_scope_begin()) >= 0) {
+    nb_no_grad_begin();
+    rc = 0;
+    for (int i = 0; i < l->n && rc >= 0; i++) {
+      if (!ok[i]) continue;
+      nb_tensor *src = nb_safetensors_get(f, l->names[i]);
+      rc = src ? nb_copy_into(l->tensors[i], src) : nb_last_status();
+      if (rc < 0) nb_error_prefix("%s: \"%s\"", fn, l->names[i]);
+      else loaded++;
+    }
+    nb_no_grad_end();
+    nb_scope_end();
+  }
+  free(ok);
+  nb_named_tensors_free(l);
+  return rc < 0 ? rc : loaded;
+}
+
+int nb_module_load(nb_module *m, const char *path, bool strict) {
+  if (!path) return nb_set_error(NB_EINVAL, "nb_module_load: path is NULL");
+  nb_safetensors *f = nb_safetensors_load(path);
+  if (!f) return nb_last_status();
+  int rc = nb_module_load_safetensors(m, f, strict);
+  if (rc < 0) nb_error_prefix("%s", path);
+  nb_safetensors_free(f);
+  return rc;
+}

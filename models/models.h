@@ -1,0 +1,45 @@
+/* models/models.h — the model zoo shared by examples, tests and benchmarks: the seed's
+ * networks built from the user library's modules, with PyTorch's module names,
+ * parameter names and initialisation. Not library API: each model is one file here.
+ */
+#ifndef NABLA_MODELS_H
+#define NABLA_MODELS_H
+
+#include <nabla/nabla.h>
+
+/* The toy feed-forward net: fc1 Linear(10,5), fc2 Linear(5,5), fc3 Linear(5,1);
+ * forward fc3(relu(fc2(relu(fc1(x))))). (toy_net.c) */
+nb_module *toy_net_new(nb_generator *g);
+/* The CIFAR "blitz" Net: conv1 Conv2d(3,6,5), pool MaxPool2d(2,2), conv2 Conv2d(6,16,5),
+ * fc1 Linear(400,120), fc2 Linear(120,84), fc3 Linear(84,10); input [N,3,32,32].
+ * (blitz_net.c) */
+nb_module *blitz_net_new(nb_generator *g);
+/* torchvision's resnet18(num_classes) with its exact architecture, parameter names and
+ * initialisation (kaiming-normal fan_out convs, BN 1/0, default Linear). 11,689,512
+ * parameters for 1000 classes. (resnet18.c) */
+nb_module *resnet18_new(int64_t num_classes, nb_generator *g);
+
+/* ---- helpers for writing models ---------------------------------------------------- */
+
+/* Forward one child by name (NULL propagates). */
+static inline nb_tensor *model_fwd(nb_module *self, const char *child, nb_tensor *x) {
+  if (!x) return NULL;
+  nb_module *c = nb_module_child(self, child);
+  return c ? nb_module_forward(c, x) : NULL;
+}
+
+/* Add children in order; stops at the first failure (nb_module_add frees the rest). */
+static inline nb_module *model_add_all(nb_module *m, int n, const char *const *names, nb_module *const *kids) {
+  int rc = m ? 0 : -1;
+  for (int i = 0; i < n; i++) {
+    if (rc >= 0) rc = nb_module_add(m, names[i], kids[i]);
+    else nb_module_free(kids[i]);
+  }
+  if (rc < 0) {
+    nb_module_free(m);
+    return NULL;
+  }
+  return m;
+}
+
+#endif

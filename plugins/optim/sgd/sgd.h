@@ -1,0 +1,11 @@
+/* plugins/sgd/sgd.h — what plugin.c needs from sgd.c (plugin-internal). */
+#ifndef NB_PLUGIN_SGD_H
+#define NB_PLUGIN_SGD_H
+
+#include <nabla/sdk.h>
+
+#include "../optim_util.h" /* NB_OPTIM_GRAIN, NB_OPTIM_CLONES, shared checks */
+
+extern const nb_optim_desc sgd_optim_desc;
+
+#endif

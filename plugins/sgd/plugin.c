@@ -1,9 +1,0 @@
-/* sgd plugin: registers the "sgd" optimizer. */
-#include <nabla/plugin.h>
-
-#include "sgd.h"
-
-static int sgd_plugin_init(nb_registrar *r) { return nb_register_optimizer(r, &sgd_optim_desc); }
-
-NB_PLUGIN_DEFINE("sgd", "0.1.0", "SGD optimizer (momentum, dampening, Nesterov, weight decay)",
-                 "MIT", sgd_plugin_init)
