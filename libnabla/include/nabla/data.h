@@ -96,6 +96,10 @@ nb_dataset *nb_tensor_dataset_new(nb_tensor *x, nb_tensor *y);
 
 /* Where Debian's dataset-fashion-mnist package installs the files. */
 #define NB_FASHION_MNIST_DIR "/usr/share/datasets/fashion-mnist"
+/* Mean and standard deviation of every pixel of the Fashion-MNIST training set scaled
+ * to [0,1] (population std over 60000*784 values), for normalisation. */
+#define NB_FASHION_MNIST_MEAN 0.2860405970
+#define NB_FASHION_MNIST_STD 0.3530242445
 
 /* Open MNIST or Fashion-MNIST (same file layout) from `dir`: the training set
  * (train-images-idx3-ubyte, train-labels-idx1-ubyte) or the test set (t10k-...), each
