@@ -7,6 +7,25 @@
  * and the next batch prepared in a background thread while the current step runs.
  * Files are validated completely: a truncated, corrupted or hostile file is refused with
  * an error naming the file and the problem, never half-loaded.
+ *
+ *   nb_dataset *train = nb_mnist_open(NB_FASHION_MNIST_DIR, true);
+ *   nb_dataloader_opts o = nb_dataloader_defaults();
+ *   o.batch_size = 64; o.shuffle = true; o.seed = 1;
+ *   o.n_channels = 1; o.mean[0] = NB_FASHION_MNIST_MEAN; o.std[0] = NB_FASHION_MNIST_STD;
+ *   nb_dataloader *dl = nb_dataloader_new(train, &o);
+ *   for (int64_t epoch = 0; epoch < 10; epoch++) {
+ *     nb_dataloader_start_epoch(dl, epoch);
+ *     nb_tensor *x, *y;                      // x [64,1,28,28] float32, y [64] int64
+ *     for (;;) {
+ *       nb_scope_begin();
+ *       int rc = nb_dataloader_next(dl, &x, &y);   // 1 batch, 0 epoch end, < 0 error
+ *       if (rc == 1) { ... forward, nb_cross_entropy(logits, y, ...), backward, step ... }
+ *       nb_scope_end();
+ *       if (rc <= 0) break;
+ *     }
+ *   }
+ *   nb_dataloader_free(dl);
+ *   nb_dataset_free(train);
  */
 #ifndef NABLA_DATA_H
 #define NABLA_DATA_H
