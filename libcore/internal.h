@@ -35,6 +35,15 @@
     nb_tls_p_;                                                                             \
   })
 
+/* Public functions taking a tensor fail on NULL with a message naming the function. */
+#define NB_CHECK_T(what, t, ret)                                      \
+  do {                                                               \
+    if (NB_UNLIKELY(!(t))) {                                         \
+      nb_set_error(NB_EINVAL, "%s: tensor argument is NULL", (what)); \
+      return ret;                                                    \
+    }                                                                \
+  } while (0)
+
 /* ---- dtypes: inline forms of nb_dtype_size / nb_dtype_is_floating for the core's hot
  * paths (dtype.c exports the same functions for plugins and users) ---------------------- */
 
@@ -86,6 +95,11 @@ struct nb_tensor {
   nb_tensor *view_base; /* strong: the tensor this one is a view of (set by dispatch for op
                            outputs sharing an input's storage), NULL otherwise */
 };
+
+/* Bump the version counter every view and detach of t shares (after a write). */
+static inline void nb__bump_version(nb_tensor *t) {
+  __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);
+}
 
 /* Allocate a zeroed tensor struct with refcount 1 (not registered in any scope), counted
  * in nb_live_tensors(). NULL with NB_ENOMEM. */
@@ -189,8 +203,22 @@ NB_INTERNAL int nb__node_own_strings(nb_node *n);
 NB_INTERNAL int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user);
 /* Free a hook list. */
 NB_INTERNAL void nb__hooks_free(nb_hook *h);
-/* Called by the tensor destructor to let autograd drop weak references to t. */
-NB_INTERNAL void nb__autograd_forget(nb_tensor *t);
+/* Record a node: input edges (grad_fn or the leaf's accumulator) and metadata of inputs
+ * for those marked in `needs`. */
+NB_INTERNAL int nb__node_record_inputs(nb_node *node, int n_in, nb_tensor *const *in,
+                                       uint64_t needs);
+/* Attach op's outputs to node (NULL: no history), with the history rules: aliases for
+ * handed-back inputs, view bases, in-place rebasing. May replace out[j] by an alias. */
+NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in,
+                                        nb_tensor *const *in, int n_out, nb_tensor **out);
+
+/* ---- the tensor finalizer (storage.c) ----------------------------------------------------- */
+
+/* Storage knows nothing of autograd: the layer above installs, once, a function that
+ * nb_release calls on a tensor about to be freed (autograd.c: drop grad_fn, grad, hooks
+ * and weak references). */
+typedef void (*nb_tensor_finalizer)(nb_tensor *t);
+NB_INTERNAL void nb__set_tensor_finalizer(nb_tensor_finalizer fn);
 
 /* ---- registry (registry.c) and plugins (plugin.c) -------------------------------------- */
 

@@ -208,10 +208,15 @@ nb_tensor *nb_retain(nb_tensor *t) {
   return t;
 }
 
+static nb_tensor_finalizer finalizer;
+
+void nb__set_tensor_finalizer(nb_tensor_finalizer fn) { finalizer = fn; }
+
 void nb_release(nb_tensor *t) {
   if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0)
     return;
-  nb__autograd_forget(t); /* grad_fn, grad, hooks and weak references */
+  if (finalizer)
+    finalizer(t); /* autograd: grad_fn, grad, hooks and weak references */
   freelist *fl = fl_get();
   storage_release(fl, t->storage);
   tensor_recycle(fl, t);
