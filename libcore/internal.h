@@ -8,6 +8,7 @@
 #include "nabla/sdk.h"
 #include "nabla/loader.h"
 #include "nabla/harness.h"
+#include "nabla/text.h"
 
 #if defined(__GNUC__)
 #define NB_INTERNAL __attribute__((visibility("hidden")))
@@ -220,34 +221,44 @@ NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in
 typedef void (*nb_tensor_finalizer)(nb_tensor *t);
 NB_INTERNAL void nb__set_tensor_finalizer(nb_tensor_finalizer fn);
 
-/* ---- registry (registry.c) and plugins (plugin.c) -------------------------------------- */
+/* ---- the registry (registry.c): a store that knows nothing of loading ---------------- */
 
-typedef struct nb_plugin_rec nb_plugin_rec; /* defined in plugin.c */
+/* Who registered an entry: for a plugin, its name and file, owned by the loader's record
+ * (which lives as long as the process); the registry only names and compares it. */
+typedef struct nb_provider {
+  const char *name;
+  const char *path;
+} nb_provider;
 
 struct nb_op {
   nb_op_desc d;        /* normalised copy: fields past the plugin's struct_size are zero */
   char node_name[64];  /* d.node_name or derived from d.name */
-  nb_plugin_rec *plugin; /* NULL for ops registered by the core itself */
+  const nb_provider *provider; /* NULL for ops registered by the core itself */
   int index;
 };
 
 struct nb_optim_kind {
   nb_optim_desc d;
-  nb_plugin_rec *plugin;
+  const nb_provider *provider;
   int index;
 };
 
-/* A registrar for one plugin's init (skip_duplicates: during discovery a duplicate op is
- * skipped with a warning instead of failing the plugin). */
-NB_INTERNAL nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates);
+/* A registrar for one provider's init (skip_duplicates: during discovery a duplicate op
+ * is skipped with a warning instead of failing the plugin). */
+NB_INTERNAL nb_registrar *nb__registrar_new(const nb_provider *provider, bool skip_duplicates);
 /* Publish what init registered (init_status >= 0) or roll it all back; *message receives a
  * malloc'ed report line (or NULL), *n_ops / *n_optims the counts published. Frees r. */
 NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
                                      int *n_ops, int *n_optims);
-/* Name and path of a plugin record (for messages). */
-NB_INTERNAL const char *nb__plugin_name(const nb_plugin_rec *p);
-NB_INTERNAL const char *nb__plugin_path(const nb_plugin_rec *p);
-/* Why op lookups may fail: a sentence listing plugins that failed to load ("" if none). */
+/* Exact lookups in the store (no loading), and the registered op name closest to `name`
+ * (edit distance at most 2), or NULL. */
+NB_INTERNAL const nb_op *nb__op_get(const char *name);
+NB_INTERNAL const nb_optim_kind *nb__optim_get(const char *name);
+NB_INTERNAL const char *nb__op_suggest(const char *name);
+
+/* ---- the loader (plugin.c) --------------------------------------------------------------- */
+
+/* Why lookups may fail: a sentence listing plugins that failed to load ("" if none). */
 NB_INTERNAL const char *nb__plugin_failures_summary(void);
 
 /* ---- attribute schemas (attrs.c) ------------------------------------------------------- */

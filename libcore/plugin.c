@@ -32,10 +32,11 @@
 #define NABLA_LIBDIR_REL "lib"
 #endif
 
-struct nb_plugin_rec {
+typedef struct nb_plugin_rec {
   nb_plugin_info info; /* strings owned; immutable once the record is in the report */
+  nb_provider provider; /* info.name and info.path, as the registry sees this plugin */
   void *handle;        /* kept open once init ran (never unloaded) */
-};
+} nb_plugin_rec;
 
 typedef struct path_entry {
   char *dir;
@@ -246,11 +247,6 @@ static nb_plugin_rec *find_rec(const char *path, const char *loaded_name) {
   return NULL;
 }
 
-const char *nb__plugin_name(const nb_plugin_rec *p) {
-  return p ? (p->info.name ? p->info.name : "?") : "core";
-}
-const char *nb__plugin_path(const nb_plugin_rec *p) { return p ? p->info.path : "(built in)"; }
-
 int nb_plugin_report_count(void) {
   lock();
   int n = g_nrecs;
@@ -278,7 +274,7 @@ int nb_plugin_report_ops(int i, const char **names, int max) {
   int n = 0;
   for (int j = 0, c = nb_op_count(); j < c; j++) {
     const nb_op *op = nb_op_at(j);
-    if (op->plugin != r) continue;
+    if (op->provider != &r->provider) continue;
     if (names && n < max) names[n] = op->d.name;
     n++;
   }
@@ -291,7 +287,7 @@ int nb_plugin_report_optimizers(int i, const char **names, int max) {
   int n = 0;
   for (int j = 0, c = nb_optim_count(); j < c; j++) {
     const nb_optim_kind *k = nb_optim_at(j);
-    if (k->plugin != r) continue;
+    if (k->provider != &r->provider) continue;
     if (names && n < max) names[n] = k->d.name;
     n++;
   }
@@ -412,7 +408,8 @@ static int open_and_init(nb_plugin_rec *rec, bool discovery) {
     return NB_EPLUGIN;
   }
   rec->handle = h; /* from here on the plugin's code has run: never unloaded */
-  nb_registrar *r = nb__registrar_new(rec, discovery);
+  rec->provider = (nb_provider){rec->info.name ? rec->info.name : "?", rec->info.path};
+  nb_registrar *r = nb__registrar_new(&rec->provider, discovery);
   if (!r) {
     rec_set(rec, NB_PLUGIN_FAILED, "out of memory before init");
     return NB_EPLUGIN;
