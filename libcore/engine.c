@@ -46,8 +46,6 @@ typedef struct run_arrays {
   bool busy, registered;
 } run_arrays;
 static NB_TLS run_arrays tl;
-static pthread_key_t tl_key;
-static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
 static void tl_free(void *arg) { /* thread exit */
   run_arrays *a = arg;
@@ -55,7 +53,6 @@ static void tl_free(void *arg) { /* thread exit */
   free(a->sorted);
   memset(a, 0, sizeof *a);
 }
-static void tl_key_init(void) { pthread_key_create(&tl_key, tl_free); }
 
 static int grow(nb_node ***v, int cap) {
   nb_node **o = realloc(*v, (size_t)cap * sizeof *o);
@@ -411,11 +408,7 @@ static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_ro
            .capture = capture, .targets = targets, .n_targets = n_targets};
   bool owns_tl = !tl.busy;
   if (owns_tl) { /* borrow this thread's arrays */
-    if (!tl.registered) {
-      pthread_once(&tl_once, tl_key_init);
-      pthread_setspecific(tl_key, &tl);
-      tl.registered = true;
-    }
+    if (!tl.registered) tl.registered = nb__at_thread_exit(tl_free, &tl);
     tl.busy = true;
     r.order = tl.order;
     r.sorted = tl.sorted;

@@ -213,6 +213,12 @@ NB_INTERNAL int nb__node_record_inputs(nb_node *node, int n_in, nb_tensor *const
 NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in,
                                         nb_tensor *const *in, int n_out, nb_tensor **out);
 
+/* ---- per-thread cleanup (thread_exit.c) ----------------------------------------------- */
+
+/* Run fn(arg) when the calling thread exits (newest first). Call once per thread, when a
+ * thread-local cache first takes memory. False only past the fixed capacity (a bug). */
+NB_INTERNAL bool nb__at_thread_exit(void (*fn)(void *), void *arg);
+
 /* ---- the tensor finalizer (storage.c) ----------------------------------------------------- */
 
 /* Storage knows nothing of autograd: the layer above installs, once, a function that

@@ -36,8 +36,6 @@ typedef struct node_cache {
   bool registered, dead;
 } node_cache;
 static NB_TLS node_cache tl_nodes;
-static pthread_key_t node_key;
-static pthread_once_t node_once = PTHREAD_ONCE_INIT;
 
 static void node_cache_destroy(void *arg) {
   node_cache *c = arg;
@@ -51,7 +49,6 @@ static void node_cache_destroy(void *arg) {
     c->n[k] = 0;
   }
 }
-static void node_key_init(void) { pthread_key_create(&node_key, node_cache_destroy); }
 #endif
 
 /* Zeroed memory of sz bytes; *cls receives the class to free it with. */
@@ -81,11 +78,8 @@ static void node_mem_free(void *p, int8_t cls) {
   if (cls >= 0) {
     node_cache *c = NB_TLS_ADDR(tl_nodes);
     if (!c->dead && c->n[cls] < NODE_CACHE_MAX) {
-      if (NB_UNLIKELY(!c->registered)) {
-        pthread_once(&node_once, node_key_init);
-        pthread_setspecific(node_key, c);
-        c->registered = true;
-      }
+      if (NB_UNLIKELY(!c->registered))
+        c->registered = nb__at_thread_exit(node_cache_destroy, c);
       *(void **)p = c->head[cls];
       c->head[cls] = p;
       c->n[cls]++;

@@ -101,8 +101,6 @@ typedef struct scratch {
 } scratch;
 
 static _Thread_local scratch tl_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_destroy(void *arg) {
   scratch *s = arg;
@@ -113,7 +111,6 @@ static void scratch_destroy(void *arg) {
   }
   s->registered = false;
 }
-static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
 
 void *nb_scratch(int slot, size_t size) {
   if (slot < 0 || slot >= NB_SCRATCH_SLOTS) {
@@ -140,10 +137,6 @@ void *nb_scratch(int slot, size_t size) {
   free(s->p[slot]);
   s->p[slot] = p;
   s->cap[slot] = cap;
-  if (!s->registered) {
-    pthread_once(&scratch_once, scratch_key_init);
-    pthread_setspecific(scratch_key, s);
-    s->registered = true;
-  }
+  if (!s->registered) s->registered = nb__at_thread_exit(scratch_destroy, s);
   return p;
 }

@@ -19,8 +19,6 @@ typedef struct scope_stack {
 } scope_stack;
 
 static NB_TLS scope_stack tl_scopes;
-static pthread_key_t scope_key;
-static pthread_once_t scope_once = PTHREAD_ONCE_INIT;
 
 static void scope_stack_destroy(void *arg) {
   scope_stack *s = arg;
@@ -34,14 +32,9 @@ static void scope_stack_destroy(void *arg) {
   s->cap = s->n = 0;
   s->depth = s->cap_marks = 0;
 }
-static void scope_key_init(void) { pthread_key_create(&scope_key, scope_stack_destroy); }
 
 static void ensure_registered(scope_stack *s) {
-  if (!s->registered) {
-    pthread_once(&scope_once, scope_key_init);
-    pthread_setspecific(scope_key, s);
-    s->registered = true;
-  }
+  if (!s->registered) s->registered = nb__at_thread_exit(scope_stack_destroy, s);
 }
 
 int nb_scope_begin(void) {

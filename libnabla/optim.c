@@ -37,41 +37,17 @@ struct nb_optimizer {
 
 /* ---- schema messages ------------------------------------------------------------------ */
 
-static const char *attr_type_name(nb_attr_type t) {
-  switch (t) {
-  case NB_ATTR_INT: return "int";
-  case NB_ATTR_FLOAT: return "float";
-  case NB_ATTR_BOOL: return "bool";
-  case NB_ATTR_INTS: return "ints";
-  case NB_ATTR_STRING: return "string";
-  }
-  return "?";
-}
-
-/* Append "; accepted by <name>: lr (float, default 0.001, >= 0), ..." to the current error. */
+/* Append "; <name> accepts: lr (float, default 0.001, >= 0), ..." to the current error. */
 static int error_with_schema(const nb_optim_desc *d) {
   int st = nb_last_status() < 0 ? nb_last_status() : NB_EINVAL;
-  char buf[1536];
-  size_t len = 0;
-  for (int i = 0; i < d->n_hparams && len < sizeof buf - 1; i++) {
-    const nb_attr_spec *s = &d->hparams[i];
-    char def[64] = "";
-    if (s->type == NB_ATTR_FLOAT) snprintf(def, sizeof def, ", default %g", s->def.f);
-    else if (s->type == NB_ATTR_BOOL) snprintf(def, sizeof def, ", default %s", s->def.i ? "true" : "false");
-    else if (s->type == NB_ATTR_INT) snprintf(def, sizeof def, ", default %lld", (long long)s->def.i);
-    char range[64] = "";
-    if ((s->flags & NB_ATTR_HAS_MIN) && (s->flags & NB_ATTR_HAS_MAX))
-      snprintf(range, sizeof range, ", in [%g, %g]", s->min, s->max);
-    else if (s->flags & NB_ATTR_HAS_MIN) snprintf(range, sizeof range, ", >= %g", s->min);
-    else if (s->flags & NB_ATTR_HAS_MAX) snprintf(range, sizeof range, ", <= %g", s->max);
-    int w = snprintf(buf + len, sizeof buf - len, "%s%s (%s%s%s)", i ? ", " : "", s->name,
-                     attr_type_name(s->type), def, range);
-    if (w < 0) break;
-    len += (size_t)w;
+  nb_text t = {0};
+  nb_text_printf(&t, "%s; %s accepts: ", nb_last_error(), d->name);
+  for (int i = 0; i < d->n_hparams; i++) {
+    if (i) nb_text_puts(&t, ", ");
+    nb_attr_spec_text(&d->hparams[i], &t);
   }
-  char *msg = strdup(nb_last_error());
-  nb_set_error(st, "%s; %s accepts: %s", msg ? msg : "", d->name, buf);
-  free(msg);
+  nb_set_error(st, "%s", nb_text_str(&t));
+  nb_text_free(&t);
   return st;
 }
 
@@ -377,18 +353,8 @@ static void free_strings(char **v, int n) {
   free(v);
 }
 
-static char *fmt_dup(const char *fmt, ...) NB_PRINTF(1, 2);
-static char *fmt_dup(const char *fmt, ...) {
-  char buf[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  return strdup(buf);
-}
-
 static char *fmt_hparam(const nb_attr_spec *s, const nb_attr_value *v) {
-  return s->type == NB_ATTR_FLOAT ? fmt_dup("%.17g", v->f) : fmt_dup("%lld", (long long)v->i);
+  return s->type == NB_ATTR_FLOAT ? nb_strdup_printf("%.17g", v->f) : nb_strdup_printf("%lld", (long long)v->i);
 }
 
 int nb_optimizer_save(const nb_optimizer *o, const char *path) {
@@ -404,24 +370,24 @@ int nb_optimizer_save(const nb_optimizer *o, const char *path) {
     meta[nm++] = strdup(META_KIND);
     meta[nm++] = strdup(d->name);
     meta[nm++] = strdup("groups");
-    meta[nm++] = fmt_dup("%d", o->n_groups);
+    meta[nm++] = nb_strdup_printf("%d", o->n_groups);
     for (int g = 0, k = 0; g < o->n_groups; g++) {
       const optim_group *gr = &o->groups[g];
-      meta[nm++] = fmt_dup("group.%d.size", g);
-      meta[nm++] = fmt_dup("%d", gr->n);
+      meta[nm++] = nb_strdup_printf("group.%d.size", g);
+      meta[nm++] = nb_strdup_printf("%d", gr->n);
       for (int h = 0; h < d->n_hparams; h++) {
         if (d->hparams[h].type == NB_ATTR_INTS || d->hparams[h].type == NB_ATTR_STRING) continue;
-        meta[nm++] = fmt_dup("group.%d.%s", g, d->hparams[h].name);
+        meta[nm++] = nb_strdup_printf("group.%d.%s", g, d->hparams[h].name);
         meta[nm++] = fmt_hparam(&d->hparams[h], &gr->hp[h]);
       }
       for (int i = 0; i < gr->n; i++, k++) {
         const optim_param *pp = &gr->p[i];
         if (pp->step == 0) continue;
-        names[nt] = fmt_dup("state.%d.step", k);
+        names[nt] = nb_strdup_printf("state.%d.step", k);
         ts[nt++] = nb_scalar((double)pp->step, NB_I64);
         for (int s = 0; s < d->n_state; s++)
           if (pp->state[s]) {
-            names[nt] = fmt_dup("state.%d.%s", k, d->state_names[s]);
+            names[nt] = nb_strdup_printf("state.%d.%s", k, d->state_names[s]);
             ts[nt++] = pp->state[s];
           }
       }
