@@ -149,7 +149,10 @@ static int convert_attr(const char *what, const nb_attr_spec *s, const nb_attr *
     return 0;
   case NB_ATTR_BOOL:
     if (t != NB_ATTR_BOOL && t != NB_ATTR_INT) break;
-    out->i = a->v.i != 0;
+    if (a->v.i != 0 && a->v.i != 1)
+      return attr_error(what, "attribute '%s' is a bool: give 0 or 1, got %lld", s->name,
+                        (long long)a->v.i);
+    out->i = a->v.i;
     return 0;
   case NB_ATTR_INTS: {
     int want = s->def.ints.n; /* expected length when the default has one */

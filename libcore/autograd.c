@@ -40,6 +40,14 @@ int nb_set_grad(nb_tensor *t, nb_tensor *grad) {
                         "nb_set_grad: assigned grad has %s %s but the tensor is %s %s",
                         nb_dtype_name((nb_dtype)grad->dtype), nb_shape_of(grad),
                         nb_dtype_name((nb_dtype)t->dtype), nb_shape_of(t));
+  /* PyTorch: "can't assign Variable as its own grad". A grad sharing t's memory (a
+   * detach or view of t) is refused too: backward accumulates into .grad in place, so
+   * it would change t itself. */
+  if (grad == t)
+    return nb_set_error(NB_EINVAL, "nb_set_grad: cannot assign a tensor as its own grad");
+  if (grad && nb_shares_storage(grad, t))
+    return nb_set_error(NB_EINVAL, "nb_set_grad: the grad shares memory with the tensor (a "
+                                   "detach or view of it); assign a copy (nb_copy_data)");
   nb_retain(grad);
   nb_release(t->grad);
   t->grad = grad;

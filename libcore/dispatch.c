@@ -36,7 +36,7 @@ static int check_inputs(const nb_op_desc *d, int n_in, nb_tensor *const *in) {
     const nb_input_spec *s = &d->inputs[i];
     if (!in[i]) {
       if (s->flags & NB_IN_OPTIONAL) continue;
-      return nb_set_error(NB_EINVAL, "%s: input '%s' (argument %d) is NULL", d->name, s->name, i);
+      return nb_set_null_error("%s: input '%s' (argument %d) is NULL", d->name, s->name, i);
     }
     if (!(s->dtypes & (1u << in[i]->dtype))) {
       char ok[96];

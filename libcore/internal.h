@@ -40,7 +40,7 @@
 #define NB_CHECK_T(what, t, ret)                                      \
   do {                                                               \
     if (NB_UNLIKELY(!(t))) {                                         \
-      nb_set_error(NB_EINVAL, "%s: tensor argument is NULL", (what)); \
+      nb_set_null_error("%s: tensor argument is NULL", (what)); \
       return ret;                                                    \
     }                                                                \
   } while (0)

@@ -23,6 +23,11 @@
 #include "internal.h"
 
 static int num_threads; /* 0 until initialised */
+
+static long online_cores(void) {
+  long c = sysconf(_SC_NPROCESSORS_ONLN);
+  return c >= 1 ? c : 1;
+}
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
 static void threads_init(void) {
@@ -31,23 +36,29 @@ static void threads_init(void) {
   if (env && env[0]) {
     char *end;
     long v = strtol(env, &end, 10);
-    if (*end == '\0' && v >= 1 && v <= 4096)
+    if (*end == '\0' && v >= 1 && v <= NB_MAX_THREADS)
       n = (int)v;
     else
-      nb_log_message(NB_LOG_WARN, "NABLA_NUM_THREADS=\"%s\" is not a positive integer; using the cores", env);
+      nb_log_message(NB_LOG_WARN, "NABLA_NUM_THREADS=\"%s\" is not an integer in [1, %d]; using the cores",
+                     env, NB_MAX_THREADS);
   }
   if (n == 0) {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    n = c >= 1 ? (int)(c > 4096 ? 4096 : c) : 1;
+    long c = online_cores();
+    n = (int)(c > NB_MAX_THREADS ? NB_MAX_THREADS : c);
   }
   __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
   bli_thread_set_num_threads(n);
 }
 
 int nb_set_num_threads(int n) {
-  if (n < 1)
-    return nb_set_error(NB_EINVAL, "nb_set_num_threads: thread count must be >= 1, got %d", n);
+  if (n < 1 || n > NB_MAX_THREADS)
+    return nb_set_error(NB_EINVAL, "nb_set_num_threads: thread count must be in [1, %d], got %d",
+                        NB_MAX_THREADS, n);
   pthread_once(&threads_once, threads_init);
+  long cores = online_cores();
+  if (n > cores)
+    nb_log_message(NB_LOG_WARN, "nb_set_num_threads: %d threads on %ld cores: threads will wait "
+                   "for each other; expect a large slowdown", n, cores);
   __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
   bli_thread_set_num_threads(n);
   return 0;

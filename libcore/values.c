@@ -38,6 +38,12 @@ static inline double load_d(const char *p, int dt) {
   }
 }
 
+int nb_value_check(const char *what, double v, nb_dtype dt) {
+  if (dt == NB_I64 && !(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
+    return nb_set_error(NB_EINVAL, "%s: value %g does not fit int64", what ? what : "value", v);
+  return 0;
+}
+
 static inline int64_t d_to_i64(double v) {
   /* Like x86 and PyTorch: NaN and out-of-range values become INT64_MIN. */
   if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0))
@@ -110,6 +116,8 @@ nb_tensor *nb_empty(int ndim, const int64_t *shape, nb_dtype dt) {
 
 static nb_tensor *filled(const char *what, int ndim, const int64_t *shape, double value,
                          nb_dtype dt) {
+  if (nb_value_check(what, value, dt) < 0)
+    return NULL;
   nb_tensor *t = new_checked(what, ndim, shape, dt);
   if (!t)
     return NULL;
@@ -172,6 +180,9 @@ nb_tensor *nb_arange(double start, double end, double step, nb_dtype dt) {
     return NULL;
   }
   int64_t n = (int64_t)size_d;
+  if (n > 0 && (nb_value_check("nb_arange", start, dt) < 0 ||
+                nb_value_check("nb_arange", start + step * (double)(n - 1), dt) < 0))
+    return NULL;
   nb_tensor *t = new_checked("nb_arange", 1, &n, dt);
   if (!t)
     return NULL;
@@ -210,6 +221,14 @@ nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt) {
     nb_set_error(NB_EINVAL, "nb_from_doubles: values is NULL for %lld elements", (long long)n);
     return NULL;
   }
+  for (int64_t i = 0; i < n; i++) {
+    if (nb_value_check("nb_from_doubles", values[i], dt) < 0) {
+      nb_release(t);
+      nb_set_error(NB_EINVAL, "nb_from_doubles: element %lld, %g, does not fit int64",
+                   (long long)i, values[i]);
+      return NULL;
+    }
+  }
   char *p = t->storage->data;
   size_t es = nb__dtype_size(dt);
   for (int64_t i = 0; i < n; i++)
@@ -218,6 +237,8 @@ nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt) {
 }
 
 nb_tensor *nb__scalar_new(double value, nb_dtype dt) {
+  if (nb_value_check("nb_scalar", value, dt) < 0)
+    return NULL;
   nb_tensor *t = new_checked("nb_scalar", 0, NULL, dt);
   if (t)
     store_d(t->storage->data, dt, value);
@@ -289,6 +310,8 @@ int nb_set(nb_tensor *t, const int64_t *idx, double value) {
   int64_t off;
   int rc = elem_offset("nb_set", t, idx, &off);
   if (rc < 0)
+    return rc;
+  if ((rc = nb_value_check("nb_set", value, (nb_dtype)t->dtype)) < 0)
     return rc;
   store_d((char *)nb_data(t) + off, t->dtype, value);
   nb__bump_version(t);
@@ -403,6 +426,9 @@ int nb_copy_into(nb_tensor *dst, const nb_tensor *src) {
 
 int nb_fill(nb_tensor *t, double value) {
   NB_CHECK_T("nb_fill", t, NB_EINVAL);
+  int rc = nb_value_check("nb_fill", value, (nb_dtype)t->dtype);
+  if (rc < 0)
+    return rc;
   union {
     float f;
     double d;

@@ -289,6 +289,9 @@ int nb_optimizer_set_hparam(nb_optimizer *o, int group, const char *name, double
   if (k < 0) return k;
   nb_attr a = {.name = name, .type = o->d->hparams[k].type};
   if (a.type == NB_ATTR_FLOAT) a.v.f = value;
+  else if (a.type == NB_ATTR_BOOL && value != 0 && value != 1)
+    return nb_set_error(NB_EINVAL, "nb_optimizer_set_hparam: %s.%s is a bool: give 0 or 1, got %g",
+                        o->d->name, name, value);
   else if (a.type == NB_ATTR_BOOL) a.v.i = value != 0;
   else if (value != floor(value) || fabs(value) > 9e15)
     return nb_set_error(NB_EINVAL, "nb_optimizer_set_hparam: %s.%s is an int, got %g",

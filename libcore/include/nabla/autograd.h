@@ -24,7 +24,8 @@ bool nb_requires_grad(const nb_tensor *t);
 bool nb_is_leaf(const nb_tensor *t);
 /* The accumulated gradient (borrowed; NULL when none). */
 nb_tensor *nb_grad(const nb_tensor *t);
-/* Replace .grad (takes a new reference; NULL clears it). Shape and dtype must match. */
+/* Replace .grad (takes a new reference; NULL clears it). Shape and dtype must match; t
+ * itself, or a tensor sharing its memory, is refused (NB_EINVAL). */
 int nb_set_grad(nb_tensor *t, nb_tensor *grad);
 /* The node that produced t (borrowed; NULL for leaves). */
 nb_node *nb_grad_fn(const nb_tensor *t);

@@ -72,6 +72,11 @@ void nb_clear_error(void);
 /* Record an error (printf-style message) for this thread and return `status`, so
  * code can write `return nb_set_error(NB_EINVAL, "mul: ...")`. For plugins too. */
 int nb_set_error(int status, const char *fmt, ...) NB_PRINTF(2, 3);
+/* Report a NULL tensor argument with the formatted message ("sub: input ... is NULL"). When an
+ * error is already pending on this thread (the NULL most likely came from a failed call
+ * nested in this one), the message goes on with ", after an earlier failure: " and that
+ * first error, whose status is kept; otherwise the status is NB_EINVAL. */
+int nb_set_null_error(const char *fmt, ...) NB_PRINTF(1, 2);
 /* Prefix the current error message with "prefix: " (adds context while unwinding). */
 void nb_error_prefix(const char *fmt, ...) NB_PRINTF(1, 2);
 /* Name of a status code ("NB_EINVAL"). */
@@ -127,10 +132,14 @@ int64_t nb_live_tensors(void);
 
 /* ---- threads ------------------------------------------------------------ */
 
-/* Threads used by BLIS and by the core's parallel loops (n >= 1). Returns 0 or
- * NB_EINVAL. With 1 thread results are bit-identical run to run. */
+/* Most threads nb_set_num_threads and NABLA_NUM_THREADS accept. */
+#define NB_MAX_THREADS 1024
+/* Threads used by BLIS and by the core's parallel loops, 1..NB_MAX_THREADS; more than the
+ * machine's cores is accepted with a warning (threads then wait for each other). Returns
+ * 0 or NB_EINVAL. With 1 thread results are bit-identical run to run. */
 int nb_set_num_threads(int n);
-/* Current thread count (default: NABLA_NUM_THREADS, else the number of cores). */
+/* Current thread count (default: NABLA_NUM_THREADS, else the number of cores, at most
+ * NB_MAX_THREADS). */
 int nb_get_num_threads(void);
 
 #ifdef __cplusplus
