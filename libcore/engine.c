@@ -191,7 +191,16 @@ static int run_hooks(nb_hook **list, nb_tensor **g, const char *where) {
   for (int i = 0; i < n && rc == NB_OK; i++) {
     if (i > 0 && !hook_present(*list, snap[i].id)) continue; /* removed by an earlier hook */
     nb_tensor *replace = NULL;
+    int depth = nb_scope_depth(), floor = nb__scope_protect();
     rc = snap[i].fn(*g, &replace, snap[i].user);
+    nb__scope_unprotect(floor);
+    if (nb_scope_depth() > depth) { /* scopes the hook began and left open */
+      while (nb_scope_depth() > depth) nb_scope_end();
+      if (rc >= 0)
+        rc = nb_set_error(NB_ESTATE, "backward: a hook on %s left a scope open (pair each "
+                                     "nb_scope_begin with nb_scope_end)", where);
+      replace = NULL; /* whatever it made was in those scopes */
+    }
     if (rc < 0) {
       if (nb_last_status() == NB_OK) nb_set_error(rc, "backward: a hook on %s failed", where);
       break;

@@ -120,6 +120,10 @@ NB_INTERNAL nb_tensor *nb__scope_register(nb_tensor *t);
  * t[0..n): the caller owns those afterwards. When the scope holds exactly t in order (an
  * op's forward that made only its outputs) the references move without refcount traffic. */
 NB_INTERNAL void nb__scope_end_keep(int n, nb_tensor *const *t);
+/* Around user code the core calls (hooks): scopes open now cannot be ended by it.
+ * Returns the previous floor, for nb__scope_unprotect. */
+NB_INTERNAL int nb__scope_protect(void);
+NB_INTERNAL void nb__scope_unprotect(int old_floor);
 /* New 0-d tensor holding value (converted to dt), not registered in a scope; rc 1. */
 NB_INTERNAL nb_tensor *nb__scalar_new(double value, nb_dtype dt);
 /* Check ndim/shape arguments: ndim in [0, NB_MAX_DIMS], shape non-NULL when ndim > 0, sizes

@@ -15,6 +15,7 @@ typedef struct scope_stack {
   int64_t n, cap;
   int64_t *marks; /* marks[d]: items index where scope d starts */
   int depth, cap_marks;
+  int floor; /* scopes 1..floor belong to the core while it runs user code (hooks) */
   bool registered;
 } scope_stack;
 
@@ -59,10 +60,26 @@ static void release_top(scope_stack *s) {
     nb_release(s->items[--s->n]);
 }
 
+static int refuse_floor(const char *fn) {
+  return nb_set_error(NB_ESTATE, "%s: the innermost open scope is not the caller's (a hook "
+                                 "may end only the scopes it began)", fn);
+}
+
+int nb__scope_protect(void) {
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
+  int old = s->floor;
+  s->floor = s->depth;
+  return old;
+}
+
+void nb__scope_unprotect(int old_floor) { NB_TLS_ADDR(tl_scopes)->floor = old_floor; }
+
 int nb_scope_end(void) {
   scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == 0)
     return nb_set_error(NB_ESTATE, "nb_scope_end: no scope is open");
+  if (s->depth <= s->floor)
+    return refuse_floor("nb_scope_end");
   release_top(s);
   s->depth--;
   return 0;
@@ -72,6 +89,10 @@ nb_tensor *nb_scope_end_return(nb_tensor *t) {
   scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == 0) {
     nb_set_error(NB_ESTATE, "nb_scope_end_return: no scope is open");
+    return NULL;
+  }
+  if (s->depth <= s->floor) {
+    refuse_floor("nb_scope_end_return");
     return NULL;
   }
   nb_retain(t); /* survives the release below; NULL passes through (keeps the error) */

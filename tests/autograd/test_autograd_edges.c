@@ -245,6 +245,42 @@ START_TEST(hook_registers_a_hook_during_backward) {
 }
 END_TEST
 
+static int end_outer_scope_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g, (void)replace;
+  int *rc = user;
+  *rc = nb_scope_end(); /* not the hook's scope */
+  return 0;
+}
+static int leave_scope_open_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)replace, (void)user;
+  nb_scope_begin();
+  *replace = nb_mul_scalar(g, 2.0); /* in the scope left open */
+  return 0;
+}
+
+START_TEST(hook_cannot_end_the_engines_scope) {
+  nb_tensor *x = leaf2(1, 2);
+  nb_tensor *y = nb_exp(x);
+  int depth = nb_scope_depth(), rc = 0;
+  ck_assert_int_gt(nb_register_hook(y, end_outer_scope_hook, &rc), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
+  ck_assert_int_eq(rc, NB_ESTATE);
+  ck_assert_int_eq(nb_scope_depth(), depth);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){exp(1.0), exp(2.0)}), 2, 1e-5);
+}
+END_TEST
+
+START_TEST(hook_leaving_a_scope_open_fails_backward) {
+  nb_tensor *x = leaf2(1, 2);
+  nb_tensor *y = nb_exp(x);
+  int depth = nb_scope_depth();
+  ck_assert_int_gt(nb_register_hook(y, leave_scope_open_hook, NULL), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), NB_ESTATE);
+  ck_assert_error_contains("left a scope open");
+  ck_assert_int_eq(nb_scope_depth(), depth);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("autograd_edges");
   TCase *tc = tcase_create("edges");
@@ -263,6 +299,8 @@ int main(void) {
   tcase_add_test(tc, hook_removes_itself_during_backward);
   tcase_add_test(tc, hook_removes_a_later_hook);
   tcase_add_test(tc, hook_registers_a_hook_during_backward);
+  tcase_add_test(tc, hook_cannot_end_the_engines_scope);
+  tcase_add_test(tc, hook_leaving_a_scope_open_fails_backward);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }

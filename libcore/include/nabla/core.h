@@ -106,7 +106,11 @@ bool nb_dtype_is_floating(nb_dtype dt);
 
 /* Add a reference; returns t (NULL-safe). */
 nb_tensor *nb_retain(nb_tensor *t);
-/* Drop a reference; frees at zero (NULL-safe). */
+/* Drop a reference; frees at zero (NULL-safe). Releasing more references than were
+ * taken, or using a tensor after the scope that held its last reference ended, is
+ * undefined behaviour that nabla cannot detect cheaply: freed tensor structs are
+ * recycled, so a stale pointer may silently alias a new tensor. AddressSanitizer builds
+ * bypass the recycling and report it. */
 void nb_release(nb_tensor *t);
 /* Keep a scoped tensor beyond its scope: adds a reference the caller owns and
  * must nb_release(). Returns t. */
@@ -116,8 +120,9 @@ nb_tensor *nb_keep(nb_tensor *t);
  * innermost open scope is registered in it; nb_scope_end() drops those
  * references. Scopes nest. Returns the new depth (>= 1) or a negative status. */
 int nb_scope_begin(void);
-/* Close the innermost scope, releasing what it holds. Returns 0, or NB_ESTATE
- * when no scope is open. */
+/* Close the innermost scope, releasing what it holds. Returns 0, or NB_ESTATE when no
+ * scope is open or the innermost one is not the caller's (a hook ending a scope of the
+ * backward that runs it). */
 int nb_scope_end(void);
 /* Close the innermost scope but move `t` into the enclosing scope (or hand it
  * to the caller when there is none). Returns t, or NULL on error. */
