@@ -1,6 +1,6 @@
 /* nabla/nabla.h — the user's whole API in one include: the core (tensors, autograd,
  * operators by name, plugin loading) and the user library (typed op wrappers, modules,
- * optimizers, schedules, clipping, serialization).
+ * optimizers, schedules, clipping, serialization, data loading).
  * Link with `pkg-config --cflags --libs nabla`. Plugin authors include <nabla/sdk.h>.
  */
 #ifndef NABLA_NABLA_H
@@ -20,5 +20,6 @@
 #include <nabla/clip.h>
 #include <nabla/schedule.h>
 #include <nabla/safetensors.h>
+#include <nabla/data.h>
 
 #endif
