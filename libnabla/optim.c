@@ -368,7 +368,9 @@ nb_tensor *nb_optimizer_param_state(const nb_optimizer *o, int group, int index,
 /* PyTorch's class name for each bundled kind, and the keys PyTorch 2.x (2.7 and later) keeps
  * in every param group that nabla has no hyperparameter for — implementation switches
  * (foreach, fused, capturable, differentiable) printed at their defaults. Adam and AdamW
- * print decoupled_weight_decay since 2.7. Kinds not listed print under their own name. */
+ * print decoupled_weight_decay since 2.7. Kinds not listed print under their own name.
+ * (Debian's torch 1.13 differs: SGD has no fused, Adam shows fused: False, AdamW neither
+ * differentiable nor fused, RMSprop no capturable, and none decoupled_weight_decay.) */
 typedef struct torch_optim_names {
   const char *kind, *cls;
   const char *extra[6][2]; /* {key, value}, NULL-terminated */
