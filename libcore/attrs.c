@@ -26,7 +26,7 @@ static int choice_index(const char *choices, const char *s) {
   }
 }
 
-static const char *attr_type_name(nb_attr_type t) {
+const char *nb_attr_type_name(nb_attr_type t) {
   switch (t) {
   case NB_ATTR_INT: return "int";
   case NB_ATTR_FLOAT: return "float";
@@ -35,6 +35,36 @@ static const char *attr_type_name(nb_attr_type t) {
   case NB_ATTR_STRING: return "string";
   }
   return "?";
+}
+
+void nb_attr_spec_text(const nb_attr_spec *s, nb_text *out) {
+  nb_text_printf(out, "%s (%s", s->name ? s->name : "(null)", nb_attr_type_name(s->type));
+  if (s->flags & NB_ATTR_REQUIRED) {
+    nb_text_puts(out, ", required");
+  } else if (s->flags & NB_ATTR_OPTIONAL) {
+    nb_text_puts(out, ", optional");
+  } else {
+    switch (s->type) {
+    case NB_ATTR_INT: nb_text_printf(out, ", default %lld", (long long)s->def.i); break;
+    case NB_ATTR_FLOAT: nb_text_printf(out, ", default %g", s->def.f); break;
+    case NB_ATTR_BOOL: nb_text_printf(out, ", default %s", s->def.i ? "true" : "false"); break;
+    case NB_ATTR_STRING: nb_text_printf(out, ", default \"%s\"", s->def.s ? s->def.s : ""); break;
+    case NB_ATTR_INTS:
+      nb_text_puts(out, ", default [");
+      for (int j = 0; j < s->def.ints.n && j < NB_MAX_DIMS; j++)
+        nb_text_printf(out, "%s%lld", j ? ", " : "", (long long)s->def.ints.v[j]);
+      nb_text_puts(out, "]");
+      break;
+    }
+  }
+  if ((s->flags & NB_ATTR_HAS_MIN) && (s->flags & NB_ATTR_HAS_MAX))
+    nb_text_printf(out, ", in [%g, %g]", s->min, s->max);
+  else if (s->flags & NB_ATTR_HAS_MIN)
+    nb_text_printf(out, ", >= %g", s->min);
+  else if (s->flags & NB_ATTR_HAS_MAX)
+    nb_text_printf(out, ", <= %g", s->max);
+  if (s->type == NB_ATTR_STRING && s->choices) nb_text_printf(out, ", one of %s", s->choices);
+  nb_text_puts(out, ")");
 }
 
 /* Range check of one number against a spec; writes a message on failure. */
@@ -119,7 +149,10 @@ static int convert_attr(const char *what, const nb_attr_spec *s, const nb_attr *
     return 0;
   case NB_ATTR_BOOL:
     if (t != NB_ATTR_BOOL && t != NB_ATTR_INT) break;
-    out->i = a->v.i != 0;
+    if (a->v.i != 0 && a->v.i != 1)
+      return attr_error(what, "attribute '%s' is a bool: give 0 or 1, got %lld", s->name,
+                        (long long)a->v.i);
+    out->i = a->v.i;
     return 0;
   case NB_ATTR_INTS: {
     int want = s->def.ints.n; /* expected length when the default has one */
@@ -157,8 +190,8 @@ static int convert_attr(const char *what, const nb_attr_spec *s, const nb_attr *
     }
     return 0;
   }
-  return attr_error(what, "attribute '%s' expects %s, got %s", s->name, attr_type_name(s->type),
-                    (unsigned)t <= NB_ATTR_STRING ? attr_type_name(t) : "an invalid type");
+  return attr_error(what, "attribute '%s' expects %s, got %s", s->name, nb_attr_type_name(s->type),
+                    (unsigned)t <= NB_ATTR_STRING ? nb_attr_type_name(t) : "an invalid type");
 }
 
 static int check_value_range(const char *what, const nb_attr_spec *s, const nb_attr_value *v) {
@@ -211,6 +244,6 @@ int nb_schema_resolve(const char *what, int n_specs, const nb_attr_spec *specs, 
   for (int k = 0; k < n_specs; k++)
     if ((specs[k].flags & NB_ATTR_REQUIRED) && !(given & (1ull << k)))
       return attr_error(what, "missing required attribute '%s' (%s)", specs[k].name,
-                        attr_type_name(specs[k].type));
+                        nb_attr_type_name(specs[k].type));
   return 0;
 }

@@ -6,7 +6,6 @@
 
 #include "internal.h"
 
-static int64_t next_hook_id;
 
 int nb_set_requires_grad(nb_tensor *t, bool requires_grad) {
   if (!t) return nb_set_error(NB_EINVAL, "nb_set_requires_grad: tensor is NULL");
@@ -41,6 +40,14 @@ int nb_set_grad(nb_tensor *t, nb_tensor *grad) {
                         "nb_set_grad: assigned grad has %s %s but the tensor is %s %s",
                         nb_dtype_name((nb_dtype)grad->dtype), nb_shape_of(grad),
                         nb_dtype_name((nb_dtype)t->dtype), nb_shape_of(t));
+  /* PyTorch: "can't assign Variable as its own grad". A grad sharing t's memory (a
+   * detach or view of t) is refused too: backward accumulates into .grad in place, so
+   * it would change t itself. */
+  if (grad == t)
+    return nb_set_error(NB_EINVAL, "nb_set_grad: cannot assign a tensor as its own grad");
+  if (grad && nb_shares_storage(grad, t))
+    return nb_set_error(NB_EINVAL, "nb_set_grad: the grad shares memory with the tensor (a "
+                                   "detach or view of it); assign a copy (nb_copy_data)");
   nb_retain(grad);
   nb_release(t->grad);
   t->grad = grad;
@@ -73,26 +80,6 @@ int nb_retain_grad(nb_tensor *t) {
 }
 
 /* ---- hooks --------------------------------------------------------------------------- */
-
-int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user) {
-  nb_hook *h = malloc(sizeof *h);
-  if (!h) return nb_set_error(NB_ENOMEM, "nb_register_hook: out of memory");
-  h->id = __atomic_add_fetch(&next_hook_id, 1, __ATOMIC_RELAXED);
-  h->fn = fn;
-  h->user = user;
-  h->next = NULL;
-  while (*list) list = &(*list)->next;
-  *list = h;
-  return h->id;
-}
-
-void nb__hooks_free(nb_hook *h) {
-  while (h) {
-    nb_hook *n = h->next;
-    free(h);
-    h = n;
-  }
-}
 
 static nb_hook **hook_list(nb_tensor *t) {
   if (!t->grad_fn) return &t->hooks;
@@ -145,7 +132,9 @@ int nb_remove_hook(nb_tensor *t, int64_t handle) {
 
 /* ---- destruction ------------------------------------------------------------------------ */
 
-void nb__autograd_forget(nb_tensor *t) {
+/* Installed as storage's tensor finalizer when the library loads, so storage.c needs no
+ * call up into this layer. */
+static void autograd_forget(nb_tensor *t) {
   nb_node *n = t->grad_fn;
   if (n && t->retains_grad && n->retain && n->retain[t->output_nr] == t)
     n->retain[t->output_nr] = NULL;
@@ -160,4 +149,8 @@ void nb__autograd_forget(nb_tensor *t) {
   nb_release(g);
   nb_release(base);
   nb__node_release(n);
+}
+
+__attribute__((constructor)) static void install_finalizer(void) {
+  nb__set_tensor_finalizer(autograd_forget);
 }

@@ -36,7 +36,7 @@ static int check_inputs(const nb_op_desc *d, int n_in, nb_tensor *const *in) {
     const nb_input_spec *s = &d->inputs[i];
     if (!in[i]) {
       if (s->flags & NB_IN_OPTIONAL) continue;
-      return nb_set_error(NB_EINVAL, "%s: input '%s' (argument %d) is NULL", d->name, s->name, i);
+      return nb_set_null_error("%s: input '%s' (argument %d) is NULL", d->name, s->name, i);
     }
     if (!(s->dtypes & (1u << in[i]->dtype))) {
       char ok[96];
@@ -44,91 +44,6 @@ static int check_inputs(const nb_op_desc *d, int n_in, nb_tensor *const *in) {
       return nb_set_error(NB_EDTYPE, "%s: input '%s' has dtype %s %s; accepted: %s", d->name,
                           s->name, nb_dtype_name((nb_dtype)in[i]->dtype), nb_shape_of(in[i]), ok);
     }
-  }
-  return NB_OK;
-}
-
-static void fill_meta(nb_meta *m, const nb_tensor *t) {
-  m->dtype = t->dtype;
-  m->ndim = t->ndim;
-  memcpy(m->shape, t->shape, sizeof m->shape); /* fixed size: a few vector moves, no call */
-}
-
-/* The edge a gradient for t should flow along: (grad_fn, output_nr) or the leaf's
- * accumulator. Returns a new node reference in e->node. */
-static int gradient_edge(nb_tensor *t, nb_edge *e) {
-  if (t->grad_fn) {
-    nb__node_retain(t->grad_fn);
-    e->node = t->grad_fn;
-    e->input_nr = t->output_nr;
-    return NB_OK;
-  }
-  e->node = nb__grad_accumulator(t);
-  e->input_nr = 0;
-  return e->node ? NB_OK : nb_last_status();
-}
-
-/* Record the node: edges and metadata of inputs. */
-static int record_inputs(nb_node *node, int n_in, nb_tensor *const *in, uint64_t needs) {
-  for (int i = 0; i < n_in; i++) {
-    if (in[i]) fill_meta(&node->in_meta[i], in[i]);
-    if ((needs >> i) & 1u) {
-      int rc = gradient_edge(in[i], &node->next[i]);
-      if (rc < 0) return rc;
-    }
-  }
-  return NB_OK;
-}
-
-/* Attach outputs to node (or leave them without history). */
-static int attach_outputs(const nb_op *op, nb_node *node, int n_in, nb_tensor *const *in, int n_out,
-                          nb_tensor **out) {
-  const nb_op_desc *d = &op->d;
-  bool inplace = d->flags & NB_OP_INPLACE;
-  for (int j = 0; j < n_out; j++) {
-    nb_tensor *t = out[j];
-    /* An op that hands back one of its inputs unchanged (not in place) gets an alias, so
-     * recording history on the output never touches the input. */
-    if (!(inplace && j == 0)) {
-      for (int i = 0; i < n_in; i++) {
-        if (in[i] && t == in[i]) {
-          nb_tensor *a = nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
-          if (!a) return nb_last_status();
-          nb_release(t);
-          out[j] = t = a;
-          break;
-        }
-      }
-    }
-    if (!(inplace && j == 0) && !t->view_base) {
-      /* An output sharing an input's storage is a view of it (view ops, reshape when it
-       * can view, aliases): remember the base for the in-place rules. */
-      for (int i = 0; i < n_in; i++) {
-        if (in[i] && nb_shares_storage(t, in[i])) {
-          t->view_base = nb_retain(in[i]->view_base ? in[i]->view_base : in[i]);
-          break;
-        }
-      }
-    }
-    if (!node) continue;
-    fill_meta(&node->out_meta[j], t);
-    if (d->outputs[j].flags & NB_OUT_NONDIFF) continue;
-    if (!nb__is_floating((nb_dtype)t->dtype)) continue;
-    if (inplace && j == 0) {
-      /* Rebase the history: the tensor now comes out of this node. The old grad_fn stays
-       * reachable through the node's edge for input 0. */
-      nb_node *old = t->grad_fn;
-      if (old && t->retains_grad && old->retain && old->retain[t->output_nr] == t) {
-        old->retain[t->output_nr] = NULL;
-        if (!node->retain) node->retain = calloc((size_t)node->n_out, sizeof *node->retain);
-        if (node->retain) node->retain[0] = t;
-      }
-      nb__node_release(old);
-    }
-    nb__node_retain(node);
-    t->grad_fn = node;
-    t->output_nr = j;
-    t->requires_grad = true;
   }
   return NB_OK;
 }
@@ -214,7 +129,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     if (!node) return unbump(self, nb_last_status());
     if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
     rc = d->n_attrs ? nb__node_own_strings(node) : NB_OK;
-    if (rc >= 0) rc = record_inputs(node, n_in, in, needs);
+    if (rc >= 0) rc = nb__node_record_inputs(node, n_in, in, needs);
     if (rc < 0) {
       nb__node_release(node);
       return unbump(self, rc);
@@ -250,7 +165,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     nb__node_release(node);
     return unbump(self, rc);
   }
-  rc = attach_outputs(op, node, n_in, in, n_out, out);
+  rc = nb__node_attach_outputs(op, node, n_in, in, n_out, out);
   nb__node_release(node); /* outputs hold it now */
   if (rc < 0) {
     for (int j = 0; j < n_out; j++) {

@@ -46,8 +46,6 @@ typedef struct run_arrays {
   bool busy, registered;
 } run_arrays;
 static NB_TLS run_arrays tl;
-static pthread_key_t tl_key;
-static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
 static void tl_free(void *arg) { /* thread exit */
   run_arrays *a = arg;
@@ -55,7 +53,6 @@ static void tl_free(void *arg) { /* thread exit */
   free(a->sorted);
   memset(a, 0, sizeof *a);
 }
-static void tl_key_init(void) { pthread_key_create(&tl_key, tl_free); }
 
 static int grow(nb_node ***v, int cap) {
   nb_node **o = realloc(*v, (size_t)cap * sizeof *o);
@@ -172,31 +169,62 @@ static int add_to_buffer(nb_tensor **buf, nb_tensor *g) {
   return NB_OK;
 }
 
-/* Run a hook list on *g; each hook sees the previous one's result. */
-static int run_hooks(nb_hook *h, nb_tensor **g, const char *where) {
-  for (; h; h = h->next) {
+/* Run the hooks of *list on *g; each hook sees the previous one's result. As in PyTorch,
+ * the hooks that run are those present when the pass reached the tensor: the list is
+ * copied first, so a hook may remove itself or others (one removed by an earlier hook of
+ * this pass is skipped) or register new ones (they run in the next backward) without
+ * this loop touching freed or growing lists. */
+static bool hook_present(nb_hook *h, int64_t id) {
+  for (; h; h = h->next)
+    if (h->id == id) return true;
+  return false;
+}
+
+static int run_hooks(nb_hook **list, nb_tensor **g, const char *where) {
+  int n = 0;
+  for (nb_hook *h = *list; h; h = h->next) n++;
+  nb_hook local[8], *snap = n <= 8 ? local : malloc((size_t)n * sizeof *snap);
+  if (!snap) return nb_set_error(NB_ENOMEM, "backward: out of memory running the hooks on %s", where);
+  int k = 0;
+  for (nb_hook *h = *list; h; h = h->next) snap[k++] = *h;
+  int rc = NB_OK;
+  for (int i = 0; i < n && rc == NB_OK; i++) {
+    if (i > 0 && !hook_present(*list, snap[i].id)) continue; /* removed by an earlier hook */
     nb_tensor *replace = NULL;
-    int rc = h->fn(*g, &replace, h->user);
+    int depth = nb_scope_depth(), floor = nb__scope_protect();
+    rc = snap[i].fn(*g, &replace, snap[i].user);
+    nb__scope_unprotect(floor);
+    if (nb_scope_depth() > depth) { /* scopes the hook began and left open */
+      while (nb_scope_depth() > depth) nb_scope_end();
+      if (rc >= 0)
+        rc = nb_set_error(NB_ESTATE, "backward: a hook on %s left a scope open (pair each "
+                                     "nb_scope_begin with nb_scope_end)", where);
+      replace = NULL; /* whatever it made was in those scopes */
+    }
     if (rc < 0) {
       if (nb_last_status() == NB_OK) nb_set_error(rc, "backward: a hook on %s failed", where);
-      return rc;
+      break;
     }
+    rc = NB_OK;
     if (replace && replace != *g) {
-      if (!nb_same_shape(replace, *g))
-        return nb_set_error(NB_ESHAPE,
-                            "backward: hook on %s returned a gradient of shape %s, expected %s",
-                            where, nb_shape_of(replace), nb_shape_of(*g));
-      if (replace->dtype != (*g)->dtype)
-        return nb_set_error(NB_EDTYPE, "backward: hook on %s changed the gradient's dtype from "
-                                       "%s to %s",
-                            where, nb_dtype_name((nb_dtype)(*g)->dtype),
-                            nb_dtype_name((nb_dtype)replace->dtype));
-      nb_retain(replace);
-      nb_release(*g);
-      *g = replace;
+      if (!nb_same_shape(replace, *g)) {
+        rc = nb_set_error(NB_ESHAPE,
+                          "backward: hook on %s returned a gradient of shape %s, expected %s",
+                          where, nb_shape_of(replace), nb_shape_of(*g));
+      } else if (replace->dtype != (*g)->dtype) {
+        rc = nb_set_error(NB_EDTYPE, "backward: hook on %s changed the gradient's dtype from "
+                                     "%s to %s",
+                          where, nb_dtype_name((nb_dtype)(*g)->dtype),
+                          nb_dtype_name((nb_dtype)replace->dtype));
+      } else {
+        nb_retain(replace);
+        nb_release(*g);
+        *g = replace;
+      }
     }
   }
-  return NB_OK;
+  if (snap != local) free(snap);
+  return rc;
 }
 
 /* True when nothing but the caller's one reference can see g's memory: then .grad may
@@ -242,7 +270,7 @@ static int run_accumulate(run *r, nb_node *n) {
   /* A leaf frozen after the graph was recorded gets nothing (PyTorch's AccumulateGrad). */
   if (!leaf || !g || (!leaf->requires_grad && !r->capture)) return NB_OK;
   n->buf[0] = NULL;
-  int rc = run_hooks(leaf->hooks, &g, "a leaf tensor");
+  int rc = run_hooks(&leaf->hooks, &g, "a leaf tensor");
   if (rc >= 0) {
     if (r->capture)
       capture(r, n, 0, g);
@@ -266,7 +294,7 @@ static int run_node(run *r, nb_node *n) {
     if (!gout[j]) continue;
     any = true;
     if (n->out_hooks && n->out_hooks[j]) {
-      rc = run_hooks(n->out_hooks[j], &gout[j], n->name);
+      rc = run_hooks(&n->out_hooks[j], &gout[j], n->name);
       if (rc < 0) goto done;
     }
     if (!r->capture && n->retain && n->retain[j]) {
@@ -411,11 +439,7 @@ static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_ro
            .capture = capture, .targets = targets, .n_targets = n_targets};
   bool owns_tl = !tl.busy;
   if (owns_tl) { /* borrow this thread's arrays */
-    if (!tl.registered) {
-      pthread_once(&tl_once, tl_key_init);
-      pthread_setspecific(tl_key, &tl);
-      tl.registered = true;
-    }
+    if (!tl.registered) tl.registered = nb__at_thread_exit(tl_free, &tl);
     tl.busy = true;
     r.order = tl.order;
     r.sorted = tl.sorted;

@@ -37,6 +37,23 @@ int nb_set_error(int status, const char *fmt, ...) {
   return status;
 }
 
+int nb_set_null_error(const char *fmt, ...) {
+  static const char mark[] = ", after an earlier failure: ";
+  char buf[NB_ERRMSG_SIZE];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt ? fmt : "", ap);
+  va_end(ap);
+  if (tl_status == NB_OK || !tl_msg[0])
+    return nb_set_error(NB_EINVAL, "%s", buf);
+  /* Nested calls: nb_sub(nb_mul(a, c), a) with a failed nb_mul hands sub a NULL. Keep
+   * the first failure as the cause (and its status); a chain of NULLs collapses to the
+   * outermost call and that cause. */
+  const char *cause = strstr(tl_msg, mark);
+  cause = cause ? cause + sizeof mark - 1 : tl_msg;
+  return nb_set_error(tl_status, "%s%s%s", buf, mark, cause);
+}
+
 void nb_error_prefix(const char *fmt, ...) {
   char prefix[256];
   va_list ap;

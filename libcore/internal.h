@@ -8,6 +8,7 @@
 #include "nabla/sdk.h"
 #include "nabla/loader.h"
 #include "nabla/harness.h"
+#include "nabla/text.h"
 
 #if defined(__GNUC__)
 #define NB_INTERNAL __attribute__((visibility("hidden")))
@@ -34,6 +35,15 @@
     __asm__("" : "+r"(nb_tls_p_));                                                         \
     nb_tls_p_;                                                                             \
   })
+
+/* Public functions taking a tensor fail on NULL with a message naming the function. */
+#define NB_CHECK_T(what, t, ret)                                      \
+  do {                                                               \
+    if (NB_UNLIKELY(!(t))) {                                         \
+      nb_set_null_error("%s: tensor argument is NULL", (what)); \
+      return ret;                                                    \
+    }                                                                \
+  } while (0)
 
 /* ---- dtypes: inline forms of nb_dtype_size / nb_dtype_is_floating for the core's hot
  * paths (dtype.c exports the same functions for plugins and users) ---------------------- */
@@ -87,6 +97,11 @@ struct nb_tensor {
                            outputs sharing an input's storage), NULL otherwise */
 };
 
+/* Bump the version counter every view and detach of t shares (after a write). */
+static inline void nb__bump_version(nb_tensor *t) {
+  __atomic_add_fetch(&t->storage->version, 1, __ATOMIC_RELAXED);
+}
+
 /* Allocate a zeroed tensor struct with refcount 1 (not registered in any scope), counted
  * in nb_live_tensors(). NULL with NB_ENOMEM. */
 NB_INTERNAL nb_tensor *nb__tensor_alloc(void);
@@ -105,6 +120,10 @@ NB_INTERNAL nb_tensor *nb__scope_register(nb_tensor *t);
  * t[0..n): the caller owns those afterwards. When the scope holds exactly t in order (an
  * op's forward that made only its outputs) the references move without refcount traffic. */
 NB_INTERNAL void nb__scope_end_keep(int n, nb_tensor *const *t);
+/* Around user code the core calls (hooks): scopes open now cannot be ended by it.
+ * Returns the previous floor, for nb__scope_unprotect. */
+NB_INTERNAL int nb__scope_protect(void);
+NB_INTERNAL void nb__scope_unprotect(int old_floor);
 /* New 0-d tensor holding value (converted to dt), not registered in a scope; rc 1. */
 NB_INTERNAL nb_tensor *nb__scalar_new(double value, nb_dtype dt);
 /* Check ndim/shape arguments: ndim in [0, NB_MAX_DIMS], shape non-NULL when ndim > 0, sizes
@@ -189,37 +208,67 @@ NB_INTERNAL int nb__node_own_strings(nb_node *n);
 NB_INTERNAL int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user);
 /* Free a hook list. */
 NB_INTERNAL void nb__hooks_free(nb_hook *h);
-/* Called by the tensor destructor to let autograd drop weak references to t. */
-NB_INTERNAL void nb__autograd_forget(nb_tensor *t);
+/* Record a node: input edges (grad_fn or the leaf's accumulator) and metadata of inputs
+ * for those marked in `needs`. */
+NB_INTERNAL int nb__node_record_inputs(nb_node *node, int n_in, nb_tensor *const *in,
+                                       uint64_t needs);
+/* Attach op's outputs to node (NULL: no history), with the history rules: aliases for
+ * handed-back inputs, view bases, in-place rebasing. May replace out[j] by an alias. */
+NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in,
+                                        nb_tensor *const *in, int n_out, nb_tensor **out);
 
-/* ---- registry (registry.c) and plugins (plugin.c) -------------------------------------- */
+/* ---- per-thread cleanup (thread_exit.c) ----------------------------------------------- */
 
-typedef struct nb_plugin_rec nb_plugin_rec; /* defined in plugin.c */
+/* Run fn(arg) when the calling thread exits (newest first). Call once per thread, when a
+ * thread-local cache first takes memory. False only past the fixed capacity (a bug). */
+NB_INTERNAL bool nb__at_thread_exit(void (*fn)(void *), void *arg);
+
+/* ---- the tensor finalizer (storage.c) ----------------------------------------------------- */
+
+/* Storage knows nothing of autograd: the layer above installs, once, a function that
+ * nb_release calls on a tensor about to be freed (autograd.c: drop grad_fn, grad, hooks
+ * and weak references). */
+typedef void (*nb_tensor_finalizer)(nb_tensor *t);
+NB_INTERNAL void nb__set_tensor_finalizer(nb_tensor_finalizer fn);
+
+/* ---- the registry (registry.c): a store that knows nothing of loading ---------------- */
+
+/* Who registered an entry: for a plugin, its name and file, owned by the loader's record
+ * (which lives as long as the process); the registry only names and compares it. */
+typedef struct nb_provider {
+  const char *name;
+  const char *path;
+} nb_provider;
 
 struct nb_op {
   nb_op_desc d;        /* normalised copy: fields past the plugin's struct_size are zero */
   char node_name[64];  /* d.node_name or derived from d.name */
-  nb_plugin_rec *plugin; /* NULL for ops registered by the core itself */
+  const nb_provider *provider; /* NULL for ops registered by the core itself */
   int index;
 };
 
 struct nb_optim_kind {
   nb_optim_desc d;
-  nb_plugin_rec *plugin;
+  const nb_provider *provider;
   int index;
 };
 
-/* A registrar for one plugin's init (skip_duplicates: during discovery a duplicate op is
- * skipped with a warning instead of failing the plugin). */
-NB_INTERNAL nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates);
+/* A registrar for one provider's init (skip_duplicates: during discovery a duplicate op
+ * is skipped with a warning instead of failing the plugin). */
+NB_INTERNAL nb_registrar *nb__registrar_new(const nb_provider *provider, bool skip_duplicates);
 /* Publish what init registered (init_status >= 0) or roll it all back; *message receives a
  * malloc'ed report line (or NULL), *n_ops / *n_optims the counts published. Frees r. */
 NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
                                      int *n_ops, int *n_optims);
-/* Name and path of a plugin record (for messages). */
-NB_INTERNAL const char *nb__plugin_name(const nb_plugin_rec *p);
-NB_INTERNAL const char *nb__plugin_path(const nb_plugin_rec *p);
-/* Why op lookups may fail: a sentence listing plugins that failed to load ("" if none). */
+/* Exact lookups in the store (no loading), and the registered op name closest to `name`
+ * (edit distance at most 2), or NULL. */
+NB_INTERNAL const nb_op *nb__op_get(const char *name);
+NB_INTERNAL const nb_optim_kind *nb__optim_get(const char *name);
+NB_INTERNAL const char *nb__op_suggest(const char *name);
+
+/* ---- the loader (plugin.c) --------------------------------------------------------------- */
+
+/* Why lookups may fail: a sentence listing plugins that failed to load ("" if none). */
 NB_INTERNAL const char *nb__plugin_failures_summary(void);
 
 /* ---- attribute schemas (attrs.c) ------------------------------------------------------- */

@@ -36,8 +36,6 @@ typedef struct node_cache {
   bool registered, dead;
 } node_cache;
 static NB_TLS node_cache tl_nodes;
-static pthread_key_t node_key;
-static pthread_once_t node_once = PTHREAD_ONCE_INIT;
 
 static void node_cache_destroy(void *arg) {
   node_cache *c = arg;
@@ -51,7 +49,6 @@ static void node_cache_destroy(void *arg) {
     c->n[k] = 0;
   }
 }
-static void node_key_init(void) { pthread_key_create(&node_key, node_cache_destroy); }
 #endif
 
 /* Zeroed memory of sz bytes; *cls receives the class to free it with. */
@@ -81,11 +78,8 @@ static void node_mem_free(void *p, int8_t cls) {
   if (cls >= 0) {
     node_cache *c = NB_TLS_ADDR(tl_nodes);
     if (!c->dead && c->n[cls] < NODE_CACHE_MAX) {
-      if (NB_UNLIKELY(!c->registered)) {
-        pthread_once(&node_once, node_key_init);
-        pthread_setspecific(node_key, c);
-        c->registered = true;
-      }
+      if (NB_UNLIKELY(!c->registered))
+        c->registered = nb__at_thread_exit(node_cache_destroy, c);
       *(void **)p = c->head[cls];
       c->head[cls] = p;
       c->n[cls]++;
@@ -261,6 +255,119 @@ nb_node *nb__grad_accumulator(nb_tensor *leaf) {
   }
   pthread_mutex_unlock(&acc_lock);
   return n;
+}
+
+/* ---- hook lists (tensor hooks and a node's per-output hooks) ------------------------- */
+
+static int64_t next_hook_id;
+
+int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user) {
+  nb_hook *h = malloc(sizeof *h);
+  if (!h) return nb_set_error(NB_ENOMEM, "nb_register_hook: out of memory");
+  h->id = __atomic_add_fetch(&next_hook_id, 1, __ATOMIC_RELAXED);
+  h->fn = fn;
+  h->user = user;
+  h->next = NULL;
+  while (*list) list = &(*list)->next;
+  *list = h;
+  return h->id;
+}
+
+void nb__hooks_free(nb_hook *h) {
+  while (h) {
+    nb_hook *n = h->next;
+    free(h);
+    h = n;
+  }
+}
+
+/* ---- recording: a node's input edges, and outputs attached to their node ------------ */
+
+/* The history rules live here, next to the node: an output that is an input handed back
+ * gets an alias, an output sharing an input's storage remembers its view base, and an
+ * in-place op rebases the tensor's history onto the new node. */
+
+static void fill_meta(nb_meta *m, const nb_tensor *t) {
+  m->dtype = t->dtype;
+  m->ndim = t->ndim;
+  memcpy(m->shape, t->shape, sizeof m->shape); /* fixed size: a few vector moves, no call */
+}
+
+/* The edge a gradient for t should flow along: (grad_fn, output_nr) or the leaf's
+ * accumulator. Returns a new node reference in e->node. */
+static int gradient_edge(nb_tensor *t, nb_edge *e) {
+  if (t->grad_fn) {
+    nb__node_retain(t->grad_fn);
+    e->node = t->grad_fn;
+    e->input_nr = t->output_nr;
+    return NB_OK;
+  }
+  e->node = nb__grad_accumulator(t);
+  e->input_nr = 0;
+  return e->node ? NB_OK : nb_last_status();
+}
+
+int nb__node_record_inputs(nb_node *node, int n_in, nb_tensor *const *in, uint64_t needs) {
+  for (int i = 0; i < n_in; i++) {
+    if (in[i]) fill_meta(&node->in_meta[i], in[i]);
+    if ((needs >> i) & 1u) {
+      int rc = gradient_edge(in[i], &node->next[i]);
+      if (rc < 0) return rc;
+    }
+  }
+  return NB_OK;
+}
+
+int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in, nb_tensor *const *in, int n_out,
+                          nb_tensor **out) {
+  const nb_op_desc *d = &op->d;
+  bool inplace = d->flags & NB_OP_INPLACE;
+  for (int j = 0; j < n_out; j++) {
+    nb_tensor *t = out[j];
+    /* An op that hands back one of its inputs unchanged (not in place) gets an alias, so
+     * recording history on the output never touches the input. */
+    if (!(inplace && j == 0)) {
+      for (int i = 0; i < n_in; i++) {
+        if (in[i] && t == in[i]) {
+          nb_tensor *a = nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
+          if (!a) return nb_last_status();
+          nb_release(t);
+          out[j] = t = a;
+          break;
+        }
+      }
+    }
+    if (!(inplace && j == 0) && !t->view_base) {
+      /* An output sharing an input's storage is a view of it (view ops, reshape when it
+       * can view, aliases): remember the base for the in-place rules. */
+      for (int i = 0; i < n_in; i++) {
+        if (in[i] && nb_shares_storage(t, in[i])) {
+          t->view_base = nb_retain(in[i]->view_base ? in[i]->view_base : in[i]);
+          break;
+        }
+      }
+    }
+    if (!node) continue;
+    fill_meta(&node->out_meta[j], t);
+    if (d->outputs[j].flags & NB_OUT_NONDIFF) continue;
+    if (!nb__is_floating((nb_dtype)t->dtype)) continue;
+    if (inplace && j == 0) {
+      /* Rebase the history: the tensor now comes out of this node. The old grad_fn stays
+       * reachable through the node's edge for input 0. */
+      nb_node *old = t->grad_fn;
+      if (old && t->retains_grad && old->retain && old->retain[t->output_nr] == t) {
+        old->retain[t->output_nr] = NULL;
+        if (!node->retain) node->retain = calloc((size_t)node->n_out, sizeof *node->retain);
+        if (node->retain) node->retain[0] = t;
+      }
+      nb__node_release(old);
+    }
+    nb__node_retain(node);
+    t->grad_fn = node;
+    t->output_nr = j;
+    t->requires_grad = true;
+  }
+  return NB_OK;
 }
 
 /* ---- public node queries ------------------------------------------------------------ */

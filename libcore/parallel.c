@@ -23,6 +23,11 @@
 #include "internal.h"
 
 static int num_threads; /* 0 until initialised */
+
+static long online_cores(void) {
+  long c = sysconf(_SC_NPROCESSORS_ONLN);
+  return c >= 1 ? c : 1;
+}
 static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
 
 static void threads_init(void) {
@@ -31,23 +36,29 @@ static void threads_init(void) {
   if (env && env[0]) {
     char *end;
     long v = strtol(env, &end, 10);
-    if (*end == '\0' && v >= 1 && v <= 4096)
+    if (*end == '\0' && v >= 1 && v <= NB_MAX_THREADS)
       n = (int)v;
     else
-      nb_log_message(NB_LOG_WARN, "NABLA_NUM_THREADS=\"%s\" is not a positive integer; using the cores", env);
+      nb_log_message(NB_LOG_WARN, "NABLA_NUM_THREADS=\"%s\" is not an integer in [1, %d]; using the cores",
+                     env, NB_MAX_THREADS);
   }
   if (n == 0) {
-    long c = sysconf(_SC_NPROCESSORS_ONLN);
-    n = c >= 1 ? (int)(c > 4096 ? 4096 : c) : 1;
+    long c = online_cores();
+    n = (int)(c > NB_MAX_THREADS ? NB_MAX_THREADS : c);
   }
   __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
   bli_thread_set_num_threads(n);
 }
 
 int nb_set_num_threads(int n) {
-  if (n < 1)
-    return nb_set_error(NB_EINVAL, "nb_set_num_threads: thread count must be >= 1, got %d", n);
+  if (n < 1 || n > NB_MAX_THREADS)
+    return nb_set_error(NB_EINVAL, "nb_set_num_threads: thread count must be in [1, %d], got %d",
+                        NB_MAX_THREADS, n);
   pthread_once(&threads_once, threads_init);
+  long cores = online_cores();
+  if (n > cores)
+    nb_log_message(NB_LOG_WARN, "nb_set_num_threads: %d threads on %ld cores: threads will wait "
+                   "for each other; expect a large slowdown", n, cores);
   __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
   bli_thread_set_num_threads(n);
   return 0;
@@ -101,8 +112,6 @@ typedef struct scratch {
 } scratch;
 
 static _Thread_local scratch tl_scratch;
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
 
 static void scratch_destroy(void *arg) {
   scratch *s = arg;
@@ -113,7 +122,6 @@ static void scratch_destroy(void *arg) {
   }
   s->registered = false;
 }
-static void scratch_key_init(void) { pthread_key_create(&scratch_key, scratch_destroy); }
 
 void *nb_scratch(int slot, size_t size) {
   if (slot < 0 || slot >= NB_SCRATCH_SLOTS) {
@@ -140,10 +148,6 @@ void *nb_scratch(int slot, size_t size) {
   free(s->p[slot]);
   s->p[slot] = p;
   s->cap[slot] = cap;
-  if (!s->registered) {
-    pthread_once(&scratch_once, scratch_key_init);
-    pthread_setspecific(scratch_key, s);
-    s->registered = true;
-  }
+  if (!s->registered) s->registered = nb__at_thread_exit(scratch_destroy, s);
   return p;
 }

@@ -17,11 +17,13 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,10 +34,11 @@
 #define NABLA_LIBDIR_REL "lib"
 #endif
 
-struct nb_plugin_rec {
+typedef struct nb_plugin_rec {
   nb_plugin_info info; /* strings owned; immutable once the record is in the report */
+  nb_provider provider; /* info.name and info.path, as the registry sees this plugin */
   void *handle;        /* kept open once init ran (never unloaded) */
-};
+} nb_plugin_rec;
 
 typedef struct path_entry {
   char *dir;
@@ -246,11 +249,6 @@ static nb_plugin_rec *find_rec(const char *path, const char *loaded_name) {
   return NULL;
 }
 
-const char *nb__plugin_name(const nb_plugin_rec *p) {
-  return p ? (p->info.name ? p->info.name : "?") : "core";
-}
-const char *nb__plugin_path(const nb_plugin_rec *p) { return p ? p->info.path : "(built in)"; }
-
 int nb_plugin_report_count(void) {
   lock();
   int n = g_nrecs;
@@ -278,7 +276,7 @@ int nb_plugin_report_ops(int i, const char **names, int max) {
   int n = 0;
   for (int j = 0, c = nb_op_count(); j < c; j++) {
     const nb_op *op = nb_op_at(j);
-    if (op->plugin != r) continue;
+    if (op->provider != &r->provider) continue;
     if (names && n < max) names[n] = op->d.name;
     n++;
   }
@@ -291,7 +289,7 @@ int nb_plugin_report_optimizers(int i, const char **names, int max) {
   int n = 0;
   for (int j = 0, c = nb_optim_count(); j < c; j++) {
     const nb_optim_kind *k = nb_optim_at(j);
-    if (k->plugin != r) continue;
+    if (k->provider != &r->provider) continue;
     if (names && n < max) names[n] = k->d.name;
     n++;
   }
@@ -324,6 +322,63 @@ const char *nb__plugin_failures_summary(void) {
   }
   unlock();
   return buf;
+}
+
+/* ---- plugin init: re-entrance and crashes ------------------------------------------- */
+
+/* Files whose init is running, innermost last (lock held, so one thread at a time): an
+ * init that loads its own file, or two plugins that load each other, would recurse until
+ * the stack overflows. */
+#define MAX_NESTED_LOADS 16
+static const char *g_initialising[MAX_NESTED_LOADS];
+static int g_n_initialising;
+
+static bool being_initialised(const char *real) {
+  for (int i = 0; i < g_n_initialising; i++)
+    if (strcmp(g_initialising[i], real) == 0) return true;
+  return false;
+}
+
+/* While an init runs, a fatal signal first says which file it was initialising (a
+ * program, unlike the tools, loads plugins in its own process), then the previous
+ * handlers are restored: a fault recurs and is handled as it would have been. */
+static const int k_fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+#define N_FATAL ((int)(sizeof k_fatal / sizeof k_fatal[0]))
+static struct sigaction g_old_actions[N_FATAL];
+static char g_crash_msg[PATH_MAX + 96];
+static size_t g_crash_len;
+
+static void restore_fatal_handlers(void) {
+  for (int i = 0; i < N_FATAL; i++) sigaction(k_fatal[i], &g_old_actions[i], NULL);
+}
+
+static void on_fatal_signal(int sig) {
+  (void)sig;
+  ssize_t w = write(STDERR_FILENO, g_crash_msg, g_crash_len);
+  (void)w;
+  restore_fatal_handlers();
+}
+
+static void install_fatal_handlers(const char *path) {
+  g_crash_len = (size_t)snprintf(g_crash_msg, sizeof g_crash_msg,
+                                 "nabla: fatal signal while initialising plugin %s\n", path);
+  if (g_crash_len >= sizeof g_crash_msg) g_crash_len = sizeof g_crash_msg - 1;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_fatal_signal;
+  sigemptyset(&sa.sa_mask);
+  for (int i = 0; i < N_FATAL; i++) sigaction(k_fatal[i], &sa, &g_old_actions[i]);
+}
+
+/* Run d->init for rec with the guards above (lock held). */
+static int run_init(nb_plugin_rec *rec, const nb_plugin_desc *d, nb_registrar *r) {
+  g_initialising[g_n_initialising++] = rec->info.path;
+  bool outermost = g_n_initialising == 1;
+  if (outermost) install_fatal_handlers(rec->info.path);
+  int st = d->init(r);
+  if (outermost) restore_fatal_handlers();
+  g_n_initialising--;
+  return st;
 }
 
 /* ---- loading one file ---------------------------------------------------------------- */
@@ -412,13 +467,14 @@ static int open_and_init(nb_plugin_rec *rec, bool discovery) {
     return NB_EPLUGIN;
   }
   rec->handle = h; /* from here on the plugin's code has run: never unloaded */
-  nb_registrar *r = nb__registrar_new(rec, discovery);
+  rec->provider = (nb_provider){rec->info.name ? rec->info.name : "?", rec->info.path};
+  nb_registrar *r = nb__registrar_new(&rec->provider, discovery);
   if (!r) {
     rec_set(rec, NB_PLUGIN_FAILED, "out of memory before init");
     return NB_EPLUGIN;
   }
   nb_clear_error();
-  int st = d.init(r);
+  int st = run_init(rec, &d, r);
   char *msg = NULL;
   int n_ops = 0, n_optims = 0;
   int rc = nb__registrar_finish(r, st, &msg, &n_ops, &n_optims);
@@ -449,6 +505,15 @@ static int load_file(const char *path, bool discovery) {
   if (stat(real, &st) == 0 && S_ISDIR(st.st_mode)) {
     free(real);
     return discovery ? 0 : nb_set_error(NB_EINVAL, "%s: '%s' is a directory", fn, path);
+  }
+  if (being_initialised(real) || g_n_initialising == MAX_NESTED_LOADS) {
+    int rc = nb_set_error(NB_EPLUGIN, "%s: %s: %s", fn, path,
+                          g_n_initialising == MAX_NESTED_LOADS
+                              ? "plugins loading plugins are nested too deeply"
+                              : "this file is being initialised already (a plugin's init loads "
+                                "itself, or plugins load each other)");
+    free(real);
+    return rc;
   }
   nb_plugin_rec *old = find_rec(real, NULL);
   if (old) { /* the same file reached again (symlink, path listed twice): load once */
@@ -496,7 +561,8 @@ static int scan_dir(path_entry *e) {
   }
   char **names = NULL;
   size_t n = 0, cap = 0;
-  for (struct dirent *de; (de = readdir(dp));) {
+  errno = 0;
+  for (struct dirent *de; (de = readdir(dp)); errno = 0) {
     size_t len = strlen(de->d_name);
     if (len <= 3 || de->d_name[0] == '.' || strcmp(de->d_name + len - 3, ".so") != 0) continue;
     if (n == cap) {
@@ -507,6 +573,11 @@ static int scan_dir(path_entry *e) {
     }
     if (!(names[n] = strdup(de->d_name))) break;
     n++;
+  }
+  if (errno) { /* a read error ends readdir like the end of the directory does */
+    e->scan_errno = errno;
+    nb_log_message(NB_LOG_WARN, "plugin directory %s (%s) could not be read to the end: %s; "
+                   "plugins after the error are not loaded", e->dir, e->origin, strerror(errno));
   }
   closedir(dp);
   if (n) qsort(names, n, sizeof *names, cmp_names);

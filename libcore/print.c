@@ -17,39 +17,6 @@
 #define EDGEITEMS 3
 #define LINEWIDTH 80
 
-/* ---- a growable string -------------------------------------------------------------- */
-
-typedef struct sbuf {
-  char *p;
-  size_t n, cap;
-  bool oom;
-} sbuf;
-
-static void sb_putn(sbuf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->n + n + 1)
-      cap *= 2;
-    char *p = realloc(b->p, cap);
-    if (!p) {
-      b->oom = true;
-      return;
-    }
-    b->p = p;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->n, s, n);
-  b->n += n;
-  b->p[b->n] = '\0';
-}
-static void sb_puts(sbuf *b, const char *s) { sb_putn(b, s, strlen(s)); }
-static void sb_spaces(sbuf *b, int n) {
-  for (int i = 0; i < n; i++)
-    sb_putn(b, " ", 1);
-}
-
 /* ---- the formatter -------------------------------------------------------------------- */
 
 typedef struct fmt {
@@ -152,47 +119,47 @@ static void fmt_init(fmt *f, const nb_tensor *t, bool summarize) {
   walk(t, 0, t->offset, summarize, observe_width, f);
 }
 
-static void put_value(sbuf *b, const fmt *f, const nb_tensor *t, int64_t off) {
+static void put_value(nb_text *b, const fmt *f, const nb_tensor *t, int64_t off) {
   char buf[64];
   int w = value_text(f, t, off, buf, sizeof buf);
   if (w < 0)
     w = 0;
-  sb_spaces(b, f->width - w);
-  sb_puts(b, buf);
+  nb_text_spaces(b, f->width - w);
+  nb_text_puts(b, buf);
 }
 
 /* ---- the body --------------------------------------------------------------------------- */
 
-static void put_vector(sbuf *b, const fmt *f, const nb_tensor *t, int dim, int64_t off, int indent,
+static void put_vector(nb_text *b, const fmt *f, const nb_tensor *t, int dim, int64_t off, int indent,
                        bool summarize) {
   int64_t n = t->shape[dim], s = t->strides[dim];
   int per_line = (LINEWIDTH - indent) / (f->width + 2);
   if (per_line < 1)
     per_line = 1;
-  sb_puts(b, "[");
+  nb_text_puts(b, "[");
   int64_t item = 0; /* items written (values and the "..." marker) */
   for (int64_t i = 0; i < n; i++) {
     bool dots = summarize && n > 2 * EDGEITEMS && i == EDGEITEMS;
     if (item > 0) {
       if (item % per_line == 0) {
-        sb_puts(b, ",\n");
-        sb_spaces(b, indent + 1);
+        nb_text_puts(b, ",\n");
+        nb_text_spaces(b, indent + 1);
       } else {
-        sb_puts(b, ", ");
+        nb_text_puts(b, ", ");
       }
     }
     item++;
     if (dots) {
-      sb_puts(b, " ...");
+      nb_text_puts(b, " ...");
       i = n - EDGEITEMS - 1;
       continue;
     }
     put_value(b, f, t, off + i * s);
   }
-  sb_puts(b, "]");
+  nb_text_puts(b, "]");
 }
 
-static void put_tensor(sbuf *b, const fmt *f, const nb_tensor *t, int dim, int64_t off, int indent,
+static void put_tensor(nb_text *b, const fmt *f, const nb_tensor *t, int dim, int64_t off, int indent,
                        bool summarize) {
   int sub_ndim = t->ndim - dim;
   if (sub_ndim == 0) {
@@ -204,22 +171,22 @@ static void put_tensor(sbuf *b, const fmt *f, const nb_tensor *t, int dim, int64
     return;
   }
   int64_t n = t->shape[dim], s = t->strides[dim];
-  sb_puts(b, "[");
+  nb_text_puts(b, "[");
   for (int64_t i = 0; i < n; i++) {
     if (i > 0) {
-      sb_puts(b, ",");
+      nb_text_puts(b, ",");
       for (int k = 0; k < sub_ndim - 1; k++)
-        sb_puts(b, "\n");
-      sb_spaces(b, indent + 1);
+        nb_text_puts(b, "\n");
+      nb_text_spaces(b, indent + 1);
     }
     if (summarize && n > 2 * EDGEITEMS && i == EDGEITEMS) {
-      sb_puts(b, "...");
+      nb_text_puts(b, "...");
       i = n - EDGEITEMS - 1;
       continue;
     }
     put_tensor(b, f, t, dim + 1, off + i * s, indent + 1, summarize);
   }
-  sb_puts(b, "]");
+  nb_text_puts(b, "]");
 }
 
 static const char *torch_dtype(int dt) {
@@ -238,12 +205,12 @@ char *nb_to_string(const nb_tensor *t) {
   }
   static const char prefix[] = "tensor(";
   const int indent = (int)sizeof prefix - 1;
-  sbuf b = {0};
-  sb_puts(&b, prefix);
+  nb_text b = {0};
+  nb_text_puts(&b, prefix);
   char suffixes[4][160];
   int ns = 0;
   if (t->numel == 0) {
-    sb_puts(&b, "[]");
+    nb_text_puts(&b, "[]");
     if (t->ndim != 1) {
       size_t pos = (size_t)snprintf(suffixes[ns], sizeof suffixes[ns], "size=(");
       for (int d = 0; d < t->ndim && pos < sizeof suffixes[ns]; d++)
@@ -271,28 +238,25 @@ char *nb_to_string(const nb_tensor *t) {
 
   /* _add_suffixes: wrap a suffix onto its own line when it would pass the line width. */
   if (!b.oom) {
-    const char *nl = strrchr(b.p, '\n');
-    int last_len = (int)(nl ? strlen(nl + 1) : b.n) + 2;
+    const char *nl = strrchr(b.s, '\n');
+    int last_len = (int)(nl ? strlen(nl + 1) : b.len) + 2;
     for (int i = 0; i < ns; i++) {
       int len = (int)strlen(suffixes[i]);
       if (last_len + len + 2 > LINEWIDTH) {
-        sb_puts(&b, ",\n");
-        sb_spaces(&b, indent);
+        nb_text_puts(&b, ",\n");
+        nb_text_spaces(&b, indent);
         last_len = indent + len;
       } else {
-        sb_puts(&b, ", ");
+        nb_text_puts(&b, ", ");
         last_len += len + 2;
       }
-      sb_puts(&b, suffixes[i]);
+      nb_text_puts(&b, suffixes[i]);
     }
   }
-  sb_puts(&b, ")");
-  if (b.oom) {
-    free(b.p);
-    nb_set_error(NB_ENOMEM, "nb_to_string: out of memory");
-    return NULL;
-  }
-  return b.p;
+  nb_text_puts(&b, ")");
+  char *str = nb_text_take(&b);
+  if (!str) nb_set_error(NB_ENOMEM, "nb_to_string: out of memory");
+  return str;
 }
 
 int nb_fprint(FILE *f, const nb_tensor *t) {

@@ -1,5 +1,7 @@
 /* libcore/registry.c — the op and optimizer registries and schema validation at
- * registration time.
+ * registration time. A store: it knows nothing of plugin files or loading. Who
+ * registered an entry is an nb_provider the loader hands to the registrar (lookup.c puts
+ * "load the plugins, then find" on top of both).
  *
  * Attribute schemas themselves are checked and resolved in attrs.c.
  *
@@ -128,24 +130,6 @@ static void *table_at(nb_table *t, int i) {
 
 /* ---- small string helpers ------------------------------------------------------------ */
 
-/* Append sep + formatted text to a malloc'ed string (NULL starts one); on allocation
- * failure the old string is kept. */
-static char *str_appendf(char *s, const char *sep, const char *fmt, ...) NB_PRINTF(3, 4);
-static char *str_appendf(char *s, const char *sep, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int add = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  size_t old = s ? strlen(s) : 0, sl = (s && old) ? strlen(sep) : 0;
-  char *ns = add < 0 ? NULL : realloc(s, old + sl + (size_t)add + 1);
-  if (!ns) return s;
-  memcpy(ns + old, sep, sl);
-  va_start(ap, fmt);
-  vsnprintf(ns + old + sl, (size_t)add + 1, fmt, ap);
-  va_end(ap);
-  return ns;
-}
-
 /* Levenshtein distance, capped (for "did you mean" hints). */
 static int edit_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
@@ -166,16 +150,15 @@ static int edit_distance(const char *a, const char *b) {
   return row[lb];
 }
 
-/* ---- lookups --------------------------------------------------------------------------- */
+/* ---- reading the store (no loading here: lookup.c loads plugins first) --------------- */
 
-const nb_op *nb_op_find(const char *name) {
-  if (!name) {
-    nb_set_error(NB_EINVAL, "nb_op_find: op name is NULL");
-    return NULL;
-  }
-  nb_plugins_load_all();
-  nb_op *op = table_get(&g_ops, name);
-  if (op) return op;
+static const char *provider_name(const nb_provider *p) { return p ? p->name : "core"; }
+static const char *provider_path(const nb_provider *p) { return p ? p->path : "(built in)"; }
+
+const nb_op *nb__op_get(const char *name) { return table_get(&g_ops, name); }
+const nb_optim_kind *nb__optim_get(const char *name) { return table_get(&g_optims, name); }
+
+const char *nb__op_suggest(const char *name) {
   const char *best = NULL;
   int best_d = 3;
   for (int i = 0, n = table_count(&g_ops); i < n; i++) {
@@ -183,45 +166,18 @@ const nb_op *nb_op_find(const char *name) {
     int d = edit_distance(name, cand);
     if (d < best_d) best_d = d, best = cand;
   }
-  char *msg = str_appendf(NULL, "", "nb_op_find: no loaded plugin provides op '%s'", name);
-  if (best) msg = str_appendf(msg, "", " (did you mean '%s'?)", best);
-  const char *why = nb__plugin_failures_summary();
-  if (why[0]) msg = str_appendf(msg, "; ", "%s", why);
-  nb_set_error(NB_ENOTFOUND, "%s", msg ? msg : "nb_op_find: op not found");
-  free(msg);
-  return NULL;
+  return best;
 }
 
 const nb_op_desc *nb_op_descriptor(const nb_op *op) { return op ? &op->d : NULL; }
-const char *nb_op_plugin_name(const nb_op *op) { return op ? nb__plugin_name(op->plugin) : NULL; }
-const char *nb_op_plugin_path(const nb_op *op) { return op ? nb__plugin_path(op->plugin) : NULL; }
+const char *nb_op_plugin_name(const nb_op *op) { return op ? provider_name(op->provider) : NULL; }
+const char *nb_op_plugin_path(const nb_op *op) { return op ? provider_path(op->provider) : NULL; }
 int nb_op_count(void) { return table_count(&g_ops); }
 const nb_op *nb_op_at(int i) { return table_at(&g_ops, i); }
 
-const nb_optim_kind *nb_optim_find(const char *name) {
-  if (!name) {
-    nb_set_error(NB_EINVAL, "nb_optim_find: optimizer name is NULL");
-    return NULL;
-  }
-  nb_plugins_load_all();
-  nb_optim_kind *k = table_get(&g_optims, name);
-  if (k) return k;
-  char *msg = str_appendf(NULL, "", "nb_optim_find: no optimizer '%s'; ", name);
-  int n = table_count(&g_optims);
-  if (n == 0) msg = str_appendf(msg, "", "no optimizers are registered");
-  for (int i = 0; i < n; i++)
-    msg = str_appendf(msg, i ? ", " : "", "%s%s", i ? "" : "registered optimizers: ",
-                      optim_key(table_at(&g_optims, i)));
-  const char *why = nb__plugin_failures_summary();
-  if (why[0]) msg = str_appendf(msg, "; ", "%s", why);
-  nb_set_error(NB_ENOTFOUND, "%s", msg ? msg : "nb_optim_find: optimizer not found");
-  free(msg);
-  return NULL;
-}
-
 const nb_optim_desc *nb_optim_descriptor(const nb_optim_kind *k) { return k ? &k->d : NULL; }
 const char *nb_optim_plugin_name(const nb_optim_kind *k) {
-  return k ? nb__plugin_name(k->plugin) : NULL;
+  return k ? provider_name(k->provider) : NULL;
 }
 int nb_optim_count(void) { return table_count(&g_optims); }
 const nb_optim_kind *nb_optim_at(int i) { return table_at(&g_optims, i); }
@@ -304,7 +260,7 @@ static int derive_node_name(const char *name, char *out, size_t size) {
 /* ---- the registrar ------------------------------------------------------------------- */
 
 struct nb_registrar {
-  nb_plugin_rec *plugin;
+  const nb_provider *provider;
   bool skip_duplicates; /* discovery: later duplicates are skipped with a warning */
   int status;           /* first registration error */
   char *error, *warnings;
@@ -314,13 +270,13 @@ struct nb_registrar {
   int n_optims, cap_optims;
 };
 
-nb_registrar *nb__registrar_new(nb_plugin_rec *plugin, bool skip_duplicates) {
+nb_registrar *nb__registrar_new(const nb_provider *provider, bool skip_duplicates) {
   nb_registrar *r = calloc(1, sizeof *r);
   if (!r) {
     nb_set_error(NB_ENOMEM, "nb_plugin_load: out of memory");
     return NULL;
   }
-  r->plugin = plugin;
+  r->provider = provider;
   r->skip_duplicates = skip_duplicates;
   return r;
 }
@@ -334,10 +290,10 @@ static int reg_fail(nb_registrar *r, int status, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
-  nb_set_error(status, "plugin '%s': %s", nb__plugin_name(r->plugin), what);
+  nb_set_error(status, "plugin '%s': %s", provider_name(r->provider), what);
   if (r->status == 0) {
     r->status = status;
-    r->error = str_appendf(NULL, "", "%s", nb_last_error());
+    r->error = strdup(nb_last_error());
   }
   return status;
 }
@@ -357,19 +313,22 @@ static int push(void ***arr, int *n, int *cap, void *item) {
 /* Duplicate handling shared by ops and optimizers. Returns 1 to skip (warning
  * recorded), 0 when the name is free, or a negative status. */
 static int check_duplicate(nb_registrar *r, const char *kind, const char *name, void *existing,
-                           nb_plugin_rec *owner, bool pending) {
+                           const nb_provider *owner, bool pending) {
   if (pending) return reg_fail(r, NB_EINVAL, "%s '%s' is registered twice", kind, name);
   if (!existing) return 0;
   if (r->skip_duplicates) {
-    r->warnings = str_appendf(
-        r->warnings, "; ", "%s '%s' skipped: already registered by plugin '%s' (%s), first wins "
-        "over plugin '%s' (%s)", kind, name, nb__plugin_name(owner), nb__plugin_path(owner),
-        nb__plugin_name(r->plugin), nb__plugin_path(r->plugin));
+    nb_text w = {0};
+    if (r->warnings) nb_text_puts(&w, r->warnings);
+    free(r->warnings);
+    nb_text_sepf(&w, "; ", "%s '%s' skipped: already registered by plugin '%s' (%s), first wins "
+        "over plugin '%s' (%s)", kind, name, provider_name(owner), provider_path(owner),
+        provider_name(r->provider), provider_path(r->provider));
+    r->warnings = nb_text_take(&w);
     return 1;
   }
   return reg_fail(r, NB_EPLUGIN, "%s '%s' is already registered by plugin '%s' (%s); plugin '%s' "
-                  "(%s) registers it again", kind, name, nb__plugin_name(owner),
-                  nb__plugin_path(owner), nb__plugin_name(r->plugin), nb__plugin_path(r->plugin));
+                  "(%s) registers it again", kind, name, provider_name(owner),
+                  provider_path(owner), provider_name(r->provider), provider_path(r->provider));
 }
 
 int nb_register_op(nb_registrar *r, const nb_op_desc *desc) {
@@ -384,7 +343,7 @@ int nb_register_op(nb_registrar *r, const nb_op_desc *desc) {
   size_t sz = desc->struct_size < sizeof(nb_op_desc) ? desc->struct_size : sizeof(nb_op_desc);
   memcpy(&op->d, desc, sz);
   op->d.struct_size = NB_OP_DESC_SIZE;
-  op->plugin = r->plugin;
+  op->provider = r->provider;
   char err[512];
   const char *name = op->d.name ? op->d.name : "(null)";
   if (check_name(op->d.name, "op", err, sizeof err) || check_op(&op->d, err, sizeof err)) {
@@ -406,7 +365,7 @@ int nb_register_op(nb_registrar *r, const nb_op_desc *desc) {
   bool pending = false;
   for (int i = 0; i < r->n_ops; i++) pending |= strcmp(r->ops[i]->d.name, name) == 0;
   nb_op *existing = table_get(&g_ops, name);
-  int dup = check_duplicate(r, "op", name, existing, existing ? existing->plugin : NULL, pending);
+  int dup = check_duplicate(r, "op", name, existing, existing ? existing->provider : NULL, pending);
   if (dup != 0 || push((void ***)&r->ops, &r->n_ops, &r->cap_ops, op) < 0) {
     free(op);
     return dup > 0 ? 0 : dup < 0 ? dup : reg_fail(r, NB_ENOMEM, "nb_register_op: out of memory");
@@ -437,7 +396,7 @@ int nb_register_optimizer(nb_registrar *r, const nb_optim_desc *desc) {
   size_t sz = desc->struct_size < sizeof(nb_optim_desc) ? desc->struct_size : sizeof(nb_optim_desc);
   memcpy(&k->d, desc, sz);
   k->d.struct_size = NB_OPTIM_DESC_SIZE;
-  k->plugin = r->plugin;
+  k->provider = r->provider;
   char err[512];
   const char *name = k->d.name ? k->d.name : "(null)";
   if (check_name(k->d.name, "optimizer", err, sizeof err) || check_optim(&k->d, err, sizeof err)) {
@@ -447,7 +406,7 @@ int nb_register_optimizer(nb_registrar *r, const nb_optim_desc *desc) {
   bool pending = false;
   for (int i = 0; i < r->n_optims; i++) pending |= strcmp(r->optims[i]->d.name, name) == 0;
   nb_optim_kind *existing = table_get(&g_optims, name);
-  int dup = check_duplicate(r, "optimizer", name, existing, existing ? existing->plugin : NULL,
+  int dup = check_duplicate(r, "optimizer", name, existing, existing ? existing->provider : NULL,
                             pending);
   if (dup != 0 || push((void ***)&r->optims, &r->n_optims, &r->cap_optims, k) < 0) {
     free(k);
@@ -493,25 +452,25 @@ int nb__registrar_finish(nb_registrar *r, int init_status, char **message, int *
     reg_fail(r, rc, "out of memory while publishing its registrations");
   }
   /* Roll back: nothing pending was ever visible to lookups. */
-  char *msg = str_appendf(NULL, "", "init failed: ");
+  nb_text msg = {0};
+  nb_text_puts(&msg, "init failed: ");
   if (r->status < 0)
-    msg = str_appendf(msg, "", "%s", r->error ? r->error : "invalid registration");
+    nb_text_puts(&msg, r->error ? r->error : "invalid registration");
   else if (nb_last_error()[0])
-    msg = str_appendf(msg, "", "%s", nb_last_error());
+    nb_text_puts(&msg, nb_last_error());
   else
-    msg = str_appendf(msg, "", "init returned %s without an error message",
-                      nb_status_name(init_status));
+    nb_text_printf(&msg, "init returned %s without an error message", nb_status_name(init_status));
   if (r->n_ops + r->n_optims > 0) {
-    msg = str_appendf(msg, "", "; rolled back %d op%s and %d optimizer%s (", r->n_ops,
-                      r->n_ops == 1 ? "" : "s", r->n_optims, r->n_optims == 1 ? "" : "s");
-    for (int i = 0; i < r->n_ops; i++) msg = str_appendf(msg, i ? ", " : "", "%s", r->ops[i]->d.name);
+    nb_text_printf(&msg, "; rolled back %d op%s and %d optimizer%s (", r->n_ops,
+                   r->n_ops == 1 ? "" : "s", r->n_optims, r->n_optims == 1 ? "" : "s");
+    for (int i = 0; i < r->n_ops; i++) nb_text_printf(&msg, "%s%s", i ? ", " : "", r->ops[i]->d.name);
     for (int i = 0; i < r->n_optims; i++)
-      msg = str_appendf(msg, i || r->n_ops ? ", " : "", "%s", r->optims[i]->d.name);
-    msg = str_appendf(msg, "", ")");
+      nb_text_printf(&msg, "%s%s", i || r->n_ops ? ", " : "", r->optims[i]->d.name);
+    nb_text_puts(&msg, ")");
   }
-  if (r->warnings) msg = str_appendf(msg, "; ", "%s", r->warnings);
+  if (r->warnings) nb_text_printf(&msg, "; %s", r->warnings);
   int status = r->status < 0 ? r->status : init_status;
-  *message = msg;
+  *message = nb_text_take(&msg);
   registrar_free(r, true);
   return status;
 }

@@ -15,12 +15,11 @@ typedef struct scope_stack {
   int64_t n, cap;
   int64_t *marks; /* marks[d]: items index where scope d starts */
   int depth, cap_marks;
+  int floor; /* scopes 1..floor belong to the core while it runs user code (hooks) */
   bool registered;
 } scope_stack;
 
 static NB_TLS scope_stack tl_scopes;
-static pthread_key_t scope_key;
-static pthread_once_t scope_once = PTHREAD_ONCE_INIT;
 
 static void scope_stack_destroy(void *arg) {
   scope_stack *s = arg;
@@ -34,14 +33,9 @@ static void scope_stack_destroy(void *arg) {
   s->cap = s->n = 0;
   s->depth = s->cap_marks = 0;
 }
-static void scope_key_init(void) { pthread_key_create(&scope_key, scope_stack_destroy); }
 
 static void ensure_registered(scope_stack *s) {
-  if (!s->registered) {
-    pthread_once(&scope_once, scope_key_init);
-    pthread_setspecific(scope_key, s);
-    s->registered = true;
-  }
+  if (!s->registered) s->registered = nb__at_thread_exit(scope_stack_destroy, s);
 }
 
 int nb_scope_begin(void) {
@@ -66,10 +60,26 @@ static void release_top(scope_stack *s) {
     nb_release(s->items[--s->n]);
 }
 
+static int refuse_floor(const char *fn) {
+  return nb_set_error(NB_ESTATE, "%s: the innermost open scope is not the caller's (a hook "
+                                 "may end only the scopes it began)", fn);
+}
+
+int nb__scope_protect(void) {
+  scope_stack *s = NB_TLS_ADDR(tl_scopes);
+  int old = s->floor;
+  s->floor = s->depth;
+  return old;
+}
+
+void nb__scope_unprotect(int old_floor) { NB_TLS_ADDR(tl_scopes)->floor = old_floor; }
+
 int nb_scope_end(void) {
   scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == 0)
     return nb_set_error(NB_ESTATE, "nb_scope_end: no scope is open");
+  if (s->depth <= s->floor)
+    return refuse_floor("nb_scope_end");
   release_top(s);
   s->depth--;
   return 0;
@@ -79,6 +89,10 @@ nb_tensor *nb_scope_end_return(nb_tensor *t) {
   scope_stack *s = NB_TLS_ADDR(tl_scopes);
   if (s->depth == 0) {
     nb_set_error(NB_ESTATE, "nb_scope_end_return: no scope is open");
+    return NULL;
+  }
+  if (s->depth <= s->floor) {
+    refuse_floor("nb_scope_end_return");
     return NULL;
   }
   nb_retain(t); /* survives the release below; NULL passes through (keeps the error) */

@@ -44,8 +44,6 @@ typedef struct freelist {
   bool registered, dead;
 } freelist;
 static NB_TLS freelist tl_free;
-static pthread_key_t free_key;
-static pthread_once_t free_once = PTHREAD_ONCE_INIT;
 
 static void freelist_destroy(void *arg) {
   freelist *fl = arg;
@@ -62,7 +60,6 @@ static void freelist_destroy(void *arg) {
   }
   fl->n_tensors = fl->n_blocks = 0;
 }
-static void freelist_key_init(void) { pthread_key_create(&free_key, freelist_destroy); }
 
 /* The calling thread's cache; hot paths fetch it once and pass it down. */
 static inline freelist *fl_get(void) { return NB_TLS_ADDR(tl_free); }
@@ -71,11 +68,8 @@ static inline freelist *fl_get(void) { return NB_TLS_ADDR(tl_free); }
 static inline freelist *cache_for_put(freelist *fl) {
   if (NB_UNLIKELY(fl->dead))
     return NULL;
-  if (NB_UNLIKELY(!fl->registered)) {
-    pthread_once(&free_once, freelist_key_init);
-    pthread_setspecific(free_key, fl);
-    fl->registered = true;
-  }
+  if (NB_UNLIKELY(!fl->registered))
+    fl->registered = nb__at_thread_exit(freelist_destroy, fl);
   return fl;
 }
 #else
@@ -208,10 +202,15 @@ nb_tensor *nb_retain(nb_tensor *t) {
   return t;
 }
 
+static nb_tensor_finalizer finalizer;
+
+void nb__set_tensor_finalizer(nb_tensor_finalizer fn) { finalizer = fn; }
+
 void nb_release(nb_tensor *t) {
   if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) != 0)
     return;
-  nb__autograd_forget(t); /* grad_fn, grad, hooks and weak references */
+  if (finalizer)
+    finalizer(t); /* autograd: grad_fn, grad, hooks and weak references */
   freelist *fl = fl_get();
   storage_release(fl, t->storage);
   tensor_recycle(fl, t);

@@ -33,7 +33,7 @@ static nb_tensor *binary(const nb_op *op, nb_tensor *a, nb_tensor *b) {
 /* op(a, s) or op(s, a) with s a 0-d tensor of a's dtype (not scoped: released here). */
 static nb_tensor *with_scalar(const nb_op *op, nb_tensor *a, double s, bool scalar_first) {
   if (!a) {
-    nb_set_error(NB_EINVAL, "%s: tensor argument is NULL", nb_op_descriptor(op)->name);
+    nb_set_null_error("%s: tensor argument is NULL", nb_op_descriptor(op)->name);
     return NULL;
   }
   if (!nb_dtype_is_floating(nb_dtype_of(a)) && s != floor(s)) {

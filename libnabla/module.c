@@ -450,65 +450,40 @@ int nb_module_zero_grad(nb_module *m, bool set_to_none) {
 
 /* ---- printing (torch.nn.Module.__repr__) ----------------------------------------------------- */
 
-typedef struct sbuf {
-  char *s;
-  size_t len, cap;
-  bool oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t nc = (b->cap ? b->cap * 2 : 256) + n;
-    char *ns = realloc(b->s, nc);
-    if (!ns) {
-      b->oom = true;
-      return;
-    }
-    b->s = ns;
-    b->cap = nc;
-  }
-  memcpy(b->s + b->len, s, n);
-  b->len += n;
-  b->s[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *s) { sb_add(b, s, strlen(s)); }
-
 /* Append s with every line after the first indented by `indent` spaces (_addindent). */
-static void sb_indented(sbuf *b, const char *s, int indent) {
+static void sb_indented(nb_text *b, const char *s, int indent) {
   for (const char *nl; (nl = strchr(s, '\n')) != NULL; s = nl + 1) {
-    sb_add(b, s, (size_t)(nl - s) + 1);
-    for (int i = 0; i < indent; i++) sb_add(b, " ", 1);
+    nb_text_add(b, s, (size_t)(nl - s) + 1);
+    nb_text_spaces(b, indent);
   }
-  sb_str(b, s);
+  nb_text_puts(b, s);
 }
 
-static void repr(const nb_module *m, sbuf *b) {
+static void repr(const nb_module *m, nb_text *b) {
   const char *extra = m->extra ? m->extra : "";
-  sb_str(b, m->type);
-  sb_str(b, "(");
+  nb_text_puts(b, m->type);
+  nb_text_puts(b, "(");
   bool has_extra = *extra != 0;
   if (has_extra && m->n_children == 0 && !strchr(extra, '\n')) {
-    sb_str(b, extra);
+    nb_text_puts(b, extra);
   } else if (has_extra || m->n_children) {
     if (has_extra) {
-      sb_str(b, "\n  ");
+      nb_text_puts(b, "\n  ");
       sb_indented(b, extra, 2);
     }
     for (int i = 0; i < m->n_children; i++) {
-      sbuf c = {0};
+      nb_text c = {0};
       repr(m->children[i].m, &c);
       b->oom |= c.oom;
-      sb_str(b, "\n  (");
-      sb_str(b, m->children[i].name);
-      sb_str(b, "): ");
+      nb_text_puts(b, "\n  (");
+      nb_text_puts(b, m->children[i].name);
+      nb_text_puts(b, "): ");
       if (c.s) sb_indented(b, c.s, 2);
-      free(c.s);
+      nb_text_free(&c);
     }
-    sb_str(b, "\n");
+    nb_text_puts(b, "\n");
   }
-  sb_str(b, ")");
+  nb_text_puts(b, ")");
 }
 
 char *nb_module_to_string(const nb_module *m) {
@@ -516,14 +491,11 @@ char *nb_module_to_string(const nb_module *m) {
     nb_set_error(NB_EINVAL, "nb_module_to_string: module is NULL");
     return NULL;
   }
-  sbuf b = {0};
+  nb_text b = {0};
   repr(m, &b);
-  if (b.oom) {
-    free(b.s);
-    nb_set_error(NB_ENOMEM, "nb_module_to_string: out of memory");
-    return NULL;
-  }
-  return b.s;
+  char *str = nb_text_take(&b);
+  if (!str) nb_set_error(NB_ENOMEM, "nb_module_to_string: out of memory");
+  return str;
 }
 
 int nb_module_print(const nb_module *m, FILE *out) {

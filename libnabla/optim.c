@@ -1,6 +1,7 @@
 /* libcore/optim.c — the user-facing optimizer: parameter groups with their own
  * hyperparameters (resolved against the plugin's schema), per-parameter step counts and
- * state tensors, step / zero_grad, and saving and loading that state (safetensors).
+ * state tensors, step / zero_grad, saving and loading that state (safetensors), and
+ * printing it as PyTorch's print(optimizer) does.
  *
  * The update itself lives in the optimizer plugin (nb_optim_desc.step). This file makes
  * the guarantees around it: steps run under no-grad in a scope, frozen parameters and
@@ -37,41 +38,17 @@ struct nb_optimizer {
 
 /* ---- schema messages ------------------------------------------------------------------ */
 
-static const char *attr_type_name(nb_attr_type t) {
-  switch (t) {
-  case NB_ATTR_INT: return "int";
-  case NB_ATTR_FLOAT: return "float";
-  case NB_ATTR_BOOL: return "bool";
-  case NB_ATTR_INTS: return "ints";
-  case NB_ATTR_STRING: return "string";
-  }
-  return "?";
-}
-
-/* Append "; accepted by <name>: lr (float, default 0.001, >= 0), ..." to the current error. */
+/* Append "; <name> accepts: lr (float, default 0.001, >= 0), ..." to the current error. */
 static int error_with_schema(const nb_optim_desc *d) {
   int st = nb_last_status() < 0 ? nb_last_status() : NB_EINVAL;
-  char buf[1536];
-  size_t len = 0;
-  for (int i = 0; i < d->n_hparams && len < sizeof buf - 1; i++) {
-    const nb_attr_spec *s = &d->hparams[i];
-    char def[64] = "";
-    if (s->type == NB_ATTR_FLOAT) snprintf(def, sizeof def, ", default %g", s->def.f);
-    else if (s->type == NB_ATTR_BOOL) snprintf(def, sizeof def, ", default %s", s->def.i ? "true" : "false");
-    else if (s->type == NB_ATTR_INT) snprintf(def, sizeof def, ", default %lld", (long long)s->def.i);
-    char range[64] = "";
-    if ((s->flags & NB_ATTR_HAS_MIN) && (s->flags & NB_ATTR_HAS_MAX))
-      snprintf(range, sizeof range, ", in [%g, %g]", s->min, s->max);
-    else if (s->flags & NB_ATTR_HAS_MIN) snprintf(range, sizeof range, ", >= %g", s->min);
-    else if (s->flags & NB_ATTR_HAS_MAX) snprintf(range, sizeof range, ", <= %g", s->max);
-    int w = snprintf(buf + len, sizeof buf - len, "%s%s (%s%s%s)", i ? ", " : "", s->name,
-                     attr_type_name(s->type), def, range);
-    if (w < 0) break;
-    len += (size_t)w;
+  nb_text t = {0};
+  nb_text_printf(&t, "%s; %s accepts: ", nb_last_error(), d->name);
+  for (int i = 0; i < d->n_hparams; i++) {
+    if (i) nb_text_puts(&t, ", ");
+    nb_attr_spec_text(&d->hparams[i], &t);
   }
-  char *msg = strdup(nb_last_error());
-  nb_set_error(st, "%s; %s accepts: %s", msg ? msg : "", d->name, buf);
-  free(msg);
+  nb_set_error(st, "%s", nb_text_str(&t));
+  nb_text_free(&t);
   return st;
 }
 
@@ -313,6 +290,9 @@ int nb_optimizer_set_hparam(nb_optimizer *o, int group, const char *name, double
   if (k < 0) return k;
   nb_attr a = {.name = name, .type = o->d->hparams[k].type};
   if (a.type == NB_ATTR_FLOAT) a.v.f = value;
+  else if (a.type == NB_ATTR_BOOL && value != 0 && value != 1)
+    return nb_set_error(NB_EINVAL, "nb_optimizer_set_hparam: %s.%s is a bool: give 0 or 1, got %g",
+                        o->d->name, name, value);
   else if (a.type == NB_ATTR_BOOL) a.v.i = value != 0;
   else if (value != floor(value) || fabs(value) > 9e15)
     return nb_set_error(NB_EINVAL, "nb_optimizer_set_hparam: %s.%s is an int, got %g",
@@ -362,6 +342,176 @@ nb_tensor *nb_optimizer_param_state(const nb_optimizer *o, int group, int index,
   return NULL;
 }
 
+/* ---- printing (torch.optim.Optimizer.__repr__) ------------------------------------------- */
+
+/* PyTorch's class name for each bundled kind, and the keys PyTorch 2.x (2.7 and later) keeps
+ * in every param group that nabla has no hyperparameter for — implementation switches
+ * (foreach, fused, capturable, differentiable) printed at their defaults. Adam and AdamW
+ * print decoupled_weight_decay since 2.7. Kinds not listed print under their own name.
+ * (Debian's torch 1.13 differs: SGD has no fused, Adam shows fused: False, AdamW neither
+ * differentiable nor fused, RMSprop no capturable, and none decoupled_weight_decay.) */
+typedef struct torch_optim_names {
+  const char *kind, *cls;
+  const char *extra[6][2]; /* {key, value}, NULL-terminated */
+} torch_optim_names;
+
+static const torch_optim_names torch_names[] = {
+    {"sgd", "SGD", {{"differentiable", "False"}, {"foreach", "None"}, {"fused", "None"}}},
+    {"adam", "Adam", {{"capturable", "False"}, {"decoupled_weight_decay", "False"},
+                      {"differentiable", "False"}, {"foreach", "None"}, {"fused", "None"}}},
+    {"adamw", "AdamW", {{"capturable", "False"}, {"decoupled_weight_decay", "True"},
+                        {"differentiable", "False"}, {"foreach", "None"}, {"fused", "None"}}},
+    {"rmsprop", "RMSprop", {{"capturable", "False"}, {"differentiable", "False"}, {"foreach", "None"}}},
+};
+
+/* Python's repr() of a float: the shortest digits that round-trip, fixed notation for
+ * decimal exponents -4 < e <= 16 (with ".0" when integral), else "1e-05" style. */
+static void py_float(double v, char *out, size_t cap) {
+  if (isnan(v)) {
+    snprintf(out, cap, "nan");
+    return;
+  }
+  if (isinf(v)) {
+    snprintf(out, cap, v < 0 ? "-inf" : "inf");
+    return;
+  }
+  char e[40] = "";
+  for (int prec = 0; prec < 17; prec++) {
+    snprintf(e, sizeof e, "%.*e", prec, v);
+    if (strtod(e, NULL) == v) break;
+  }
+  const char *p = e;
+  bool neg = *p == '-';
+  if (neg) p++;
+  char digits[24];
+  int nd = 0;
+  for (; *p && *p != 'e'; p++)
+    if (*p >= '0' && *p <= '9' && nd < 23) digits[nd++] = *p;
+  while (nd > 1 && digits[nd - 1] == '0') nd--;
+  digits[nd] = 0;
+  int decpt = (*p == 'e' ? atoi(p + 1) : 0) + 1; /* value = 0.d1d2... x 10^decpt */
+  if (v == 0) decpt = 1;
+  size_t len = 0;
+#define PUT(...) (len += (size_t)snprintf(out + (len < cap ? len : cap), len < cap ? cap - len : 0, __VA_ARGS__))
+  if (neg) PUT("-");
+  if (decpt > -4 && decpt <= 16) {
+    if (decpt <= 0) PUT("0.%.*s%s", -decpt, "0000", digits);
+    else if (decpt >= nd) PUT("%s%.*s.0", digits, decpt - nd, "0000000000000000");
+    else PUT("%.*s.%s", decpt, digits, digits + decpt);
+  } else {
+    PUT("%c%s%s", digits[0], nd > 1 ? "." : "", digits + 1);
+    PUT("e%c%02d", decpt - 1 < 0 ? '-' : '+', abs(decpt - 1));
+  }
+#undef PUT
+}
+
+/* str() of one hyperparameter value as PyTorch holds it. A float equal to an integral
+ * schema default prints as an int ("0"): PyTorch's signatures write those defaults as int
+ * literals (momentum=0, weight_decay=0). */
+static void py_value(const nb_attr_spec *s, const nb_attr_value *v, char *out, size_t cap) {
+  switch (s->type) {
+  case NB_ATTR_FLOAT:
+    if (v->f == s->def.f && s->def.f == floor(s->def.f) && fabs(s->def.f) < 1e15)
+      snprintf(out, cap, "%lld", (long long)s->def.f);
+    else py_float(v->f, out, cap);
+    return;
+  case NB_ATTR_BOOL: snprintf(out, cap, "%s", v->i ? "True" : "False"); return;
+  case NB_ATTR_INT: snprintf(out, cap, "%lld", (long long)v->i); return;
+  case NB_ATTR_STRING: snprintf(out, cap, "%s", v->s ? v->s : "None"); return;
+  case NB_ATTR_INTS: {
+    size_t len = (size_t)snprintf(out, cap, "(");
+    for (int i = 0; i < v->ints.n && len < cap; i++)
+      len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? ", " : "", (long long)v->ints.v[i]);
+    if (len < cap) snprintf(out + len, cap - len, v->ints.n == 1 ? ",)" : ")");
+    return;
+  }
+  }
+  snprintf(out, cap, "?");
+}
+
+typedef struct repr_entry {
+  const char *key;
+  char value[96];
+} repr_entry;
+
+static int entry_cmp(const void *a, const void *b) {
+  return strcmp(((const repr_entry *)a)->key, ((const repr_entry *)b)->key);
+}
+
+static int hparam_find(const nb_optim_desc *d, const char *name) {
+  for (int i = 0; i < d->n_hparams; i++)
+    if (!strcmp(d->hparams[i].name, name) && d->hparams[i].type == NB_ATTR_FLOAT) return i;
+  return -1;
+}
+
+char *nb_optimizer_to_string(const nb_optimizer *o) {
+  if (!o) {
+    nb_set_error(NB_EINVAL, "nb_optimizer_to_string: optimizer is NULL");
+    return NULL;
+  }
+  const nb_optim_desc *d = o->d;
+  const torch_optim_names *tn = NULL;
+  for (size_t i = 0; i < sizeof torch_names / sizeof *torch_names; i++)
+    if (!strcmp(torch_names[i].kind, d->name)) tn = &torch_names[i];
+  /* PyTorch keeps Adam's two betas as one tuple, "betas" */
+  int b1 = hparam_find(d, "beta1"), b2 = hparam_find(d, "beta2");
+  bool betas = b1 >= 0 && b2 >= 0 && hparam_find(d, "betas") < 0;
+  int cap = d->n_hparams + 8;
+  repr_entry *e = calloc((size_t)cap, sizeof *e);
+  size_t total = strlen(tn ? tn->cls : d->name) + 8, size = 0;
+  char *out = NULL;
+  for (int pass = 0; pass < 2 && e; pass++) { /* measure, then write */
+    if (pass == 1 && !(out = malloc(total + 1))) break;
+    size_t len = 0;
+#define PUT(...) (len += (size_t)snprintf(out ? out + len : NULL, out ? total + 1 - len : 0, __VA_ARGS__))
+    PUT("%s (", tn ? tn->cls : d->name);
+    for (int g = 0; g < o->n_groups; g++) {
+      int n = 0;
+      for (int h = 0; h < d->n_hparams; h++) {
+        if (betas && h == b2) continue;
+        if (betas && h == b1) {
+          char x[40], y[40];
+          py_value(&d->hparams[b1], &o->groups[g].hp[b1], x, sizeof x);
+          py_value(&d->hparams[b2], &o->groups[g].hp[b2], y, sizeof y);
+          e[n].key = "betas";
+          snprintf(e[n++].value, sizeof e->value, "(%s, %s)", x, y);
+          continue;
+        }
+        e[n].key = d->hparams[h].name;
+        py_value(&d->hparams[h], &o->groups[g].hp[h], e[n++].value, sizeof e->value);
+      }
+      for (int x = 0; tn && x < 6 && tn->extra[x][0] && n < cap; x++) {
+        e[n].key = tn->extra[x][0];
+        snprintf(e[n++].value, sizeof e->value, "%s", tn->extra[x][1]);
+      }
+      qsort(e, (size_t)n, sizeof *e, entry_cmp);
+      PUT("\nParameter Group %d\n", g);
+      for (int i = 0; i < n; i++) PUT("    %s: %s\n", e[i].key, e[i].value);
+    }
+    PUT(")");
+#undef PUT
+    total = len;
+    size = len;
+  }
+  free(e);
+  if (!out) {
+    nb_set_error(NB_ENOMEM, "nb_optimizer_to_string: out of memory");
+    return NULL;
+  }
+  out[size] = 0;
+  return out;
+}
+
+int nb_optimizer_print(const nb_optimizer *o, FILE *out) {
+  char *s = nb_optimizer_to_string(o);
+  if (!s) return nb_last_status();
+  int rc = fprintf(out ? out : stdout, "%s\n", s) < 0
+               ? nb_set_error(NB_EIO, "nb_optimizer_print: write failed")
+               : 0;
+  free(s);
+  return rc;
+}
+
 /* ---- saving and loading state ------------------------------------------------------------ */
 
 #define META_KIND "nabla.optimizer"
@@ -372,18 +522,8 @@ static int total_params(const nb_optimizer *o) {
   return n;
 }
 
-static char *fmt_dup(const char *fmt, ...) NB_PRINTF(1, 2);
-static char *fmt_dup(const char *fmt, ...) {
-  char buf[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  return strdup(buf);
-}
-
 static char *fmt_hparam(const nb_attr_spec *s, const nb_attr_value *v) {
-  return s->type == NB_ATTR_FLOAT ? fmt_dup("%.17g", v->f) : fmt_dup("%lld", (long long)v->i);
+  return s->type == NB_ATTR_FLOAT ? nb_strdup_printf("%.17g", v->f) : nb_strdup_printf("%lld", (long long)v->i);
 }
 
 void nb_optimizer_state_free(nb_optimizer_state *s) {
@@ -416,24 +556,24 @@ nb_optimizer_state *nb_optimizer_state_get(const nb_optimizer *o) {
     meta[nm++] = strdup(META_KIND);
     meta[nm++] = strdup(d->name);
     meta[nm++] = strdup("groups");
-    meta[nm++] = fmt_dup("%d", o->n_groups);
+    meta[nm++] = nb_strdup_printf("%d", o->n_groups);
     for (int g = 0, k = 0; g < o->n_groups; g++) {
       const optim_group *gr = &o->groups[g];
-      meta[nm++] = fmt_dup("group.%d.size", g);
-      meta[nm++] = fmt_dup("%d", gr->n);
+      meta[nm++] = nb_strdup_printf("group.%d.size", g);
+      meta[nm++] = nb_strdup_printf("%d", gr->n);
       for (int h = 0; h < d->n_hparams; h++) {
         if (d->hparams[h].type == NB_ATTR_INTS || d->hparams[h].type == NB_ATTR_STRING) continue;
-        meta[nm++] = fmt_dup("group.%d.%s", g, d->hparams[h].name);
+        meta[nm++] = nb_strdup_printf("group.%d.%s", g, d->hparams[h].name);
         meta[nm++] = fmt_hparam(&d->hparams[h], &gr->hp[h]);
       }
       for (int i = 0; i < gr->n; i++, k++) {
         const optim_param *pp = &gr->p[i];
         if (pp->step == 0) continue;
-        names[nt] = fmt_dup("state.%d.step", k);
+        names[nt] = nb_strdup_printf("state.%d.step", k);
         ts[nt++] = nb_keep(nb_scalar((double)pp->step, NB_I64));
         for (int s = 0; s < d->n_state; s++)
           if (pp->state[s]) {
-            names[nt] = fmt_dup("state.%d.%s", k, d->state_names[s]);
+            names[nt] = nb_strdup_printf("state.%d.%s", k, d->state_names[s]);
             ts[nt++] = nb_retain(pp->state[s]);
           }
       }

@@ -24,6 +24,11 @@ nb_module *lenet_new(nb_generator *g);
  * initialisation (kaiming-normal fan_out convs, BN 1/0, default Linear). 11,689,512
  * parameters for 1000 classes. (resnet18.c) */
 nb_module *resnet18_new(int64_t num_classes, nb_generator *g);
+/* The same topology with every channel count scaled: conv1 and layer1 have base_width
+ * channels (torchvision: 64), layer2..layer4 2x, 4x and 8x that, fc takes 8*base_width
+ * features. resnet18_new(c, g) is resnet18_new_width(64, c, g). Narrow variants keep the
+ * PyTorch golden files of tests/models small. (resnet18.c) */
+nb_module *resnet18_new_width(int64_t base_width, int64_t num_classes, nb_generator *g);
 
 /* ---- helpers for writing models ---------------------------------------------------- */
 

@@ -73,19 +73,29 @@ static nb_tensor *resnet_forward(nb_module *self, nb_tensor *x) {
   return model_fwd(self, "fc", x);
 }
 
-nb_module *resnet18_new(int64_t num_classes, nb_generator *g) {
+nb_module *resnet18_new_width(int64_t base_width, int64_t num_classes, nb_generator *g) {
   if (num_classes <= 0) {
     nb_set_error(NB_EINVAL, "resnet18: num_classes must be positive, got %lld",
                  (long long)num_classes);
     return NULL;
   }
+  if (base_width <= 0 || base_width > ((int64_t)1 << 40)) {
+    nb_set_error(NB_EINVAL, "resnet18: base_width must be positive, got %lld",
+                 (long long)base_width);
+    return NULL;
+  }
   static const char *const names[] = {"conv1",  "bn1",    "relu",   "maxpool", "layer1",
                                       "layer2", "layer3", "layer4", "avgpool", "fc"};
+  const int64_t w = base_width;
   nb_module *m = nb_module_new("ResNet", resnet_forward, NULL, NULL);
-  nb_module *kids[10] = {conv_kaiming(3, 64, 7, 2, 3, g),  bn(64),
+  nb_module *kids[10] = {conv_kaiming(3, w, 7, 2, 3, g),    bn(w),
                          nb_relu_new(true),                 nb_max_pool2d_new(3, 2, 1),
-                         make_layer(64, 64, 1, g),          make_layer(64, 128, 2, g),
-                         make_layer(128, 256, 2, g),        make_layer(256, 512, 2, g),
-                         nb_adaptive_avg_pool2d_new(1, 1),  nb_linear_new(512, num_classes, true, g)};
+                         make_layer(w, w, 1, g),            make_layer(w, 2 * w, 2, g),
+                         make_layer(2 * w, 4 * w, 2, g),    make_layer(4 * w, 8 * w, 2, g),
+                         nb_adaptive_avg_pool2d_new(1, 1),  nb_linear_new(8 * w, num_classes, true, g)};
   return model_add_all(m, 10, names, kids);
+}
+
+nb_module *resnet18_new(int64_t num_classes, nb_generator *g) {
+  return resnet18_new_width(64, num_classes, g);
 }

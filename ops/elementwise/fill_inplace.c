@@ -14,8 +14,8 @@ static int fill__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value 
   nb_tensor *self = in[0];
   nb_dtype dt = nb_dtype_of(self);
   double v = attrs[0].f;
-  /* int64: truncate toward zero like PyTorch; reject what has no int64 value */
-  if (dt == NB_I64 && !(v > -9223372036854775808.0 && v < 9223372036854775808.0))
+  /* the core's one rule: int64 truncates toward zero and refuses what has no int64 value */
+  if (nb_value_check("fill_", v, dt) < 0)
     return nb_set_error(NB_EINVAL, "fill_: value %g does not fit int64 (self %s %s)", v,
                         nb_dtype_name(dt), nb_shape_of(self));
   ew_extra x = {v, 0, 1, 0};

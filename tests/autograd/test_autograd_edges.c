@@ -166,6 +166,121 @@ START_TEST(grads_never_share_buffers) {
 }
 END_TEST
 
+/* Hooks that change the hook list while backward runs them (issue 16): PyTorch runs the
+ * hooks present when the pass reached the tensor. */
+typedef struct hook_state {
+  nb_tensor *t;
+  int64_t self, other; /* handles */
+  int calls, other_calls, added;
+} hook_state;
+
+static int counting_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g, (void)replace;
+  ((hook_state *)user)->other_calls++;
+  return 0;
+}
+static int remove_self_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g, (void)replace;
+  hook_state *s = user;
+  s->calls++;
+  return nb_remove_hook(s->t, s->self);
+}
+static int remove_other_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g, (void)replace;
+  hook_state *s = user;
+  s->calls++;
+  return s->other ? nb_remove_hook(s->t, s->other) : 0;
+}
+static int add_hook_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g, (void)replace;
+  hook_state *s = user;
+  s->calls++;
+  int64_t h = nb_register_hook(s->t, counting_hook, s);
+  if (h > 0) s->added++;
+  return h > 0 ? 0 : (int)h;
+}
+
+START_TEST(hook_removes_itself_during_backward) {
+  for (int leaf = 0; leaf < 2; leaf++) { /* a leaf's hooks and a non-leaf's */
+    nb_tensor *x = leaf2(1, 2);
+    hook_state s = {.t = leaf ? x : nb_mul_scalar(x, 3.0)};
+    s.self = nb_register_hook(s.t, remove_self_hook, &s);
+    ck_assert_int_gt(s.self, 0);
+    nb_tensor *y = nb_sum(nb_mul(s.t, s.t));
+    ck_assert_int_eq(nb_backward(y, NULL, NB_RETAIN_GRAPH), 0);
+    ck_assert_int_eq(nb_backward(y, NULL, 0), 0);
+    ck_assert_int_eq(s.calls, 1); /* ran once, then was gone */
+    double k = leaf ? 1 : 9;      /* d/dx sum((cx)^2) = 2c^2 x, twice */
+    ck_assert_tensor_values(nb_grad(x), ((double[]){4 * k, 8 * k}), 2, 1e-4);
+    ck_assert_int_eq(nb_remove_hook(s.t, s.self), NB_ENOTFOUND);
+  }
+}
+END_TEST
+
+START_TEST(hook_removes_a_later_hook) {
+  nb_tensor *x = leaf2(1, 2);
+  hook_state s = {.t = nb_exp(x)};
+  ck_assert_int_gt(nb_register_hook(s.t, remove_other_hook, &s), 0);
+  s.other = nb_register_hook(s.t, counting_hook, &s);
+  ck_assert_int_eq(nb_backward(nb_sum(s.t), NULL, 0), 0);
+  ck_assert_int_eq(s.calls, 1);
+  ck_assert_int_eq(s.other_calls, 0); /* removed before the pass reached it */
+}
+END_TEST
+
+START_TEST(hook_registers_a_hook_during_backward) {
+  for (int leaf = 0; leaf < 2; leaf++) {
+    nb_tensor *x = leaf2(1, 2);
+    hook_state s = {.t = leaf ? x : nb_exp(x)};
+    ck_assert_int_gt(nb_register_hook(s.t, add_hook_hook, &s), 0);
+    nb_tensor *y = nb_sum(s.t);
+    ck_assert_int_eq(nb_backward(y, NULL, NB_RETAIN_GRAPH), 0); /* terminates */
+    ck_assert_int_eq(s.calls, 1);
+    ck_assert_int_eq(s.other_calls, 0); /* the new hook waits for the next pass */
+    ck_assert_int_eq(nb_backward(y, NULL, 0), 0);
+    ck_assert_int_eq(s.calls, 2);
+    ck_assert_int_eq(s.other_calls, 1); /* the first pass's addition; the second's waits */
+    ck_assert_int_eq(s.added, 2);
+  }
+}
+END_TEST
+
+static int end_outer_scope_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)g, (void)replace;
+  int *rc = user;
+  *rc = nb_scope_end(); /* not the hook's scope */
+  return 0;
+}
+static int leave_scope_open_hook(nb_tensor *g, nb_tensor **replace, void *user) {
+  (void)replace, (void)user;
+  nb_scope_begin();
+  *replace = nb_mul_scalar(g, 2.0); /* in the scope left open */
+  return 0;
+}
+
+START_TEST(hook_cannot_end_the_engines_scope) {
+  nb_tensor *x = leaf2(1, 2);
+  nb_tensor *y = nb_exp(x);
+  int depth = nb_scope_depth(), rc = 0;
+  ck_assert_int_gt(nb_register_hook(y, end_outer_scope_hook, &rc), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), 0);
+  ck_assert_int_eq(rc, NB_ESTATE);
+  ck_assert_int_eq(nb_scope_depth(), depth);
+  ck_assert_tensor_values(nb_grad(x), ((double[]){exp(1.0), exp(2.0)}), 2, 1e-5);
+}
+END_TEST
+
+START_TEST(hook_leaving_a_scope_open_fails_backward) {
+  nb_tensor *x = leaf2(1, 2);
+  nb_tensor *y = nb_exp(x);
+  int depth = nb_scope_depth();
+  ck_assert_int_gt(nb_register_hook(y, leave_scope_open_hook, NULL), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(y), NULL, 0), NB_ESTATE);
+  ck_assert_error_contains("left a scope open");
+  ck_assert_int_eq(nb_scope_depth(), depth);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("autograd_edges");
   TCase *tc = tcase_create("edges");
@@ -181,6 +296,11 @@ int main(void) {
   tcase_add_test(tc, autograd_grad_duplicate_inputs);
   tcase_add_test(tc, graphs_from_shared_leaf_in_threads);
   tcase_add_test(tc, grads_never_share_buffers);
+  tcase_add_test(tc, hook_removes_itself_during_backward);
+  tcase_add_test(tc, hook_removes_a_later_hook);
+  tcase_add_test(tc, hook_registers_a_hook_during_backward);
+  tcase_add_test(tc, hook_cannot_end_the_engines_scope);
+  tcase_add_test(tc, hook_leaving_a_scope_open_fails_backward);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }

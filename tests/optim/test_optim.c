@@ -483,6 +483,81 @@ START_TEST(test_schedules_closed_form) {
 }
 END_TEST
 
+/* print(optimizer) as PyTorch 2.x (2.7+) shows it: class name, sorted keys, Python values,
+ * PyTorch's extra switches at their defaults, Adam's betas as a tuple. */
+static void assert_repr(nb_optimizer *o, const char *want) {
+  ck_assert_msg(o != NULL, "%s", nb_last_error());
+  char *got = nb_optimizer_to_string(o);
+  ck_assert_ptr_nonnull(got);
+  ck_assert_msg(!strcmp(got, want), "got:\n%s\nwant:\n%s", got, want);
+  free(got);
+}
+
+START_TEST(test_repr_like_torch) {
+  nb_tensor *a = param(P0, N), *b = param(P0, N);
+  nb_optimizer *o = nb_optimizer_new("sgd", 1, &a, 2,
+                                     (nb_attr[]){NB_A_FLOAT("lr", 1e-2), NB_A_FLOAT("momentum", 0.9)});
+  assert_repr(o, "SGD (\nParameter Group 0\n    dampening: 0\n    differentiable: False\n"
+                 "    foreach: None\n    fused: None\n    lr: 0.01\n    maximize: False\n"
+                 "    momentum: 0.9\n    nesterov: False\n    weight_decay: 0\n)");
+  /* a second group; a non-default integral float prints as a Python float */
+  ck_assert_int_eq(nb_optimizer_add_group(o, 1, &b, 2, (nb_attr[]){NB_A_FLOAT("lr", 1e-4),
+                                                                   NB_A_FLOAT("weight_decay", 1.0)}), 1);
+  char *two = nb_optimizer_to_string(o);
+  ck_assert_ptr_nonnull(two);
+  ck_assert_ptr_nonnull(strstr(two, "    weight_decay: 0\n\nParameter Group 1\n    dampening: 0\n"));
+  ck_assert_ptr_nonnull(strstr(two, "    lr: 0.0001\n    maximize: False\n    momentum: 0.9\n"
+                                    "    nesterov: False\n    weight_decay: 1.0\n)"));
+  free(two);
+  /* floats as Python's repr() writes them (expected strings from python3) */
+  static const struct { double v; const char *s; } fl[] = {
+      {1e-05, "1e-05"}, {0.0001, "0.0001"}, {100.0, "100.0"}, {1.0 / 3, "0.3333333333333333"},
+      {1e+16, "1e+16"}, {1e15, "1000000000000000.0"}, {2.5e-07, "2.5e-07"},
+      {123456.789, "123456.789"}, {0.1 + 0.2, "0.30000000000000004"}, {5e-324, "5e-324"},
+      {1.7976931348623157e+308, "1.7976931348623157e+308"},
+      {12345678901234567.0, "1.2345678901234568e+16"}, {0.5, "0.5"}, {3.0, "3.0"}};
+  for (size_t i = 0; i < sizeof fl / sizeof *fl; i++) {
+    ck_assert_int_eq(nb_optimizer_set_lr(o, 0, fl[i].v), 0);
+    char *t = nb_optimizer_to_string(o), line[64];
+    snprintf(line, sizeof line, "\n    lr: %s\n", fl[i].s);
+    ck_assert_msg(t && strstr(t, line), "lr %.17g: want \"%s\" in\n%s", fl[i].v, fl[i].s, t);
+    free(t);
+  }
+  FILE *f = tmpfile(); /* nb_optimizer_print writes the same text and a newline */
+  ck_assert_ptr_nonnull(f);
+  ck_assert_int_eq(nb_optimizer_print(o, f), 0);
+  char *t = nb_optimizer_to_string(o), buf[1024] = "";
+  rewind(f);
+  size_t got = fread(buf, 1, sizeof buf - 1, f);
+  ck_assert_uint_eq(got, strlen(t) + 1);
+  ck_assert(!strncmp(buf, t, strlen(t)) && buf[strlen(t)] == '\n');
+  free(t);
+  fclose(f);
+  nb_optimizer_free(o);
+
+  assert_repr(o = nb_optimizer_new("adam", 1, &a, 0, NULL),
+              "Adam (\nParameter Group 0\n    amsgrad: False\n    betas: (0.9, 0.999)\n"
+              "    capturable: False\n    decoupled_weight_decay: False\n"
+              "    differentiable: False\n    eps: 1e-08\n    foreach: None\n    fused: None\n"
+              "    lr: 0.001\n    maximize: False\n    weight_decay: 0\n)");
+  nb_optimizer_free(o);
+  assert_repr(o = nb_optimizer_new("adamw", 1, &a, 1, (nb_attr[]){NB_A_FLOAT("beta1", 0.5)}),
+              "AdamW (\nParameter Group 0\n    amsgrad: False\n    betas: (0.5, 0.999)\n"
+              "    capturable: False\n    decoupled_weight_decay: True\n"
+              "    differentiable: False\n    eps: 1e-08\n    foreach: None\n    fused: None\n"
+              "    lr: 0.001\n    maximize: False\n    weight_decay: 0.01\n)");
+  nb_optimizer_free(o);
+  assert_repr(o = nb_optimizer_new("rmsprop", 1, &a, 0, NULL),
+              "RMSprop (\nParameter Group 0\n    alpha: 0.99\n    capturable: False\n"
+              "    centered: False\n    differentiable: False\n    eps: 1e-08\n"
+              "    foreach: None\n    lr: 0.01\n    maximize: False\n    momentum: 0\n"
+              "    weight_decay: 0\n)");
+  nb_optimizer_free(o);
+  ck_assert_ptr_null(nb_optimizer_to_string(NULL));
+  ck_assert_error_contains("NULL");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("optim");
   TCase *tc = tcase_create("optim");
@@ -498,6 +573,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_float32_param);
   tcase_add_test(tc, test_clip_grad_norm);
   tcase_add_test(tc, test_schedules_closed_form);
+  tcase_add_test(tc, test_repr_like_torch);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -6,6 +6,7 @@
 #include <dlfcn.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fxutil.h"
@@ -263,6 +264,57 @@ START_TEST(test_descriptor_too_small) {
   snprintf(expect, sizeof expect, "plugin descriptor is 24 bytes, ABI %d.%d needs at least %u",
            NB_ABI_MAJOR, NB_ABI_MINOR, (unsigned)NB_PLUGIN_DESC_MIN_SIZE);
   ck_assert_str_contains(p->message, expect);
+}
+END_TEST
+
+/* An init that loads its own file, and two plugins that load each other (issue 16):
+ * the nested load is refused, no recursion until the stack overflows. */
+START_TEST(test_init_loads_itself) {
+  fx_isolate("");
+  ck_assert_int_eq(nb_plugin_load(fx_path("fx_loadself")), NB_EPLUGIN);
+  ck_assert_error_contains("being initialised already");
+  ck_assert_int_eq(entry_of("fx_loadself")->state, NB_PLUGIN_FAILED);
+  ck_assert_int_eq(nb_plugin_load(fx_path("fx_good")), 0); /* the loader still works */
+}
+END_TEST
+
+START_TEST(test_plugins_load_each_other) {
+  fx_isolate("");
+  ck_assert_int_eq(nb_plugin_load(fx_path("fx_peer_a")), NB_EPLUGIN);
+  ck_assert_error_contains("fx_peer_a.so: this file is being initialised already");
+  ck_assert_int_eq(entry_of("fx_peer_a")->state, NB_PLUGIN_FAILED);
+  ck_assert_int_eq(entry_of("fx_peer_b")->state, NB_PLUGIN_FAILED);
+}
+END_TEST
+
+/* A program that loads a plugin whose init crashes still dies (nothing can be done in
+ * its process), but first says which file it was initialising. */
+START_TEST(test_crash_in_init_names_the_file) {
+  int fds[2];
+  ck_assert_int_eq(pipe(fds), 0);
+  pid_t pid = fork();
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    fx_isolate("");
+    nb_plugin_load(fx_path("fx_crash"));
+    _exit(0); /* not reached */
+  }
+  close(fds[1]);
+  char buf[4096] = "";
+  size_t len = 0;
+  ssize_t n;
+  while (len < sizeof buf - 1 && (n = read(fds[0], buf + len, sizeof buf - 1 - len)) > 0)
+    len += (size_t)n;
+  buf[len] = '\0';
+  close(fds[0]);
+  int status;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(!(WIFEXITED(status) && WEXITSTATUS(status) == 0), "the child survived");
+  ck_assert_msg(strstr(buf, "nabla: fatal signal while initialising plugin ") &&
+                    strstr(buf, "fx_crash.so"),
+                "stderr lacks the plugin's name: %s", buf);
 }
 END_TEST
 
@@ -572,6 +624,9 @@ static Suite *suite(void) {
   tcase_add_test(bad, test_abi_minor_newer);
   tcase_add_test(bad, test_descriptor_too_small);
   tcase_add_test(bad, test_init_failure_rolls_back);
+  tcase_add_test(bad, test_init_loads_itself);
+  tcase_add_test(bad, test_plugins_load_each_other);
+  tcase_add_test(bad, test_crash_in_init_names_the_file);
   tcase_add_test(bad, test_invalid_schema_rolls_back);
   tcase_add_test(bad, test_duplicate_op_explicit);
   tcase_add_test(bad, test_duplicate_op_discovery_first_wins);

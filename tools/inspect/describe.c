@@ -25,11 +25,6 @@ const char *inspect_state_name(nb_plugin_state s) {
   return "?";
 }
 
-static const char *type_name(nb_attr_type t) {
-  static const char *names[] = {"int", "float", "bool", "int[]", "string"};
-  return (unsigned)t <= NB_ATTR_STRING ? names[t] : "?";
-}
-
 static cJSON *dtype_list(unsigned mask) {
   cJSON *a = cJSON_CreateArray();
   for (int d = 0; d < NB_NUM_DTYPES; d++)
@@ -57,7 +52,7 @@ static cJSON *attr_value(const nb_attr_spec *s, const nb_attr_value *v) {
 static cJSON *describe_attr(const nb_attr_spec *s) {
   cJSON *o = cJSON_CreateObject();
   cJSON_AddItemToObject(o, "name", str_or_null(s->name));
-  cJSON_AddStringToObject(o, "type", type_name(s->type));
+  cJSON_AddStringToObject(o, "type", nb_attr_type_name(s->type));
   cJSON_AddBoolToObject(o, "required", (s->flags & NB_ATTR_REQUIRED) != 0);
   cJSON_AddBoolToObject(o, "optional", (s->flags & NB_ATTR_OPTIONAL) != 0);
   if (s->flags & (NB_ATTR_REQUIRED | NB_ATTR_OPTIONAL))

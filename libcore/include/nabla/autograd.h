@@ -24,7 +24,8 @@ bool nb_requires_grad(const nb_tensor *t);
 bool nb_is_leaf(const nb_tensor *t);
 /* The accumulated gradient (borrowed; NULL when none). */
 nb_tensor *nb_grad(const nb_tensor *t);
-/* Replace .grad (takes a new reference; NULL clears it). Shape and dtype must match. */
+/* Replace .grad (takes a new reference; NULL clears it). Shape and dtype must match; t
+ * itself, or a tensor sharing its memory, is refused (NB_EINVAL). */
 int nb_set_grad(nb_tensor *t, nb_tensor *grad);
 /* The node that produced t (borrowed; NULL for leaves). */
 nb_node *nb_grad_fn(const nb_tensor *t);
@@ -81,7 +82,11 @@ int nb_autograd_grad(nb_tensor *const *outputs, nb_tensor *const *grad_outputs, 
 typedef int (*nb_hook_fn)(nb_tensor *grad, nb_tensor **replace, void *user);
 /* Register a hook; returns a handle (> 0) or a negative status. Hooks run in
  * registration order, each seeing the previous one's result. Error if t does not
- * require grad. */
+ * require grad. A backward runs the hooks present when it reaches the tensor: a hook may
+ * remove itself or others (a removed one that has not run yet is skipped) and register
+ * new ones (they run from the next backward on). A hook may open and close its own
+ * scopes; ending one it did not begin fails with NB_ESTATE, and leaving one open makes
+ * backward fail. */
 int64_t nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user);
 /* Remove a hook by its handle. Returns 0, or NB_ENOTFOUND. */
 int nb_remove_hook(nb_tensor *t, int64_t handle);

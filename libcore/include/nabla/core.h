@@ -72,6 +72,11 @@ void nb_clear_error(void);
 /* Record an error (printf-style message) for this thread and return `status`, so
  * code can write `return nb_set_error(NB_EINVAL, "mul: ...")`. For plugins too. */
 int nb_set_error(int status, const char *fmt, ...) NB_PRINTF(2, 3);
+/* Report a NULL tensor argument with the formatted message ("sub: input ... is NULL"). When an
+ * error is already pending on this thread (the NULL most likely came from a failed call
+ * nested in this one), the message goes on with ", after an earlier failure: " and that
+ * first error, whose status is kept; otherwise the status is NB_EINVAL. */
+int nb_set_null_error(const char *fmt, ...) NB_PRINTF(1, 2);
 /* Prefix the current error message with "prefix: " (adds context while unwinding). */
 void nb_error_prefix(const char *fmt, ...) NB_PRINTF(1, 2);
 /* Name of a status code ("NB_EINVAL"). */
@@ -101,7 +106,11 @@ bool nb_dtype_is_floating(nb_dtype dt);
 
 /* Add a reference; returns t (NULL-safe). */
 nb_tensor *nb_retain(nb_tensor *t);
-/* Drop a reference; frees at zero (NULL-safe). */
+/* Drop a reference; frees at zero (NULL-safe). Releasing more references than were
+ * taken, or using a tensor after the scope that held its last reference ended, is
+ * undefined behaviour that nabla cannot detect cheaply: freed tensor structs are
+ * recycled, so a stale pointer may silently alias a new tensor. AddressSanitizer builds
+ * bypass the recycling and report it. */
 void nb_release(nb_tensor *t);
 /* Keep a scoped tensor beyond its scope: adds a reference the caller owns and
  * must nb_release(). Returns t. */
@@ -111,8 +120,9 @@ nb_tensor *nb_keep(nb_tensor *t);
  * innermost open scope is registered in it; nb_scope_end() drops those
  * references. Scopes nest. Returns the new depth (>= 1) or a negative status. */
 int nb_scope_begin(void);
-/* Close the innermost scope, releasing what it holds. Returns 0, or NB_ESTATE
- * when no scope is open. */
+/* Close the innermost scope, releasing what it holds. Returns 0, or NB_ESTATE when no
+ * scope is open or the innermost one is not the caller's (a hook ending a scope of the
+ * backward that runs it). */
 int nb_scope_end(void);
 /* Close the innermost scope but move `t` into the enclosing scope (or hand it
  * to the caller when there is none). Returns t, or NULL on error. */
@@ -127,10 +137,14 @@ int64_t nb_live_tensors(void);
 
 /* ---- threads ------------------------------------------------------------ */
 
-/* Threads used by BLIS and by the core's parallel loops (n >= 1). Returns 0 or
- * NB_EINVAL. With 1 thread results are bit-identical run to run. */
+/* Most threads nb_set_num_threads and NABLA_NUM_THREADS accept. */
+#define NB_MAX_THREADS 1024
+/* Threads used by BLIS and by the core's parallel loops, 1..NB_MAX_THREADS; more than the
+ * machine's cores is accepted with a warning (threads then wait for each other). Returns
+ * 0 or NB_EINVAL. With 1 thread results are bit-identical run to run. */
 int nb_set_num_threads(int n);
-/* Current thread count (default: NABLA_NUM_THREADS, else the number of cores). */
+/* Current thread count (default: NABLA_NUM_THREADS, else the number of cores, at most
+ * NB_MAX_THREADS). */
 int nb_get_num_threads(void);
 
 #ifdef __cplusplus

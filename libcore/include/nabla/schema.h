@@ -9,6 +9,7 @@
 #define NABLA_SCHEMA_H
 
 #include "core.h"
+#include "text.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -93,6 +94,12 @@ typedef struct nb_output_spec {
   unsigned flags;
   const char *doc;
 } nb_output_spec;
+
+/* The type as schemas and messages spell it: "int", "float", "bool", "int[]", "string". */
+const char *nb_attr_type_name(nb_attr_type t);
+/* Append one spec as messages and tools show it, e.g. `lr (float, default 0.001, >= 0)`
+ * or `reduction (string, default "mean", one of none,mean,sum)`. */
+void nb_attr_spec_text(const nb_attr_spec *s, nb_text *out);
 
 /* Resolve attributes given by name against a schema of n_specs specs into
  * values[n_specs], in schema order: defaults filled in, INT given for FLOAT converted,

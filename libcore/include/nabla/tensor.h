@@ -20,6 +20,11 @@ extern "C" {
 
 /* Uninitialised contiguous tensor. */
 nb_tensor *nb_empty(int ndim, const int64_t *shape, nb_dtype dt);
+/* The one rule for storing a double in a tensor of dtype dt, used by every constructor,
+ * nb_set, nb_fill and scalar operands: int64 takes a finite value inside its range,
+ * truncated toward zero; float32, float64 and bool take any value (bool: v != 0).
+ * Returns 0, or NB_EINVAL with "<what>: value <v> does not fit int64". */
+int nb_value_check(const char *what, double v, nb_dtype dt);
 /* Tensor of zeros / ones / `value`. */
 nb_tensor *nb_zeros(int ndim, const int64_t *shape, nb_dtype dt);
 nb_tensor *nb_ones(int ndim, const int64_t *shape, nb_dtype dt);

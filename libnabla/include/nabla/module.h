@@ -46,7 +46,9 @@ int nb_module_set_extra_repr(nb_module *m, const char *text);
 /* Add `child` under `name` (no '.'; unique among children, parameters and buffers). Takes
  * ownership of child (frees it on failure; a NULL child fails with the child
  * constructor's error kept) — except that a child already in a module tree, or the
- * parent itself, is refused and left alone. Returns 0 or a negative status. */
+ * parent itself, is refused and left alone. Returns 0 or a negative status. Walks of
+ * the tree (forward of Sequential, printing, parameters, free) recurse once per level:
+ * trees some ten thousand levels deep overflow the stack, which nabla does not check. */
 int nb_module_add(nb_module *parent, const char *name, nb_module *child);
 /* Child by dotted path ("layer1.0.conv1"); borrowed; NULL with an error if absent. */
 nb_module *nb_module_child(const nb_module *m, const char *path);

@@ -14,6 +14,7 @@
 #include <nabla/registry.h>
 #include <nabla/op.h>
 #include <nabla/loader.h>
+#include <nabla/text.h>
 #include <nabla/functional.h>
 #include <nabla/module.h>
 #include <nabla/optim.h>

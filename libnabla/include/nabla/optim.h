@@ -6,6 +6,8 @@
 #ifndef NABLA_OPTIM_H
 #define NABLA_OPTIM_H
 
+#include <stdio.h>
+
 #include <nabla/core.h>
 #include <nabla/tensor.h>
 #include <nabla/schema.h>
@@ -63,6 +65,16 @@ int64_t nb_optimizer_param_step(const nb_optimizer *o, int group, int index);
  * name is unknown). */
 nb_tensor *nb_optimizer_param_state(const nb_optimizer *o, int group, int index,
                                     const char *state_name);
+
+/* What print(optimizer) shows in PyTorch 2.x (2.7 and later): the class name ("SGD",
+ * "Adam", "AdamW", "RMSprop"; other kinds their own name), then per group
+ * "Parameter Group <i>" and every hyperparameter as "    <key>: <value>" in sorted key
+ * order, values as Python writes them (0.01, 1e-08, False, Adam's betas as one tuple),
+ * with the keys PyTorch adds that nabla has no hyperparameter for at their defaults
+ * ("foreach: None", "differentiable: False", ...). Malloc'ed, the caller frees. */
+char *nb_optimizer_to_string(const nb_optimizer *o);
+/* Print it with a trailing newline. Returns 0 or a negative status. */
+int nb_optimizer_print(const nb_optimizer *o, FILE *out);
 
 /* Save the optimizer's state (every group's hyperparameters, every parameter's step and
  * state tensors under "state.<k>.<name>", k counting parameters across groups in order)

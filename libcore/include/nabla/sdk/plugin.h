@@ -34,6 +34,9 @@ typedef struct nb_plugin_desc {
   const char *version; /* plugin's own version string */
   const char *description;
   const char *license; /* SPDX identifier */
+  /* Registers the plugin's ops and optimizers. It runs with the loader's lock held: it
+   * may load other plugins (not one that is being loaded: NB_EPLUGIN), but must not wait
+   * for a thread that looks up ops or loads plugins, which would deadlock. */
   int (*init)(nb_registrar *r);
 } nb_plugin_desc;
 
