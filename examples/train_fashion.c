@@ -2,7 +2,7 @@
  *
  *   model = LeNet()                                   # models/lenet.c
  *   loader = DataLoader(train_set, batch_size=64, shuffle=True)
- *   optimizer = Adam(model.parameters(), lr=2e-3); scheduler = CosineAnnealingLR(optimizer, epochs)
+ *   optimizer = Adam(model.parameters(), lr=4e-3); scheduler = CosineAnnealingLR(optimizer, epochs)
  *   for epoch in range(epochs):
  *       for x, y in loader: loss = F.cross_entropy(model(x), y); loss.backward(); step()
  *       evaluate on the test set; save a checkpoint
@@ -34,9 +34,9 @@ typedef struct options {
 static void usage(FILE *f) {
   fputs("Usage: train_fashion [OPTIONS]\n"
         "Train a LeNet-style CNN on Fashion-MNIST and report test accuracy per epoch.\n\n"
-        "  --epochs N           epochs to train (default 4; 0: evaluate the initial model)\n"
+        "  --epochs N           epochs to train (default 5; 0: evaluate the initial model)\n"
         "  --batch-size N       images per batch (default 64)\n"
-        "  --lr X               learning rate, annealed to 0 on a cosine (default 0.002)\n"
+        "  --lr X               learning rate, annealed to 0 on a cosine (default 0.004)\n"
         "  --optimizer NAME     adam or sgd (momentum 0.9) (default adam)\n"
         "  --threads N          threads (default: NABLA_NUM_THREADS, else all cores)\n"
         "  --seed N             seed of the initial weights and the data order (default 1)\n"
@@ -66,7 +66,7 @@ static bool to_positive(const char *v, double *out) {
 
 /* Parse argv into o. Returns 0, 1 for --help, or 2 after printing a usage error. */
 static int parse_args(int argc, char **argv, options *o) {
-  *o = (options){.epochs = 4, .batch_size = 64, .lr = 0.002, .seed = 1, .optimizer = "adam",
+  *o = (options){.epochs = 5, .batch_size = 64, .lr = 0.004, .seed = 1, .optimizer = "adam",
                  .data = NB_FASHION_MNIST_DIR};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : "";
