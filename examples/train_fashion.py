@@ -15,6 +15,7 @@ Run with Debian's python3-torch:
 """
 import argparse
 import gzip
+import json
 import math
 import os
 import sys
@@ -126,6 +127,7 @@ def main():
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--init", help="start from the model of a nabla checkpoint (train_fashion "
                     "--epochs 0 --checkpoint FILE)")
+    ap.add_argument("--metrics", help="log every batch and epoch as JSON Lines, as train_fashion does")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -150,20 +152,30 @@ def main():
     print(f"LeNet: {sum(p.numel() for p in net.parameters())} parameters; {n} training images "
           f"in {batches} batches of {bs}; {len(yte)} test images; {a.optimizer} lr {a.lr:g}; "
           f"{torch.get_num_threads()} threads; torch {torch.__version__}", flush=True)
+    log = open(a.metrics, "w") if a.metrics else None
+    def record(kind, epoch, step, **values):
+        if log:
+            log.write(json.dumps({"kind": kind, "epoch": epoch, "step": step, **values}) + "\n")
     test_loss, test_acc, per_class = evaluate(net, xte, yte)
     for epoch in range(a.epochs):
         order = epoch_order(a.seed, epoch, n)
-        t0, loss_sum = time.perf_counter(), 0.0
+        t0, loss_sum, right, lr = time.perf_counter(), 0.0, 0, opt.param_groups[0]["lr"]
         for b in range(batches):
             idx = order[b * bs:(b + 1) * bs]
             opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(net(xtr[idx]), ytr[idx])
+            logits = net(xtr[idx])
+            loss = F.cross_entropy(logits, ytr[idx])
             loss.backward()
             opt.step()
             loss_sum += loss.item()
+            hit = (logits.argmax(1) == ytr[idx]).sum().item()
+            right += hit
+            record("batch", epoch + 1, epoch * batches + b + 1, loss=loss.item(), acc=hit / len(idx), lr=lr)
         secs = time.perf_counter() - t0
         sched.step()
         test_loss, test_acc, per_class = evaluate(net, xte, yte)
+        record("epoch", epoch + 1, (epoch + 1) * batches, loss=loss_sum / batches, acc=right / n,
+               test_loss=test_loss, test_acc=test_acc, lr=lr, seconds=secs, images_per_s=n / secs)
         print(f"epoch {epoch + 1}/{a.epochs}  {batches} batches  loss {loss_sum / batches:.4f}  "
               f"{n / secs:.0f} img/s  {secs:.1f} s  | test loss {test_loss:.4f}  "
               f"acc {100 * test_acc:.2f}%", flush=True)

@@ -183,8 +183,12 @@ static void draw_panel(FILE *f, const nb_plot_panel *p, int index, double left, 
     draw_series(f, &fr, s, colours[i]);
   }
   fputs("</g>\n", f);
-  /* legend, top right */
-  int row = 0;
+  /* legend, top right, on a translucent white box so curves beneath stay visible */
+  int row = 0, rows = 0;
+  for (int i = 0; i < p->n_series && i < 64; i++) rows += p->series[i].label && p->series[i].n;
+  if (rows)
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"184\" height=\"%d\" fill=\"white\" "
+            "fill-opacity=\"0.8\" stroke=\"#ccc\"/>\n", fr.x0 + fr.w - 188, fr.y0 + 3, 16 * rows + 6);
   for (int i = 0; i < p->n_series && i < 64; i++) {
     const nb_plot_series *s = &p->series[i];
     if (!s->label || !s->n) continue;

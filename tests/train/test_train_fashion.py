@@ -18,6 +18,9 @@ interrupt  Ctrl-C in the middle of an epoch: exit 130 after the current batch wi
            second Ctrl-C ends the process at once is tested in test_training.c, where
            the two signals cannot merge into one)
 svg        the --plot file renders with rsvg-convert (skipped, exit 77, without it)
+twin       examples/train_fashion.py (PyTorch) from nabla's initial weights on the same
+           data: every batch's loss and the test accuracies agree (skipped, exit 77,
+           without python3-torch)
 """
 import gzip
 import json
@@ -32,6 +35,7 @@ import tempfile
 import time
 
 EXE, CASE = sys.argv[1], sys.argv[2]
+TWIN = sys.argv[3] if len(sys.argv) > 3 else None  # examples/train_fashion.py
 TRAIN, TEST = 640, 200  # 10 batches of 64; two test batches of 1000 would be one: fine
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
            "Sneaker", "Bag", "Ankle boot"]
@@ -220,12 +224,48 @@ def case_svg(d):
     check(r.returncode != 0, "rsvg-convert accepted a truncated SVG")
 
 
+def torch_python():
+    """A Python that imports torch (Debian's python3-torch lives in /usr/bin/python3)."""
+    for py in (sys.executable, "/usr/bin/python3"):
+        if py and os.path.exists(py) and subprocess.run([py, "-c", "import torch"],
+                                                        capture_output=True).returncode == 0:
+            return py
+    return None
+
+
+def case_twin(d):
+    py = torch_python()
+    if not py or not TWIN:
+        print("SKIP: no python3 with torch (Debian package python3-torch)")
+        sys.exit(77)
+    init, mn, mt = (os.path.join(d, f) for f in ("init.ckpt", "n.jsonl", "t.jsonl"))
+    common = ["--data", d, "--threads", "1", "--epochs", "2", "--seed", "3"]
+    r = run("--data", d, "--epochs", "0", "--checkpoint", init, "--seed", "3")
+    check(r.returncode == 0, r.stderr)
+    r = run(*common, "--metrics", mn)
+    check(r.returncode == 0, r.stderr)
+    r = subprocess.run([py, TWIN, *common, "--init", init, "--metrics", mt], capture_output=True,
+                       text=True, timeout=300)
+    check(r.returncode == 0, r.stderr)
+    check("LeNet: 61750 parameters; 640 training images in 10 batches of 64" in r.stdout, r.stdout)
+    rn = [json.loads(ln) for ln in open(mn)]
+    rt = [json.loads(ln) for ln in open(mt)]
+    check([(x["kind"], x["epoch"], x["step"]) for x in rn] == [(x["kind"], x["epoch"], x["step"]) for x in rt],
+          "the two logs have different records")
+    for x, y in zip(rn, rt):
+        check(abs(x["loss"] - y["loss"]) <= 1e-4 * abs(y["loss"]) + 1e-6,
+              f"{x['kind']} {x['step']}: loss nabla {x['loss']} vs PyTorch {y['loss']}")
+        check(abs(x["lr"] - y["lr"]) <= 1e-12, f"step {x['step']}: lr {x['lr']} vs {y['lr']}")
+        if x["kind"] == "epoch":
+            check(abs(x["test_acc"] - y["test_acc"]) <= 0.011, f"test accuracy {x['test_acc']} vs {y['test_acc']}")
+
+
 def main():
     d = tempfile.mkdtemp(prefix="nabla-train-fashion-")
     try:
         make_data(d)
         {"flags": case_flags, "output": case_output, "resume": case_resume,
-         "interrupt": case_interrupt, "svg": case_svg}[CASE](d)
+         "interrupt": case_interrupt, "svg": case_svg, "twin": case_twin}[CASE](d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print("OK")
