@@ -156,7 +156,8 @@ def main():
     def record(kind, epoch, step, **values):
         if log:
             log.write(json.dumps({"kind": kind, "epoch": epoch, "step": step, **values}) + "\n")
-    test_loss, test_acc, per_class = evaluate(net, xte, yte)
+    if a.epochs == 0:
+        test_loss, test_acc, per_class = evaluate(net, xte, yte)
     for epoch in range(a.epochs):
         order = epoch_order(a.seed, epoch, n)
         t0, loss_sum, right, lr = time.perf_counter(), 0.0, 0, opt.param_groups[0]["lr"]

@@ -44,9 +44,12 @@ int nb_checkpoint_save(const nb_checkpoint *c, const char *path) {
                         ">= 0 (got %lld, %lld, %lld, %d)", (long long)c->epoch, (long long)c->batch,
                         (long long)c->step, c->n_generators);
   nb_named_tensors *sd = nb_module_state_dict(c->model);
-  nb_optimizer_state *os = NULL;
-  if (!sd) goto fail_early;
-  if (c->optimizer && !(os = nb_optimizer_state_get(c->optimizer))) goto fail_early;
+  nb_optimizer_state *os = sd && c->optimizer ? nb_optimizer_state_get(c->optimizer) : NULL;
+  if (!sd || (c->optimizer && !os)) {
+    nb_error_prefix("nb_checkpoint_save");
+    nb_named_tensors_free(sd);
+    return nb_last_status();
+  }
 
   int n_opt = os ? os->n : 0, n_ometa = 0;
   while (os && os->metadata[2 * n_ometa]) n_ometa++;
@@ -100,11 +103,6 @@ int nb_checkpoint_save(const nb_checkpoint *c, const char *path) {
   nb_optimizer_state_free(os);
   nb_named_tensors_free(sd);
   return rc < 0 ? rc : 0;
-
-fail_early:
-  nb_error_prefix("nb_checkpoint_save");
-  nb_named_tensors_free(sd);
-  return nb_last_status();
 }
 
 /* A non-negative decimal integer metadata value. */

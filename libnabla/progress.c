@@ -27,7 +27,7 @@ struct nb_progress {
   int64_t counted;    /* batches whose loss is in loss_sum (since epoch_begin) */
   int64_t images;     /* images since epoch_begin */
   double loss_sum;
-  double t0, t_end;   /* epoch begin; epoch end (or < 0 while running) */
+  double t0, t_last;  /* epoch begin; the last update (or < 0 before the first) */
   double last_draw;
 };
 
@@ -57,7 +57,7 @@ nb_progress *nb_progress_new(FILE *out, int64_t epochs, int64_t batches_per_epoc
   p->epochs = epochs;
   p->per_epoch = batches_per_epoch;
   p->t0 = now();
-  p->t_end = -1;
+  p->t_last = -1;
   return p;
 }
 
@@ -84,14 +84,14 @@ int nb_progress_epoch_begin(nb_progress *p, int64_t epoch, int64_t batches_done)
   p->counted = p->images = 0;
   p->loss_sum = 0;
   p->t0 = now();
-  p->t_end = -1;
+  p->t_last = -1;
   p->last_draw = -1;
   return 0;
 }
 
 double nb_progress_seconds(const nb_progress *p) {
   if (!p) return NAN;
-  return (p->t_end >= 0 ? p->t_end : now()) - p->t0;
+  return p->t_last >= 0 ? p->t_last - p->t0 : 0;
 }
 
 double nb_progress_loss(const nb_progress *p) {
@@ -154,8 +154,8 @@ int nb_progress_update(nb_progress *p, int64_t images, double loss) {
   p->counted++;
   p->images += images;
   p->loss_sum += loss;
+  double t = p->t_last = now();
   if (p->bar) {
-    double t = now();
     if (p->last_draw < 0 || t - p->last_draw >= REDRAW_SECONDS || p->done >= p->per_epoch) {
       draw(p);
       p->last_draw = t;
@@ -166,7 +166,6 @@ int nb_progress_update(nb_progress *p, int64_t images, double loss) {
 
 int nb_progress_epoch_end(nb_progress *p, const char *fmt, ...) {
   if (!p) return nb_set_error(NB_EINVAL, "nb_progress_epoch_end: NULL reporter");
-  p->t_end = now();
   if (p->mode == NB_PROGRESS_QUIET) return 0;
   clear_bar(p);
   fprintf(p->out, "epoch %lld/%lld  %lld batches  loss %.4f  %.0f img/s  %.1f s", (long long)p->epoch,

@@ -12,8 +12,10 @@
  *
  * The part after " | " is whatever the caller passes to nb_progress_epoch_end (often test
  * metrics); without it the line ends after the time. Numbers: loss is the mean training
- * loss over the epoch's batches so far, img/s counts images since the epoch (or a resume
- * inside it) began, and time left is the epoch's remaining batches at that rate.
+ * loss over the epoch's batches so far; the time is the training time, from
+ * nb_progress_epoch_begin to the last batch's update (so an evaluation between the last
+ * batch and nb_progress_epoch_end is not counted); img/s is the images of those batches
+ * over that time; time left is the epoch's remaining batches at that rate.
  *
  *   nb_progress *p = nb_progress_new(stdout, epochs, batches_per_epoch, NB_PROGRESS_AUTO);
  *   for (epoch = 1; epoch <= epochs; epoch++) {
@@ -64,8 +66,8 @@ int nb_progress_epoch_end(nb_progress *p, const char *fmt, ...) NB_PRINTF(2, 3);
 int nb_progress_message(nb_progress *p, const char *fmt, ...) NB_PRINTF(2, 3);
 
 /* The current (or just ended) epoch's numbers: mean training loss of its batches, images
- * per second, seconds since nb_progress_epoch_begin (up to nb_progress_epoch_end), and
- * batches done (counting those done before a resume). NaN / -1 for NULL. */
+ * per second, training seconds (nb_progress_epoch_begin to the last update; 0 before
+ * it), and batches done (counting those done before a resume). NaN / -1 for NULL. */
 double nb_progress_loss(const nb_progress *p);
 double nb_progress_images_per_second(const nb_progress *p);
 double nb_progress_seconds(const nb_progress *p);
