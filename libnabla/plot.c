@@ -183,16 +183,27 @@ static void draw_panel(FILE *f, const nb_plot_panel *p, int index, double left, 
     draw_series(f, &fr, s, colours[i]);
   }
   fputs("</g>\n", f);
-  /* legend, top right, on a translucent white box so curves beneath stay visible */
+  /* legend on a translucent white box, in the right-hand corner (top or bottom) that
+   * covers fewer points */
   int row = 0, rows = 0;
   for (int i = 0; i < p->n_series && i < 64; i++) rows += p->series[i].label && p->series[i].n;
+  double box_x = fr.x0 + fr.w - 188, box_h = 16 * rows + 6, box_y = fr.y0 + 3;
+  int64_t hits[2] = {0, 0}; /* points under a top and a bottom box */
+  for (int i = 0; i < p->n_series; i++)
+    for (int64_t j = 0; j < p->series[i].n; j++) {
+      double px = sx(&fr, p->series[i].x[j]), py = sy(&fr, p->series[i].y[j]);
+      if (px < box_x) continue;
+      hits[0] += py <= fr.y0 + 3 + box_h;
+      hits[1] += py >= fr.y0 + fr.h - 3 - box_h;
+    }
+  if (hits[1] < hits[0]) box_y = fr.y0 + fr.h - 3 - box_h;
   if (rows)
-    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"184\" height=\"%d\" fill=\"white\" "
-            "fill-opacity=\"0.8\" stroke=\"#ccc\"/>\n", fr.x0 + fr.w - 188, fr.y0 + 3, 16 * rows + 6);
+    fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"184\" height=\"%.0f\" fill=\"white\" "
+            "fill-opacity=\"0.8\" stroke=\"#ccc\"/>\n", box_x, box_y, box_h);
   for (int i = 0; i < p->n_series && i < 64; i++) {
     const nb_plot_series *s = &p->series[i];
     if (!s->label || !s->n) continue;
-    double y = fr.y0 + 14 + 16 * row++, x = fr.x0 + fr.w - 180;
+    double y = box_y + 14 + 16 * row++, x = box_x + 8;
     fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" %s/>\n", x, y - 4,
             x + 22, y - 4, colours[i], s->faint ? "stroke-width=\"1.5\" stroke-opacity=\"0.5\"" : "stroke-width=\"2\"");
     if (s->markers) fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3.5\" fill=\"%s\"/>\n", x + 11, y - 4, colours[i]);
