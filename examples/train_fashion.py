@@ -8,7 +8,7 @@ with momentum, cosine-annealed learning rate stepped per epoch, batch norm in ev
 for testing. Prints one line per epoch like train_fashion does when not on a terminal.
 
 Run with Debian's python3-torch:
-  /usr/bin/python3 examples/train_fashion.py --threads 2
+  /usr/bin/python3 examples/train_fashion.py
   # start from nabla's very initial weights (then both runs see the same numbers first):
   train_fashion --epochs 0 --checkpoint init.ckpt && \\
   /usr/bin/python3 examples/train_fashion.py --init init.ckpt
@@ -121,7 +121,7 @@ def main():
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--lr", type=float, default=0.004)
     ap.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
-    ap.add_argument("--threads", type=int, default=0, help="default: torch's choice")
+    ap.add_argument("--threads", type=int, default=1, help="as train_fashion: 1 (0: torch's choice)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     ap.add_argument("--limit", type=int, default=0)
