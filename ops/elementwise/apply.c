@@ -58,23 +58,23 @@ int ew_apply(int nops, nb_tensor *const *t, ew_run_fn fn, const ew_extra *X) {
       flat = false;
   }
   if (flat) {
-    if (n <= EW_GRAIN)
+    if (n <= NB_PARALLEL_GRAIN)
       fn(n, j.p, j.s, X);
     else
-      nb_parallel_for(n, EW_GRAIN, flat_chunk, &j);
+      nb_parallel_for(n, NB_PARALLEL_GRAIN, flat_chunk, &j);
     return 0;
   }
   nb_iter it;
   if (nb_iter_init(&it, nops, t) < 0) return nb_last_status();
   int64_t runs = nb_iter_runs(&it);
-  if (n <= EW_GRAIN || runs <= 1) {
+  if (n <= NB_PARALLEL_GRAIN || runs <= 1) {
     do {
       fn(it.n, it.ptr, it.step, X);
     } while (nb_iter_next(&it));
     return 0;
   }
   int64_t per_run = it.n > 0 ? it.n : 1;
-  int64_t grain = EW_GRAIN / per_run;
+  int64_t grain = NB_PARALLEL_GRAIN / per_run;
   j.it = &it;
   nb_parallel_for(runs, grain > 0 ? grain : 1, iter_chunk, &j);
   return 0;

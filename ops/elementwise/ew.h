@@ -5,7 +5,8 @@
  * The generated function has a plain contiguous loop the compiler vectorises, loops for
  * a broadcast scalar operand (step 0), and a general strided loop. ew_apply() (apply.c)
  * drives a run over whole tensors: one flat call for contiguous operands, nb_iter for
- * strided or broadcast ones, nb_parallel_for for large tensors.
+ * strided or broadcast ones, nb_parallel_for (NB_PARALLEL_GRAIN) for large tensors. Every
+ * run function is also compiled for AVX2 (NB_SIMD_CLONES).
  *
  * <tgmath.h> makes exp(a), log(a), pow(a, b), ... pick the float or double function
  * from the argument type, so one expression serves both dtypes (ew_exp.h has an exp the
@@ -16,9 +17,6 @@
 
 #include <nabla/sdk.h>
 #include <tgmath.h>
-
-/* Elements per parallel chunk; below this a call runs inline on the calling thread. */
-#define EW_GRAIN 32768
 
 /* Per-call constants a kernel may read through X (clamp bounds, fill value). */
 typedef struct ew_extra {
@@ -33,18 +31,10 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 #define EW_SZ(T) ((int64_t)sizeof(T))
 
-/* With EW_TARGET_CLONES (set by meson.build where the toolchain supports ifunc), every
- * kernel is also compiled for AVX2 and the loader picks the variant the CPU runs. No FMA
- * is enabled, so both variants give bit-identical results. */
-#ifdef EW_TARGET_CLONES
-#define EW_KERNEL __attribute__((target_clones("avx2", "default"))) static void
-#else
-#define EW_KERNEL static void
-#endif
-
 /* Output from no input: EXPR may use X. */
 #define EW_NULLARY(name, TO, EXPR)                                                                 \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     TO v_ = (TO)(EXPR);                                                                            \
     if (s[0] == EW_SZ(TO)) {                                                                       \
@@ -57,7 +47,8 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a) */
 #define EW_UNARY(name, TO, TA, EXPR)                                                               \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     if (s[0] == EW_SZ(TO) && s[1] == EW_SZ(TA)) {                                                  \
       TO *o_ = (TO *)p[0];                                                                         \
@@ -76,7 +67,8 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a, b) */
 #define EW_BINARY(name, TO, TA, TB, EXPR)                                                          \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     TO *o_ = (TO *)p[0];                                                                           \
     const TA *a_ = (const TA *)p[1];                                                               \
@@ -110,7 +102,8 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a, b, c) (backward formulas) */
 #define EW_TERNARY(name, T, EXPR)                                                                  \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     if (s[0] == EW_SZ(T) && s[1] == EW_SZ(T) && s[2] == EW_SZ(T) && s[3] == EW_SZ(T)) {            \
       T *o_ = (T *)p[0];                                                                           \

@@ -18,13 +18,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops_simd.h"
-
 #define LANES 16
 
 /* The row kernels ignore FP exception flags (nothing reads them): without this GCC
  * will not if-convert ew_expf's range checks and keeps those loops scalar. */
-NB_OPS_FAST_FP_BEGIN
+NB_FAST_FP_BEGIN
 #include "../elementwise/ew_exp.h" /* inside the region, so its helpers inline into the kernels */
 
 /* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2). */
@@ -32,7 +30,7 @@ typedef float ce_v8 __attribute__((vector_size(32)));
 typedef int32_t ce_v8i __attribute__((vector_size(32)));
 
 /* logsumexp of a float row, the max shift as softmax's. */
-NB_OPS_CLONES static double row_lse(const float *z, int64_t n) {
+NB_SIMD_CLONES static double row_lse(const float *z, int64_t n) {
   ce_v8 m0, m1, v;
   float mx = -INFINITY, s[LANES] = {0};
   for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
@@ -60,7 +58,7 @@ NB_OPS_CLONES static double row_lse(const float *z, int64_t n) {
 }
 
 /* Σ w_c·z_c (w NULL: Σ z_c). */
-NB_OPS_CLONES static double row_wsum(const float *z, const float *w, int64_t n) {
+NB_SIMD_CLONES static double row_wsum(const float *z, const float *w, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -78,14 +76,14 @@ NB_OPS_CLONES static double row_wsum(const float *z, const float *w, int64_t n) 
 }
 
 /* dz_c = k·e^(z_c − lse) − e·w_c (w NULL: − e) over a float row. */
-NB_OPS_CLONES static void row_grad(const float *z, float lse, float k, float e, const float *w, float *dz,
+NB_SIMD_CLONES static void row_grad(const float *z, float lse, float k, float e, const float *w, float *dz,
                             int64_t n) {
   if (w)
     for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg(z[c] - lse) - e * w[c];
   else
     for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg(z[c] - lse) - e;
 }
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 typedef struct ce_job {
   const loss_cls *g;

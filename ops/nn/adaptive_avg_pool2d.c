@@ -73,9 +73,9 @@ static int adaptive_avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in,
   if (x == NULL || y == NULL || windows(&a) < 0) return nb_last_status();
   if (dt == NB_F32 && os[0] == 1 && os[1] == 1) {
     gap_job g = {H * W, nb_data(x), nb_data(y)};
-    nb_parallel_for(planes, 1 + NN_GRAIN / (H * W + 1), gap_fwd, &g);
+    nb_parallel_for(planes, 1 + NB_PARALLEL_GRAIN / (H * W + 1), gap_fwd, &g);
   } else {
-    nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NN_GRAIN / (H * W + os[0] * os[1]));
+    nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NB_PARALLEL_GRAIN / (H * W + os[0] * os[1]));
   }
   out[0] = y;
   return 0;
@@ -91,9 +91,9 @@ static int adaptive_avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out,
   if (dx == NULL || g == NULL || windows(&a) < 0) return nb_last_status();
   if (dt == NB_F32 && a.OH == 1 && a.OW == 1) {
     gap_job gj = {a.H * a.W, nb_data(g), nb_data(dx)};
-    nb_parallel_for(a.planes, 1 + NN_GRAIN / (a.H * a.W + 1), gap_bwd, &gj);
+    nb_parallel_for(a.planes, 1 + NB_PARALLEL_GRAIN / (a.H * a.W + 1), gap_bwd, &gj);
   } else {
-    nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NN_GRAIN / (a.H * a.W + a.OH * a.OW));
+    nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NB_PARALLEL_GRAIN / (a.H * a.W + a.OH * a.OW));
   }
   grad_in[0] = dx;
   return 0;

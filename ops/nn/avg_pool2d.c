@@ -40,7 +40,7 @@ static int avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
   nb_tensor *y = nb_empty(nb_ndim(in[0]), shape, dt);
   nn_avg_windows a;
   if (x == NULL || y == NULL || windows(&p, attrs[4].i != 0, &a) < 0) return nb_last_status();
-  nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NN_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
+  nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NB_PARALLEL_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
   out[0] = y;
   return 0;
 }
@@ -55,7 +55,7 @@ static int avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   nn_avg_windows a;
   if (dx == NULL || g == NULL || setup(dx, attrs, &p) < 0 || windows(&p, attrs[4].i != 0, &a) < 0)
     return nb_last_status();
-  nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NN_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
+  nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NB_PARALLEL_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
   grad_in[0] = dx;
   return 0;
 }

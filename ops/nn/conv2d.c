@@ -409,7 +409,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     nb_tensor *db = nb_empty(1, &g.M, dt);
     if (db == NULL) return nb_last_status();
     bias_job j = {dt, &g, gp, nb_data(db)};
-    nb_parallel_for(g.M, 1 + NN_GRAIN / (g.N * g.P + 1), bias_sum, &j);
+    nb_parallel_for(g.M, 1 + NB_PARALLEL_GRAIN / (g.N * g.P + 1), bias_sum, &j);
     grad_in[2] = db;
   }
   return 0;

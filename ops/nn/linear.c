@@ -94,7 +94,7 @@ static int linear_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   double beta = 0.0;
   if (b != NULL) {
     fill_job j = {dt, nb_data(y), nb_data(b), nb_strides(b)[0], nout};
-    nb_parallel_for(rows, nout > 0 ? 1 + NN_GRAIN / nout : rows, fill_rows, &j);
+    nb_parallel_for(rows, nout > 0 ? 1 + NB_PARALLEL_GRAIN / nout : rows, fill_rows, &j);
     beta = 1.0;
   }
   const int64_t *ws = nb_strides(w);
@@ -176,7 +176,7 @@ static int linear_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     nb_tensor *gb = nb_empty(1, &nout, dt);
     if (gb == NULL) return nb_last_status();
     colsum_job j = {dt, nb_data(g), nb_data(gb), rows, nout};
-    int64_t grain = rows > 0 ? 64 * (1 + NN_GRAIN / (64 * rows)) : nout;
+    int64_t grain = rows > 0 ? 64 * (1 + NB_PARALLEL_GRAIN / (64 * rows)) : nout;
     nb_parallel_for(nout, grain, colsum, &j);
     grad_in[2] = gb;
   }

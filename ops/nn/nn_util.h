@@ -115,7 +115,4 @@ int nn_pool_sample(nb_sample_sink *s, const char *desc, const int64_t *xs, int n
 extern const nb_input_spec nn_softmax_inputs[1];
 extern const nb_attr_spec nn_softmax_attrs[1];
 
-/* Grain (in elements of work) for nb_parallel_for in memory-bound loops. */
-#define NN_GRAIN 32768
-
 #endif

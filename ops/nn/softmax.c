@@ -15,13 +15,11 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops_simd.h"
-
 #define LANES 16
 
 /* The row kernels may ignore FP exception flags (nothing here reads them): without
  * this GCC will not if-convert ew_expf's range checks and keeps those loops scalar. */
-NB_OPS_FAST_FP_BEGIN
+NB_FAST_FP_BEGIN
 #include "../elementwise/ew_exp.h" /* inside the region, so its helpers inline into the kernels */
 
 /* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2): a
@@ -29,7 +27,7 @@ NB_OPS_FAST_FP_BEGIN
 typedef float sm_v8 __attribute__((vector_size(32)));
 typedef int32_t sm_v8i __attribute__((vector_size(32)));
 
-NB_OPS_CLONES static float row_max(const float *x, int64_t n) {
+NB_SIMD_CLONES static float row_max(const float *x, int64_t n) {
   sm_v8 m0, m1, v;
   float r = -INFINITY;
   for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
@@ -51,7 +49,7 @@ NB_OPS_CLONES static float row_max(const float *x, int64_t n) {
 }
 
 /* Σ e^(x − m), storing each term in y when y is not NULL (softmax). */
-NB_OPS_CLONES static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
+NB_SIMD_CLONES static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -73,7 +71,7 @@ NB_OPS_CLONES static double row_exp_sum(const float *x, float m, float *y, int64
 }
 
 /* Σ a·b (b NULL: Σ a). */
-NB_OPS_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
+NB_SIMD_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -91,7 +89,7 @@ NB_OPS_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
 }
 
 /* One float32 row: forward (x -> y) of softmax or log_softmax. */
-NB_OPS_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
+NB_SIMD_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
   float m = row_max(x, n);
   if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
   if (is_log) {
@@ -104,7 +102,7 @@ NB_OPS_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_l
 }
 
 /* One float32 row: backward from the saved output y and the gradient g. */
-NB_OPS_CLONES static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
+NB_SIMD_CLONES static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
   if (is_log) {
     float s = (float)row_dot(g, NULL, n);
     for (int64_t i = 0; i < n; i++) dx[i] = g[i] - ew_expf_neg(y[i]) * s;
@@ -114,7 +112,7 @@ NB_OPS_CLONES static void row_bwd(const float *y, const float *g, float *dx, int
   }
 }
 
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 typedef struct sm_job {
   int64_t outer, D, inner, nblk;
@@ -228,7 +226,7 @@ int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
   if (y == NULL) return nb_last_status();
   j.x = nb_data(x);
   j.y = nb_data(y);
-  nb_parallel_for(j.outer * j.nblk, 1 + NN_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
+  nb_parallel_for(j.outer * j.nblk, 1 + NB_PARALLEL_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
                   nb_dtype_of(x) == NB_F32 ? fwd_f32 : fwd_f64, &j);
   if (nb_ctx_save(ctx, y) < 0) return nb_last_status();
   out[0] = y;
@@ -248,7 +246,7 @@ int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   j.x = nb_data(y);
   j.g = nb_data(g);
   j.y = nb_data(dx);
-  nb_parallel_for(j.outer * j.nblk, 1 + NN_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
+  nb_parallel_for(j.outer * j.nblk, 1 + NB_PARALLEL_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
                   nb_dtype_of(y) == NB_F32 ? bwd_f32 : bwd_f64, &j);
   grad_in[0] = dx;
   return 0;
