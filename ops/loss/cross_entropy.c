@@ -211,9 +211,9 @@ static int cross_entropy_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_te
   if (z == NULL || t == NULL || lse == NULL || (b->has_weight && w == NULL)) return nb_last_status();
   const nb_attr_value *attrs = nb_ctx_attrs(ctx);
   int red = (int)attrs[0].i;
-  z = loss_contig(z);
-  t = loss_contig(t);
-  w = loss_contig(w);
+  z = ops_contig(z);
+  t = ops_contig(t);
+  w = ops_contig(w);
   if (z == NULL || t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
   loss_cls g = {0};
   int nd = nb_ndim(z);

@@ -50,13 +50,6 @@ nb_tensor *loss_expand(const char *op, nb_tensor *t, int nd, const int64_t *shap
   return c;
 }
 
-int loss_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                    const char *bname) {
-  if (b == NULL || nb_dtype_of(a) == nb_dtype_of(b)) return 0;
-  return nb_set_error(NB_EDTYPE, "%s: %s dtype %s does not match %s dtype %s", op, bname,
-                      nb_dtype_name(nb_dtype_of(b)), aname, nb_dtype_name(nb_dtype_of(a)));
-}
-
 nb_tensor *loss_scalar(double total, double denom, int red, nb_dtype dt) {
   return nb_scalar(red == LOSS_MEAN ? total / denom : total, dt);
 }
@@ -75,7 +68,7 @@ int loss_cls_setup(const char *op, const nb_tensor *input, const nb_tensor *targ
                    const nb_tensor *weight, int64_t ignore_index, loss_cls *g) {
   int nd = nb_ndim(input), td = nb_ndim(target);
   const int64_t *is = nb_shape(input), *ts = nb_shape(target);
-  if (loss_same_dtype(op, input, "input", weight, "weight") < 0) return NB_EDTYPE;
+  if (ops_same_dtype(op, input, "input", weight, "weight") < 0) return NB_EDTYPE;
   if (nd < 1)
     return nb_set_error(NB_ESHAPE, "%s: input must be (C) or (N, C, ...), got %s", op, nb_shape_of(input));
   bool ok = td == (nd == 1 ? 0 : nd - 1);
@@ -114,15 +107,11 @@ void loss_cls_dims(int nd, const int64_t *shape, loss_cls *g) {
   g->npos = g->N * g->S;
 }
 
-nb_tensor *loss_contig(nb_tensor *t) {
-  return t == NULL || nb_is_contiguous(t) ? t : nb_copy_data(t);
-}
-
 int loss_cls_prepare(const char *op, nb_tensor *const *in, int64_t ignore, nb_tensor **x, nb_tensor **t,
                      nb_tensor **w, loss_cls *g) {
-  *x = loss_contig(in[0]);
-  *t = loss_contig(in[1]);
-  *w = loss_contig(in[2]);
+  *x = ops_contig(in[0]);
+  *t = ops_contig(in[1]);
+  *w = ops_contig(in[2]);
   if (*x == NULL || *t == NULL || (in[2] && *w == NULL)) return nb_last_status();
   return loss_cls_setup(op, in[0], *t, *w, ignore, g);
 }
@@ -147,7 +136,7 @@ const nb_attr_spec loss_reduction_attr[1] = {
 static int pw_prepare(const loss_pw_op *op, nb_tensor *const *in, nb_tensor **x, int *nd, int64_t *shape) {
   static const char *names[] = {"input", "target", "weight", "pos_weight"};
   for (int i = 1; i < 2 + op->n_extra; i++)
-    if (loss_same_dtype(op->name, in[0], "input", in[i], names[i]) < 0) return NB_EDTYPE;
+    if (ops_same_dtype(op->name, in[0], "input", in[i], names[i]) < 0) return NB_EDTYPE;
   if (op->broadcast) {
     if (nb_broadcast_shapes(op->name, 2, (const nb_tensor *const[]){in[0], in[1]}, nd, shape) < 0)
       return nb_last_status();

@@ -7,6 +7,8 @@
 
 #include <nabla/sdk.h>
 
+#include "../common/ops_util.h" /* ops_contig, ops_same_dtype */
+
 extern const nb_op_desc loss_mse_loss_desc;
 extern const nb_op_desc loss_l1_loss_desc;
 extern const nb_op_desc loss_cross_entropy_desc;
@@ -31,10 +33,6 @@ double loss_blocks(int64_t n, loss_block_fn fn, void *user);
 /* t when it is contiguous with exactly `shape`, else a contiguous scoped copy of t
  * broadcast to shape (NULL with an error naming op when it does not broadcast). */
 nb_tensor *loss_expand(const char *op, nb_tensor *t, int nd, const int64_t *shape);
-
-/* Error unless b (when given) has a's dtype. */
-int loss_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                    const char *bname);
 
 /* The loss output for reduction red: a 0-d tensor holding `total` (divided by `denom`
  * for mean), in dtype dt. */
@@ -134,7 +132,5 @@ typedef struct loss_cls_blob {
 } loss_cls_blob;
 /* The saved blob (NULL with an error naming op when missing). */
 const loss_cls_blob *loss_cls_blob_get(const char *op, nb_ctx *ctx);
-/* t contiguous (a scoped copy when it is not); NULL passes through. */
-nb_tensor *loss_contig(nb_tensor *t);
 
 #endif

@@ -80,8 +80,8 @@ static int nll_loss_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor 
   if (b == NULL) return nb_last_status();
   nb_tensor *t = nb_ctx_saved(ctx, 0), *w = b->has_weight ? nb_ctx_saved(ctx, 1) : NULL;
   if (t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
-  t = loss_contig(t);
-  w = loss_contig(w);
+  t = ops_contig(t);
+  w = ops_contig(w);
   if (t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
   const nb_attr_value *attrs = nb_ctx_attrs(ctx);
   int nd;

@@ -65,7 +65,7 @@ static int adaptive_avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in,
     return nb_set_error(NB_EINVAL, "adaptive_avg_pool2d: output_size [%lld,%lld] overflows for input %s",
                         (long long)os[0], (long long)os[1], nb_shape_of(in[0]));
   nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   int64_t shape[4];
   nn_pool_out_shape(in[0], os[0], os[1], shape);
   nb_tensor *y = nb_empty(nb_ndim(in[0]), shape, dt);
@@ -85,7 +85,7 @@ static int adaptive_avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out,
   int nd, ond;
   const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd), *ys = nb_ctx_output_shape(ctx, 0, &ond);
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  nb_tensor *dx = nb_empty(nd, xs, dt), *g = nn_contig(grad_out[0]);
+  nb_tensor *dx = nb_empty(nd, xs, dt), *g = ops_contig(grad_out[0]);
   nn_avg_windows a = {.planes = nd == 4 ? xs[0] * xs[1] : xs[0], .H = xs[nd - 2], .W = xs[nd - 1],
                       .OH = ys[ond - 2], .OW = ys[ond - 1]};
   if (dx == NULL || g == NULL || windows(&a) < 0) return nb_last_status();

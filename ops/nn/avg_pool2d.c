@@ -34,7 +34,7 @@ static int avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
   nn_pool p;
   if (setup(in[0], attrs, &p) < 0) return nb_last_status();
   nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   int64_t shape[4];
   nn_pool_out_shape(in[0], p.OH, p.OW, shape);
   nb_tensor *y = nb_empty(nb_ndim(in[0]), shape, dt);
@@ -50,7 +50,7 @@ static int avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   const nb_attr_value *attrs = nb_ctx_attrs(ctx);
-  nb_tensor *dx = nb_empty(nd, xs, dt), *g = nn_contig(grad_out[0]);
+  nb_tensor *dx = nb_empty(nd, xs, dt), *g = ops_contig(grad_out[0]);
   nn_pool p;
   nn_avg_windows a;
   if (dx == NULL || g == NULL || setup(dx, attrs, &p) < 0 || windows(&p, attrs[4].i != 0, &a) < 0)

@@ -376,7 +376,7 @@ static void bwd_f32(int64_t c0, int64_t c1, void *u) {
 
 static int check_vec(nb_tensor *x, nb_tensor *v, const char *name, int64_t C) {
   if (v == NULL) return 0;
-  if (nn_check_same_dtype("batch_norm", x, "input", v, name) < 0) return NB_EDTYPE;
+  if (ops_same_dtype("batch_norm", x, "input", v, name) < 0) return NB_EDTYPE;
   if (nb_ndim(v) != 1 || nb_shape(v)[0] != C)
     return nb_set_error(NB_ESHAPE, "batch_norm: %s must have shape [%lld] for input %s, got %s", name,
                         (long long)C, nb_shape_of(x), nb_shape_of(v));
@@ -404,7 +404,7 @@ static int batch_norm_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
   if (!training && (rm == NULL || rv == NULL))
     return nb_set_error(NB_EINVAL, "batch_norm: running_mean and running_var must be given in evaluation mode");
   nb_dtype dt = nb_dtype_of(x0);
-  nb_tensor *x = nn_contig(x0);
+  nb_tensor *x = ops_contig(x0);
   nb_tensor *y = nb_empty(nd, sh, dt);
   nb_tensor *mean = nb_empty(1, &C, NB_F64), *invstd = nb_empty(1, &C, NB_F64);
   if (x == NULL || y == NULL || mean == NULL || invstd == NULL) return nb_last_status();
@@ -449,8 +449,8 @@ static int batch_norm_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   if (has_w != NULL && bsz == 1 && *has_w && (w = nb_ctx_saved(ctx, 3)) == NULL)
     return nb_last_status();
   nb_dtype dt = nb_dtype_of(x);
-  x = nn_contig(x);
-  nb_tensor *g = nn_contig(grad_out[0]);
+  x = ops_contig(x);
+  nb_tensor *g = ops_contig(grad_out[0]);
   if (x == NULL || g == NULL) return nb_last_status();
   int nd = nb_ndim(x);
   const int64_t *sh = nb_shape(x);

@@ -83,7 +83,7 @@ static int dropout_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_valu
   double p = attrs[0].f;
   bool training = attrs[1].i != 0;
   dropout_blob blob = {0, p, training && p > 0};
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   if (x == NULL) return nb_last_status();
   nb_tensor *y;
   if (!blob.active) {
@@ -110,7 +110,7 @@ static int dropout_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor *
     grad_in[0] = grad_out[0];
     return 0;
   }
-  nb_tensor *g = nn_contig(grad_out[0]);
+  nb_tensor *g = ops_contig(grad_out[0]);
   nb_tensor *dx = g ? nb_empty(nb_ndim(g), nb_shape(g), nb_dtype_of(g)) : NULL;
   if (dx == NULL) return nb_last_status();
   run(nb_dtype_of(g), b->seed, b->p, g, dx);

@@ -180,7 +180,7 @@ static int max_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
   nn_pool p;
   if (setup(in[0], attrs, &p) < 0) return nb_last_status();
   nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   int64_t shape[4];
   nn_pool_out_shape(in[0], p.OH, p.OW, shape);
   int nd = nb_ndim(in[0]);
@@ -202,7 +202,7 @@ static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   int nd;
   const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  nb_tensor *g = nn_contig(grad_out[0]), *dx = nb_empty(nd, xs, dt);
+  nb_tensor *g = ops_contig(grad_out[0]), *dx = nb_empty(nd, xs, dt);
   if (g == NULL || dx == NULL) return nb_last_status();
   nn_pool p = {.planes = nd == 4 ? xs[0] * xs[1] : xs[0], .H = xs[nd - 2], .W = xs[nd - 1],
                .OH = nb_shape(idx)[nd - 2], .OW = nb_shape(idx)[nd - 1]};

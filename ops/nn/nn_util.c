@@ -3,18 +3,6 @@
 
 #include <string.h>
 
-nb_tensor *nn_contig(nb_tensor *t) {
-  if (t == NULL || nb_is_contiguous(t)) return t;
-  return nb_copy_data(t);
-}
-
-int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                        const char *bname) {
-  if (b == NULL || nb_dtype_of(a) == nb_dtype_of(b)) return 0;
-  return nb_set_error(NB_EDTYPE, "%s: %s dtype %s does not match %s dtype %s", op, bname,
-                      nb_dtype_name(nb_dtype_of(b)), aname, nb_dtype_name(nb_dtype_of(a)));
-}
-
 int nn_pair(const char *op, const char *name, const nb_ints *v, int64_t def, int64_t out[2]) {
   if (v->n == 0) {
     out[0] = out[1] = def;

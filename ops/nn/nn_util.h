@@ -9,6 +9,8 @@
 #include <nabla/sdk.h>
 #include <stdint.h>
 
+#include "../common/ops_util.h" /* ops_contig, ops_same_dtype */
+
 /* Operator descriptors, one per file, registered by plugin.c. */
 extern const nb_op_desc nn_matmul_desc;
 extern const nb_op_desc nn_linear_desc;
@@ -27,14 +29,6 @@ int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
                        nb_tensor **out, bool log);
 int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool log);
 int nn_softmax_samples(nb_sample_sink *s);
-
-/* t itself when contiguous, else a contiguous scoped copy (NULL on error). */
-nb_tensor *nn_contig(nb_tensor *t);
-
-/* Error unless b (when not NULL) has a's dtype: "op: <bname> dtype float64 does not
- * match <aname> dtype float32". Returns 0 or NB_EDTYPE. */
-int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                        const char *bname);
 
 /* Largest magnitude nn_pair accepts for a size/stride/padding-like attribute: keeps the
  * output-size arithmetic of the conv and pooling ops far from int64 overflow. */

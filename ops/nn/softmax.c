@@ -221,7 +221,7 @@ int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
   const char *op = log ? "log_softmax" : "softmax";
   sm_job j = {.log = log};
   if (split(op, nb_ndim(in[0]), nb_shape(in[0]), attrs[0].i, &j) < 0) return nb_last_status();
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   nb_tensor *y = x ? nb_empty(nb_ndim(x), nb_shape(x), nb_dtype_of(x)) : NULL;
   if (y == NULL) return nb_last_status();
   j.x = nb_data(x);
@@ -239,8 +239,8 @@ int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   sm_job j = {.log = log};
   if (split(log ? "log_softmax" : "softmax", nb_ndim(y), nb_shape(y), nb_ctx_attrs(ctx)[0].i, &j) < 0)
     return nb_last_status();
-  y = nn_contig(y);
-  nb_tensor *g = nn_contig(grad_out[0]);
+  y = ops_contig(y);
+  nb_tensor *g = ops_contig(grad_out[0]);
   nb_tensor *dx = (y && g) ? nb_empty(nb_ndim(y), nb_shape(y), nb_dtype_of(y)) : NULL;
   if (dx == NULL) return nb_last_status();
   j.x = nb_data(y);
