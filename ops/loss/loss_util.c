@@ -149,17 +149,24 @@ int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_o
   return 0;
 }
 
-int loss_pair_samples(nb_sample_sink *s) {
+int loss_reduction_samples(nb_sample_sink *s, int nin, double xlo, double xhi, bool signed_target) {
   nb_generator *gen = nb_sample_generator(s);
   int rc = 0;
   static const char *reds[] = {"none", "mean", "sum"};
   for (int r = 0; r < 3; r++) {
-    nb_tensor *in[2] = {nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen),
-                        nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen)};
+    nb_tensor *in[4] = {nb_rand_range(2, (int64_t[]){3, 4}, xlo, xhi, NB_F64, gen),
+                        nb_rand_range(2, (int64_t[]){3, 4}, signed_target ? -1 : 0, 1, NB_F64, gen),
+                        NULL, NULL};
     char desc[64];
     snprintf(desc, sizeof desc, "reduction %s", reds[r]);
-    rc |= nb_sample_add(s, desc, 2, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
+    rc |= nb_sample_add(s, desc, nin, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
   }
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+int loss_pair_samples(nb_sample_sink *s) {
+  nb_generator *gen = nb_sample_generator(s);
+  int rc = loss_reduction_samples(s, 2, -1, 1, true);
   nb_tensor *b[2] = {nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen),
                      nb_rand_range(2, (int64_t[]){3, 1}, -1, 1, NB_F64, gen)};
   rc |= nb_sample_add(s, "broadcast target, mean", 2, b, 0, NULL, NB_SAMPLE_BROADCAST);

@@ -102,6 +102,10 @@ extern const nb_input_spec loss_pair_inputs[2];
 extern const nb_output_spec loss_pair_outputs[1];
 /* Samples of l1/mse: reduction none/mean/sum on (3, 4) pairs and a broadcast (3, 1) target. */
 int loss_pair_samples(nb_sample_sink *s);
+/* Samples "reduction none", "mean" and "sum" of an elementwise loss with nin inputs: a
+ * (3, 4) input in [xlo, xhi) and target in [0, 1) or [-1, 1) (signed_target), the
+ * optional inputs absent. Returns 0 or NB_EINVAL. */
+int loss_reduction_samples(nb_sample_sink *s, int nin, double xlo, double xhi, bool signed_target);
 /* The attribute list {reduction} of the elementwise losses. */
 extern const nb_attr_spec loss_reduction_attr[1];
 
