@@ -47,8 +47,12 @@ int64_t nn_pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t 
  * number of planes (N·C) and the plane size. Returns 0 or NB_ESHAPE naming op and shape. */
 int nn_pool_input(const char *op, const nb_tensor *x, int64_t *planes, int64_t *h, int64_t *w);
 
-/* Shape of a pooling output: x's leading dims with (oh, ow) as the last two. */
-void nn_pool_out_shape(const nb_tensor *x, int64_t oh, int64_t ow, int64_t *shape);
+/* Forward of a pooling op: *x = input, contiguous, and *y = a new output of its dtype and
+ * leading dims with (oh, ow) as the last two. Returns 0 or a status. */
+int nn_pool_alloc(nb_tensor *input, int64_t oh, int64_t ow, nb_tensor **x, nb_tensor **y);
+/* Backward of a pooling op: *g = grad_out, contiguous, and *dx = a new gradient of the
+ * input's shape and dtype. Returns 0 or a status. */
+int nn_pool_grad_alloc(nb_ctx *ctx, nb_tensor *grad_out, nb_tensor **g, nb_tensor **dx);
 
 /* Window geometry of max_pool2d / avg_pool2d. */
 typedef struct nn_pool {
