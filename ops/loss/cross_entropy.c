@@ -10,71 +10,26 @@
  *   ∂/∂z_c = (1 − ε)·w_t·(s_c − [c = t]) + (ε/C)·(s_c·Σw − w_c)
  * i.e. (softmax − onehot)/N for the plain mean.
  * Float32 logits with classes contiguous (S = 1, the (N, C) case) take vectorisable row
- * kernels: e^x in float (ew_expf_neg, ew_expf specialised to x <= 0), sums in 16 fixed float
- * lanes added in double, compiled also for AVX2 (ifunc, no FMA: same bits either way).
+ * kernels (ops/common/row_kernels.h, shared with softmax): e^x in float (ew_expf_neg,
+ * ew_expf specialised to x <= 0), sums in 16 fixed float lanes added in double, compiled
+ * also for AVX2 (ifunc, no FMA: same bits either way).
  */
 #include "loss_util.h"
 
 #include <math.h>
-#include <string.h>
 
-#define LANES 16
+#include "../common/row_kernels.h" /* row_max, row_exp_sum, row_dot (shared with softmax) */
+
+/* logsumexp of a float row, with softmax's max shift. */
+static double row_lse(const float *z, int64_t n) {
+  float mx = row_max(z, n);
+  if (isinf(mx) && mx < 0) mx = 0; /* all -inf: avoid inf - inf */
+  return (double)mx + log(row_exp_sum(z, mx, NULL, n));
+}
 
 /* The row kernels ignore FP exception flags (nothing reads them): without this GCC
  * will not if-convert ew_expf's range checks and keeps those loops scalar. */
 NB_FAST_FP_BEGIN
-#include "../elementwise/ew_exp.h" /* inside the region, so its helpers inline into the kernels */
-
-/* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2). */
-typedef float ce_v8 __attribute__((vector_size(32)));
-typedef int32_t ce_v8i __attribute__((vector_size(32)));
-
-/* logsumexp of a float row, the max shift as softmax's. */
-NB_SIMD_CLONES static double row_lse(const float *z, int64_t n) {
-  ce_v8 m0, m1, v;
-  float mx = -INFINITY, s[LANES] = {0};
-  for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
-  int64_t i = 0;
-  for (; i + LANES <= n; i += LANES) { /* compare-and-select max, 16 lanes */
-    memcpy(&v, z + i, sizeof v);
-    ce_v8i k = v > m0;
-    m0 = (ce_v8)(((ce_v8i)v & k) | ((ce_v8i)m0 & ~k));
-    memcpy(&v, z + i + 8, sizeof v);
-    k = v > m1;
-    m1 = (ce_v8)(((ce_v8i)v & k) | ((ce_v8i)m1 & ~k));
-  }
-  for (int64_t k = i; k < n; k++) mx = z[k] > mx ? z[k] : mx;
-  for (int l = 0; l < 8; l++) {
-    mx = m0[l] > mx ? m0[l] : mx;
-    mx = m1[l] > mx ? m1[l] : mx;
-  }
-  if (isinf(mx) && mx < 0) mx = 0; /* all -inf: avoid inf - inf */
-  double r = 0;
-  for (i = 0; i + LANES <= n; i += LANES)
-    for (int l = 0; l < LANES; l++) s[l] += ew_expf_neg(z[i + l] - mx);
-  for (; i < n; i++) r += ew_expf_neg(z[i] - mx);
-  for (int l = 0; l < LANES; l++) r += s[l];
-  return (double)mx + log(r);
-}
-
-/* Σ w_c·z_c (w NULL: Σ z_c). */
-NB_SIMD_CLONES static double row_wsum(const float *z, const float *w, int64_t n) {
-  float s[LANES] = {0};
-  double r = 0;
-  int64_t i = 0;
-  if (w) {
-    for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) s[l] += w[i + l] * z[i + l];
-    for (; i < n; i++) r += w[i] * z[i];
-  } else {
-    for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) s[l] += z[i + l];
-    for (; i < n; i++) r += z[i];
-  }
-  for (int l = 0; l < LANES; l++) r += s[l];
-  return r;
-}
-
 /* dz_c = k·e^(z_c − lse) − e·w_c (w NULL: − e) over a float row. */
 NB_SIMD_CLONES static void row_grad(const float *z, float lse, float k, float e, const float *w, float *dz,
                             int64_t n) {
@@ -105,7 +60,7 @@ NB_FAST_FP_END
     if (j->eps > 0) {                                                                        \
       double wz = 0;                                                                         \
       if (ROWS && g->S == 1)                                                                 \
-        wz = row_wsum((const float *)x, (const float *)w, g->C);                             \
+        wz = row_dot((const float *)x, (const float *)w, g->C);                              \
       else                                                                                   \
         for (int64_t c = 0; c < g->C; c++) wz += (w ? (double)w[c] : 1.0) * x[c * g->S];     \
       l += j->eps / (double)g->C * (j->wall * lse - wz);                                     \
