@@ -180,6 +180,14 @@ int ew_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, ew_kee
   return 0;
 }
 
+int ew_inplace_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, nb_tensor **out) {
+  if (ew_apply(2, (nb_tensor *const[]){in[0], in[0]}, fns[nb_dtype_of(in[0])], NULL) < 0)
+    return nb_last_status();
+  out[0] = in[0];
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[0]) < 0) return nb_last_status();
+  return 0;
+}
+
 int ew_saved_backward(nb_ctx *ctx, nb_tensor *const *grad_out, const ew_fns grad_fns,
                       nb_tensor **grad_in) {
   nb_tensor *s = nb_ctx_saved(ctx, 0);

@@ -165,6 +165,9 @@ nb_tensor *ew_zeros_like_input(nb_ctx *ctx, int i, nb_tensor *g);
 typedef enum ew_keep { EW_KEEP_INPUT, EW_KEEP_OUTPUT } ew_keep;
 int ew_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, ew_keep keep,
                      nb_tensor **out);
+/* Forward of an in-place unary op whose backward needs the result (exp_, relu_):
+ * self = fns(self), saving self after the update when it needs a gradient. */
+int ew_inplace_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, nb_tensor **out);
 /* Backward of such an op (and of exp_/relu_): grad_in[0] = grad_fns(g, saved tensor 0). */
 int ew_saved_backward(nb_ctx *ctx, nb_tensor *const *grad_out, const ew_fns grad_fns,
                       nb_tensor **grad_in);
@@ -204,6 +207,9 @@ extern const nb_op_desc ew_op_add_, ew_op_sub_, ew_op_mul_, ew_op_div_, ew_op_ex
 /* Kernels shared between an op and its in-place form or other backwards. */
 extern const ew_fns ew_add_fns, ew_sub_fns, ew_mul_fns, ew_div_fns, ew_neg_fns, ew_exp_fns,
     ew_relu_fns, ew_fill_fns;
+/* Backwards shared between an op and its in-place form: add/add_ (g, g), sub/sub_ (g, -g). */
+int ew_add_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+int ew_sub_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 /* relu's backward on (g, y): g where y > 0, else 0 (exp's is ew_mul_fns on (g, y)). */
 extern const ew_fns ew_relu_grad_fns;
 
