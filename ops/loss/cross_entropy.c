@@ -85,15 +85,7 @@ CE_KERNELS(float, f32, 1)
 CE_KERNELS(double, f64, 0)
 
 static const loss_cls_op op = {"cross_entropy", true, fwd_f32, fwd_f64, bwd_f32, bwd_f64};
-
-static int cross_entropy_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
-                                 nb_tensor **out) {
-  return loss_cls_forward(&op, ctx, in, attrs, out);
-}
-
-static int cross_entropy_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  return loss_cls_backward(&op, ctx, grad_out, grad_in);
-}
+LOSS_CLS_ENTRIES(cross_entropy, op)
 
 static int cross_entropy_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);

@@ -147,6 +147,15 @@ int loss_cls_forward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *in,
                      const nb_attr_value *attrs, nb_tensor **out);
 int loss_cls_backward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *grad_out,
                       nb_tensor **grad_in);
+/* Static forward/backward functions PREFIX_forward, PREFIX_backward running loss_cls_op OP. */
+#define LOSS_CLS_ENTRIES(PREFIX, OP)                                                         \
+  static int PREFIX##_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, \
+                              nb_tensor **out) {                                             \
+    return loss_cls_forward(&OP, ctx, in, attrs, out);                                       \
+  }                                                                                          \
+  static int PREFIX##_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) { \
+    return loss_cls_backward(&OP, ctx, grad_out, grad_in);                                   \
+  }
 /* Forward kernel fwd_SUF of a class loss in dtype T: per position p with target t that is
  * not ignore_index, the statements after SUF set double l (0 before) from t, w (weight or
  * NULL) and x (the position's class-0 input element; classes g->S apart). An ignored

@@ -15,15 +15,7 @@ NLL_KERNELS(float, f32)
 NLL_KERNELS(double, f64)
 
 static const loss_cls_op op = {"nll_loss", false, fwd_f32, fwd_f64, bwd_f32, bwd_f64};
-
-static int nll_loss_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
-                            nb_tensor **out) {
-  return loss_cls_forward(&op, ctx, in, attrs, out);
-}
-
-static int nll_loss_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  return loss_cls_backward(&op, ctx, grad_out, grad_in);
-}
+LOSS_CLS_ENTRIES(nll_loss, op)
 
 static int nll_loss_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);
