@@ -4,8 +4,8 @@
  * Written for the vectoriser: sums in 16 fixed float lanes added in double at the end,
  * the maximum as a compare-and-select in GCC vectors, e^x as ew_expf_neg (ew_exp.h), all
  * inside a no-trapping-math region and compiled also for AVX2 (no FMA, so the same bits
- * either way). Static functions: include this header in the one .c file of a plugin that
- * uses them. Not installed.
+ * either way). Static functions (clang will not combine target_clones with `unused`):
+ * include this header only in a .c file that calls all three. Not installed.
  */
 #ifndef NABLA_OPS_COMMON_ROW_KERNELS_H
 #define NABLA_OPS_COMMON_ROW_KERNELS_H
@@ -26,7 +26,7 @@ typedef int32_t row_v8i __attribute__((vector_size(32)));
 
 /* max of a row (-inf when empty). A nan is skipped here, but it makes the row's
  * exponential sum, so the whole result, nan. */
-__attribute__((unused)) NB_SIMD_CLONES static float row_max(const float *x, int64_t n) {
+NB_SIMD_CLONES static float row_max(const float *x, int64_t n) {
   row_v8 m0, m1, v;
   float r = -INFINITY;
   for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
@@ -49,8 +49,7 @@ __attribute__((unused)) NB_SIMD_CLONES static float row_max(const float *x, int6
 
 /* Σ e^(x − m) for a shift m >= the row's values, storing each term in y when y is not
  * NULL (softmax). */
-__attribute__((unused)) NB_SIMD_CLONES static double row_exp_sum(const float *x, float m, float *y,
-                                                                 int64_t n) {
+NB_SIMD_CLONES static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
   float s[ROW_LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -72,7 +71,7 @@ __attribute__((unused)) NB_SIMD_CLONES static double row_exp_sum(const float *x,
 }
 
 /* Σ a·b (b NULL: Σ a). */
-__attribute__((unused)) NB_SIMD_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
+NB_SIMD_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
   float s[ROW_LANES] = {0};
   double r = 0;
   int64_t i = 0;
