@@ -14,7 +14,7 @@ static int add_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
   return out[0] ? 0 : nb_last_status();
 }
 
-static int add_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+int ew_add_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
   if (nb_ctx_needs_input_grad(ctx, 1)) grad_in[1] = grad_out[0];
   return 0;
@@ -43,7 +43,7 @@ const nb_op_desc ew_op_add = {
     .n_outputs = 1,
     .outputs = add_outputs,
     .forward = add_forward,
-    .backward = add_backward,
+    .backward = ew_add_backward,
     .samples = add_samples,
     .saves = "nothing (the gradient passes through to both inputs)",
 };

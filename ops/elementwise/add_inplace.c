@@ -12,12 +12,6 @@ static int add__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
   return 0;
 }
 
-static int add__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
-  if (nb_ctx_needs_input_grad(ctx, 1)) grad_in[1] = grad_out[0];
-  return 0;
-}
-
 static int add__samples(nb_sample_sink *sink) {
   ew_range r = {-2, 2, 0};
   return ew_inplace_samples(sink, r, r);
@@ -42,7 +36,7 @@ const nb_op_desc ew_op_add_ = {
     .n_outputs = 1,
     .outputs = add__outputs,
     .forward = add__forward,
-    .backward = add__backward,
+    .backward = ew_add_backward, /* shared with add */
     .samples = add__samples,
     .saves = "nothing",
 };

@@ -7,11 +7,7 @@
 
 static int exp__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                         nb_tensor **out) {
-  if (ew_apply(2, (nb_tensor *const[]){in[0], in[0]}, ew_exp_fns[nb_dtype_of(in[0])], NULL) < 0)
-    return nb_last_status();
-  out[0] = in[0];
-  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[0]) < 0) return nb_last_status();
-  return 0;
+  return ew_inplace_unary_forward(ctx, in, ew_exp_fns, out);
 }
 
 static int exp__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {

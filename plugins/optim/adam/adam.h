@@ -4,7 +4,7 @@
 
 #include <nabla/sdk.h>
 
-#include "../optim_util.h" /* NB_OPTIM_GRAIN, NB_OPTIM_CLONES, shared checks */
+#include "../optim_util.h" /* shared param/grad check and zero state */
 
 /* Hyperparameter order of both "adam" and "adamw" (betas are two floats). */
 enum { ADAM_LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, ADAM_WD, ADAM_AMSGRAD, ADAM_MAXIMIZE,
