@@ -31,7 +31,7 @@ static const nb_input_spec add_inputs[] = {
 };
 static const nb_output_spec add_outputs[] = {{"out", 0, "input + other, of the broadcast shape"}};
 
-const nb_op_desc ew_op_add = {
+const nb_op_desc op_add = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "add",
     .doc = "Elementwise sum input + other with NumPy broadcasting. Both operands must have "

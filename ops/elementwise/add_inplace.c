@@ -23,7 +23,7 @@ static const nb_input_spec add__inputs[] = {
 };
 static const nb_output_spec add__outputs[] = {{"self", 0, "self, after self += other"}};
 
-const nb_op_desc ew_op_add_ = {
+const nb_op_desc op_add_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "add_",
     .doc = "In-place addition self += other; other is broadcast to self's shape and must "

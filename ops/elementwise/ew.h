@@ -197,12 +197,12 @@ int ew_compare_samples(nb_sample_sink *sink);
 
 /* ---- the ops (one file each) ------------------------------------------------------------ */
 
-extern const nb_op_desc ew_op_add, ew_op_sub, ew_op_mul, ew_op_div, ew_op_pow;
-extern const nb_op_desc ew_op_eq, ew_op_gt, ew_op_lt;
-extern const nb_op_desc ew_op_neg, ew_op_exp, ew_op_log, ew_op_sqrt, ew_op_abs, ew_op_relu,
-    ew_op_sigmoid, ew_op_tanh, ew_op_clamp;
-extern const nb_op_desc ew_op_add_, ew_op_sub_, ew_op_mul_, ew_op_div_, ew_op_exp_, ew_op_relu_,
-    ew_op_zero_, ew_op_fill_;
+extern const nb_op_desc op_add, op_sub, op_mul, op_div, op_pow;
+extern const nb_op_desc op_eq, op_gt, op_lt;
+extern const nb_op_desc op_neg, op_exp, op_log, op_sqrt, op_abs, op_relu,
+    op_sigmoid, op_tanh, op_clamp;
+extern const nb_op_desc op_add_, op_sub_, op_mul_, op_div_, op_exp_, op_relu_,
+    op_zero_, op_fill_;
 
 /* Kernels shared between an op and its in-place form or other backwards. */
 extern const ew_fns ew_add_fns, ew_sub_fns, ew_mul_fns, ew_div_fns, ew_neg_fns, ew_exp_fns,

@@ -22,7 +22,7 @@ static int exp__samples(nb_sample_sink *sink) {
 static const nb_input_spec exp__inputs[] = {{"self", NB_DT_FLOAT, 0, "tensor updated in place"}};
 static const nb_output_spec exp__outputs[] = {{"self", 0, "self, after the update"}};
 
-const nb_op_desc ew_op_exp_ = {
+const nb_op_desc op_exp_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "exp_",
     .doc = "In-place exponential self = e^self. Bumps self's version; an error on a leaf that "

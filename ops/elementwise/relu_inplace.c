@@ -22,7 +22,7 @@ static int relu__samples(nb_sample_sink *sink) {
 static const nb_input_spec relu__inputs[] = {{"self", NB_DT_FLOAT, 0, "tensor updated in place"}};
 static const nb_output_spec relu__outputs[] = {{"self", 0, "self, after the update"}};
 
-const nb_op_desc ew_op_relu_ = {
+const nb_op_desc op_relu_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "relu_",
     .doc = "In-place relu self = max(self, 0). Bumps self's version; an error on a leaf that "

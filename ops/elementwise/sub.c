@@ -31,7 +31,7 @@ static const nb_input_spec sub_inputs[] = {
 };
 static const nb_output_spec sub_outputs[] = {{"out", 0, "input - other, of the broadcast shape"}};
 
-const nb_op_desc ew_op_sub = {
+const nb_op_desc op_sub = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sub",
     .doc = "Elementwise difference input - other with NumPy broadcasting. Both operands must "

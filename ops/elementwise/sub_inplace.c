@@ -23,7 +23,7 @@ static const nb_input_spec sub__inputs[] = {
 };
 static const nb_output_spec sub__outputs[] = {{"self", 0, "self, after self -= other"}};
 
-const nb_op_desc ew_op_sub_ = {
+const nb_op_desc op_sub_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sub_",
     .doc = "In-place subtraction self -= other; other is broadcast to self's shape and must "

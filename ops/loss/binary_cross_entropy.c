@@ -74,7 +74,7 @@ static const nb_input_spec inputs[] = {
     {"weight", NB_DT_FLOAT, NB_IN_OPTIONAL | NB_IN_NONDIFF, "rescales each element; broadcasts to input"},
 };
 static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the input's shape for none"}};
-const nb_op_desc loss_binary_cross_entropy_desc = {
+const nb_op_desc op_binary_cross_entropy = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "binary_cross_entropy",
     .doc = "Binary cross-entropy of probabilities, as PyTorch's F.binary_cross_entropy: "

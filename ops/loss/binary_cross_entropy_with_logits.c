@@ -158,7 +158,7 @@ static const nb_input_spec inputs[] = {
      "weight of positive examples (e.g. per class, last dim); broadcasts to input"},
 };
 static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the input's shape for none"}};
-const nb_op_desc loss_bce_with_logits_desc = {
+const nb_op_desc op_binary_cross_entropy_with_logits = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = OP,
     .doc = "Sigmoid + binary cross-entropy fused in the numerically stable form "

@@ -122,7 +122,7 @@ static const nb_attr_spec attrs[] = {
      "mix the one-hot target with the uniform distribution by this amount"},
 };
 
-const nb_op_desc loss_cross_entropy_desc = {
+const nb_op_desc op_cross_entropy = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "cross_entropy",
     .doc = "Cross-entropy of logits against int64 class targets (fused log_softmax + "

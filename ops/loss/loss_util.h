@@ -9,12 +9,12 @@
 
 #include "../common/ops_util.h" /* ops_contig, ops_same_dtype */
 
-extern const nb_op_desc loss_mse_loss_desc;
-extern const nb_op_desc loss_l1_loss_desc;
-extern const nb_op_desc loss_cross_entropy_desc;
-extern const nb_op_desc loss_nll_loss_desc;
-extern const nb_op_desc loss_binary_cross_entropy_desc;
-extern const nb_op_desc loss_bce_with_logits_desc;
+extern const nb_op_desc op_mse_loss;
+extern const nb_op_desc op_l1_loss;
+extern const nb_op_desc op_cross_entropy;
+extern const nb_op_desc op_nll_loss;
+extern const nb_op_desc op_binary_cross_entropy;
+extern const nb_op_desc op_binary_cross_entropy_with_logits;
 
 /* Index of the "reduction" attribute's choice ("none,mean,sum"). */
 enum { LOSS_NONE = 0, LOSS_MEAN = 1, LOSS_SUM = 2 };

@@ -44,7 +44,7 @@ static const nb_attr_spec attrs[] = {
     {"ignore_index", NB_ATTR_INT, 0, {.i = -100}, 0, 0, NULL, "target value that contributes nothing"},
 };
 
-const nb_op_desc loss_nll_loss_desc = {
+const nb_op_desc op_nll_loss = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "nll_loss",
     .doc = "Negative log-likelihood of log-probabilities at int64 class targets, as "

@@ -117,7 +117,7 @@ static const nb_attr_spec attrs[] = {
      "output height and width (1 value: square)"},
 };
 
-const nb_op_desc nn_adaptive_avg_pool2d_desc = {
+const nb_op_desc op_adaptive_avg_pool2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "adaptive_avg_pool2d",
     .doc = "Adaptive 2-D average pooling as PyTorch's F.adaptive_avg_pool2d: output cell o "

@@ -84,7 +84,7 @@ static const nb_attr_spec attrs[] = {
      "divide by the window size including padded cells (else by the cells inside the input)"},
 };
 
-const nb_op_desc nn_avg_pool2d_desc = {
+const nb_op_desc op_avg_pool2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "avg_pool2d",
     .doc = "2-D average pooling as PyTorch's F.avg_pool2d (no divisor_override). Output size "

@@ -517,7 +517,7 @@ static const nb_attr_spec attrs[] = {
      "added to the variance before the square root"},
 };
 
-const nb_op_desc nn_batch_norm_desc = {
+const nb_op_desc op_batch_norm = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "batch_norm",
     .doc = "Batch normalisation over the channel dim of (N, C, ...) input, as PyTorch's "

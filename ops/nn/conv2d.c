@@ -463,7 +463,7 @@ static const nb_attr_spec attrs[] = {
      "channel groups: in and out channels are split into this many independent convolutions"},
 };
 
-const nb_op_desc nn_conv2d_desc = {
+const nb_op_desc op_conv2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "conv2d",
     .doc = "2-D convolution (cross-correlation) over NCHW input, as PyTorch's F.conv2d. "

@@ -141,7 +141,7 @@ static const nb_attr_spec attrs[] = {
     {"training", NB_ATTR_BOOL, 0, {.i = 1}, 0, 0, NULL, "false: identity (a copy)"},
 };
 
-const nb_op_desc nn_dropout_desc = {
+const nb_op_desc op_dropout = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "dropout",
     .doc = "Dropout as PyTorch's F.dropout: in training zero each element with probability p "

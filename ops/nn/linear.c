@@ -210,7 +210,7 @@ static const nb_input_spec inputs[] = {
 };
 static const nb_output_spec outputs[] = {{"out", 0, "(..., out_features)"}};
 
-const nb_op_desc nn_linear_desc = {
+const nb_op_desc op_linear = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "linear",
     .doc = "Affine map y = x·Wᵀ + b applied over the last dim of x (PyTorch's F.linear). "

@@ -209,7 +209,7 @@ static const nb_output_spec outputs[] = {
     {"out", 0, "product; 1-D operands lose their dim as in torch.matmul, batch dims broadcast"},
 };
 
-const nb_op_desc nn_matmul_desc = {
+const nb_op_desc op_matmul = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "matmul",
     .doc = "Matrix product with torch.matmul semantics: dot product of two 1-D tensors, "

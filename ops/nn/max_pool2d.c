@@ -237,7 +237,7 @@ static const nb_attr_spec attrs[] = {
      "round the output size up (a last window must start inside the input or left padding)"},
 };
 
-const nb_op_desc nn_max_pool2d_desc = {
+const nb_op_desc op_max_pool2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "max_pool2d",
     .doc = "2-D max pooling as PyTorch's F.max_pool2d. The gradient of each window goes to "

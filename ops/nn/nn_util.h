@@ -12,16 +12,16 @@
 #include "../common/ops_util.h" /* ops_contig, ops_same_dtype */
 
 /* Operator descriptors, one per file, registered by plugin.c. */
-extern const nb_op_desc nn_matmul_desc;
-extern const nb_op_desc nn_linear_desc;
-extern const nb_op_desc nn_conv2d_desc;
-extern const nb_op_desc nn_batch_norm_desc;
-extern const nb_op_desc nn_max_pool2d_desc;
-extern const nb_op_desc nn_avg_pool2d_desc;
-extern const nb_op_desc nn_adaptive_avg_pool2d_desc;
-extern const nb_op_desc nn_dropout_desc;
-extern const nb_op_desc nn_softmax_desc;
-extern const nb_op_desc nn_log_softmax_desc;
+extern const nb_op_desc op_matmul;
+extern const nb_op_desc op_linear;
+extern const nb_op_desc op_conv2d;
+extern const nb_op_desc op_batch_norm;
+extern const nb_op_desc op_max_pool2d;
+extern const nb_op_desc op_avg_pool2d;
+extern const nb_op_desc op_adaptive_avg_pool2d;
+extern const nb_op_desc op_dropout;
+extern const nb_op_desc op_softmax;
+extern const nb_op_desc op_log_softmax;
 
 /* Softmax kernels shared by softmax.c and log_softmax.c (forward/backward with the op
  * signature plus the log flag; samples used by both). */

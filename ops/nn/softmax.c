@@ -207,7 +207,7 @@ int nn_softmax_samples(nb_sample_sink *s) {
 
 static const nb_output_spec outputs[] = {{"out", 0, "same shape; sums to 1 along dim"}};
 
-const nb_op_desc nn_softmax_desc = {
+const nb_op_desc op_softmax = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "softmax",
     .doc = "Softmax along dim, exp(x - max) / sum(exp(x - max)), as PyTorch's F.softmax. "

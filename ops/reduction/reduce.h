@@ -15,8 +15,8 @@
 #include "../common/ops_util.h" /* ops_wrap_dim, ops_ints_str */
 
 /* ---- descriptors (one per operator file) -------------------------------------- */
-extern const nb_op_desc red_sum_desc, red_mean_desc, red_max_desc, red_min_desc,
-    red_max_dim_desc, red_min_dim_desc;
+extern const nb_op_desc op_sum, op_mean, op_max, op_min,
+    op_max_dim, op_min_dim;
 
 /* ---- dims and shapes ------------------------------------------------------------ */
 

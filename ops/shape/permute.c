@@ -76,7 +76,7 @@ static const nb_attr_spec permute_attrs[] = {
      .doc = "a permutation of the input's dims (negative count from the end)"},
 };
 
-const nb_op_desc shp_permute_desc = {
+const nb_op_desc op_permute = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "permute",
     .doc = "Reorder the dims, like torch.permute: a view sharing storage and version counter. "

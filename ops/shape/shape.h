@@ -9,9 +9,9 @@
 
 #include "../common/ops_util.h" /* ops_wrap_dim, ops_ints_str */
 
-extern const nb_op_desc shp_reshape_desc, shp_view_desc, shp_flatten_desc, shp_transpose_desc,
-    shp_permute_desc, shp_squeeze_desc, shp_unsqueeze_desc, shp_clone_desc, shp_contiguous_desc,
-    shp_to_dtype_desc;
+extern const nb_op_desc op_reshape, op_view, op_flatten, op_transpose,
+    op_permute, op_squeeze, op_unsqueeze, op_clone, op_contiguous,
+    op_to_dtype;
 
 /* ops_wrap_dim for tensor t (see ops/common/ops_util.h). */
 static inline int shp_wrap_dim(const char *op, int64_t dim, const nb_tensor *t, bool plus_one) {

@@ -130,7 +130,7 @@ static int adam_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb
 static const nb_attr_spec adam_hparams[ADAM_NHP] =
     ADAM_HPARAMS(0.0, "L2 penalty added to the gradient");
 
-const nb_optim_desc adam_optim_desc = {
+const nb_optim_desc optim_adam = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "adam",
     .doc = "Adam (torch.optim.Adam) with L2 weight decay, amsgrad and maximize; betas are the "

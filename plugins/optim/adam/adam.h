@@ -18,8 +18,8 @@ int adam_update(const char *what, bool decoupled, const nb_attr_value *hp, int64
                 nb_tensor *param, nb_tensor *grad, nb_tensor **state);
 
 extern const char *const adam_state_names[3];
-extern const nb_optim_desc adam_optim_desc;
-extern const nb_optim_desc adamw_optim_desc;
+extern const nb_optim_desc optim_adam;
+extern const nb_optim_desc optim_adamw;
 extern const nb_attr_spec adamw_hparams[ADAM_NHP];
 
 #endif

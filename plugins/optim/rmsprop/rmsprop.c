@@ -110,7 +110,7 @@ static int rmsprop_step(const nb_attr_value *hp, int64_t step, nb_tensor *param,
   return 0;
 }
 
-const nb_optim_desc rmsprop_optim_desc = {
+const nb_optim_desc optim_rmsprop = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "rmsprop",
     .doc = "RMSprop (torch.optim.RMSprop): squared-gradient average with optional centering, "

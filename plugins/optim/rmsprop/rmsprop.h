@@ -6,6 +6,6 @@
 
 #include "../optim_util.h" /* shared param/grad check and zero state */
 
-extern const nb_optim_desc rmsprop_optim_desc;
+extern const nb_optim_desc optim_rmsprop;
 
 #endif

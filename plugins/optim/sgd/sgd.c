@@ -117,7 +117,7 @@ static int sgd_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb_
   return 0;
 }
 
-const nb_optim_desc sgd_optim_desc = {
+const nb_optim_desc optim_sgd = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "sgd",
     .doc = "Stochastic gradient descent (torch.optim.SGD): momentum with dampening, Nesterov, "
