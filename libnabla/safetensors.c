@@ -1,4 +1,4 @@
-/* libcore/safetensors.c — reading and writing safetensors files.
+/* libnabla/safetensors.c — reading and writing safetensors files.
  *
  * Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON (an object
  * mapping tensor names to {"dtype", "shape", "data_offsets"} plus an optional
@@ -6,6 +6,9 @@
  * to the data section. Everything is validated before a single tensor is handed out:
  * header length against the file size, the JSON itself (parsed by cJSON), each entry's
  * dtype, shape and offsets, overlapping or uncovered byte ranges and duplicate names.
+ *
+ * Loading opens without blocking and refuses anything but a regular file (a FIFO or a
+ * device would otherwise hang the open or the read).
  *
  * Only the public API is used here (no internal.h), so the fuzz target can compile this
  * file on its own with a different compiler and sanitizer set.
@@ -165,6 +168,10 @@ static int parse_entry(const cJSON *item, st_entry *e, uint64_t data_size) {
   return e->name ? 0 : nb_set_error(NB_ENOMEM, "out of memory");
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int parse_metadata(nb_safetensors *f, const cJSON *meta) {
   if (!cJSON_IsObject(meta))
     return nb_set_error(NB_EINVAL, "\"__metadata__\" is not a JSON object");
@@ -181,7 +188,17 @@ static int parse_metadata(nb_safetensors *f, const cJSON *meta) {
     f->n_meta++;
     if (!k || !v) return nb_set_error(NB_ENOMEM, "out of memory");
   }
-  return 0;
+  /* JSON allows a key twice; a lookup would silently see only the first value */
+  const char **keys = malloc((size_t)f->n_meta * sizeof *keys + 1);
+  if (!keys) return nb_set_error(NB_ENOMEM, "out of memory");
+  for (int i = 0; i < f->n_meta; i++) keys[i] = f->meta[2 * i];
+  qsort(keys, (size_t)f->n_meta, sizeof *keys, cmp_str);
+  int rc = 0;
+  for (int i = 1; i < f->n_meta && !rc; i++)
+    if (strcmp(keys[i - 1], keys[i]) == 0)
+      rc = nb_set_error(NB_EINVAL, "duplicate \"__metadata__\" key \"%s\"", keys[i]);
+  free(keys);
+  return rc;
 }
 
 /* Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF), as JSON requires. */
@@ -343,7 +360,10 @@ nb_safetensors *nb_safetensors_load(const char *path) {
     nb_set_error(NB_EINVAL, "safetensors: NULL path");
     return NULL;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO (or a device) for reading must not wait for a writer;
+   * the file type is checked on the open descriptor, so nothing can be swapped in
+   * between the check and the read. Regular files ignore the flag; it is cleared anyway. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     nb_set_error(errno == ENOENT ? NB_ENOTFOUND : NB_EIO, "safetensors: cannot open %s: %s", path,
                  strerror(errno));
@@ -355,6 +375,8 @@ nb_safetensors *nb_safetensors_load(const char *path) {
     close(fd);
     return NULL;
   }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   size_t size = (size_t)st.st_size;
   unsigned char *buf = malloc(size ? size : 1);
   if (!buf) {

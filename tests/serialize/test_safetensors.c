@@ -1,6 +1,7 @@
 /* tests/serialize/test_safetensors.c — safetensors round trips, atomic saves, and every
  * kind of hostile file refused with a message naming the problem. */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,10 +25,13 @@ static void teardown(void) {
 }
 
 static const char *tpath(const char *name) {
-  static char p[400];
-  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-  return p;
+  static char p[4][600];
+  static int k;
+  char *b = p[k++ % 4];
+  snprintf(b, sizeof p[0], "%s/%s", tmpdir, name);
+  return b;
 }
+
 
 /* A file image: 8-byte little-endian header length, header, data. */
 static unsigned char img[1 << 16];
@@ -270,6 +274,9 @@ START_TEST(layout) {
   assert_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 12, "bytes [4, 12) belong to no tensor");
   assert_refused("{}", 4, "4 bytes but no tensors");
   assert_refused("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "duplicate \"__metadata__\"");
+  /* a key twice: which value counts would be up to the lookup */
+  assert_refused("{\"__metadata__\":{\"k\":\"1\",\"j\":\"0\",\"k\":\"2\"}}", 0,
+                 "duplicate \"__metadata__\" key \"k\"");
 }
 END_TEST
 
@@ -305,6 +312,20 @@ START_TEST(test_save_refuses_unloadable) {
 }
 END_TEST
 
+/* ---- files that are not what they seem (issue 16) ------------------------------------------- */
+
+/* A FIFO without a writer: the open must not wait for one (it used to hang forever). */
+START_TEST(load_fifo_refused) {
+  ck_assert_int_eq(mkfifo(tpath("pipe.safetensors"), 0600), 0);
+  alarm(10); /* a hang fails the test instead of the run */
+  ck_assert_ptr_null(nb_safetensors_load(tpath("pipe.safetensors")));
+  alarm(0);
+  ck_assert_error_contains("not a regular file");
+  ck_assert_ptr_null(nb_safetensors_load("/dev/null"));
+  ck_assert_error_contains("not a regular file");
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("safetensors");
   TCase *tc = tcase_create("safetensors");
@@ -320,6 +341,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, layout);
   tcase_add_test(tc, every_truncation_refused);
   tcase_add_test(tc, test_save_refuses_unloadable);
+  tcase_add_test(tc, load_fifo_refused);
   suite_add_tcase(s, tc);
   return s;
 }
