@@ -1,7 +1,7 @@
 /* tests/modules/test_state_dict.c — state_dict save/load in safetensors: a fresh net loaded
  * from a file gives identical outputs (toy net, ResNet-18 with BN buffers), strict loads
  * name missing / unexpected / mis-shaped keys and load nothing, non-strict loads what
- * matches. */
+ * matches, and a load that fails half-way (an injected out-of-memory) changes nothing. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "models.h"
+#include "testing.h"
 #include "testutil.h"
 
 static char path[64];
@@ -115,6 +116,37 @@ START_TEST(test_non_strict_loads_matching) {
 }
 END_TEST
 
+/* Issue 16: a load failing on its k-th tensor had already overwritten the first k-1. */
+START_TEST(test_failed_load_changes_nothing) {
+  nb_generator *g1 = nb_generator_new(1), *g2 = nb_generator_new(2);
+  nb_module *a = toy_net_new(g1), *b = toy_net_new(g2);
+  ck_assert_int_eq(nb_module_save(a, path), 0);
+  nb_named_tensors *before = nb_module_state_dict(b);
+  nb_tensor *copies[16];
+  ck_assert_int_le(before->n, 16);
+  for (int i = 0; i < before->n; i++) copies[i] = nb_copy_data(before->tensors[i]);
+  for (int k = 0; k < before->n; k++)
+    for (int strict = 0; strict < 2; strict++) {
+      nb__module_load_fail_at(k);
+      ck_assert_int_eq(nb_module_load(b, path, strict), NB_ENOMEM);
+      nb__module_load_fail_at(-1);
+      ck_assert_error_contains("injected");
+      ck_assert_error_contains(before->names[k]);
+      for (int i = 0; i < before->n; i++)
+        ck_assert_msg(memcmp(nb_data(copies[i]), nb_data(before->tensors[i]),
+                             (size_t)nb_numel(copies[i]) * sizeof(float)) == 0,
+                      "%s changed by a load that failed on tensor %d (%s strict)", before->names[i], k,
+                      strict ? "" : "not");
+    }
+  ck_assert_int_eq(nb_module_load(b, path, true), before->n); /* and without the fault it loads */
+  nb_named_tensors_free(before);
+  nb_module_free(a);
+  nb_module_free(b);
+  nb_generator_free(g1);
+  nb_generator_free(g2);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("state_dict");
   TCase *tc = tcase_create("state_dict");
@@ -124,6 +156,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_resnet_round_trip_with_buffers);
   tcase_add_test(tc, test_strict_reports_by_name);
   tcase_add_test(tc, test_non_strict_loads_matching);
+  tcase_add_test(tc, test_failed_load_changes_nothing);
   suite_add_tcase(s, tc);
   return s;
 }
