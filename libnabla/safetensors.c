@@ -466,6 +466,16 @@ const char *nb_safetensors_metadata(const nb_safetensors *f, const char *key) {
   return NULL;
 }
 
+int nb_safetensors_metadata_count(const nb_safetensors *f) { return f ? f->n_meta : 0; }
+
+const char *nb_safetensors_metadata_key(const nb_safetensors *f, int i) {
+  if (!f || i < 0 || i >= f->n_meta) {
+    nb_set_error(NB_EINVAL, "safetensors: metadata index %d out of range [0, %d)", i, f ? f->n_meta : 0);
+    return NULL;
+  }
+  return f->meta[2 * i];
+}
+
 /* ---- writing -------------------------------------------------------------------------- */
 
 static int write_all(int fd, const void *p, size_t n) {

@@ -95,6 +95,10 @@ START_TEST(roundtrip_all_dtypes) {
   ck_assert_str_eq(nb_safetensors_metadata(f, "format"), "pt");
   ck_assert_str_eq(nb_safetensors_metadata(f, "note"), meta[3]);
   ck_assert_ptr_null(nb_safetensors_metadata(f, "absent"));
+  ck_assert_int_eq(nb_safetensors_metadata_count(f), 2);
+  ck_assert_str_eq(nb_safetensors_metadata_key(f, 0), "format");
+  ck_assert_str_eq(nb_safetensors_metadata_key(f, 1), "note");
+  ck_assert_ptr_null(nb_safetensors_metadata_key(f, 2));
   ck_assert_ptr_null(nb_safetensors_get(f, "nope"));
   ck_assert_int_eq(nb_last_status(), NB_ENOTFOUND);
   ck_assert_int_eq(nb_safetensors_info(f, "nope", NULL, NULL, NULL), NB_ENOTFOUND);
