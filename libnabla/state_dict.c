@@ -2,8 +2,9 @@
  * dotted keys) saved to and loaded from safetensors files. A strict load checks every key
  * first and loads nothing unless all match; a non-strict load copies what matches. Either
  * way every tensor is read and converted before the first one is written, so a load that
- * fails changes nothing.
+ * fails changes nothing. Floats loaded into int64 tensors must be integers int64 holds.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,20 @@
 
 static int g_fail_stage_at = -1;
 void nb__module_load_fail_at(int k) { g_fail_stage_at = k; }
+
+/* A float tensor going into an int64 one (num_batches_tracked) must hold integers that
+ * int64 can represent: a cast of NaN, inf or 1e300 is undefined, 2.5 silently truncated. */
+static int check_int64(const nb_tensor *src) {
+  const void *d = nb_data(src);
+  bool f32 = nb_dtype_of(src) == NB_F32;
+  for (int64_t k = 0, n = nb_numel(src); k < n; k++) {
+    double v = f32 ? ((const float *)d)[k] : ((const double *)d)[k];
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0) || v != floor(v))
+      return nb_set_error(NB_EINVAL, "%s value %.17g (element %lld) is not an integer int64 can "
+                          "hold", nb_dtype_name(nb_dtype_of(src)), v, (long long)k);
+  }
+  return 0;
+}
 
 int nb_module_save(const nb_module *m, const char *path) {
   if (!path) return nb_set_error(NB_EINVAL, "nb_module_save: path is NULL");
@@ -114,6 +129,7 @@ int nb_module_load_safetensors(nb_module *m, const nb_safetensors *f, bool stric
       if (k++ == g_fail_stage_at) nb_set_error(NB_ENOMEM, "out of memory (injected by a test)");
       else src = nb_safetensors_get(f, l->names[i]);
       nb_dtype want = nb_dtype_of(l->tensors[i]);
+      if (src && want == NB_I64 && nb_dtype_is_floating(nb_dtype_of(src)) && check_int64(src) < 0) src = NULL;
       staged[i] = !src || nb_dtype_of(src) == want ? src : nb_convert(src, want);
       if (!staged[i]) {
         rc = nb_last_status();

@@ -139,6 +139,33 @@ START_TEST(test_failed_load_changes_nothing) {
                       strict ? "" : "not");
     }
   ck_assert_int_eq(nb_module_load(b, path, true), before->n); /* and without the fault it loads */
+  /* a failure from the file itself: the last tensor does not convert */
+  nb_module *bn = nb_module_new("Net", NULL, NULL, NULL);
+  nb_module_add(bn, "fc", nb_linear_new(3, 2, true, g1));
+  nb_module_add(bn, "bn", nb_batch_norm2d_new(2, 1e-5, 0.1)); /* num_batches_tracked: int64, last */
+  nb_named_tensors *sd = nb_module_state_dict(bn);
+  ck_assert_str_eq(sd->names[sd->n - 1], "bn.num_batches_tracked");
+  nb_tensor *vals[16];
+  for (int i = 0; i < sd->n; i++) vals[i] = nb_full(nb_ndim(sd->tensors[i]), nb_shape(sd->tensors[i]), 0.5, NB_F64);
+  const double nonint[] = {NAN, INFINITY, 1e300, 2.5};
+  for (int c = 0; c < 4; c++) {
+    vals[sd->n - 1] = nb_scalar(nonint[c], NB_F64);
+    ck_assert_int_eq(nb_safetensors_save(path, sd->n, (const char *const *)sd->names, vals, NULL), 0);
+    nb_tensor *w = nb_copy_data(nb_module_get(bn, "fc.weight"));
+    ck_assert_int_eq(nb_module_load(bn, path, true), NB_EINVAL);
+    ck_assert_error_contains("bn.num_batches_tracked");
+    ck_assert_error_contains("is not an integer int64 can hold");
+    ck_assert_mem_eq(nb_data(w), nb_data(nb_module_get(bn, "fc.weight")), 6 * sizeof(float));
+  }
+  vals[sd->n - 1] = nb_scalar(41, NB_F64);
+  ck_assert_int_eq(nb_safetensors_save(path, sd->n, (const char *const *)sd->names, vals, NULL), 0);
+  ck_assert_int_eq(nb_module_load(bn, path, true), sd->n);
+  ck_assert_double_eq(nb_item(nb_module_get(bn, "bn.num_batches_tracked")), 41);
+  double bias[2];
+  ck_assert_int_eq(nb_to_doubles(nb_module_get(bn, "fc.bias"), bias, 2), 0);
+  ck_assert_double_eq(bias[1], 0.5);
+  nb_named_tensors_free(sd);
+  nb_module_free(bn);
   nb_named_tensors_free(before);
   nb_module_free(a);
   nb_module_free(b);
