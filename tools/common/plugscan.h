@@ -14,6 +14,13 @@
  * put, in discovery order, as numbered symbolic links into a temporary directory that
  * becomes the whole search path (NABLA_PLUGIN_PATH, empty NABLA_PLUGIN_SYSTEM_PATH) for
  * that one call; the core resolves the links, so the load report names the real files.
+ *
+ * Limits: the child loads each file with nb_plugin_load (it must report file by file),
+ * which differs from discovery in one way: a duplicate op name fails the load instead of
+ * being skipped, so a plugin that would crash only after such a skip passes the scan.
+ * A plugin that crashes only some of the time, or later from a thread it started, can
+ * still take the tool down. Without fork (or with nabla-gradcheck --no-fork) nothing is
+ * scanned.
  */
 #ifndef NABLA_TOOLS_PLUGSCAN_H
 #define NABLA_TOOLS_PLUGSCAN_H
