@@ -262,7 +262,12 @@ static int mode_file(const char *file) {
   if (pipe(p) < 0) return fail("cannot create a pipe to load '%s'", file, strerror(errno));
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) return fail("cannot fork to load '%s'", file, strerror(errno));
+  if (pid < 0) {
+    int err = errno;
+    close(p[0]);
+    close(p[1]);
+    return fail("cannot fork to load '%s'", file, strerror(err));
+  }
   if (pid == 0) {
     close(p[0]);
     load_in_child(file, p[1]);
