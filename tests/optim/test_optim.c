@@ -535,6 +535,9 @@ START_TEST(test_repr_like_torch) {
   nb_optimizer_free(o);
   ck_assert_ptr_null(nb_optimizer_to_string(NULL));
   ck_assert_error_contains("NULL");
+}
+END_TEST
+
 /* ---- hostile state files (issue 16) ------------------------------------------------------- */
 
 static char g_base[64], g_variant[64];

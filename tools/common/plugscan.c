@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <nabla/nabla.h>
 #include <poll.h>
@@ -169,6 +170,13 @@ static void load_one(const plugscan *s, int fd, int i, const char *path) {
 static _Noreturn void scan_child(const plugscan *s, int fd, const char *const *dirs, int n_dirs) {
   plugscan_child_guard(fd);
   nb_set_log_callback(quiet_log, NULL);
+  /* The parent reports casualties and loads the survivors itself (where their warnings
+   * show); the core's own crash notice from this child would only corrupt its output. */
+  int devnull = open("/dev/null", O_WRONLY);
+  if (devnull >= 0) {
+    dup2(devnull, STDERR_FILENO);
+    close(devnull);
+  }
   for (int i = 0; i < s->n_explicit; i++) load_one(s, fd, i, s->files[i]);
   for (int k = 0; k < n_dirs; k++) nb_plugin_add_path(dirs[k]);
   int idx = s->n_explicit;
