@@ -20,66 +20,86 @@
 
 #include "../common/row_kernels.h" /* row_max, row_exp_sum, row_dot (shared with softmax) */
 
-/* logsumexp of a float row, with softmax's max shift. */
-static double row_lse(const float *z, int64_t n) {
-  float mx = row_max(z, n);
-  if (isinf(mx) && mx < 0) mx = 0; /* all -inf: avoid inf - inf */
-  return (double)mx + log(row_exp_sum(z, mx, NULL, n));
+/* The row's shift m (its max; 0 when every logit is -inf, to avoid inf - inf). The
+ * logsumexp is kept as m and log Σ e^(z − m) apart: added together, log 3 would vanish
+ * into m = 1e30 (float64) or round to float's steps at m = 1e5 (float32). */
+static float row_shift_f32(const float *z, int64_t n) {
+  float m = row_max(z, n);
+  return isinf(m) && m < 0 ? 0 : m;
+}
+static double row_shift_f64(const double *z, int64_t n, int64_t stride) {
+  double m = -INFINITY;
+  for (int64_t c = 0; c < n; c++)
+    if (z[c * stride] > m) m = z[c * stride];
+  return isinf(m) && m < 0 ? 0 : m;
 }
 
 /* The row kernels ignore FP exception flags (nothing reads them): without this GCC
  * will not if-convert ew_expf's range checks and keeps those loops scalar. */
 NB_FAST_FP_BEGIN
-/* dz_c = k·e^(z_c − lse) − e·w_c (w NULL: − e) over a float row. */
-NB_SIMD_CLONES static void row_grad(const float *z, float lse, float k, float e, const float *w, float *dz,
+/* dz_c = k·e^((z_c − m) − ls) − e·w_c (w NULL: − e) over a float row. */
+NB_SIMD_CLONES static void row_grad(const float *z, float m, float ls, float k, float e, const float *w, float *dz,
                             int64_t n) {
   if (w)
-    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg(z[c] - lse) - e * w[c];
+    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg((z[c] - m) - ls) - e * w[c];
   else
-    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg(z[c] - lse) - e;
+    for (int64_t c = 0; c < n; c++) dz[c] = k * ew_expf_neg((z[c] - m) - ls) - e;
 }
 NB_FAST_FP_END
 
 /* The per-position parts of the class-loss kernels (loss_util.h walks the positions):
- * forward keeps each row's logsumexp in j->lse; ROWS: float rows with S = 1 take the
- * vectorised row kernels above. */
+ * forward keeps each row's log Σ e^(z − m) in j->lse (backward finds the shift m again);
+ * ROWS: float rows with S = 1 take the vectorised row kernels above. */
 #define CE_KERNELS(T, SUF, ROWS)                                                             \
   LOSS_CLS_FWD(T, SUF,                                                                       \
-    double lse, wt = w ? (double)w[t] : 1.0;                                                 \
+    double m, ls, wt = w ? (double)w[t] : 1.0;                                               \
     if (ROWS && g->S == 1) {                                                                 \
-      lse = row_lse((const float *)x, g->C);                                                 \
+      float mf = row_shift_f32((const float *)x, g->C);                                      \
+      m = mf;                                                                                \
+      ls = log(row_exp_sum((const float *)x, mf, NULL, g->C));                               \
     } else {                                                                                 \
-      double m = -INFINITY, se = 0;                                                          \
-      for (int64_t c = 0; c < g->C; c++)                                                     \
-        if (x[c * g->S] > m) m = x[c * g->S];                                                \
+      double se = 0;                                                                         \
+      m = row_shift_f64_##SUF(x, g->C, g->S);                                                \
       for (int64_t c = 0; c < g->C; c++) se += exp((double)x[c * g->S] - m);                 \
-      lse = m + log(se);                                                                     \
+      ls = log(se);                                                                          \
     }                                                                                        \
-    j->lse[p] = lse;                                                                         \
-    l = (1 - j->eps) * wt * (lse - (double)x[t * g->S]);                                     \
+    j->lse[p] = ls;                                                                          \
+    l = (1 - j->eps) * wt * ((m - (double)x[t * g->S]) + ls);                                \
     if (j->eps > 0) {                                                                        \
-      double wz = 0;                                                                         \
+      double wz = 0; /* Σ w_c (m − z_c) */                                                   \
       if (ROWS && g->S == 1)                                                                 \
-        wz = row_dot((const float *)x, (const float *)w, g->C);                              \
+        wz = j->wall * m - row_dot((const float *)x, (const float *)w, g->C);                \
       else                                                                                   \
-        for (int64_t c = 0; c < g->C; c++) wz += (w ? (double)w[c] : 1.0) * x[c * g->S];     \
-      l += j->eps / (double)g->C * (j->wall * lse - wz);                                     \
+        for (int64_t c = 0; c < g->C; c++) wz += (w ? (double)w[c] : 1.0) * (m - x[c * g->S]); \
+      l += j->eps / (double)g->C * (wz + j->wall * ls);                                      \
     })                                                                                       \
   LOSS_CLS_BWD(T, SUF,                                                                       \
     const T *x = (const T *)j->x + off;                                                      \
-    double lse = j->lse[p];                                                                  \
+    double ls = j->lse[p];                                                                   \
     double a = gp * (1 - j->eps) * (w ? (double)w[t] : 1.0), e = gp * j->eps / (double)g->C; \
     if (ROWS && g->S == 1) {                                                                 \
-      row_grad((const float *)x, (float)lse, (float)(a + e * j->wall), (float)e,             \
-               (const float *)w, (float *)dx, g->C);                                         \
+      row_grad((const float *)x, row_shift_f32((const float *)x, g->C), (float)ls,           \
+               (float)(a + e * j->wall), (float)e, (const float *)w, (float *)dx, g->C);     \
       dx[t] = (T)(dx[t] - a);                                                                \
       continue;                                                                              \
     }                                                                                        \
+    double m = row_shift_f64_##SUF(x, g->C, g->S);                                           \
     for (int64_t c = 0; c < g->C; c++) {                                                     \
-      double sc = exp((double)x[c * g->S] - lse);                                            \
+      double sc = exp(((double)x[c * g->S] - m) - ls);                                       \
       double v = a * (sc - (c == t)) + e * (sc * j->wall - (w ? (double)w[c] : 1.0));        \
       dx[c * g->S] = (T)v;                                                                   \
     })
+
+/* the strided max for each dtype (float rows with S > 1 take it too) */
+static double row_shift_f64_f32(const float *z, int64_t n, int64_t stride) {
+  float m = -INFINITY;
+  for (int64_t c = 0; c < n; c++)
+    if (z[c * stride] > m) m = z[c * stride];
+  return isinf(m) && m < 0 ? 0 : m;
+}
+static double row_shift_f64_f64(const double *z, int64_t n, int64_t stride) {
+  return row_shift_f64(z, n, stride);
+}
 
 CE_KERNELS(float, f32, 1)
 CE_KERNELS(double, f64, 0)

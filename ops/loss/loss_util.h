@@ -130,7 +130,8 @@ typedef struct loss_cls_job {
   int64_t ignore;         /* ignore_index */
   double gs;              /* every position's output gradient when gv is NULL */
   double eps, wall;       /* with logits: label_smoothing and Σ_c w_c (C without weight) */
-  double *lse;            /* with logits: per-position logsumexp, kept for backward */
+  double *lse;            /* with logits: per-position log Σ e^(z − m), m the row max (0
+                           * for an all -inf row): backward finds m again */
   void *out, *dx;         /* per-position losses (none) or NULL; the input gradient */
 } loss_cls_job;
 typedef struct loss_cls_op {

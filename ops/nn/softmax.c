@@ -24,8 +24,10 @@ NB_SIMD_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_
   float m = row_max(x, n);
   if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
   if (is_log) {
-    float l = (float)log(row_exp_sum(x, m, NULL, n)) + m;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] - l;
+    /* (x − m) − log Σ, never x − (m + log Σ): at m = 1e5 the sum would round to float's
+     * steps of 2^-7 (PyTorch subtracts in this order too) */
+    float l = (float)log(row_exp_sum(x, m, NULL, n));
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - l;
   } else {
     float r = (float)(1.0 / row_exp_sum(x, m, y, n));
     for (int64_t i = 0; i < n; i++) y[i] *= r;
@@ -81,9 +83,10 @@ typedef struct sm_job {
         for (int64_t d = 0; d < j->D; d++)                                                    \
           for (int64_t i = 0; i < ni; i++) s[i] += EXP(x[d * j->inner + i] - mx[i]);          \
         T l[BLK];                                                                             \
-        for (int64_t i = 0; i < ni; i++) l[i] = (T)(LOG(s[i])) + mx[i];                       \
-        for (int64_t d = 0; d < j->D; d++)                                                    \
-          for (int64_t i = 0; i < ni; i++) y[d * j->inner + i] = x[d * j->inner + i] - l[i];  \
+        for (int64_t i = 0; i < ni; i++) l[i] = (T)(LOG(s[i]));                               \
+        for (int64_t d = 0; d < j->D; d++) /* (x − m) − log Σ, as in row_fwd */              \
+          for (int64_t i = 0; i < ni; i++)                                                    \
+            y[d * j->inner + i] = (x[d * j->inner + i] - mx[i]) - l[i];                       \
       } else {                                                                                \
         for (int64_t d = 0; d < j->D; d++)                                                    \
           for (int64_t i = 0; i < ni; i++) {                                                  \
