@@ -344,6 +344,42 @@ START_TEST(test_overflowing_shapes) {
 }
 END_TEST
 
+/* Storage blocks of up to 32 MB are cached per thread and reused for the same size
+ * (storage.c), so a training step does not make malloc shrink and regrow its heap. Not
+ * under AddressSanitizer, where every block goes back to malloc. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NB_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NB_TEST_ASAN 1
+#endif
+#endif
+START_TEST(test_storage_reuse) {
+#ifndef NB_TEST_ASAN
+  nb_scope_begin();
+  nb_tensor *a = nb_empty(1, (int64_t[]){100000}, NB_F32);
+  void *pa = nb_data(a);
+  nb_scope_end(); /* a's block goes to the cache */
+  nb_scope_begin();
+  nb_tensor *b = nb_empty(1, (int64_t[]){50000}, NB_F64); /* the same 400000 bytes */
+  ck_assert_ptr_eq(nb_data(b), pa);
+  nb_tensor *c = nb_zeros(1, (int64_t[]){100000}, NB_F32); /* a fresh block, zero-filled */
+  ck_assert_ptr_ne(nb_data(c), pa);
+  for (int64_t i = 0; i < 100000; i++) ck_assert(((float *)nb_data(c))[i] == 0);
+  nb_scope_end();
+  /* many sizes: the cache stays bounded and everything still works */
+  for (int round = 0; round < 3; round++) {
+    nb_scope_begin();
+    for (int k = 1; k <= 200; k++) {
+      nb_tensor *t = nb_full(1, (int64_t[]){1000 + 37 * k}, (double)k, NB_F32);
+      ck_assert_double_eq(((float *)nb_data(t))[1000 + 37 * k - 1], k);
+    }
+    nb_scope_end();
+  }
+#endif
+}
+END_TEST
+
 static Suite *make(void) {
   Suite *s = suite_create("core_tensor");
   TCase *tc = tcase_create("tensor");
@@ -362,6 +398,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_copy_into_and_fill);
   tcase_add_test(tc, test_shape_strings);
   tcase_add_test(tc, test_overflowing_shapes);
+  tcase_add_test(tc, test_storage_reuse);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -1,6 +1,7 @@
 /* nabla/nabla.h — the user's whole API in one include: the core (tensors, autograd,
  * operators by name, plugin loading) and the user library (typed op wrappers, modules,
- * optimizers, schedules, clipping, serialization, data loading).
+ * optimizers, schedules, clipping, serialization, data loading, and the training
+ * utilities: evaluation, progress, metrics, plots, checkpoints, Ctrl-C handling).
  * Link with `pkg-config --cflags --libs nabla`. Plugin authors include <nabla/sdk.h>.
  */
 #ifndef NABLA_NABLA_H
@@ -21,5 +22,11 @@
 #include <nabla/schedule.h>
 #include <nabla/safetensors.h>
 #include <nabla/data.h>
+#include <nabla/evaluate.h>
+#include <nabla/progress.h>
+#include <nabla/metrics.h>
+#include <nabla/plot.h>
+#include <nabla/checkpoint.h>
+#include <nabla/interrupt.h>
 
 #endif

@@ -42,6 +42,13 @@ const char *nb_safetensors_metadata(const nb_safetensors *f, const char *key);
 int nb_safetensors_metadata_count(const nb_safetensors *f);
 const char *nb_safetensors_metadata_key(const nb_safetensors *f, int i);
 
+/* The part of a file under a name prefix, as a new file object: the tensors and metadata
+ * keys that start with `prefix` (e.g. "model."), under their names with the prefix
+ * removed; names equal to the prefix are left out. For files that hold several state
+ * dicts (training checkpoints: checkpoint.h) or to load a submodule's weights out of a
+ * whole model's file. Free with nb_safetensors_free. NULL with an error. */
+nb_safetensors *nb_safetensors_select(const nb_safetensors *f, const char *prefix);
+
 #ifdef __cplusplus
 }
 #endif
