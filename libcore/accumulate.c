@@ -111,7 +111,6 @@ static void axpy_flat(int64_t b, int64_t e, void *user) {
 }
 
 /* Contiguous runs at least this long are split over the core's threads. */
-#define NB_AXPY_GRAIN 32768
 
 /* d += alpha * s over n elements with byte steps sd, ss. */
 static void axpy_run(char *pd, int64_t sd, const char *ps, int64_t ss, int64_t n, double alpha,
@@ -147,7 +146,7 @@ int nb_axpy_into(nb_tensor *dst, double alpha, const nb_tensor *src) {
     return nb_set_error(NB_EDTYPE, "axpy_into: dtypes %s and %s (need the same floating dtype)",
                         nb_dtype_name((nb_dtype)dst->dtype), nb_dtype_name((nb_dtype)src->dtype));
   int64_t es = (int64_t)nb__dtype_size((nb_dtype)dst->dtype);
-  if (dst->numel <= NB_AXPY_GRAIN && nb_same_shape(dst, src) && nb_is_contiguous(dst) &&
+  if (dst->numel <= NB_PARALLEL_GRAIN && nb_same_shape(dst, src) && nb_is_contiguous(dst) &&
       nb_is_contiguous(src)) { /* small and flat (gradient sums): no iterator */
     axpy_run(nb_data(dst), es, nb_data(src), es, dst->numel, alpha, dst->dtype);
     __atomic_add_fetch(&dst->storage->version, 1, __ATOMIC_RELAXED);
@@ -158,9 +157,9 @@ int nb_axpy_into(nb_tensor *dst, double alpha, const nb_tensor *src) {
     nb_error_prefix("axpy_into");
     return nb_last_status();
   }
-  if (nb_iter_is_flat(&it) && it.n > NB_AXPY_GRAIN) { /* elementwise: any split gives the same bits */
+  if (nb_iter_is_flat(&it) && it.n > NB_PARALLEL_GRAIN) { /* elementwise: any split gives the same bits */
     axpy_job job = {it.ptr[0], it.ptr[1], alpha, dst->dtype};
-    nb_parallel_for(it.n, NB_AXPY_GRAIN, axpy_flat, &job);
+    nb_parallel_for(it.n, NB_PARALLEL_GRAIN, axpy_flat, &job);
     __atomic_add_fetch(&dst->storage->version, 1, __ATOMIC_RELAXED);
     return 0;
   }

@@ -3,7 +3,7 @@
  *
  * Lines are written by hand (names are restricted to [A-Za-z0-9_], so nothing needs
  * escaping; numbers use the shortest "%.Ng" that reads back exactly) and read
- * back with cJSON. Resuming rewrites the kept records atomically (fileio.h), so an
+ * back with cJSON. Resuming rewrites the kept records atomically (atomic_file.h), so an
  * interrupted resume never leaves a half-written log.
  */
 #include <cJSON.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
+#include "atomic_file.h"
 #include "nabla/metrics.h"
 
 typedef struct record {

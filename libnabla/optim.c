@@ -8,6 +8,8 @@
  * parameters without .grad are skipped (spec items 28-29), the plugin sees contiguous
  * param and grad of equal dtype, and every updated parameter's version is bumped.
  */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -570,7 +572,9 @@ nb_optimizer_state *nb_optimizer_state_get(const nb_optimizer *o) {
         const optim_param *pp = &gr->p[i];
         if (pp->step == 0) continue;
         names[nt] = nb_strdup_printf("state.%d.step", k);
-        ts[nt++] = nb_keep(nb_scalar((double)pp->step, NB_I64));
+        nb_tensor *step = nb_keep(nb_scalar(0, NB_I64));
+        if (step) *(int64_t *)nb_data(step) = pp->step; /* exact, not through a double */
+        ts[nt++] = step;
         for (int s = 0; s < d->n_state; s++)
           if (pp->state[s]) {
             names[nt] = nb_strdup_printf("state.%d.%s", k, d->state_names[s]);
@@ -616,14 +620,89 @@ int nb_optimizer_save(const nb_optimizer *o, const char *path) {
   return rc < 0 ? rc : 0;
 }
 
-/* Parse "state.<k>.<rest>" with 0 <= k < n; returns k or -1. */
+/* The file is outside input: every key has one spelling (what nb_optimizer_save writes)
+ * and every number is checked whole, for range, and for being finite. */
+
+/* A canonical decimal integer at *p ("0" or [1-9][0-9]*, at most INT64_MAX); advances *p
+ * past it. -1 if there is none or it overflows. */
+static int64_t parse_index(const char **p) {
+  const char *s = *p;
+  if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9')) return -1;
+  int64_t v = 0;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (v > (INT64_MAX - (*s - '0')) / 10) return -1;
+    v = v * 10 + (*s - '0');
+  }
+  *p = s;
+  return v;
+}
+
+/* A whole string holding a canonical integer ("-"? then parse_index, no "-0") in
+ * [lo, hi]. */
+static bool parse_int_text(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+  bool neg = *s == '-';
+  const char *p = s + neg;
+  int64_t v = parse_index(&p);
+  if (v < 0 || *p || (neg && v == 0)) return false;
+  v = neg ? -v : v;
+  if (v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+/* A whole string holding a finite decimal number (no hex, inf, nan, or blanks). */
+static bool parse_float_text(const char *s, double *out) {
+  if (!*s || strspn(s, "0123456789+-.eE") != strlen(s)) return false;
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (end == s || *end || !isfinite(v) || (errno == ERANGE && fabs(v) == HUGE_VAL)) return false;
+  *out = v;
+  return true;
+}
+
+/* "state.<k>.<rest>" with k canonical and 0 <= k < n; returns k or -1. */
 static int parse_state_key(const char *name, int n, const char **rest) {
   if (strncmp(name, "state.", 6) != 0) return -1;
-  char *end;
-  long k = strtol(name + 6, &end, 10);
-  if (end == name + 6 || *end != '.' || k < 0 || k >= n) return -1;
-  *rest = end + 1;
+  const char *p = name + 6;
+  int64_t k = parse_index(&p);
+  if (k < 0 || k >= n || *p != '.') return -1;
+  *rest = p + 1;
   return (int)k;
+}
+
+/* "group.<g>.<rest>" with g canonical and 0 <= g < n; returns g or -1. */
+static int parse_group_key(const char *name, int n, const char **rest) {
+  if (strncmp(name, "group.", 6) != 0) return -1;
+  const char *p = name + 6;
+  int64_t g = parse_index(&p);
+  if (g < 0 || g >= n || *p != '.') return -1;
+  *rest = p + 1;
+  return (int)g;
+}
+
+/* Index of the saved (numeric) hyperparameter `name`, or -1. */
+static int saved_hparam(const nb_optim_desc *d, const char *name) {
+  for (int h = 0; h < d->n_hparams; h++) {
+    nb_attr_type t = d->hparams[h].type;
+    if ((t == NB_ATTR_FLOAT || t == NB_ATTR_INT || t == NB_ATTR_BOOL) && !strcmp(d->hparams[h].name, name))
+      return h;
+  }
+  return -1;
+}
+
+/* Every metadata key must be one nb_optimizer_save writes for this optimizer. */
+static int check_metadata_keys(const nb_optimizer *o, const nb_safetensors *f, const char *path) {
+  for (int i = 0, n = nb_safetensors_metadata_count(f); i < n; i++) {
+    const char *key = nb_safetensors_metadata_key(f, i), *rest = NULL;
+    if (!strcmp(key, META_KIND) || !strcmp(key, "groups")) continue;
+    if (parse_group_key(key, o->n_groups, &rest) >= 0 &&
+        (!strcmp(rest, "size") || saved_hparam(o->d, rest) >= 0))
+      continue;
+    return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: unexpected metadata key '%s' for %s "
+                        "with %d group%s", path, key, o->d->name, o->n_groups, o->n_groups == 1 ? "" : "s");
+  }
+  return 0;
 }
 
 /* Check the file's kind, group layout and hyperparameters; resolves into hps[g][...]. */
@@ -634,28 +713,36 @@ static int load_groups(const nb_optimizer *o, const nb_safetensors *f, const cha
   if (!kind || strcmp(kind, d->name) != 0)
     return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s holds %s%s state, not %s", path,
                         kind ? "" : "no optimizer", kind ? kind : "", d->name);
+  int rc = check_metadata_keys(o, f, path);
+  if (rc < 0) return rc;
   const char *ng = nb_safetensors_metadata(f, "groups");
-  if (!ng || atoi(ng) != o->n_groups)
-    return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s has %s groups, the optimizer %d", path,
-                        ng ? ng : "no", o->n_groups);
+  int64_t v;
+  if (!ng || !parse_int_text(ng, 0, INT_MAX, &v) || v != o->n_groups)
+    return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s has %s%s%s groups, the optimizer %d", path,
+                        ng ? "'" : "", ng ? ng : "no", ng ? "'" : "", o->n_groups);
   nb_attr attrs[64];
   for (int g = 0; g < o->n_groups; g++) {
     char key[128];
     snprintf(key, sizeof key, "group.%d.size", g);
     const char *sz = nb_safetensors_metadata(f, key);
-    if (!sz || atoi(sz) != o->groups[g].n)
-      return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: group %d has %s parameters, the "
-                          "optimizer's %d", path, g, sz ? sz : "no", o->groups[g].n);
+    if (!sz || !parse_int_text(sz, 0, INT_MAX, &v) || v != o->groups[g].n)
+      return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: group %d has %s%s%s parameters, the "
+                          "optimizer's %d", path, g, sz ? "'" : "", sz ? sz : "no", sz ? "'" : "",
+                          o->groups[g].n);
     int na = 0;
     for (int h = 0; h < d->n_hparams && na < 64; h++) {
       const nb_attr_spec *s = &d->hparams[h];
       snprintf(key, sizeof key, "group.%d.%s", g, s->name);
-      const char *v = nb_safetensors_metadata(f, key);
-      if (!v) continue;
+      const char *text = nb_safetensors_metadata(f, key);
+      if (!text || saved_hparam(d, s->name) < 0) continue;
       nb_attr a = {.name = s->name, .type = s->type};
-      if (s->type == NB_ATTR_FLOAT) a.v.f = strtod(v, NULL);
-      else if (s->type == NB_ATTR_INT || s->type == NB_ATTR_BOOL) a.v.i = strtoll(v, NULL, 10);
-      else continue;
+      bool ok = s->type == NB_ATTR_FLOAT  ? parse_float_text(text, &a.v.f)
+                : s->type == NB_ATTR_BOOL ? parse_int_text(text, 0, 1, &a.v.i)
+                                          : parse_int_text(text, -INT64_MAX, INT64_MAX, &a.v.i);
+      if (!ok)
+        return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: '%s' is '%.64s', not %s", path, key,
+                            text, s->type == NB_ATTR_FLOAT ? "a finite decimal number"
+                            : s->type == NB_ATTR_BOOL ? "0 or 1" : "a decimal integer");
       attrs[na++] = a;
     }
     if (resolve_group(d, o->groups[g].hp, na, attrs, hps[g]) < 0) {
@@ -681,21 +768,36 @@ static int load_tensors(const nb_optimizer *o, const nb_safetensors *f, const ch
     if (k < 0 || slot == -2)
       return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: unexpected key '%s' for %s with %d "
                           "parameters", path, name, d->name, n);
+    nb_tensor **dst = slot >= 0 ? &st[(size_t)k * (size_t)d->n_state + (size_t)slot] : NULL;
+    if (slot == -1 ? steps[k] != 0 : *dst != NULL) /* unreachable with canonical keys; never leak */
+      return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: '%s' is given twice", path, name);
     nb_tensor *t = nb_safetensors_get(f, name);
     if (!t) return nb_last_status();
     const nb_tensor *p = flat[k]->t;
     if (slot == -1) {
-      double v;
-      if (nb_numel(t) != 1 || nb_item_checked(t, &v) < 0 || v < 1 || v != floor(v))
-        return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: '%s' is not a step count >= 1",
-                            path, name);
-      steps[k] = (int64_t)v;
+      /* an integer >= 1, exactly: int64 as stored, or an integral float up to 2^53 */
+      double v = 0;
+      int64_t step = 0;
+      bool ok = nb_numel(t) == 1;
+      if (ok && nb_dtype_of(t) == NB_I64) step = *(const int64_t *)nb_data(t);
+      else if (ok && nb_dtype_is_floating(nb_dtype_of(t)) && nb_item_checked(t, &v) == 0 &&
+               isfinite(v) && v == floor(v) && fabs(v) <= 9007199254740992.0)
+        step = (int64_t)v;
+      if (step < 1) {
+        char has[64] = "";
+        if (nb_numel(t) == 1 && nb_dtype_of(t) == NB_I64) snprintf(has, sizeof has, " = %lld", (long long)step);
+        else if (nb_numel(t) == 1 && nb_item_checked(t, &v) == 0) snprintf(has, sizeof has, " = %.17g", v);
+        return nb_set_error(NB_EINVAL, "nb_optimizer_load: %s: '%s' is not a step count (one integer "
+                            ">= 1: int64, or an integral float up to 2^53): the file has %s %s%s", path,
+                            name, nb_dtype_name(nb_dtype_of(t)), nb_shape_of(t), has);
+      }
+      steps[k] = step;
     } else {
       if (!nb_same_shape(t, p) || nb_dtype_of(t) != nb_dtype_of(p))
         return nb_set_error(NB_ESHAPE, "nb_optimizer_load: %s: '%s' is %s %s but the parameter "
                             "is %s %s", path, name, nb_shape_of(t), nb_dtype_name(nb_dtype_of(t)),
                             nb_shape_of(p), nb_dtype_name(nb_dtype_of(p)));
-      st[(size_t)k * (size_t)d->n_state + (size_t)slot] = nb_keep(t);
+      *dst = nb_keep(t);
     }
   }
   for (int k = 0; k < n; k++)

@@ -1,6 +1,6 @@
 /* libnabla/plot.c — SVG line plots (plot.h) and the training figure from a metrics log.
  *
- * The SVG is built in memory (open_memstream) and written atomically (fileio.h). Each
+ * The SVG is built in memory (open_memstream) and written atomically (atomic_file.h). Each
  * panel is PANEL_W x PANEL_H user units with fixed margins; data coordinates map
  * linearly into the plot area, y upwards. Text is XML-escaped.
  */
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fileio.h"
+#include "atomic_file.h"
 #include "nabla/plot.h"
 
 #define PANEL_W 480

@@ -1,4 +1,4 @@
-/* libcore/safetensors.c — reading and writing safetensors files.
+/* libnabla/safetensors.c — reading and writing safetensors files.
  *
  * Layout: an 8-byte little-endian header length N, N bytes of UTF-8 JSON (an object
  * mapping tensor names to {"dtype", "shape", "data_offsets"} plus an optional
@@ -7,6 +7,15 @@
  * header length against the file size, the JSON itself (parsed by cJSON), each entry's
  * dtype, shape and offsets, overlapping or uncovered byte ranges and duplicate names.
  *
+ * Loading opens without blocking and refuses anything but a regular file (a FIFO or a
+ * device would otherwise hang the open or the read).
+ *
+ * Saving is atomic: the bytes go to a temporary file in the target's directory (a short
+ * name of our own, so any valid file name can be saved to), are fsync'ed, and the
+ * temporary is renamed over the target. A symbolic link is followed, so the file it
+ * points to is replaced and the link stays. Temporaries left by a killed process are
+ * removed by the next save into the same directory (see remove_stale_temporaries).
+ *
  * Only the public API is used here (no internal.h), so the fuzz target can compile this
  * file on its own with a different compiler and sanitizer set.
  */
@@ -14,7 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +32,7 @@
 
 #include "nabla/safetensors.h"
 #include "nabla/tensor.h"
+#include "atomic_file.h"
 
 #define ST_MAX_HEADER ((uint64_t)100 * 1024 * 1024) /* as the reference implementation */
 #define ST_MAX_EXACT_INT 9007199254740992.0         /* 2^53: larger JSON numbers are lossy */
@@ -165,6 +175,10 @@ static int parse_entry(const cJSON *item, st_entry *e, uint64_t data_size) {
   return e->name ? 0 : nb_set_error(NB_ENOMEM, "out of memory");
 }
 
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static int parse_metadata(nb_safetensors *f, const cJSON *meta) {
   if (!cJSON_IsObject(meta))
     return nb_set_error(NB_EINVAL, "\"__metadata__\" is not a JSON object");
@@ -181,7 +195,17 @@ static int parse_metadata(nb_safetensors *f, const cJSON *meta) {
     f->n_meta++;
     if (!k || !v) return nb_set_error(NB_ENOMEM, "out of memory");
   }
-  return 0;
+  /* JSON allows a key twice; a lookup would silently see only the first value */
+  const char **keys = malloc((size_t)f->n_meta * sizeof *keys + 1);
+  if (!keys) return nb_set_error(NB_ENOMEM, "out of memory");
+  for (int i = 0; i < f->n_meta; i++) keys[i] = f->meta[2 * i];
+  qsort(keys, (size_t)f->n_meta, sizeof *keys, cmp_str);
+  int rc = 0;
+  for (int i = 1; i < f->n_meta && !rc; i++)
+    if (strcmp(keys[i - 1], keys[i]) == 0)
+      rc = nb_set_error(NB_EINVAL, "duplicate \"__metadata__\" key \"%s\"", keys[i]);
+  free(keys);
+  return rc;
 }
 
 /* Strict UTF-8 (no overlongs, no surrogates, at most U+10FFFF), as JSON requires. */
@@ -343,7 +367,10 @@ nb_safetensors *nb_safetensors_load(const char *path) {
     nb_set_error(NB_EINVAL, "safetensors: NULL path");
     return NULL;
   }
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO (or a device) for reading must not wait for a writer;
+   * the file type is checked on the open descriptor, so nothing can be swapped in
+   * between the check and the read. Regular files ignore the flag; it is cleared anyway. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     nb_set_error(errno == ENOENT ? NB_ENOTFOUND : NB_EIO, "safetensors: cannot open %s: %s", path,
                  strerror(errno));
@@ -355,6 +382,8 @@ nb_safetensors *nb_safetensors_load(const char *path) {
     close(fd);
     return NULL;
   }
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   size_t size = (size_t)st.st_size;
   unsigned char *buf = malloc(size ? size : 1);
   if (!buf) {
@@ -432,6 +461,16 @@ const char *nb_safetensors_metadata(const nb_safetensors *f, const char *key) {
   for (int i = 0; i < f->n_meta; i++)
     if (strcmp(f->meta[2 * i], key) == 0) return f->meta[2 * i + 1];
   return NULL;
+}
+
+int nb_safetensors_metadata_count(const nb_safetensors *f) { return f ? f->n_meta : 0; }
+
+const char *nb_safetensors_metadata_key(const nb_safetensors *f, int i) {
+  if (!f || i < 0 || i >= f->n_meta) {
+    nb_set_error(NB_EINVAL, "safetensors: metadata index %d out of range [0, %d)", i, f ? f->n_meta : 0);
+    return NULL;
+  }
+  return f->meta[2 * i];
 }
 
 /* ---- selecting by prefix ------------------------------------------------------------- */
@@ -590,16 +629,7 @@ static int write_body(int fd, const char *hdr, int n, nb_tensor *const *ct) {
   return 0;
 }
 
-static void fsync_dir_of(const char *path) {
-  char *copy = st_strdup(path);
-  if (!copy) return;
-  int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    fsync(dfd);
-    close(dfd);
-  }
-  free(copy);
-}
+/* ---- where a save goes, and its temporary file ------------------------------------------ */
 
 int nb_safetensors_save(const char *path, int n, const char *const *names,
                         nb_tensor *const *tensors, const char *const *metadata) {
@@ -608,37 +638,24 @@ int nb_safetensors_save(const char *path, int n, const char *const *names,
   if (rc < 0) return rc;
   if (nb_scope_begin() < 0) return nb_last_status();
   nb_tensor **ct = calloc((size_t)n + 1, sizeof *ct);
-  char *hdr = NULL, *tmp = NULL;
-  int fd = -1;
+  char *hdr = NULL;
   rc = ct ? 0 : nb_set_error(NB_ENOMEM, "safetensors: out of memory");
   for (int i = 0; i < n && !rc; i++) {
     ct[i] = nb_is_contiguous(tensors[i]) ? tensors[i] : nb_copy_data(tensors[i]);
     if (!ct[i]) rc = nb_last_status();
   }
   if (!rc && !(hdr = build_header(n, names, ct, metadata))) rc = nb_last_status();
+  nb__atomic_file af;
+  if (!rc) rc = nb__atomic_open(&af, path, "safetensors");
   if (!rc) {
-    size_t tl = strlen(path) + 48;
-    tmp = malloc(tl);
-    if (!tmp) rc = nb_set_error(NB_ENOMEM, "safetensors: out of memory");
-    static unsigned counter;
-    for (int attempt = 0; !rc && fd < 0 && attempt < 100; attempt++) {
-      snprintf(tmp, tl, "%s.tmp.%ld.%u", path, (long)getpid(), __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED));
-      fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-      if (fd < 0 && errno != EEXIST)
-        rc = nb_set_error(NB_EIO, "safetensors: cannot create %s: %s", tmp, strerror(errno));
+    if (write_body(af.fd, hdr, n, ct) < 0) {
+      rc = nb_set_error(NB_EIO, "safetensors: writing %s (temporary file for %s) failed: %s",
+                        af.tmp, af.target, strerror(errno));
+      nb__atomic_abort(&af);
+    } else {
+      rc = nb__atomic_commit(&af);
     }
-    if (!rc && fd < 0) rc = nb_set_error(NB_EIO, "safetensors: cannot create a temporary file for %s", path);
   }
-  if (!rc) {
-    if (write_body(fd, hdr, n, ct) < 0 || fsync(fd) < 0)
-      rc = nb_set_error(NB_EIO, "safetensors: writing %s failed: %s", tmp, strerror(errno));
-    if (close(fd) < 0 && !rc) rc = nb_set_error(NB_EIO, "safetensors: closing %s failed: %s", tmp, strerror(errno));
-    if (!rc && rename(tmp, path) < 0)
-      rc = nb_set_error(NB_EIO, "safetensors: renaming %s to %s failed: %s", tmp, path, strerror(errno));
-    if (rc) unlink(tmp);
-    else fsync_dir_of(path);
-  }
-  free(tmp);
   free(hdr);
   free(ct);
   nb_scope_end();

@@ -1,12 +1,33 @@
-/* libcore/state_dict.c — a module's state_dict (parameters and buffers under PyTorch's
+/* libnabla/state_dict.c — a module's state_dict (parameters and buffers under PyTorch's
  * dotted keys) saved to and loaded from safetensors files. A strict load checks every key
- * first and loads nothing unless all match; a non-strict load copies what matches.
+ * first and loads nothing unless all match; a non-strict load copies what matches. Either
+ * way every tensor is read and converted before the first one is written, so a load that
+ * fails changes nothing. Floats loaded into int64 tensors must be integers int64 holds.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nabla/nabla.h>
 #include "nabla/module.h"
+#include "testing.h"
+
+static int g_fail_stage_at = -1;
+void nb__module_load_fail_at(int k) { g_fail_stage_at = k; }
+
+/* A float tensor going into an int64 one (num_batches_tracked) must hold integers that
+ * int64 can represent: a cast of NaN, inf or 1e300 is undefined, 2.5 silently truncated. */
+static int check_int64(const nb_tensor *src) {
+  const void *d = nb_data(src);
+  bool f32 = nb_dtype_of(src) == NB_F32;
+  for (int64_t k = 0, n = nb_numel(src); k < n; k++) {
+    double v = f32 ? ((const float *)d)[k] : ((const double *)d)[k];
+    if (!(v >= -9223372036854775808.0 && v < 9223372036854775808.0) || v != floor(v))
+      return nb_set_error(NB_EINVAL, "%s value %.17g (element %lld) is not an integer int64 can "
+                          "hold", nb_dtype_name(nb_dtype_of(src)), v, (long long)k);
+  }
+  return 0;
+}
 
 int nb_module_save(const nb_module *m, const char *path) {
   if (!path) return nb_set_error(NB_EINVAL, "nb_module_save: path is NULL");
@@ -96,17 +117,36 @@ int nb_module_load_safetensors(nb_module *m, const nb_safetensors *f, bool stric
     else
       nb_log_message(NB_LOG_WARN, "%s: loading state_dict for %s skipped %s", fn, nb_module_type(m), msg);
   }
+  /* Stage every tensor, converted to its destination's dtype, before writing any: a
+   * failure (out of memory) then leaves the module as it was. The commit copies
+   * equal shapes and dtypes, which cannot fail. */
   if (rc >= 0 && (rc = nb_scope_begin()) >= 0) {
-    nb_no_grad_begin();
-    rc = 0;
-    for (int i = 0; i < l->n && rc >= 0; i++) {
+    nb_tensor **staged = calloc((size_t)l->n + 1, sizeof *staged);
+    rc = staged ? 0 : nb_set_error(NB_ENOMEM, "%s: out of memory", fn);
+    for (int i = 0, k = 0; i < l->n && rc >= 0; i++) {
       if (!ok[i]) continue;
-      nb_tensor *src = nb_safetensors_get(f, l->names[i]);
-      rc = src ? nb_copy_into(l->tensors[i], src) : nb_last_status();
-      if (rc < 0) nb_error_prefix("%s: \"%s\"", fn, l->names[i]);
-      else loaded++;
+      nb_tensor *src = NULL;
+      if (k++ == g_fail_stage_at) nb_set_error(NB_ENOMEM, "out of memory (injected by a test)");
+      else src = nb_safetensors_get(f, l->names[i]);
+      nb_dtype want = nb_dtype_of(l->tensors[i]);
+      if (src && want == NB_I64 && nb_dtype_is_floating(nb_dtype_of(src)) && check_int64(src) < 0) src = NULL;
+      staged[i] = !src || nb_dtype_of(src) == want ? src : nb_convert(src, want);
+      if (!staged[i]) {
+        rc = nb_last_status();
+        nb_error_prefix("%s: \"%s\" (nothing was loaded)", fn, l->names[i]);
+      }
     }
-    nb_no_grad_end();
+    if (rc >= 0) {
+      nb_no_grad_begin();
+      for (int i = 0; i < l->n && rc >= 0; i++) {
+        if (!staged[i]) continue;
+        rc = nb_copy_into(l->tensors[i], staged[i]);
+        if (rc < 0) nb_error_prefix("%s: \"%s\"", fn, l->names[i]);
+        else loaded++;
+      }
+      nb_no_grad_end();
+    }
+    free(staged);
     nb_scope_end();
   }
   free(ok);

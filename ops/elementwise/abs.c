@@ -28,7 +28,7 @@ static int abs_samples(nb_sample_sink *sink) {
 static const nb_input_spec abs_inputs[] = {{"input", NB_DT_FLOAT | NB_DT_I64, 0, "any tensor"}};
 static const nb_output_spec abs_outputs[] = {{"out", 0, "|input|, same shape and dtype"}};
 
-const nb_op_desc ew_op_abs = {
+const nb_op_desc op_abs = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "abs",
     .doc = "Elementwise absolute value |x|. Gradient g * sign(x) with sign(0) = 0, so the "

@@ -14,7 +14,7 @@ static int add_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
   return out[0] ? 0 : nb_last_status();
 }
 
-static int add_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+int ew_add_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
   if (nb_ctx_needs_input_grad(ctx, 1)) grad_in[1] = grad_out[0];
   return 0;
@@ -31,7 +31,7 @@ static const nb_input_spec add_inputs[] = {
 };
 static const nb_output_spec add_outputs[] = {{"out", 0, "input + other, of the broadcast shape"}};
 
-const nb_op_desc ew_op_add = {
+const nb_op_desc op_add = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "add",
     .doc = "Elementwise sum input + other with NumPy broadcasting. Both operands must have "
@@ -43,7 +43,7 @@ const nb_op_desc ew_op_add = {
     .n_outputs = 1,
     .outputs = add_outputs,
     .forward = add_forward,
-    .backward = add_backward,
+    .backward = ew_add_backward,
     .samples = add_samples,
     .saves = "nothing (the gradient passes through to both inputs)",
 };

@@ -12,12 +12,6 @@ static int add__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
   return 0;
 }
 
-static int add__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
-  if (nb_ctx_needs_input_grad(ctx, 1)) grad_in[1] = grad_out[0];
-  return 0;
-}
-
 static int add__samples(nb_sample_sink *sink) {
   ew_range r = {-2, 2, 0};
   return ew_inplace_samples(sink, r, r);
@@ -29,7 +23,7 @@ static const nb_input_spec add__inputs[] = {
 };
 static const nb_output_spec add__outputs[] = {{"self", 0, "self, after self += other"}};
 
-const nb_op_desc ew_op_add_ = {
+const nb_op_desc op_add_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "add_",
     .doc = "In-place addition self += other; other is broadcast to self's shape and must "
@@ -42,7 +36,7 @@ const nb_op_desc ew_op_add_ = {
     .n_outputs = 1,
     .outputs = add__outputs,
     .forward = add__forward,
-    .backward = add__backward,
+    .backward = ew_add_backward, /* shared with add */
     .samples = add__samples,
     .saves = "nothing",
 };

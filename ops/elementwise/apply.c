@@ -58,23 +58,23 @@ int ew_apply(int nops, nb_tensor *const *t, ew_run_fn fn, const ew_extra *X) {
       flat = false;
   }
   if (flat) {
-    if (n <= EW_GRAIN)
+    if (n <= NB_PARALLEL_GRAIN)
       fn(n, j.p, j.s, X);
     else
-      nb_parallel_for(n, EW_GRAIN, flat_chunk, &j);
+      nb_parallel_for(n, NB_PARALLEL_GRAIN, flat_chunk, &j);
     return 0;
   }
   nb_iter it;
   if (nb_iter_init(&it, nops, t) < 0) return nb_last_status();
   int64_t runs = nb_iter_runs(&it);
-  if (n <= EW_GRAIN || runs <= 1) {
+  if (n <= NB_PARALLEL_GRAIN || runs <= 1) {
     do {
       fn(it.n, it.ptr, it.step, X);
     } while (nb_iter_next(&it));
     return 0;
   }
   int64_t per_run = it.n > 0 ? it.n : 1;
-  int64_t grain = EW_GRAIN / per_run;
+  int64_t grain = NB_PARALLEL_GRAIN / per_run;
   j.it = &it;
   nb_parallel_for(runs, grain > 0 ? grain : 1, iter_chunk, &j);
   return 0;
@@ -177,6 +177,14 @@ int ew_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, ew_kee
   if (!out[0]) return nb_last_status();
   nb_tensor *kept = keep == EW_KEEP_OUTPUT ? out[0] : in[0];
   if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, kept) < 0) return nb_last_status();
+  return 0;
+}
+
+int ew_inplace_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, nb_tensor **out) {
+  if (ew_apply(2, (nb_tensor *const[]){in[0], in[0]}, fns[nb_dtype_of(in[0])], NULL) < 0)
+    return nb_last_status();
+  out[0] = in[0];
+  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[0]) < 0) return nb_last_status();
   return 0;
 }
 

@@ -90,7 +90,7 @@ static const nb_attr_spec clamp_attrs[] = {
      .doc = "upper bound; absent (default nan) means no upper bound"},
 };
 
-const nb_op_desc ew_op_clamp = {
+const nb_op_desc op_clamp = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "clamp",
     .doc = "Elementwise clamp to [min, max]: min(max(x, min), max). Either bound may be "

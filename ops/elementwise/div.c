@@ -46,7 +46,7 @@ static const nb_input_spec div_inputs[] = {
 };
 static const nb_output_spec div_outputs[] = {{"out", 0, "input / other, of the broadcast shape"}};
 
-const nb_op_desc ew_op_div = {
+const nb_op_desc op_div = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "div",
     .doc = "Elementwise true division input / other with NumPy broadcasting (IEEE: x/0 is "

@@ -52,7 +52,7 @@ static const nb_input_spec div__inputs[] = {
 };
 static const nb_output_spec div__outputs[] = {{"self", 0, "self, after self /= other"}};
 
-const nb_op_desc ew_op_div_ = {
+const nb_op_desc op_div_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "div_",
     .doc = "In-place true division self /= other; other is broadcast to self's shape and "

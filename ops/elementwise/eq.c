@@ -25,7 +25,7 @@ static const nb_input_spec eq_inputs[] = {
 static const nb_output_spec eq_outputs[] = {
     {"out", NB_OUT_NONDIFF, "bool tensor of the broadcast shape: 1 where input == other"}};
 
-const nb_op_desc ew_op_eq = {
+const nb_op_desc op_eq = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "eq",
     .doc = "Elementwise comparison input == other (equal to) with NumPy broadcasting; "

@@ -5,7 +5,8 @@
  * The generated function has a plain contiguous loop the compiler vectorises, loops for
  * a broadcast scalar operand (step 0), and a general strided loop. ew_apply() (apply.c)
  * drives a run over whole tensors: one flat call for contiguous operands, nb_iter for
- * strided or broadcast ones, nb_parallel_for for large tensors.
+ * strided or broadcast ones, nb_parallel_for (NB_PARALLEL_GRAIN) for large tensors. Every
+ * run function is also compiled for AVX2 (NB_SIMD_CLONES).
  *
  * <tgmath.h> makes exp(a), log(a), pow(a, b), ... pick the float or double function
  * from the argument type, so one expression serves both dtypes (ew_exp.h has an exp the
@@ -16,9 +17,6 @@
 
 #include <nabla/sdk.h>
 #include <tgmath.h>
-
-/* Elements per parallel chunk; below this a call runs inline on the calling thread. */
-#define EW_GRAIN 32768
 
 /* Per-call constants a kernel may read through X (clamp bounds, fill value). */
 typedef struct ew_extra {
@@ -33,18 +31,10 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 #define EW_SZ(T) ((int64_t)sizeof(T))
 
-/* With EW_TARGET_CLONES (set by meson.build where the toolchain supports ifunc), every
- * kernel is also compiled for AVX2 and the loader picks the variant the CPU runs. No FMA
- * is enabled, so both variants give bit-identical results. */
-#ifdef EW_TARGET_CLONES
-#define EW_KERNEL __attribute__((target_clones("avx2", "default"))) static void
-#else
-#define EW_KERNEL static void
-#endif
-
 /* Output from no input: EXPR may use X. */
 #define EW_NULLARY(name, TO, EXPR)                                                                 \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     TO v_ = (TO)(EXPR);                                                                            \
     if (s[0] == EW_SZ(TO)) {                                                                       \
@@ -57,7 +47,8 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a) */
 #define EW_UNARY(name, TO, TA, EXPR)                                                               \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     if (s[0] == EW_SZ(TO) && s[1] == EW_SZ(TA)) {                                                  \
       TO *o_ = (TO *)p[0];                                                                         \
@@ -76,7 +67,8 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a, b) */
 #define EW_BINARY(name, TO, TA, TB, EXPR)                                                          \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     TO *o_ = (TO *)p[0];                                                                           \
     const TA *a_ = (const TA *)p[1];                                                               \
@@ -110,7 +102,8 @@ typedef ew_run_fn ew_fns[NB_NUM_DTYPES];
 
 /* o = EXPR(a, b, c) (backward formulas) */
 #define EW_TERNARY(name, T, EXPR)                                                                  \
-  EW_KERNEL name(int64_t n, char *const *p, const int64_t *s, const ew_extra *X) {                 \
+  NB_SIMD_CLONES static void name(int64_t n, char *const *p, const int64_t *s,                     \
+                                  const ew_extra *X) {                                             \
     (void)X;                                                                                       \
     if (s[0] == EW_SZ(T) && s[1] == EW_SZ(T) && s[2] == EW_SZ(T) && s[3] == EW_SZ(T)) {            \
       T *o_ = (T *)p[0];                                                                           \
@@ -172,6 +165,9 @@ nb_tensor *ew_zeros_like_input(nb_ctx *ctx, int i, nb_tensor *g);
 typedef enum ew_keep { EW_KEEP_INPUT, EW_KEEP_OUTPUT } ew_keep;
 int ew_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, ew_keep keep,
                      nb_tensor **out);
+/* Forward of an in-place unary op whose backward needs the result (exp_, relu_):
+ * self = fns(self), saving self after the update when it needs a gradient. */
+int ew_inplace_unary_forward(nb_ctx *ctx, nb_tensor *const *in, const ew_fns fns, nb_tensor **out);
 /* Backward of such an op (and of exp_/relu_): grad_in[0] = grad_fns(g, saved tensor 0). */
 int ew_saved_backward(nb_ctx *ctx, nb_tensor *const *grad_out, const ew_fns grad_fns,
                       nb_tensor **grad_in);
@@ -201,16 +197,19 @@ int ew_compare_samples(nb_sample_sink *sink);
 
 /* ---- the ops (one file each) ------------------------------------------------------------ */
 
-extern const nb_op_desc ew_op_add, ew_op_sub, ew_op_mul, ew_op_div, ew_op_pow;
-extern const nb_op_desc ew_op_eq, ew_op_gt, ew_op_lt;
-extern const nb_op_desc ew_op_neg, ew_op_exp, ew_op_log, ew_op_sqrt, ew_op_abs, ew_op_relu,
-    ew_op_sigmoid, ew_op_tanh, ew_op_clamp;
-extern const nb_op_desc ew_op_add_, ew_op_sub_, ew_op_mul_, ew_op_div_, ew_op_exp_, ew_op_relu_,
-    ew_op_zero_, ew_op_fill_;
+extern const nb_op_desc op_add, op_sub, op_mul, op_div, op_pow;
+extern const nb_op_desc op_eq, op_gt, op_lt;
+extern const nb_op_desc op_neg, op_exp, op_log, op_sqrt, op_abs, op_relu,
+    op_sigmoid, op_tanh, op_clamp;
+extern const nb_op_desc op_add_, op_sub_, op_mul_, op_div_, op_exp_, op_relu_,
+    op_zero_, op_fill_;
 
 /* Kernels shared between an op and its in-place form or other backwards. */
 extern const ew_fns ew_add_fns, ew_sub_fns, ew_mul_fns, ew_div_fns, ew_neg_fns, ew_exp_fns,
     ew_relu_fns, ew_fill_fns;
+/* Backwards shared between an op and its in-place form: add/add_ (g, g), sub/sub_ (g, -g). */
+int ew_add_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+int ew_sub_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 /* relu's backward on (g, y): g where y > 0, else 0 (exp's is ew_mul_fns on (g, y)). */
 extern const ew_fns ew_relu_grad_fns;
 

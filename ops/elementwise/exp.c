@@ -24,7 +24,7 @@ static int exp_samples(nb_sample_sink *sink) {
 static const nb_input_spec exp_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec exp_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
-const nb_op_desc ew_op_exp = {
+const nb_op_desc op_exp = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "exp",
     .doc = "Elementwise exponential e^x. Gradient g * exp(x), computed from the saved output.",

@@ -7,11 +7,7 @@
 
 static int exp__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                         nb_tensor **out) {
-  if (ew_apply(2, (nb_tensor *const[]){in[0], in[0]}, ew_exp_fns[nb_dtype_of(in[0])], NULL) < 0)
-    return nb_last_status();
-  out[0] = in[0];
-  if (nb_ctx_needs_input_grad(ctx, 0) && ew_save(ctx, in[0]) < 0) return nb_last_status();
-  return 0;
+  return ew_inplace_unary_forward(ctx, in, ew_exp_fns, out);
 }
 
 static int exp__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
@@ -26,7 +22,7 @@ static int exp__samples(nb_sample_sink *sink) {
 static const nb_input_spec exp__inputs[] = {{"self", NB_DT_FLOAT, 0, "tensor updated in place"}};
 static const nb_output_spec exp__outputs[] = {{"self", 0, "self, after the update"}};
 
-const nb_op_desc ew_op_exp_ = {
+const nb_op_desc op_exp_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "exp_",
     .doc = "In-place exponential self = e^self. Bumps self's version; an error on a leaf that "

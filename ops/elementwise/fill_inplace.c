@@ -45,7 +45,7 @@ static const nb_attr_spec fill__attrs[] = {
      .doc = "the value written (converted to self's dtype; truncated toward 0 for int64)"},
 };
 
-const nb_op_desc ew_op_fill_ = {
+const nb_op_desc op_fill_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "fill_",
     .doc = "In-place fill: every element of self becomes value. Bumps self's version; an "

@@ -25,7 +25,7 @@ static const nb_input_spec gt_inputs[] = {
 static const nb_output_spec gt_outputs[] = {
     {"out", NB_OUT_NONDIFF, "bool tensor of the broadcast shape: 1 where input > other"}};
 
-const nb_op_desc ew_op_gt = {
+const nb_op_desc op_gt = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "gt",
     .doc = "Elementwise comparison input > other (greater than) with NumPy broadcasting; "

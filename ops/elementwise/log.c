@@ -27,7 +27,7 @@ static int log_samples(nb_sample_sink *sink) {
 static const nb_input_spec log_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec log_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
-const nb_op_desc ew_op_log = {
+const nb_op_desc op_log = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "log",
     .doc = "Elementwise natural logarithm (nan for x < 0, -inf at 0). Gradient g / x.",

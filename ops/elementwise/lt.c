@@ -25,7 +25,7 @@ static const nb_input_spec lt_inputs[] = {
 static const nb_output_spec lt_outputs[] = {
     {"out", NB_OUT_NONDIFF, "bool tensor of the broadcast shape: 1 where input < other"}};
 
-const nb_op_desc ew_op_lt = {
+const nb_op_desc op_lt = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "lt",
     .doc = "Elementwise comparison input < other (less than) with NumPy broadcasting; "

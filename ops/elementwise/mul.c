@@ -43,7 +43,7 @@ static const nb_input_spec mul_inputs[] = {
 };
 static const nb_output_spec mul_outputs[] = {{"out", 0, "input * other, of the broadcast shape"}};
 
-const nb_op_desc ew_op_mul = {
+const nb_op_desc op_mul = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "mul",
     .doc = "Elementwise product input * other with NumPy broadcasting. Both operands must "

@@ -46,7 +46,7 @@ static const nb_input_spec mul__inputs[] = {
 };
 static const nb_output_spec mul__outputs[] = {{"self", 0, "self, after self *= other"}};
 
-const nb_op_desc ew_op_mul_ = {
+const nb_op_desc op_mul_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "mul_",
     .doc = "In-place multiplication self *= other; other is broadcast to self's shape and "

@@ -26,7 +26,7 @@ static int neg_samples(nb_sample_sink *sink) {
 static const nb_input_spec neg_inputs[] = {{"input", NB_DT_FLOAT | NB_DT_I64, 0, "any tensor"}};
 static const nb_output_spec neg_outputs[] = {{"out", 0, "-input, same shape and dtype"}};
 
-const nb_op_desc ew_op_neg = {
+const nb_op_desc op_neg = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "neg",
     .doc = "Elementwise negation -x (int64 wraps around for the most negative value).",

@@ -5,11 +5,11 @@
 
 static int elementwise_init(nb_registrar *r) {
   static const nb_op_desc *const ops[] = {
-      &ew_op_add,   &ew_op_sub,  &ew_op_mul,     &ew_op_div,  &ew_op_pow,   &ew_op_eq,
-      &ew_op_gt,    &ew_op_lt,   &ew_op_neg,     &ew_op_exp,  &ew_op_log,   &ew_op_sqrt,
-      &ew_op_abs,   &ew_op_relu, &ew_op_sigmoid, &ew_op_tanh, &ew_op_clamp, &ew_op_add_,
-      &ew_op_sub_,  &ew_op_mul_, &ew_op_div_,    &ew_op_exp_, &ew_op_relu_, &ew_op_zero_,
-      &ew_op_fill_, NULL};
+      &op_add,   &op_sub,  &op_mul,     &op_div,  &op_pow,   &op_eq,
+      &op_gt,    &op_lt,   &op_neg,     &op_exp,  &op_log,   &op_sqrt,
+      &op_abs,   &op_relu, &op_sigmoid, &op_tanh, &op_clamp, &op_add_,
+      &op_sub_,  &op_mul_, &op_div_,    &op_exp_, &op_relu_, &op_zero_,
+      &op_fill_, NULL};
   return nb_register_ops(r, ops);
 }
 

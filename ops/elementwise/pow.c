@@ -81,7 +81,7 @@ static const nb_input_spec pow_inputs[] = {
 static const nb_output_spec pow_outputs[] = {
     {"out", 0, "input ** exponent, of the broadcast shape"}};
 
-const nb_op_desc ew_op_pow = {
+const nb_op_desc op_pow = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "pow",
     .doc = "Elementwise power input ** exponent with NumPy broadcasting; covers tensor ** "

@@ -27,7 +27,7 @@ static int relu_samples(nb_sample_sink *sink) {
 static const nb_input_spec relu_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec relu_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
-const nb_op_desc ew_op_relu = {
+const nb_op_desc op_relu = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "relu",
     .doc = "Elementwise max(x, 0). Gradient g where the output is > 0, else 0 (relu'(0) = 0 as "

@@ -28,7 +28,7 @@ static int sigmoid_samples(nb_sample_sink *sink) {
 static const nb_input_spec sigmoid_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec sigmoid_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
-const nb_op_desc ew_op_sigmoid = {
+const nb_op_desc op_sigmoid = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sigmoid",
     .doc = "Elementwise logistic sigmoid 1 / (1 + e^-x). Gradient g * y * (1 - y) from the saved "

@@ -27,7 +27,7 @@ static int sqrt_samples(nb_sample_sink *sink) {
 static const nb_input_spec sqrt_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec sqrt_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
-const nb_op_desc ew_op_sqrt = {
+const nb_op_desc op_sqrt = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sqrt",
     .doc = "Elementwise square root (nan for x < 0). Gradient g / (2 sqrt(x)), so sqrt'(0) = inf "

@@ -13,7 +13,7 @@ static int sub_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
   return out[0] ? 0 : nb_last_status();
 }
 
-static int sub_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+int ew_sub_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
   if (nb_ctx_needs_input_grad(ctx, 1) && !(grad_in[1] = ew_neg_of(grad_out[0])))
     return nb_last_status();
@@ -31,7 +31,7 @@ static const nb_input_spec sub_inputs[] = {
 };
 static const nb_output_spec sub_outputs[] = {{"out", 0, "input - other, of the broadcast shape"}};
 
-const nb_op_desc ew_op_sub = {
+const nb_op_desc op_sub = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sub",
     .doc = "Elementwise difference input - other with NumPy broadcasting. Both operands must "
@@ -43,7 +43,7 @@ const nb_op_desc ew_op_sub = {
     .n_outputs = 1,
     .outputs = sub_outputs,
     .forward = sub_forward,
-    .backward = sub_backward,
+    .backward = ew_sub_backward,
     .samples = sub_samples,
     .saves = "nothing (input's gradient is g, other's is -g)",
 };

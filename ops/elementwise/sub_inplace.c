@@ -12,13 +12,6 @@ static int sub__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
   return 0;
 }
 
-static int sub__backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
-  if (nb_ctx_needs_input_grad(ctx, 1) && !(grad_in[1] = ew_neg_of(grad_out[0])))
-    return nb_last_status();
-  return 0;
-}
-
 static int sub__samples(nb_sample_sink *sink) {
   ew_range r = {-2, 2, 0};
   return ew_inplace_samples(sink, r, r);
@@ -30,7 +23,7 @@ static const nb_input_spec sub__inputs[] = {
 };
 static const nb_output_spec sub__outputs[] = {{"self", 0, "self, after self -= other"}};
 
-const nb_op_desc ew_op_sub_ = {
+const nb_op_desc op_sub_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sub_",
     .doc = "In-place subtraction self -= other; other is broadcast to self's shape and must "
@@ -43,7 +36,7 @@ const nb_op_desc ew_op_sub_ = {
     .n_outputs = 1,
     .outputs = sub__outputs,
     .forward = sub__forward,
-    .backward = sub__backward,
+    .backward = ew_sub_backward, /* shared with sub */
     .samples = sub__samples,
     .saves = "nothing",
 };

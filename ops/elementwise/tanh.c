@@ -27,7 +27,7 @@ static int tanh_samples(nb_sample_sink *sink) {
 static const nb_input_spec tanh_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec tanh_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
-const nb_op_desc ew_op_tanh = {
+const nb_op_desc op_tanh = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "tanh",
     .doc = "Elementwise hyperbolic tangent. Gradient g * (1 - y^2) from the saved output y.",

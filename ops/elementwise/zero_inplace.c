@@ -26,7 +26,7 @@ static const nb_input_spec zero__inputs[] = {
     {"self", NB_DT_FLOAT | NB_DT_I64, 0, "tensor overwritten in place"}};
 static const nb_output_spec zero__outputs[] = {{"self", 0, "self, all zeros"}};
 
-const nb_op_desc ew_op_zero_ = {
+const nb_op_desc op_zero_ = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "zero_",
     .doc = "In-place zeroing of every element of self. Bumps self's version; an error on a "

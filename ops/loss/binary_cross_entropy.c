@@ -60,15 +60,7 @@ LOSS_PW_ENTRIES(bce, op)
 
 static int bce_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);
-  int rc = 0;
-  static const char *reds[] = {"none", "mean", "sum"};
-  for (int r = 0; r < 3; r++) {
-    nb_tensor *in[3] = {nb_rand_range(2, (int64_t[]){3, 4}, 0.1, 0.9, NB_F64, gen),
-                        nb_rand_range(2, (int64_t[]){3, 4}, 0, 1, NB_F64, gen), NULL};
-    char desc[64];
-    snprintf(desc, sizeof desc, "reduction %s", reds[r]);
-    rc |= nb_sample_add(s, desc, 3, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
-  }
+  int rc = loss_reduction_samples(s, 3, 0.1, 0.9, false);
   nb_tensor *b[3] = {nb_rand_range(2, (int64_t[]){3, 4}, 0.1, 0.9, NB_F64, gen),
                      nb_rand_range(2, (int64_t[]){3, 4}, 0, 1, NB_F64, gen),
                      nb_rand_range(1, (int64_t[]){4}, 0.5, 2, NB_F64, gen)};
@@ -82,7 +74,7 @@ static const nb_input_spec inputs[] = {
     {"weight", NB_DT_FLOAT, NB_IN_OPTIONAL | NB_IN_NONDIFF, "rescales each element; broadcasts to input"},
 };
 static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the input's shape for none"}};
-const nb_op_desc loss_binary_cross_entropy_desc = {
+const nb_op_desc op_binary_cross_entropy = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "binary_cross_entropy",
     .doc = "Binary cross-entropy of probabilities, as PyTorch's F.binary_cross_entropy: "

@@ -13,13 +13,11 @@
 
 #include <math.h>
 
-#include "../ops_simd.h"
-
 #define LANES 16
 
 /* The fast kernels ignore FP exception flags (nothing reads them), so GCC if-converts
  * the range checks and selects and vectorises the loops. */
-NB_OPS_FAST_FP_BEGIN
+NB_FAST_FP_BEGIN
 #include "../elementwise/ew_exp.h" /* inside the region, so ew_expf inlines into the kernels */
 
 /* log(1 + e) for e in [0, 1] (or nan): log(u), u = 1 + e in [1, 2], from Cephes' logf
@@ -57,7 +55,7 @@ static inline float bl_dx(float x, float t) {
 /* Σ over [0, n) of the losses, storing each in out when not NULL. The loops are
  * written separately for each case: a pointer tested inside a loop becomes masked loads
  * and stores, which are slow microcode assists when the pointer is NULL. */
-NB_OPS_CLONES static double fast_fwd(const float *x, const float *t, float *out, int64_t n) {
+NB_SIMD_CLONES static double fast_fwd(const float *x, const float *t, float *out, int64_t n) {
   float s[LANES] = {0};
   double r = 0;
   int64_t i = 0;
@@ -73,7 +71,7 @@ NB_OPS_CLONES static double fast_fwd(const float *x, const float *t, float *out,
 }
 
 /* gx = (σ(x) − t)·g, gt = −x·g over [0, n); g per element (gv) or the scalar gs. */
-NB_OPS_CLONES static void fast_bwd(const float *x, const float *t, const float *gv, float gs, float *gx,
+NB_SIMD_CLONES static void fast_bwd(const float *x, const float *t, const float *gv, float gs, float *gx,
                             float *gt, int64_t n) {
   if (gx && gv)
     for (int64_t i = 0; i < n; i++) gx[i] = bl_dx(x[i], t[i]) * gv[i];
@@ -84,7 +82,7 @@ NB_OPS_CLONES static void fast_bwd(const float *x, const float *t, const float *
   else if (gt)
     for (int64_t i = 0; i < n; i++) gt[i] = -x[i] * gs;
 }
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 static double softplus_neg(double x) { return (x < 0 ? -x : 0) + log1p(exp(-fabs(x))); }
 static double sigmoid(double x) {
@@ -140,15 +138,7 @@ LOSS_PW_ENTRIES(bcel, op)
 
 static int bcel_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);
-  int rc = 0;
-  static const char *reds[] = {"none", "mean", "sum"};
-  for (int r = 0; r < 3; r++) {
-    nb_tensor *in[4] = {nb_rand_range(2, (int64_t[]){3, 4}, -3, 3, NB_F64, gen),
-                        nb_rand_range(2, (int64_t[]){3, 4}, 0, 1, NB_F64, gen), NULL, NULL};
-    char desc[64];
-    snprintf(desc, sizeof desc, "reduction %s", reds[r]);
-    rc |= nb_sample_add(s, desc, 4, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
-  }
+  int rc = loss_reduction_samples(s, 4, -3, 3, false);
   nb_tensor *b[4] = {nb_rand_range(2, (int64_t[]){3, 4}, -3, 3, NB_F64, gen),
                      nb_rand_range(2, (int64_t[]){3, 4}, 0, 1, NB_F64, gen),
                      nb_rand_range(2, (int64_t[]){3, 1}, 0.5, 2, NB_F64, gen),
@@ -168,7 +158,7 @@ static const nb_input_spec inputs[] = {
      "weight of positive examples (e.g. per class, last dim); broadcasts to input"},
 };
 static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the input's shape for none"}};
-const nb_op_desc loss_bce_with_logits_desc = {
+const nb_op_desc op_binary_cross_entropy_with_logits = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = OP,
     .doc = "Sigmoid + binary cross-entropy fused in the numerically stable form "

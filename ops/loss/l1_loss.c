@@ -11,7 +11,7 @@ LOSS_DIFF_KERNELS(double, f64, d < 0 ? -d : d, (double)((d > 0) - (d < 0)))
 static const loss_pw_op op = {"l1_loss", 0, true, fwd_f32, fwd_f64, bwd_f32, bwd_f64, NULL};
 LOSS_PW_ENTRIES(l1_loss, op)
 
-const nb_op_desc loss_l1_loss_desc = {
+const nb_op_desc op_l1_loss = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "l1_loss",
     .doc = "Mean absolute error |input - target| with reduction none/mean/sum, as PyTorch's "

@@ -50,13 +50,6 @@ nb_tensor *loss_expand(const char *op, nb_tensor *t, int nd, const int64_t *shap
   return c;
 }
 
-int loss_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                    const char *bname) {
-  if (b == NULL || nb_dtype_of(a) == nb_dtype_of(b)) return 0;
-  return nb_set_error(NB_EDTYPE, "%s: %s dtype %s does not match %s dtype %s", op, bname,
-                      nb_dtype_name(nb_dtype_of(b)), aname, nb_dtype_name(nb_dtype_of(a)));
-}
-
 nb_tensor *loss_scalar(double total, double denom, int red, nb_dtype dt) {
   return nb_scalar(red == LOSS_MEAN ? total / denom : total, dt);
 }
@@ -71,72 +64,6 @@ double loss_grad_scale(nb_tensor *grad_out, int red, double denom, nb_tensor **g
   return red == LOSS_MEAN ? g / denom : g;
 }
 
-int loss_cls_setup(const char *op, const nb_tensor *input, const nb_tensor *target,
-                   const nb_tensor *weight, int64_t ignore_index, loss_cls *g) {
-  int nd = nb_ndim(input), td = nb_ndim(target);
-  const int64_t *is = nb_shape(input), *ts = nb_shape(target);
-  if (loss_same_dtype(op, input, "input", weight, "weight") < 0) return NB_EDTYPE;
-  if (nd < 1)
-    return nb_set_error(NB_ESHAPE, "%s: input must be (C) or (N, C, ...), got %s", op, nb_shape_of(input));
-  bool ok = td == (nd == 1 ? 0 : nd - 1);
-  for (int d = 0; ok && d < td; d++) ok = ts[d] == is[d == 0 ? 0 : d + 1];
-  if (!ok)
-    return nb_set_error(NB_ESHAPE, "%s: target %s does not fit input %s (expected the input's shape without dim 1)",
-                        op, nb_shape_of(target), nb_shape_of(input));
-  loss_cls_dims(nd, is, g);
-  if (weight && (nb_ndim(weight) != 1 || nb_shape(weight)[0] != g->C))
-    return nb_set_error(NB_ESHAPE, "%s: weight %s must have shape [%lld] (one per class) for input %s", op,
-                        nb_shape_of(weight), (long long)g->C, nb_shape_of(input));
-  const int64_t *t = nb_data(target);
-  double ws = 0;
-  for (int64_t p = 0; p < g->npos; p++) {
-    if (t[p] == ignore_index) continue;
-    if (t[p] < 0 || t[p] >= g->C)
-      return nb_set_error(NB_EINVAL, "%s: target %lld at position %lld is out of bounds for %lld classes (input %s, target %s)",
-                          op, (long long)t[p], (long long)p, (long long)g->C, nb_shape_of(input),
-                          nb_shape_of(target));
-    if (weight == NULL)
-      ws += 1;
-    else if (nb_dtype_of(weight) == NB_F32)
-      ws += ((const float *)nb_data(weight))[t[p]];
-    else
-      ws += ((const double *)nb_data(weight))[t[p]];
-  }
-  g->wsum = ws;
-  return 0;
-}
-
-void loss_cls_dims(int nd, const int64_t *shape, loss_cls *g) {
-  g->N = nd == 1 ? 1 : shape[0];
-  g->C = nd == 1 ? shape[0] : shape[1];
-  g->S = 1;
-  for (int d = 2; d < nd; d++) g->S *= shape[d];
-  g->npos = g->N * g->S;
-}
-
-nb_tensor *loss_contig(nb_tensor *t) {
-  return t == NULL || nb_is_contiguous(t) ? t : nb_copy_data(t);
-}
-
-int loss_cls_prepare(const char *op, nb_tensor *const *in, int64_t ignore, nb_tensor **x, nb_tensor **t,
-                     nb_tensor **w, loss_cls *g) {
-  *x = loss_contig(in[0]);
-  *t = loss_contig(in[1]);
-  *w = loss_contig(in[2]);
-  if (*x == NULL || *t == NULL || (in[2] && *w == NULL)) return nb_last_status();
-  return loss_cls_setup(op, in[0], *t, *w, ignore, g);
-}
-
-const loss_cls_blob *loss_cls_blob_get(const char *op, nb_ctx *ctx) {
-  size_t bsz = 0;
-  const loss_cls_blob *b = nb_ctx_blob(ctx, &bsz);
-  if (b == NULL || bsz != sizeof *b) {
-    nb_set_error(NB_ESTATE, "%s: backward found no saved state", op);
-    return NULL;
-  }
-  return b;
-}
-
 const nb_attr_spec loss_reduction_attr[1] = {
     {"reduction", NB_ATTR_STRING, 0, {.s = "mean", .i = LOSS_MEAN}, 0, 0, LOSS_REDUCTION_CHOICES,
      LOSS_REDUCTION_DOC},
@@ -147,7 +74,7 @@ const nb_attr_spec loss_reduction_attr[1] = {
 static int pw_prepare(const loss_pw_op *op, nb_tensor *const *in, nb_tensor **x, int *nd, int64_t *shape) {
   static const char *names[] = {"input", "target", "weight", "pos_weight"};
   for (int i = 1; i < 2 + op->n_extra; i++)
-    if (loss_same_dtype(op->name, in[0], "input", in[i], names[i]) < 0) return NB_EDTYPE;
+    if (ops_same_dtype(op->name, in[0], "input", in[i], names[i]) < 0) return NB_EDTYPE;
   if (op->broadcast) {
     if (nb_broadcast_shapes(op->name, 2, (const nb_tensor *const[]){in[0], in[1]}, nd, shape) < 0)
       return nb_last_status();
@@ -222,17 +149,24 @@ int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_o
   return 0;
 }
 
-int loss_pair_samples(nb_sample_sink *s) {
+int loss_reduction_samples(nb_sample_sink *s, int nin, double xlo, double xhi, bool signed_target) {
   nb_generator *gen = nb_sample_generator(s);
   int rc = 0;
   static const char *reds[] = {"none", "mean", "sum"};
   for (int r = 0; r < 3; r++) {
-    nb_tensor *in[2] = {nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen),
-                        nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen)};
+    nb_tensor *in[4] = {nb_rand_range(2, (int64_t[]){3, 4}, xlo, xhi, NB_F64, gen),
+                        nb_rand_range(2, (int64_t[]){3, 4}, signed_target ? -1 : 0, 1, NB_F64, gen),
+                        NULL, NULL};
     char desc[64];
     snprintf(desc, sizeof desc, "reduction %s", reds[r]);
-    rc |= nb_sample_add(s, desc, 2, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
+    rc |= nb_sample_add(s, desc, nin, in, 1, (nb_attr[]){NB_A_STR("reduction", reds[r])}, 0);
   }
+  return rc < 0 ? NB_EINVAL : 0;
+}
+
+int loss_pair_samples(nb_sample_sink *s) {
+  nb_generator *gen = nb_sample_generator(s);
+  int rc = loss_reduction_samples(s, 2, -1, 1, true);
   nb_tensor *b[2] = {nb_rand_range(2, (int64_t[]){3, 4}, -1, 1, NB_F64, gen),
                      nb_rand_range(2, (int64_t[]){3, 1}, -1, 1, NB_F64, gen)};
   rc |= nb_sample_add(s, "broadcast target, mean", 2, b, 0, NULL, NB_SAMPLE_BROADCAST);
@@ -244,3 +178,140 @@ const nb_input_spec loss_pair_inputs[2] = {
     {"target", NB_DT_FLOAT, 0, "broadcastable with input; same dtype (differentiable)"},
 };
 const nb_output_spec loss_pair_outputs[1] = {{"out", 0, "0-d for mean/sum, the broadcast shape for none"}};
+
+/* ---- class-index losses ------------------------------------------------------------- */
+
+/* (N, C, S) view of an input shape of nd dims. */
+static void cls_dims(int nd, const int64_t *shape, loss_cls *g) {
+  g->N = nd == 1 ? 1 : shape[0];
+  g->C = nd == 1 ? shape[0] : shape[1];
+  g->S = 1;
+  for (int d = 2; d < nd; d++) g->S *= shape[d];
+  g->npos = g->N * g->S;
+}
+
+/* Check shapes and dtypes (weight (C), same dtype as input), that every target is
+ * ignore_index or in [0, C), and compute wsum. target and weight must be contiguous. */
+static int cls_setup(const char *op, const nb_tensor *input, const nb_tensor *target,
+                     const nb_tensor *weight, int64_t ignore_index, loss_cls *g) {
+  int nd = nb_ndim(input), td = nb_ndim(target);
+  const int64_t *is = nb_shape(input), *ts = nb_shape(target);
+  if (ops_same_dtype(op, input, "input", weight, "weight") < 0) return NB_EDTYPE;
+  if (nd < 1)
+    return nb_set_error(NB_ESHAPE, "%s: input must be (C) or (N, C, ...), got %s", op, nb_shape_of(input));
+  bool ok = td == (nd == 1 ? 0 : nd - 1);
+  for (int d = 0; ok && d < td; d++) ok = ts[d] == is[d == 0 ? 0 : d + 1];
+  if (!ok)
+    return nb_set_error(NB_ESHAPE, "%s: target %s does not fit input %s (expected the input's shape without dim 1)",
+                        op, nb_shape_of(target), nb_shape_of(input));
+  cls_dims(nd, is, g);
+  if (weight && (nb_ndim(weight) != 1 || nb_shape(weight)[0] != g->C))
+    return nb_set_error(NB_ESHAPE, "%s: weight %s must have shape [%lld] (one per class) for input %s", op,
+                        nb_shape_of(weight), (long long)g->C, nb_shape_of(input));
+  const int64_t *t = nb_data(target);
+  double ws = 0;
+  for (int64_t p = 0; p < g->npos; p++) {
+    if (t[p] == ignore_index) continue;
+    if (t[p] < 0 || t[p] >= g->C)
+      return nb_set_error(NB_EINVAL, "%s: target %lld at position %lld is out of bounds for %lld classes (input %s, target %s)",
+                          op, (long long)t[p], (long long)p, (long long)g->C, nb_shape_of(input),
+                          nb_shape_of(target));
+    if (weight == NULL)
+      ws += 1;
+    else if (nb_dtype_of(weight) == NB_F32)
+      ws += ((const float *)nb_data(weight))[t[p]];
+    else
+      ws += ((const double *)nb_data(weight))[t[p]];
+  }
+  g->wsum = ws;
+  return 0;
+}
+
+/* Σ_c w_c (C without weight). */
+static double weight_total(const nb_tensor *w, int64_t C) {
+  if (w == NULL) return (double)C;
+  double s = 0;
+  for (int64_t c = 0; c < C; c++)
+    s += nb_dtype_of(w) == NB_F32 ? ((const float *)nb_data(w))[c] : ((const double *)nb_data(w))[c];
+  return s;
+}
+
+/* State a class loss keeps for backward in its blob. */
+typedef struct cls_blob {
+  double wsum;
+  int has_weight;
+} cls_blob;
+
+int loss_cls_forward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *in,
+                     const nb_attr_value *attrs, nb_tensor **out) {
+  int red = (int)attrs[0].i;
+  int64_t ignore = attrs[1].i;
+  nb_tensor *x = ops_contig(in[0]), *t = ops_contig(in[1]), *w = ops_contig(in[2]);
+  loss_cls g;
+  if (x == NULL || t == NULL || (in[2] && w == NULL) || cls_setup(op->name, in[0], t, w, ignore, &g) < 0)
+    return nb_last_status();
+  nb_dtype dt = nb_dtype_of(x);
+  nb_tensor *lse = op->logits ? nb_empty(1, &g.npos, NB_F64) : NULL;
+  nb_tensor *y = red == LOSS_NONE ? nb_empty(nb_ndim(t), nb_shape(t), dt) : NULL;
+  if ((op->logits && lse == NULL) || (red == LOSS_NONE && y == NULL)) return nb_last_status();
+  loss_cls_job j = {.g = &g, .x = nb_data(x), .w = w ? nb_data(w) : NULL, .t = nb_data(t),
+                    .ignore = ignore, .out = y ? nb_data(y) : NULL};
+  if (op->logits) {
+    j.eps = attrs[2].f;
+    j.wall = weight_total(w, g.C);
+    j.lse = nb_data(lse);
+  }
+  double total = loss_blocks(g.npos, dt == NB_F32 ? op->fwd_f32 : op->fwd_f64, &j);
+  if (red != LOSS_NONE) y = loss_scalar(total, g.wsum, red, dt);
+  if (y == NULL) return nb_last_status();
+  if (nb_ctx_recording(ctx)) { /* logits: input, target, lse[, weight]; else target[, weight] */
+    cls_blob b = {g.wsum, w != NULL};
+    if ((lse && nb_ctx_save(ctx, in[0]) < 0) || nb_ctx_save(ctx, in[1]) < 0 ||
+        (lse && nb_ctx_save(ctx, lse) < 0) || (w && nb_ctx_save(ctx, in[2]) < 0) ||
+        nb_ctx_save_blob(ctx, &b, sizeof b) < 0)
+      return nb_last_status();
+  }
+  out[0] = y;
+  return 0;
+}
+
+int loss_cls_backward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *grad_out,
+                      nb_tensor **grad_in) {
+  size_t bsz = 0;
+  const cls_blob *b = nb_ctx_blob(ctx, &bsz);
+  if (b == NULL || bsz != sizeof *b)
+    return nb_set_error(NB_ESTATE, "%s: backward found no saved state", op->name);
+  int k = 0;
+  nb_tensor *x = op->logits ? nb_ctx_saved(ctx, k++) : NULL, *t = nb_ctx_saved(ctx, k++);
+  nb_tensor *lse = op->logits ? nb_ctx_saved(ctx, k++) : NULL;
+  nb_tensor *w = b->has_weight ? nb_ctx_saved(ctx, k) : NULL;
+  if ((op->logits && (x == NULL || lse == NULL)) || t == NULL || (b->has_weight && w == NULL))
+    return nb_last_status();
+  x = ops_contig(x);
+  t = ops_contig(t);
+  w = ops_contig(w);
+  if ((op->logits && x == NULL) || t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  int red = (int)attrs[0].i, nd;
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
+  loss_cls g = {0};
+  cls_dims(nd, xs, &g);
+  nb_tensor *gv;
+  double gs = loss_grad_scale(grad_out[0], red, b->wsum, &gv);
+  nb_tensor *dx = nb_empty(nd, xs, dt);
+  if (dx == NULL || (red == LOSS_NONE && gv == NULL)) return nb_last_status();
+  loss_cls_job j = {.g = &g, .x = x ? nb_data(x) : NULL, .w = w ? nb_data(w) : NULL,
+                    .t = nb_data(t), .ignore = attrs[1].i, .gv = gv ? nb_data(gv) : NULL,
+                    .gs = gs, .dx = nb_data(dx)};
+  if (op->logits) {
+    j.eps = attrs[2].f;
+    j.wall = weight_total(w, g.C);
+    j.lse = nb_data(lse);
+  }
+  loss_blocks(g.npos, dt == NB_F32 ? op->bwd_f32 : op->bwd_f64, &j);
+  grad_in[0] = dx;
+  return 0;
+}
+
+const nb_output_spec loss_cls_outputs[1] = {{"out", 0, "0-d for mean/sum, the target's shape for none"}};

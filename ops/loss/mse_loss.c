@@ -10,7 +10,7 @@ LOSS_DIFF_KERNELS(double, f64, d * d, 2 * d)
 static const loss_pw_op op = {"mse_loss", 0, true, fwd_f32, fwd_f64, bwd_f32, bwd_f64, NULL};
 LOSS_PW_ENTRIES(mse_loss, op)
 
-const nb_op_desc loss_mse_loss_desc = {
+const nb_op_desc op_mse_loss = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "mse_loss",
     .doc = "Mean squared error (input - target)^2 with reduction none/mean/sum, as PyTorch's "

@@ -5,100 +5,17 @@
  */
 #include "loss_util.h"
 
-typedef struct nll_job {
-  const loss_cls *g;
-  const void *x, *w, *gv;
-  const int64_t *t;
-  int64_t ignore;
-  double gs;
-  void *out, *dx;
-} nll_job;
-
 #define NLL_KERNELS(T, SUF)                                                                  \
-  static void fwd_##SUF(int64_t p0, int64_t p1, void *u, double *acc) {                     \
-    const nll_job *j = u;                                                                    \
-    const loss_cls *g = j->g;                                                                \
-    const T *w = j->w;                                                                       \
-    double s = 0;                                                                            \
-    for (int64_t p = p0; p < p1; p++) {                                                      \
-      int64_t t = j->t[p];                                                                   \
-      double l = 0;                                                                          \
-      if (t != j->ignore) {                                                                  \
-        const T *x = (const T *)j->x + loss_cls_off(g, p);                  \
-        l = -(w ? (double)w[t] : 1.0) * (double)x[t * g->S];                                 \
-      }                                                                                      \
-      if (j->out) ((T *)j->out)[p] = (T)l;                                                   \
-      s += l;                                                                                \
-    }                                                                                        \
-    *acc = s;                                                                                \
-  }                                                                                          \
-  static void bwd_##SUF(int64_t p0, int64_t p1, void *u, double *acc) {                     \
-    const nll_job *j = u;                                                                    \
-    const loss_cls *g = j->g;                                                                \
-    const T *w = j->w;                                                                       \
-    (void)acc;                                                                               \
-    for (int64_t p = p0; p < p1; p++) {                                                      \
-      int64_t t = j->t[p];                                                                   \
-      T *dx = (T *)j->dx + loss_cls_off(g, p);                              \
-      for (int64_t c = 0; c < g->C; c++) dx[c * g->S] = 0;                                   \
-      if (t == j->ignore) continue;                                                          \
-      double gp = j->gv ? (double)((const T *)j->gv)[p] : j->gs;                             \
-      dx[t * g->S] = (T)(-(w ? (double)w[t] : 1.0) * gp);                                    \
-    }                                                                                        \
-  }
+  LOSS_CLS_FWD(T, SUF, l = -(w ? (double)w[t] : 1.0) * (double)x[t * g->S];)                 \
+  LOSS_CLS_BWD(T, SUF,                                                                       \
+    for (int64_t c = 0; c < g->C; c++) dx[c * g->S] = 0;                                     \
+    dx[t * g->S] = (T)(-(w ? (double)w[t] : 1.0) * gp);)
 
 NLL_KERNELS(float, f32)
 NLL_KERNELS(double, f64)
 
-static int nll_loss_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
-                            nb_tensor **out) {
-  int red = (int)attrs[0].i;
-  int64_t ignore = attrs[1].i;
-  nb_tensor *x, *t, *w;
-  loss_cls g;
-  if (loss_cls_prepare("nll_loss", in, ignore, &x, &t, &w, &g) < 0) return nb_last_status();
-  nb_dtype dt = nb_dtype_of(x);
-  nb_tensor *y = red == LOSS_NONE ? nb_empty(nb_ndim(t), nb_shape(t), dt) : NULL;
-  if (red == LOSS_NONE && y == NULL) return nb_last_status();
-  nll_job j = {.g = &g, .x = nb_data(x), .w = w ? nb_data(w) : NULL, .t = nb_data(t),
-               .ignore = ignore, .out = y ? nb_data(y) : NULL};
-  double total = loss_blocks(g.npos, dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
-  if (red != LOSS_NONE) y = loss_scalar(total, g.wsum, red, dt);
-  if (y == NULL) return nb_last_status();
-  if (nb_ctx_recording(ctx)) {
-    loss_cls_blob b = {g.wsum, w != NULL};
-    if (nb_ctx_save(ctx, in[1]) < 0 || (w && nb_ctx_save(ctx, in[2]) < 0) ||
-        nb_ctx_save_blob(ctx, &b, sizeof b) < 0)
-      return nb_last_status();
-  }
-  out[0] = y;
-  return 0;
-}
-
-static int nll_loss_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  const loss_cls_blob *b = loss_cls_blob_get("nll_loss", ctx);
-  if (b == NULL) return nb_last_status();
-  nb_tensor *t = nb_ctx_saved(ctx, 0), *w = b->has_weight ? nb_ctx_saved(ctx, 1) : NULL;
-  if (t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
-  t = loss_contig(t);
-  w = loss_contig(w);
-  if (t == NULL || (b->has_weight && w == NULL)) return nb_last_status();
-  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
-  int nd;
-  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
-  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  loss_cls g = {0};
-  loss_cls_dims(nd, xs, &g);
-  nb_tensor *gv;
-  double gs = loss_grad_scale(grad_out[0], (int)attrs[0].i, b->wsum, &gv);
-  nb_tensor *dx = nb_empty(nd, xs, dt);
-  if (dx == NULL || ((int)attrs[0].i == LOSS_NONE && gv == NULL)) return nb_last_status();
-  nll_job j = {.g = &g, .w = w ? nb_data(w) : NULL, .t = nb_data(t), .ignore = attrs[1].i,
-               .gv = gv ? nb_data(gv) : NULL, .gs = gs, .dx = nb_data(dx)};
-  loss_blocks(g.npos, dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
-  grad_in[0] = dx;
-  return 0;
-}
+static const loss_cls_op op = {"nll_loss", false, fwd_f32, fwd_f64, bwd_f32, bwd_f64};
+LOSS_CLS_ENTRIES(nll_loss, op)
 
 static int nll_loss_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);
@@ -120,17 +37,14 @@ static int nll_loss_samples(nb_sample_sink *s) {
 
 static const nb_input_spec inputs[] = {
     {"input", NB_DT_FLOAT, 0, "log-probabilities (N, C), (N, C, d1, ...) or (C)"},
-    {"target", NB_DT_I64, NB_IN_NONDIFF, "class indices (N), (N, d1, ...) or 0-d, in [0, C) or ignore_index"},
-    {"weight", NB_DT_FLOAT, NB_IN_OPTIONAL | NB_IN_NONDIFF, "(C) per-class weight, optional"},
+    LOSS_CLS_TARGET_WEIGHT_INPUTS,
 };
-static const nb_output_spec outputs[] = {{"out", 0, "0-d for mean/sum, the target's shape for none"}};
 static const nb_attr_spec attrs[] = {
-    {"reduction", NB_ATTR_STRING, 0, {.s = "mean", .i = LOSS_MEAN}, 0, 0, LOSS_REDUCTION_CHOICES,
-     "none: per position; mean: sum divided by the sum of the targets' weights; sum"},
+    LOSS_CLS_REDUCTION_ATTR,
     {"ignore_index", NB_ATTR_INT, 0, {.i = -100}, 0, 0, NULL, "target value that contributes nothing"},
 };
 
-const nb_op_desc loss_nll_loss_desc = {
+const nb_op_desc op_nll_loss = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "nll_loss",
     .doc = "Negative log-likelihood of log-probabilities at int64 class targets, as "
@@ -139,7 +53,7 @@ const nb_op_desc loss_nll_loss_desc = {
     .n_inputs = 3,
     .inputs = inputs,
     .n_outputs = 1,
-    .outputs = outputs,
+    .outputs = loss_cls_outputs,
     .n_attrs = 2,
     .attrs = attrs,
     .forward = nll_loss_forward,

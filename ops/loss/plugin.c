@@ -5,8 +5,8 @@
 #include "loss_util.h"
 
 static const nb_op_desc *const loss_ops[] = {
-    &loss_mse_loss_desc, &loss_l1_loss_desc, &loss_cross_entropy_desc, &loss_nll_loss_desc,
-    &loss_binary_cross_entropy_desc, &loss_bce_with_logits_desc, NULL,
+    &op_mse_loss, &op_l1_loss, &op_cross_entropy, &op_nll_loss,
+    &op_binary_cross_entropy, &op_binary_cross_entropy_with_logits, NULL,
 };
 
 static int loss_init(nb_registrar *r) { return nb_register_ops(r, loss_ops); }

@@ -65,35 +65,33 @@ static int adaptive_avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in,
     return nb_set_error(NB_EINVAL, "adaptive_avg_pool2d: output_size [%lld,%lld] overflows for input %s",
                         (long long)os[0], (long long)os[1], nb_shape_of(in[0]));
   nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]);
-  int64_t shape[4];
-  nn_pool_out_shape(in[0], os[0], os[1], shape);
-  nb_tensor *y = nb_empty(nb_ndim(in[0]), shape, dt);
+  nb_tensor *x, *y;
   nn_avg_windows a = {.planes = planes, .H = H, .W = W, .OH = os[0], .OW = os[1]};
-  if (x == NULL || y == NULL || windows(&a) < 0) return nb_last_status();
+  if (nn_pool_alloc(in[0], os[0], os[1], &x, &y) < 0 || windows(&a) < 0) return nb_last_status();
   if (dt == NB_F32 && os[0] == 1 && os[1] == 1) {
     gap_job g = {H * W, nb_data(x), nb_data(y)};
-    nb_parallel_for(planes, 1 + NN_GRAIN / (H * W + 1), gap_fwd, &g);
+    nb_parallel_for(planes, 1 + NB_PARALLEL_GRAIN / (H * W + 1), gap_fwd, &g);
   } else {
-    nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NN_GRAIN / (H * W + os[0] * os[1]));
+    nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NB_PARALLEL_GRAIN / (H * W + os[0] * os[1]));
   }
   out[0] = y;
   return 0;
 }
 
 static int adaptive_avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int nd, ond;
-  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd), *ys = nb_ctx_output_shape(ctx, 0, &ond);
-  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  nb_tensor *dx = nb_empty(nd, xs, dt), *g = nn_contig(grad_out[0]);
-  nn_avg_windows a = {.planes = nd == 4 ? xs[0] * xs[1] : xs[0], .H = xs[nd - 2], .W = xs[nd - 1],
-                      .OH = ys[ond - 2], .OW = ys[ond - 1]};
-  if (dx == NULL || g == NULL || windows(&a) < 0) return nb_last_status();
+  int ond;
+  const int64_t *ys = nb_ctx_output_shape(ctx, 0, &ond);
+  nb_tensor *g, *dx;
+  nn_avg_windows a = {.OH = ys[ond - 2], .OW = ys[ond - 1]};
+  if (nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 ||
+      nn_pool_input("adaptive_avg_pool2d", dx, &a.planes, &a.H, &a.W) < 0 || windows(&a) < 0)
+    return nb_last_status();
+  nb_dtype dt = nb_dtype_of(dx);
   if (dt == NB_F32 && a.OH == 1 && a.OW == 1) {
     gap_job gj = {a.H * a.W, nb_data(g), nb_data(dx)};
-    nb_parallel_for(a.planes, 1 + NN_GRAIN / (a.H * a.W + 1), gap_bwd, &gj);
+    nb_parallel_for(a.planes, 1 + NB_PARALLEL_GRAIN / (a.H * a.W + 1), gap_bwd, &gj);
   } else {
-    nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NN_GRAIN / (a.H * a.W + a.OH * a.OW));
+    nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NB_PARALLEL_GRAIN / (a.H * a.W + a.OH * a.OW));
   }
   grad_in[0] = dx;
   return 0;
@@ -119,7 +117,7 @@ static const nb_attr_spec attrs[] = {
      "output height and width (1 value: square)"},
 };
 
-const nb_op_desc nn_adaptive_avg_pool2d_desc = {
+const nb_op_desc op_adaptive_avg_pool2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "adaptive_avg_pool2d",
     .doc = "Adaptive 2-D average pooling as PyTorch's F.adaptive_avg_pool2d: output cell o "

@@ -32,30 +32,27 @@ static int avg_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
                               nb_tensor **out) {
   (void)ctx;
   nn_pool p;
-  if (setup(in[0], attrs, &p) < 0) return nb_last_status();
-  nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]);
-  int64_t shape[4];
-  nn_pool_out_shape(in[0], p.OH, p.OW, shape);
-  nb_tensor *y = nb_empty(nb_ndim(in[0]), shape, dt);
   nn_avg_windows a;
-  if (x == NULL || y == NULL || windows(&p, attrs[4].i != 0, &a) < 0) return nb_last_status();
-  nn_avg_windows_run(&a, dt, false, nb_data(x), nb_data(y), 1 + NN_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
+  nb_tensor *x, *y;
+  if (setup(in[0], attrs, &p) < 0 || nn_pool_alloc(in[0], p.OH, p.OW, &x, &y) < 0 ||
+      windows(&p, attrs[4].i != 0, &a) < 0)
+    return nb_last_status();
+  nn_avg_windows_run(&a, nb_dtype_of(x), false, nb_data(x), nb_data(y),
+                     1 + NB_PARALLEL_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
   out[0] = y;
   return 0;
 }
 
 static int avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  int nd;
-  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
-  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   const nb_attr_value *attrs = nb_ctx_attrs(ctx);
-  nb_tensor *dx = nb_empty(nd, xs, dt), *g = nn_contig(grad_out[0]);
   nn_pool p;
   nn_avg_windows a;
-  if (dx == NULL || g == NULL || setup(dx, attrs, &p) < 0 || windows(&p, attrs[4].i != 0, &a) < 0)
+  nb_tensor *g, *dx;
+  if (nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 || setup(dx, attrs, &p) < 0 ||
+      windows(&p, attrs[4].i != 0, &a) < 0)
     return nb_last_status();
-  nn_avg_windows_run(&a, dt, true, nb_data(g), nb_data(dx), 1 + NN_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
+  nn_avg_windows_run(&a, nb_dtype_of(dx), true, nb_data(g), nb_data(dx),
+                     1 + NB_PARALLEL_GRAIN / (p.OH * p.OW * p.kh * p.kw + 1));
   grad_in[0] = dx;
   return 0;
 }
@@ -87,7 +84,7 @@ static const nb_attr_spec attrs[] = {
      "divide by the window size including padded cells (else by the cells inside the input)"},
 };
 
-const nb_op_desc nn_avg_pool2d_desc = {
+const nb_op_desc op_avg_pool2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "avg_pool2d",
     .doc = "2-D average pooling as PyTorch's F.avg_pool2d (no divisor_override). Output size "

@@ -19,8 +19,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops_simd.h"
-
 typedef struct bn_job {
   nb_dtype dt;
   int64_t N, C, S;
@@ -150,7 +148,7 @@ static inline double lanes_sum(double r, const bn_v4d *v) {
 }
 
 /* Σ p[i] (!dev) or Σ (p[i] − m)² (dev) over n floats, in LANES double lanes. */
-NB_OPS_CLONES static double seg_sum(const float *p, int64_t n, bool dev, double m) {
+NB_SIMD_CLONES static double seg_sum(const float *p, int64_t n, bool dev, double m) {
   bn_v4d s[4] = {{0}};
   double r = 0;
   int64_t i = 0;
@@ -171,7 +169,7 @@ NB_OPS_CLONES static double seg_sum(const float *p, int64_t n, bool dev, double 
 
 /* sg += Σ g[i], sgx += Σ g[i]·(p[i] − m) over n floats, in LANES double lanes; with dx
  * (eval backward) also dx[i] = k·g[i] in the same pass. */
-NB_OPS_CLONES static void seg_dot(const float *restrict g, const float *restrict p, int64_t n, double m,
+NB_SIMD_CLONES static void seg_dot(const float *restrict g, const float *restrict p, int64_t n, double m,
                            float k, float *restrict dx, double *sg, double *sgx) {
   bn_v4d a[4] = {{0}}, b[4] = {{0}};
   double ra = 0, rb = 0;
@@ -195,12 +193,12 @@ NB_OPS_CLONES static void seg_dot(const float *restrict g, const float *restrict
 }
 
 /* y = x·a + b over n floats (one plane). */
-NB_OPS_CLONES static void seg_affine(float *y, const float *x, float a, float b, int64_t n) {
+NB_SIMD_CLONES static void seg_affine(float *y, const float *x, float a, float b, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * a + b;
 }
 
 /* Column accumulators: acc[i] += p[i] (m NULL) or (p[i] − m[i])². */
-NB_OPS_CLONES static void col_sum(double *acc, const float *p, const double *m, int64_t n) {
+NB_SIMD_CLONES static void col_sum(double *acc, const float *p, const double *m, int64_t n) {
   if (m == NULL)
     for (int64_t i = 0; i < n; i++) acc[i] += p[i];
   else
@@ -208,7 +206,7 @@ NB_OPS_CLONES static void col_sum(double *acc, const float *p, const double *m, 
 }
 
 /* sg[i] += g[i], sgx[i] += g[i]·(p[i] − m[i]). */
-NB_OPS_CLONES static void col_dot(double *sg, double *sgx, const float *g, const float *p, const double *m,
+NB_SIMD_CLONES static void col_dot(double *sg, double *sgx, const float *g, const float *p, const double *m,
                            int64_t n) {
   for (int64_t i = 0; i < n; i++) {
     sg[i] += g[i];
@@ -217,12 +215,12 @@ NB_OPS_CLONES static void col_dot(double *sg, double *sgx, const float *g, const
 }
 
 /* y = x·a + b elementwise with per-column a, b (n values). */
-NB_OPS_CLONES static void col_affine(float *y, const float *x, const float *a, const float *b, int64_t n) {
+NB_SIMD_CLONES static void col_affine(float *y, const float *x, const float *a, const float *b, int64_t n) {
   for (int64_t i = 0; i < n; i++) y[i] = x[i] * a[i] + b[i];
 }
 
 /* dx = k·g + kx·(x − m) + k0 with per-column k, kx, m, k0 (n values). */
-NB_OPS_CLONES static void col_dx(float *dx, const float *g, const float *x, const float *k, const float *kx,
+NB_SIMD_CLONES static void col_dx(float *dx, const float *g, const float *x, const float *k, const float *kx,
                           const float *m, const float *k0, int64_t n) {
   for (int64_t i = 0; i < n; i++) dx[i] = k[i] * g[i] + kx[i] * (x[i] - m[i]) + k0[i];
 }
@@ -378,7 +376,7 @@ static void bwd_f32(int64_t c0, int64_t c1, void *u) {
 
 static int check_vec(nb_tensor *x, nb_tensor *v, const char *name, int64_t C) {
   if (v == NULL) return 0;
-  if (nn_check_same_dtype("batch_norm", x, "input", v, name) < 0) return NB_EDTYPE;
+  if (ops_same_dtype("batch_norm", x, "input", v, name) < 0) return NB_EDTYPE;
   if (nb_ndim(v) != 1 || nb_shape(v)[0] != C)
     return nb_set_error(NB_ESHAPE, "batch_norm: %s must have shape [%lld] for input %s, got %s", name,
                         (long long)C, nb_shape_of(x), nb_shape_of(v));
@@ -406,7 +404,7 @@ static int batch_norm_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
   if (!training && (rm == NULL || rv == NULL))
     return nb_set_error(NB_EINVAL, "batch_norm: running_mean and running_var must be given in evaluation mode");
   nb_dtype dt = nb_dtype_of(x0);
-  nb_tensor *x = nn_contig(x0);
+  nb_tensor *x = ops_contig(x0);
   nb_tensor *y = nb_empty(nd, sh, dt);
   nb_tensor *mean = nb_empty(1, &C, NB_F64), *invstd = nb_empty(1, &C, NB_F64);
   if (x == NULL || y == NULL || mean == NULL || invstd == NULL) return nb_last_status();
@@ -426,7 +424,7 @@ static int batch_norm_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
       j.invstd[c] = 1.0 / sqrt(ld(dt, nb_data(rv), c * nb_strides(rv)[0]) + j.eps);
     }
   }
-  nb_parallel_for(C, 1 + NN_GRAIN / (N * S + 1), dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
+  nb_parallel_for(C, 1 + NB_PARALLEL_GRAIN / (N * S + 1), dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
   if (training) {
     if (rm) nb_bump_version(rm);
     if (rv) nb_bump_version(rv);
@@ -451,8 +449,8 @@ static int batch_norm_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   if (has_w != NULL && bsz == 1 && *has_w && (w = nb_ctx_saved(ctx, 3)) == NULL)
     return nb_last_status();
   nb_dtype dt = nb_dtype_of(x);
-  x = nn_contig(x);
-  nb_tensor *g = nn_contig(grad_out[0]);
+  x = ops_contig(x);
+  nb_tensor *g = ops_contig(grad_out[0]);
   if (x == NULL || g == NULL) return nb_last_status();
   int nd = nb_ndim(x);
   const int64_t *sh = nb_shape(x);
@@ -469,7 +467,7 @@ static int batch_norm_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
               .mean = nb_data(mean), .invstd = nb_data(invstd),
               .training = nb_ctx_attrs(ctx)[0].i != 0, .dx = dx ? nb_data(dx) : NULL,
               .dw = dw ? nb_data(dw) : NULL, .db = db ? nb_data(db) : NULL};
-  nb_parallel_for(C, 1 + NN_GRAIN / (N * S + 1), dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
+  nb_parallel_for(C, 1 + NB_PARALLEL_GRAIN / (N * S + 1), dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
   grad_in[0] = dx;
   grad_in[3] = dw;
   grad_in[4] = db;
@@ -519,7 +517,7 @@ static const nb_attr_spec attrs[] = {
      "added to the variance before the square root"},
 };
 
-const nb_op_desc nn_batch_norm_desc = {
+const nb_op_desc op_batch_norm = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "batch_norm",
     .doc = "Batch normalisation over the channel dim of (N, C, ...) input, as PyTorch's "

@@ -28,8 +28,8 @@
 
 static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *at, cgeom *g) {
   memset(g, 0, sizeof *g);
-  if (nn_check_same_dtype("conv2d", x, "input", w, "weight") < 0 ||
-      nn_check_same_dtype("conv2d", x, "input", b, "bias") < 0)
+  if (ops_same_dtype("conv2d", x, "input", w, "weight") < 0 ||
+      ops_same_dtype("conv2d", x, "input", b, "bias") < 0)
     return NB_EDTYPE;
   int xd = nb_ndim(x);
   if (xd != 3 && xd != 4)
@@ -234,7 +234,7 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   cgeom g;
   if (setup(in[0], in[1], in[2], attrs, &g) < 0) return nb_last_status();
   nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]), *w = nn_contig(in[1]), *b = nn_contig(in[2]);
+  nb_tensor *x = ops_contig(in[0]), *w = ops_contig(in[1]), *b = ops_contig(in[2]);
   int64_t ys[4] = {g.N, g.M, g.OH, g.OW};
   nb_tensor *y = g.batched ? nb_empty(4, ys, dt) : nb_empty(3, ys + 1, dt);
   if (x == NULL || w == NULL || y == NULL || (in[2] != NULL && b == NULL)) return nb_last_status();
@@ -385,9 +385,9 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   cgeom g;
   if (xs == NULL || wt == NULL || setup(xs, wt, NULL, nb_ctx_attrs(ctx), &g) < 0)
     return nb_last_status();
-  nb_tensor *go = nn_contig(grad_out[0]);
-  if (x) x = nn_contig(x);
-  if (w) w = nn_contig(w);
+  nb_tensor *go = ops_contig(grad_out[0]);
+  if (x) x = ops_contig(x);
+  if (w) w = ops_contig(w);
   if (go == NULL || (need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   const char *gp = nb_data(go);
   nb_tensor *dx = NULL, *dw = NULL;
@@ -409,7 +409,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     nb_tensor *db = nb_empty(1, &g.M, dt);
     if (db == NULL) return nb_last_status();
     bias_job j = {dt, &g, gp, nb_data(db)};
-    nb_parallel_for(g.M, 1 + NN_GRAIN / (g.N * g.P + 1), bias_sum, &j);
+    nb_parallel_for(g.M, 1 + NB_PARALLEL_GRAIN / (g.N * g.P + 1), bias_sum, &j);
     grad_in[2] = db;
   }
   return 0;
@@ -463,7 +463,7 @@ static const nb_attr_spec attrs[] = {
      "channel groups: in and out channels are split into this many independent convolutions"},
 };
 
-const nb_op_desc nn_conv2d_desc = {
+const nb_op_desc op_conv2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "conv2d",
     .doc = "2-D convolution (cross-correlation) over NCHW input, as PyTorch's F.conv2d. "

@@ -306,13 +306,13 @@ void nn_conv_im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64
   col_job j = {g, x, col, ld, cn};
   if (use_pad(g)) {
     int64_t work = g->K / (g->Cg > 0 ? g->Cg : 1) * g->P; /* 0 for 0 input channels */
-    int64_t grain = 1 + NN_GRAIN / (work > 0 ? work : 1);
+    int64_t grain = 1 + NB_PARALLEL_GRAIN / (work > 0 ? work : 1);
     nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? im2col_pad_f32 : im2col_pad_f64, &j);
     return;
   }
-  int64_t grain = 1 + NN_GRAIN / (g->P > 0 ? g->P : 1);
+  int64_t grain = 1 + NB_PARALLEL_GRAIN / (g->P > 0 ? g->P : 1);
   if (g->sw == 2 && g->kw >= 3 && g->W + 2 * g->pw <= CONV_S2_MAX) { /* (1×1: nothing to share) */
-    nb_parallel_for(cn * g->Cg * g->kh, 1 + NN_GRAIN / (g->kw * g->P + 1), dt == NB_F32 ? im2col_s2_f32 : im2col_s2_f64,
+    nb_parallel_for(cn * g->Cg * g->kh, 1 + NB_PARALLEL_GRAIN / (g->kw * g->P + 1), dt == NB_F32 ? im2col_s2_f32 : im2col_s2_f64,
                     &j);
     return;
   }
@@ -322,7 +322,7 @@ void nn_conv_im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64
 void nn_conv_col2im(nb_dtype dt, const cgeom *g, void *dx, void *col, int64_t cn, int64_t ld) {
   col_job j = {g, dx, col, ld, cn};
   int64_t work = g->K / (g->Cg > 0 ? g->Cg : 1) * g->P; /* 0 for 0 input channels */
-  int64_t grain = 1 + NN_GRAIN / (work > 0 ? work : 1);
+  int64_t grain = 1 + NB_PARALLEL_GRAIN / (work > 0 ? work : 1);
   if (use_pad(g))
     nb_parallel_for(cn * g->Cg, grain, dt == NB_F32 ? col2im_pad_f32 : col2im_pad_f64, &j);
   else

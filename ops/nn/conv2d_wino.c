@@ -27,8 +27,6 @@
 
 #include <string.h>
 
-#include "../ops_simd.h"
-
 /* The tile transforms' channel loops read and write through pointer tables the compiler
  * cannot prove apart; they never overlap (pixels of a tensor against transformed blocks
  * in scratch), so the loops vectorise without run-time checks. */
@@ -86,10 +84,10 @@ static wgeo geo_of(const cgeom *g) {
 
 /* ---- tile transforms (n <= CB channels; u, v: 16 rows xs apart) ------------------------- */
 
-NB_OPS_FAST_FP_BEGIN
+NB_FAST_FP_BEGIN
 
 /* v_ξ = (Bᵀ d B)_ξ from the 16 input pixels d[4i + k] (row i, column k of the tile). */
-NB_OPS_CLONES static void input_tile(const float *const *d, float *v, int64_t xs, int n) {
+NB_SIMD_CLONES static void input_tile(const float *const *d, float *v, int64_t xs, int n) {
   WINO_IVDEP
   for (int c = 0; c < n; c++) {
     float t[4][4];
@@ -109,7 +107,7 @@ NB_OPS_CLONES static void input_tile(const float *const *d, float *v, int64_t xs
 }
 
 /* The 2×2 output pixels y[2r + s] = (Aᵀ O A)[r][s] + bias from the 16 products o_ξ. */
-NB_OPS_CLONES static void output_tile(const float *o, int64_t xs, const float *bias, float *const *y, int n) {
+NB_SIMD_CLONES static void output_tile(const float *o, int64_t xs, const float *bias, float *const *y, int n) {
   WINO_IVDEP
   for (int c = 0; c < n; c++) {
     float a[2][4];
@@ -126,7 +124,7 @@ NB_OPS_CLONES static void output_tile(const float *o, int64_t xs, const float *b
 }
 
 /* dO_ξ = (A dy Aᵀ)_ξ from the 2×2 output-gradient pixels q[2r + s]. */
-NB_OPS_CLONES static void grad_tile(const float *const *q, float *o, int64_t xs, int n) {
+NB_SIMD_CLONES static void grad_tile(const float *const *q, float *o, int64_t xs, int n) {
   WINO_IVDEP
   for (int c = 0; c < n; c++) {
     float z[4][2];
@@ -147,7 +145,7 @@ NB_OPS_CLONES static void grad_tile(const float *const *q, float *o, int64_t xs,
 }
 
 /* d[4i + k] += (B dV Bᵀ)[i][k] from the 16 values dv_ξ: the transpose of input_tile. */
-NB_OPS_CLONES static void input_grad_tile(const float *dv, int64_t xs, float *const *d, int n) {
+NB_SIMD_CLONES static void input_grad_tile(const float *dv, int64_t xs, float *const *d, int n) {
   WINO_IVDEP
   for (int c = 0; c < n; c++) {
     float s[4][4];
@@ -167,7 +165,7 @@ NB_OPS_CLONES static void input_grad_tile(const float *dv, int64_t xs, float *co
   }
 }
 
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 /* ---- parallel jobs over channel slices ------------------------------------------------ */
 
@@ -233,7 +231,7 @@ static void run_tiles(const wgeo *p, wkind kind, int64_t j0, int64_t nt, const f
                       const float *bias) {
   wjob j = {p, kind, j0, nt, src, dst, bias};
   int64_t ch = kind == W_INPUT || kind == W_INPUT_GRAD ? p->C : p->M;
-  nb_parallel_for((ch + 15) / 16, 1 + NN_GRAIN / (16 * 16 * nt), tile_job, &j);
+  nb_parallel_for((ch + 15) / 16, 1 + NB_PARALLEL_GRAIN / (16 * 16 * nt), tile_job, &j);
 }
 
 /* ---- the 16 GEMMs ---------------------------------------------------------------------- */
@@ -288,7 +286,7 @@ static void transpose_job(int64_t n0, int64_t n1, void *u) {
 /* Per sample of n, dst (cols × rows) = srcᵀ (rows × cols): NCHW ↔ channels-last. */
 static void transpose_samples(const float *src, float *dst, int64_t n, int64_t rows, int64_t cols) {
   tjob j = {src, dst, rows, cols};
-  nb_parallel_for(n, 1 + NN_GRAIN / (rows * cols + 1), transpose_job, &j);
+  nb_parallel_for(n, 1 + NB_PARALLEL_GRAIN / (rows * cols + 1), transpose_job, &j);
 }
 
 /* ---- kernel transforms ----------------------------------------------------------------- */
@@ -298,10 +296,10 @@ static void transpose_samples(const float *src, float *dst, int64_t n, int64_t r
  * of two bytes apart, say) are read and written row-wise. */
 #define KCOLS 64
 
-NB_OPS_FAST_FP_BEGIN
+NB_FAST_FP_BEGIN
 
 /* u[ξ][c] = (G g_c Gᵀ)_ξ for the n kernels g_c = k[0..8][c] (rows of KCOLS). */
-NB_OPS_CLONES static void kernel_transform(const float (*k)[KCOLS], float (*u)[KCOLS], int n) {
+NB_SIMD_CLONES static void kernel_transform(const float (*k)[KCOLS], float (*u)[KCOLS], int n) {
   for (int c = 0; c < n; c++) {
     float t[4][3];
     for (int j = 0; j < 3; j++) { /* G g */
@@ -321,7 +319,7 @@ NB_OPS_CLONES static void kernel_transform(const float (*k)[KCOLS], float (*u)[K
 }
 
 /* k[0..8][c] = Gᵀ dU_c G (3×3) for the n gradients dU_c = du[0..15][c]. */
-NB_OPS_CLONES static void kernel_grad(const float (*du)[KCOLS], float (*k)[KCOLS], int n) {
+NB_SIMD_CLONES static void kernel_grad(const float (*du)[KCOLS], float (*k)[KCOLS], int n) {
   for (int c = 0; c < n; c++) {
     float t[3][4];
     for (int j = 0; j < 4; j++) { /* Gᵀ dU */
@@ -338,7 +336,7 @@ NB_OPS_CLONES static void kernel_grad(const float (*du)[KCOLS], float (*k)[KCOLS
   }
 }
 
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 typedef struct kjob {
   const wgeo *p;
@@ -376,7 +374,7 @@ static float *kernels(const wgeo *p, const float *w) {
   float *u = nb_scratch(1, sizeof(float) * (size_t)(16 * p->ups) + 64);
   if (u == NULL) return NULL;
   kjob j = {p, false, w, u};
-  nb_parallel_for(p->M, 1 + NN_GRAIN / (16 * p->C), kernel_job, &j);
+  nb_parallel_for(p->M, 1 + NB_PARALLEL_GRAIN / (16 * p->C), kernel_job, &j);
   return u;
 }
 
@@ -463,7 +461,7 @@ int nn_wino_backward(const cgeom *g, const float *x, const float *w, const float
   }
   if (dw) {
     kjob jk = {&p, true, du, dw};
-    nb_parallel_for(p.M, 1 + NN_GRAIN / (16 * p.C), kernel_job, &jk);
+    nb_parallel_for(p.M, 1 + NB_PARALLEL_GRAIN / (16 * p.C), kernel_job, &jk);
   }
   return 0;
 }

@@ -14,8 +14,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops_simd.h"
-
 typedef struct dropout_blob {
   uint64_t seed;
   double p;
@@ -42,11 +40,11 @@ static inline uint32_t mix32(uint32_t x) {
 
 /* The kernels ignore FP exception flags (nothing reads them), so GCC if-converts the
  * select and vectorises. */
-NB_OPS_FAST_FP_BEGIN
+NB_FAST_FP_BEGIN
 /* Elements [i0, i1) of one 2^32-element stretch (same high index word): y = x·scale where
  * the element's hash clears the threshold, else 0. */
 #define DR_KERNEL(T, SUF)                                                                    \
-  NB_OPS_CLONES static void keep_##SUF(const T *x, T *y, int64_t i0, int64_t i1, uint32_t k1, uint32_t k2, \
+  NB_SIMD_CLONES static void keep_##SUF(const T *x, T *y, int64_t i0, int64_t i1, uint32_t k1, uint32_t k2, \
                                 int32_t thr, T sc) {                                         \
     for (int64_t i = i0; i < i1; i++) {                                                      \
       int32_t u = (int32_t)(mix32(mix32((uint32_t)i + k1) ^ k2) >> 8);                       \
@@ -55,7 +53,7 @@ NB_OPS_FAST_FP_BEGIN
   }
 DR_KERNEL(float, f32)
 DR_KERNEL(double, f64)
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 static void apply(int64_t i0, int64_t i1, void *u) {
   const dr_job *j = u;
@@ -76,7 +74,7 @@ static void apply(int64_t i0, int64_t i1, void *u) {
 
 static int run(nb_dtype dt, uint64_t seed, double p, nb_tensor *x, nb_tensor *y) {
   dr_job j = {dt, seed, p, p < 1 ? 1.0 / (1.0 - p) : 0.0, nb_data(x), nb_data(y)};
-  nb_parallel_for(nb_numel(x), NN_GRAIN, apply, &j);
+  nb_parallel_for(nb_numel(x), NB_PARALLEL_GRAIN, apply, &j);
   return 0;
 }
 
@@ -85,7 +83,7 @@ static int dropout_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_valu
   double p = attrs[0].f;
   bool training = attrs[1].i != 0;
   dropout_blob blob = {0, p, training && p > 0};
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   if (x == NULL) return nb_last_status();
   nb_tensor *y;
   if (!blob.active) {
@@ -112,7 +110,7 @@ static int dropout_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor *
     grad_in[0] = grad_out[0];
     return 0;
   }
-  nb_tensor *g = nn_contig(grad_out[0]);
+  nb_tensor *g = ops_contig(grad_out[0]);
   nb_tensor *dx = g ? nb_empty(nb_ndim(g), nb_shape(g), nb_dtype_of(g)) : NULL;
   if (dx == NULL) return nb_last_status();
   run(nb_dtype_of(g), b->seed, b->p, g, dx);
@@ -143,7 +141,7 @@ static const nb_attr_spec attrs[] = {
     {"training", NB_ATTR_BOOL, 0, {.i = 1}, 0, 0, NULL, "false: identity (a copy)"},
 };
 
-const nb_op_desc nn_dropout_desc = {
+const nb_op_desc op_dropout = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "dropout",
     .doc = "Dropout as PyTorch's F.dropout: in training zero each element with probability p "

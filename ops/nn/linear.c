@@ -34,8 +34,8 @@ copy:
 }
 
 static int check(nb_tensor *x, nb_tensor *w, nb_tensor *b) {
-  if (nn_check_same_dtype("linear", x, "input", w, "weight") < 0 ||
-      nn_check_same_dtype("linear", x, "input", b, "bias") < 0)
+  if (ops_same_dtype("linear", x, "input", w, "weight") < 0 ||
+      ops_same_dtype("linear", x, "input", b, "bias") < 0)
     return NB_EDTYPE;
   if (nb_ndim(w) != 2)
     return nb_set_error(NB_ESHAPE, "linear: weight must be 2-D (out_features, in_features), got %s",
@@ -94,7 +94,7 @@ static int linear_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   double beta = 0.0;
   if (b != NULL) {
     fill_job j = {dt, nb_data(y), nb_data(b), nb_strides(b)[0], nout};
-    nb_parallel_for(rows, nout > 0 ? 1 + NN_GRAIN / nout : rows, fill_rows, &j);
+    nb_parallel_for(rows, nout > 0 ? 1 + NB_PARALLEL_GRAIN / nout : rows, fill_rows, &j);
     beta = 1.0;
   }
   const int64_t *ws = nb_strides(w);
@@ -149,7 +149,7 @@ static int linear_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   const int64_t *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd);
   int64_t nout = wsh[0], nin = wsh[1];
-  nb_tensor *g = nn_contig(grad_out[0]);
+  nb_tensor *g = ops_contig(grad_out[0]);
   if (g == NULL) return nb_last_status();
   int64_t rows = 1;
   for (int d = 0; d < xnd - 1; d++) rows *= xsh[d];
@@ -176,7 +176,7 @@ static int linear_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     nb_tensor *gb = nb_empty(1, &nout, dt);
     if (gb == NULL) return nb_last_status();
     colsum_job j = {dt, nb_data(g), nb_data(gb), rows, nout};
-    int64_t grain = rows > 0 ? 64 * (1 + NN_GRAIN / (64 * rows)) : nout;
+    int64_t grain = rows > 0 ? 64 * (1 + NB_PARALLEL_GRAIN / (64 * rows)) : nout;
     nb_parallel_for(nout, grain, colsum, &j);
     grad_in[2] = gb;
   }
@@ -210,7 +210,7 @@ static const nb_input_spec inputs[] = {
 };
 static const nb_output_spec outputs[] = {{"out", 0, "(..., out_features)"}};
 
-const nb_op_desc nn_linear_desc = {
+const nb_op_desc op_linear = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "linear",
     .doc = "Affine map y = x·Wᵀ + b applied over the last dim of x (PyTorch's F.linear). "

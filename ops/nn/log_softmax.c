@@ -15,7 +15,7 @@ static int log_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tens
 
 static const nb_output_spec outputs[] = {{"out", 0, "same shape; logsumexp along dim is 0"}};
 
-const nb_op_desc nn_log_softmax_desc = {
+const nb_op_desc op_log_softmax = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "log_softmax",
     .doc = "Log-softmax along dim, x - max - log(sum(exp(x - max))), as PyTorch's "

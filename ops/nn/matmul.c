@@ -102,7 +102,7 @@ static int mm_setup(nb_tensor *a, nb_tensor *b, mm_geom *g) {
 static int matmul_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                           nb_tensor **out) {
   (void)attrs;
-  if (nn_check_same_dtype("matmul", in[0], "input", in[1], "other") < 0) return NB_EDTYPE;
+  if (ops_same_dtype("matmul", in[0], "input", in[1], "other") < 0) return NB_EDTYPE;
   nb_tensor *a = gemm_ready(in[0]), *b = gemm_ready(in[1]);
   if (a == NULL || b == NULL) return nb_last_status();
   mm_geom g;
@@ -143,7 +143,7 @@ static int matmul_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   if (a == NULL || b == NULL) return nb_last_status();
   a = gemm_ready(a);
   b = gemm_ready(b);
-  nb_tensor *go = nn_contig(grad_out[0]);
+  nb_tensor *go = ops_contig(grad_out[0]);
   if (a == NULL || b == NULL || go == NULL) return nb_last_status();
   mm_geom g;
   if (mm_setup(a, b, &g) < 0) return nb_last_status();
@@ -209,7 +209,7 @@ static const nb_output_spec outputs[] = {
     {"out", 0, "product; 1-D operands lose their dim as in torch.matmul, batch dims broadcast"},
 };
 
-const nb_op_desc nn_matmul_desc = {
+const nb_op_desc op_matmul = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "matmul",
     .doc = "Matrix product with torch.matmul semantics: dot product of two 1-D tensors, "

@@ -9,8 +9,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "../ops_simd.h"
-
 typedef struct mp_job {
   const nn_pool *p;
   const void *x;
@@ -37,8 +35,8 @@ typedef struct mp_job {
 typedef float mp_v8f __attribute__((vector_size(4 * MP_LANES)));
 typedef int32_t mp_v8i __attribute__((vector_size(4 * MP_LANES)));
 
-NB_OPS_FAST_FP_BEGIN
-NB_OPS_CLONES static int64_t vec_f32(const nn_pool *p, const float *x, float *y, int64_t *ix, int64_t oh,
+NB_FAST_FP_BEGIN
+NB_SIMD_CLONES static int64_t vec_f32(const nn_pool *p, const float *x, float *y, int64_t *ix, int64_t oh,
                                      int64_t h0, int64_t ow, int64_t owb) {
   int64_t hw2 = (p->W + 1) / 2;
   if ((p->sw != 1 && p->sw != 2) || p->H * p->W > INT32_MAX || (p->sw == 2 && p->kh * 2 * hw2 > MP_VEC_ROW) ||
@@ -83,7 +81,7 @@ NB_OPS_CLONES static int64_t vec_f32(const nn_pool *p, const float *x, float *y,
   }
   return end;
 }
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 /* (float64 keeps the window-by-window form) */
 static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int64_t *ix, int64_t oh, int64_t h0,
                               int64_t ow, int64_t owb) {
@@ -180,36 +178,32 @@ static int setup(const nb_tensor *x, const nb_attr_value *a, nn_pool *p) {
 static int max_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                               nb_tensor **out) {
   nn_pool p;
-  if (setup(in[0], attrs, &p) < 0) return nb_last_status();
-  nb_dtype dt = nb_dtype_of(in[0]);
-  nb_tensor *x = nn_contig(in[0]);
-  int64_t shape[4];
-  nn_pool_out_shape(in[0], p.OH, p.OW, shape);
-  int nd = nb_ndim(in[0]);
-  nb_tensor *y = nb_empty(nd, shape, dt);
+  nb_tensor *x, *y;
+  if (setup(in[0], attrs, &p) < 0 || nn_pool_alloc(in[0], p.OH, p.OW, &x, &y) < 0)
+    return nb_last_status();
   bool rec = nb_ctx_recording(ctx);
-  nb_tensor *idx = rec ? nb_empty(nd, shape, NB_I64) : NULL;
-  if (x == NULL || y == NULL || (rec && idx == NULL)) return nb_last_status();
+  nb_tensor *idx = rec ? nb_empty(nb_ndim(y), nb_shape(y), NB_I64) : NULL;
+  if (rec && idx == NULL) return nb_last_status();
   mp_job j = {&p, nb_data(x), nb_data(y), idx ? nb_data(idx) : NULL, NULL, NULL};
   int64_t work = p.OH * p.OW * p.kh * p.kw;
-  nb_parallel_for(p.planes, 1 + NN_GRAIN / (work + 1), dt == NB_F32 ? fwd_f32 : fwd_f64, &j);
+  bool f32 = nb_dtype_of(x) == NB_F32;
+  nb_parallel_for(p.planes, 1 + NB_PARALLEL_GRAIN / (work + 1), f32 ? fwd_f32 : fwd_f64, &j);
   if (rec && nb_ctx_save(ctx, idx) < 0) return nb_last_status();
   out[0] = y;
   return 0;
 }
 
 static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
-  nb_tensor *idx = nb_ctx_saved(ctx, 0);
-  if (idx == NULL) return nb_last_status();
-  int nd;
-  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
-  nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  nb_tensor *g = nn_contig(grad_out[0]), *dx = nb_empty(nd, xs, dt);
-  if (g == NULL || dx == NULL) return nb_last_status();
-  nn_pool p = {.planes = nd == 4 ? xs[0] * xs[1] : xs[0], .H = xs[nd - 2], .W = xs[nd - 1],
-               .OH = nb_shape(idx)[nd - 2], .OW = nb_shape(idx)[nd - 1]};
+  nb_tensor *idx = nb_ctx_saved(ctx, 0), *g, *dx;
+  nn_pool p = {0};
+  if (idx == NULL || nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 ||
+      nn_pool_input("max_pool2d", dx, &p.planes, &p.H, &p.W) < 0)
+    return nb_last_status();
+  p.OH = nb_shape(idx)[nb_ndim(idx) - 2];
+  p.OW = nb_shape(idx)[nb_ndim(idx) - 1];
   mp_job j = {&p, NULL, NULL, nb_data(idx), nb_data(g), nb_data(dx)};
-  nb_parallel_for(p.planes, 1 + NN_GRAIN / (p.H * p.W + 1), dt == NB_F32 ? bwd_f32 : bwd_f64, &j);
+  bool f32 = nb_dtype_of(dx) == NB_F32;
+  nb_parallel_for(p.planes, 1 + NB_PARALLEL_GRAIN / (p.H * p.W + 1), f32 ? bwd_f32 : bwd_f64, &j);
   grad_in[0] = dx;
   return 0;
 }
@@ -243,7 +237,7 @@ static const nb_attr_spec attrs[] = {
      "round the output size up (a last window must start inside the input or left padding)"},
 };
 
-const nb_op_desc nn_max_pool2d_desc = {
+const nb_op_desc op_max_pool2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "max_pool2d",
     .doc = "2-D max pooling as PyTorch's F.max_pool2d. The gradient of each window goes to "

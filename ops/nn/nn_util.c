@@ -3,18 +3,6 @@
 
 #include <string.h>
 
-nb_tensor *nn_contig(nb_tensor *t) {
-  if (t == NULL || nb_is_contiguous(t)) return t;
-  return nb_copy_data(t);
-}
-
-int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                        const char *bname) {
-  if (b == NULL || nb_dtype_of(a) == nb_dtype_of(b)) return 0;
-  return nb_set_error(NB_EDTYPE, "%s: %s dtype %s does not match %s dtype %s", op, bname,
-                      nb_dtype_name(nb_dtype_of(b)), aname, nb_dtype_name(nb_dtype_of(a)));
-}
-
 int nn_pair(const char *op, const char *name, const nb_ints *v, int64_t def, int64_t out[2]) {
   if (v->n == 0) {
     out[0] = out[1] = def;
@@ -66,11 +54,23 @@ int nn_pool_input(const char *op, const nb_tensor *x, int64_t *planes, int64_t *
   return 0;
 }
 
-void nn_pool_out_shape(const nb_tensor *x, int64_t oh, int64_t ow, int64_t *shape) {
-  int nd = nb_ndim(x);
-  memcpy(shape, nb_shape(x), sizeof(int64_t) * (size_t)nd);
+int nn_pool_alloc(nb_tensor *input, int64_t oh, int64_t ow, nb_tensor **x, nb_tensor **y) {
+  int nd = nb_ndim(input);
+  int64_t shape[NB_MAX_DIMS];
+  memcpy(shape, nb_shape(input), sizeof(int64_t) * (size_t)nd);
   shape[nd - 2] = oh;
   shape[nd - 1] = ow;
+  *x = ops_contig(input);
+  *y = nb_empty(nd, shape, nb_dtype_of(input));
+  return *x && *y ? 0 : nb_last_status();
+}
+
+int nn_pool_grad_alloc(nb_ctx *ctx, nb_tensor *grad_out, nb_tensor **g, nb_tensor **dx) {
+  int nd;
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  *dx = nb_empty(nd, xs, nb_ctx_input_dtype(ctx, 0));
+  *g = ops_contig(grad_out);
+  return *dx && *g ? 0 : nb_last_status();
 }
 
 int nn_pool_setup(const char *op, const nb_tensor *x, const nb_ints *k, const nb_ints *s,

@@ -9,17 +9,19 @@
 #include <nabla/sdk.h>
 #include <stdint.h>
 
+#include "../common/ops_util.h" /* ops_contig, ops_same_dtype */
+
 /* Operator descriptors, one per file, registered by plugin.c. */
-extern const nb_op_desc nn_matmul_desc;
-extern const nb_op_desc nn_linear_desc;
-extern const nb_op_desc nn_conv2d_desc;
-extern const nb_op_desc nn_batch_norm_desc;
-extern const nb_op_desc nn_max_pool2d_desc;
-extern const nb_op_desc nn_avg_pool2d_desc;
-extern const nb_op_desc nn_adaptive_avg_pool2d_desc;
-extern const nb_op_desc nn_dropout_desc;
-extern const nb_op_desc nn_softmax_desc;
-extern const nb_op_desc nn_log_softmax_desc;
+extern const nb_op_desc op_matmul;
+extern const nb_op_desc op_linear;
+extern const nb_op_desc op_conv2d;
+extern const nb_op_desc op_batch_norm;
+extern const nb_op_desc op_max_pool2d;
+extern const nb_op_desc op_avg_pool2d;
+extern const nb_op_desc op_adaptive_avg_pool2d;
+extern const nb_op_desc op_dropout;
+extern const nb_op_desc op_softmax;
+extern const nb_op_desc op_log_softmax;
 
 /* Softmax kernels shared by softmax.c and log_softmax.c (forward/backward with the op
  * signature plus the log flag; samples used by both). */
@@ -27,14 +29,6 @@ int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
                        nb_tensor **out, bool log);
 int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool log);
 int nn_softmax_samples(nb_sample_sink *s);
-
-/* t itself when contiguous, else a contiguous scoped copy (NULL on error). */
-nb_tensor *nn_contig(nb_tensor *t);
-
-/* Error unless b (when not NULL) has a's dtype: "op: <bname> dtype float64 does not
- * match <aname> dtype float32". Returns 0 or NB_EDTYPE. */
-int nn_check_same_dtype(const char *op, const nb_tensor *a, const char *aname, const nb_tensor *b,
-                        const char *bname);
 
 /* Largest magnitude nn_pair accepts for a size/stride/padding-like attribute: keeps the
  * output-size arithmetic of the conv and pooling ops far from int64 overflow. */
@@ -53,8 +47,12 @@ int64_t nn_pool_out(int64_t in, int64_t k, int64_t pad, int64_t stride, int64_t 
  * number of planes (N·C) and the plane size. Returns 0 or NB_ESHAPE naming op and shape. */
 int nn_pool_input(const char *op, const nb_tensor *x, int64_t *planes, int64_t *h, int64_t *w);
 
-/* Shape of a pooling output: x's leading dims with (oh, ow) as the last two. */
-void nn_pool_out_shape(const nb_tensor *x, int64_t oh, int64_t ow, int64_t *shape);
+/* Forward of a pooling op: *x = input, contiguous, and *y = a new output of its dtype and
+ * leading dims with (oh, ow) as the last two. Returns 0 or a status. */
+int nn_pool_alloc(nb_tensor *input, int64_t oh, int64_t ow, nb_tensor **x, nb_tensor **y);
+/* Backward of a pooling op: *g = grad_out, contiguous, and *dx = a new gradient of the
+ * input's shape and dtype. Returns 0 or a status. */
+int nn_pool_grad_alloc(nb_ctx *ctx, nb_tensor *grad_out, nb_tensor **g, nb_tensor **dx);
 
 /* Window geometry of max_pool2d / avg_pool2d. */
 typedef struct nn_pool {
@@ -114,8 +112,5 @@ int nn_pool_sample(nb_sample_sink *s, const char *desc, const int64_t *xs, int n
 /* Input and attribute lists of softmax and log_softmax ({input}, {dim}). */
 extern const nb_input_spec nn_softmax_inputs[1];
 extern const nb_attr_spec nn_softmax_attrs[1];
-
-/* Grain (in elements of work) for nb_parallel_for in memory-bound loops. */
-#define NN_GRAIN 32768
 
 #endif

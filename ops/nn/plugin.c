@@ -5,10 +5,10 @@
 #include "nn_util.h"
 
 static const nb_op_desc *const nn_ops[] = {
-    &nn_matmul_desc,     &nn_linear_desc,     &nn_conv2d_desc,
-    &nn_batch_norm_desc, &nn_max_pool2d_desc, &nn_avg_pool2d_desc,
-    &nn_adaptive_avg_pool2d_desc, &nn_dropout_desc, &nn_softmax_desc,
-    &nn_log_softmax_desc, NULL,
+    &op_matmul,     &op_linear,     &op_conv2d,
+    &op_batch_norm, &op_max_pool2d, &op_avg_pool2d,
+    &op_adaptive_avg_pool2d, &op_dropout, &op_softmax,
+    &op_log_softmax, NULL,
 };
 
 static int nn_init(nb_registrar *r) { return nb_register_ops(r, nn_ops); }

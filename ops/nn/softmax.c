@@ -6,97 +6,28 @@
  * independent and run in parallel (inner positions in blocks of 64).
  * Backward: softmax dx = y·(g − Σ g·y); log_softmax dx = g − exp(y)·Σ g.
  * Float32 rows along the last dim (inner = 1, the classifier case) take vectorisable
- * row kernels: e^x by ew_expf_neg (ew_exp.h: ew_expf specialised to x <= 0), sums in 16 fixed
- * float lanes added in double, compiled also for AVX2 (ifunc, no FMA, so both variants
- * give the same bits).
+ * row kernels (ops/common/row_kernels.h, shared with cross_entropy): e^x by ew_expf_neg
+ * (ew_exp.h: ew_expf specialised to x <= 0), sums in 16 fixed float lanes added in double,
+ * compiled also for AVX2 (ifunc, no FMA, so both variants give the same bits).
  */
 #include "nn_util.h"
 
 #include <math.h>
-#include <string.h>
 
-#include "../ops_simd.h"
-
-#define LANES 16
+#include "../common/row_kernels.h" /* row_max, row_exp_sum, row_dot (shared with cross_entropy) */
 
 /* The row kernels may ignore FP exception flags (nothing here reads them): without
  * this GCC will not if-convert ew_expf's range checks and keeps those loops scalar. */
-NB_OPS_FAST_FP_BEGIN
-#include "../elementwise/ew_exp.h" /* inside the region, so its helpers inline into the kernels */
-
-/* 8 floats in a GCC vector (two SSE registers in the default clone, one in AVX2): a
- * compare-and-select max, which GCC keeps scalar when written over an array. */
-typedef float sm_v8 __attribute__((vector_size(32)));
-typedef int32_t sm_v8i __attribute__((vector_size(32)));
-
-NB_OPS_CLONES static float row_max(const float *x, int64_t n) {
-  sm_v8 m0, m1, v;
-  float r = -INFINITY;
-  for (int l = 0; l < 8; l++) m0[l] = m1[l] = -INFINITY;
-  int64_t i = 0;
-  for (; i + LANES <= n; i += LANES) {
-    memcpy(&v, x + i, sizeof v);
-    sm_v8i k = v > m0;
-    m0 = (sm_v8)(((sm_v8i)v & k) | ((sm_v8i)m0 & ~k));
-    memcpy(&v, x + i + 8, sizeof v);
-    k = v > m1;
-    m1 = (sm_v8)(((sm_v8i)v & k) | ((sm_v8i)m1 & ~k));
-  }
-  for (; i < n; i++) r = x[i] > r ? x[i] : r;
-  for (int l = 0; l < 8; l++) {
-    r = m0[l] > r ? m0[l] : r;
-    r = m1[l] > r ? m1[l] : r;
-  }
-  return r; /* a nan is skipped here but makes the row's sum, so the whole row, nan */
-}
-
-/* Σ e^(x − m), storing each term in y when y is not NULL (softmax). */
-NB_OPS_CLONES static double row_exp_sum(const float *x, float m, float *y, int64_t n) {
-  float s[LANES] = {0};
-  double r = 0;
-  int64_t i = 0;
-  if (y) {
-    for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) {
-        float e = ew_expf_neg(x[i + l] - m);
-        y[i + l] = e;
-        s[l] += e;
-      }
-    for (; i < n; i++) r += y[i] = ew_expf_neg(x[i] - m);
-  } else {
-    for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) s[l] += ew_expf_neg(x[i + l] - m);
-    for (; i < n; i++) r += ew_expf_neg(x[i] - m);
-  }
-  for (int l = 0; l < LANES; l++) r += s[l];
-  return r;
-}
-
-/* Σ a·b (b NULL: Σ a). */
-NB_OPS_CLONES static double row_dot(const float *a, const float *b, int64_t n) {
-  float s[LANES] = {0};
-  double r = 0;
-  int64_t i = 0;
-  if (b) {
-    for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) s[l] += a[i + l] * b[i + l];
-    for (; i < n; i++) r += a[i] * b[i];
-  } else {
-    for (; i + LANES <= n; i += LANES)
-      for (int l = 0; l < LANES; l++) s[l] += a[i + l];
-    for (; i < n; i++) r += a[i];
-  }
-  for (int l = 0; l < LANES; l++) r += s[l];
-  return r;
-}
-
+NB_FAST_FP_BEGIN
 /* One float32 row: forward (x -> y) of softmax or log_softmax. */
-NB_OPS_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
+NB_SIMD_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_log) {
   float m = row_max(x, n);
   if (isinf(m) && m < 0) m = 0; /* all -inf: avoid inf - inf */
   if (is_log) {
-    float l = (float)log(row_exp_sum(x, m, NULL, n)) + m;
-    for (int64_t i = 0; i < n; i++) y[i] = x[i] - l;
+    /* (x − m) − log Σ, never x − (m + log Σ): at m = 1e5 the sum would round to float's
+     * steps of 2^-7 (PyTorch subtracts in this order too) */
+    float l = (float)log(row_exp_sum(x, m, NULL, n));
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) - l;
   } else {
     float r = (float)(1.0 / row_exp_sum(x, m, y, n));
     for (int64_t i = 0; i < n; i++) y[i] *= r;
@@ -104,7 +35,7 @@ NB_OPS_CLONES static void row_fwd(const float *x, float *y, int64_t n, bool is_l
 }
 
 /* One float32 row: backward from the saved output y and the gradient g. */
-NB_OPS_CLONES static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
+NB_SIMD_CLONES static void row_bwd(const float *y, const float *g, float *dx, int64_t n, bool is_log) {
   if (is_log) {
     float s = (float)row_dot(g, NULL, n);
     for (int64_t i = 0; i < n; i++) dx[i] = g[i] - ew_expf_neg(y[i]) * s;
@@ -114,7 +45,7 @@ NB_OPS_CLONES static void row_bwd(const float *y, const float *g, float *dx, int
   }
 }
 
-NB_OPS_FAST_FP_END
+NB_FAST_FP_END
 
 typedef struct sm_job {
   int64_t outer, D, inner, nblk;
@@ -152,9 +83,10 @@ typedef struct sm_job {
         for (int64_t d = 0; d < j->D; d++)                                                    \
           for (int64_t i = 0; i < ni; i++) s[i] += EXP(x[d * j->inner + i] - mx[i]);          \
         T l[BLK];                                                                             \
-        for (int64_t i = 0; i < ni; i++) l[i] = (T)(LOG(s[i])) + mx[i];                       \
-        for (int64_t d = 0; d < j->D; d++)                                                    \
-          for (int64_t i = 0; i < ni; i++) y[d * j->inner + i] = x[d * j->inner + i] - l[i];  \
+        for (int64_t i = 0; i < ni; i++) l[i] = (T)(LOG(s[i]));                               \
+        for (int64_t d = 0; d < j->D; d++) /* (x − m) − log Σ, as in row_fwd */              \
+          for (int64_t i = 0; i < ni; i++)                                                    \
+            y[d * j->inner + i] = (x[d * j->inner + i] - mx[i]) - l[i];                       \
       } else {                                                                                \
         for (int64_t d = 0; d < j->D; d++)                                                    \
           for (int64_t i = 0; i < ni; i++) {                                                  \
@@ -223,12 +155,12 @@ int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
   const char *op = log ? "log_softmax" : "softmax";
   sm_job j = {.log = log};
   if (split(op, nb_ndim(in[0]), nb_shape(in[0]), attrs[0].i, &j) < 0) return nb_last_status();
-  nb_tensor *x = nn_contig(in[0]);
+  nb_tensor *x = ops_contig(in[0]);
   nb_tensor *y = x ? nb_empty(nb_ndim(x), nb_shape(x), nb_dtype_of(x)) : NULL;
   if (y == NULL) return nb_last_status();
   j.x = nb_data(x);
   j.y = nb_data(y);
-  nb_parallel_for(j.outer * j.nblk, 1 + NN_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
+  nb_parallel_for(j.outer * j.nblk, 1 + NB_PARALLEL_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
                   nb_dtype_of(x) == NB_F32 ? fwd_f32 : fwd_f64, &j);
   if (nb_ctx_save(ctx, y) < 0) return nb_last_status();
   out[0] = y;
@@ -241,14 +173,14 @@ int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   sm_job j = {.log = log};
   if (split(log ? "log_softmax" : "softmax", nb_ndim(y), nb_shape(y), nb_ctx_attrs(ctx)[0].i, &j) < 0)
     return nb_last_status();
-  y = nn_contig(y);
-  nb_tensor *g = nn_contig(grad_out[0]);
+  y = ops_contig(y);
+  nb_tensor *g = ops_contig(grad_out[0]);
   nb_tensor *dx = (y && g) ? nb_empty(nb_ndim(y), nb_shape(y), nb_dtype_of(y)) : NULL;
   if (dx == NULL) return nb_last_status();
   j.x = nb_data(y);
   j.g = nb_data(g);
   j.y = nb_data(dx);
-  nb_parallel_for(j.outer * j.nblk, 1 + NN_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
+  nb_parallel_for(j.outer * j.nblk, 1 + NB_PARALLEL_GRAIN / (j.D * (j.inner < BLK ? j.inner : BLK) + 1),
                   nb_dtype_of(y) == NB_F32 ? bwd_f32 : bwd_f64, &j);
   grad_in[0] = dx;
   return 0;
@@ -278,7 +210,7 @@ int nn_softmax_samples(nb_sample_sink *s) {
 
 static const nb_output_spec outputs[] = {{"out", 0, "same shape; sums to 1 along dim"}};
 
-const nb_op_desc nn_softmax_desc = {
+const nb_op_desc op_softmax = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "softmax",
     .doc = "Softmax along dim, exp(x - max) / sum(exp(x - max)), as PyTorch's F.softmax. "

@@ -9,7 +9,7 @@ static int max_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
 
 static const nb_output_spec max_outputs[] = {{"out", 0, "0-d tensor: the largest element"}};
 
-const nb_op_desc red_max_desc = {
+const nb_op_desc op_max = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "max",
     .doc = "Largest element of the whole input as a 0-d tensor, like torch.max(x). NaN "

@@ -12,7 +12,7 @@ static const nb_output_spec max_dim_outputs[] = {
     {"indices", NB_OUT_NONDIFF, "int64 position of that maximum along dim (first on ties)"},
 };
 
-const nb_op_desc red_max_dim_desc = {
+const nb_op_desc op_max_dim = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "max_dim",
     .doc = "Maximum along one dim, like torch.max(x, dim): values and int64 indices. On ties "

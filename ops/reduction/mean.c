@@ -18,7 +18,7 @@ static const nb_input_spec mean_inputs[] = {
 static const nb_output_spec mean_outputs[] = {
     {"out", 0, "the means, same dtype as input; 0-d when every dim is reduced without keepdim"}};
 
-const nb_op_desc red_mean_desc = {
+const nb_op_desc op_mean = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "mean",
     .doc = "Arithmetic mean of the input's elements over the given dims (all when none), "

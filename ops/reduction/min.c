@@ -9,7 +9,7 @@ static int min_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *a
 
 static const nb_output_spec min_outputs[] = {{"out", 0, "0-d tensor: the smallest element"}};
 
-const nb_op_desc red_min_desc = {
+const nb_op_desc op_min = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "min",
     .doc = "Smallest element of the whole input as a 0-d tensor, like torch.min(x). NaN "

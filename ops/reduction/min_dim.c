@@ -12,7 +12,7 @@ static const nb_output_spec min_dim_outputs[] = {
     {"indices", NB_OUT_NONDIFF, "int64 position of that minimum along dim (first on ties)"},
 };
 
-const nb_op_desc red_min_dim_desc = {
+const nb_op_desc op_min_dim = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "min_dim",
     .doc = "Minimum along one dim, like torch.min(x, dim): values and int64 indices. On ties "

@@ -3,9 +3,9 @@
 #include "reduce.h"
 
 static int reduction_init(nb_registrar *r) {
-  static const nb_op_desc *const ops[] = {&red_sum_desc,     &red_mean_desc, &red_max_desc,
-                                          &red_min_desc,     &red_max_dim_desc,
-                                          &red_min_dim_desc, NULL};
+  static const nb_op_desc *const ops[] = {&op_sum,     &op_mean, &op_max,
+                                          &op_min,     &op_max_dim,
+                                          &op_min_dim, NULL};
   return nb_register_ops(r, ops);
 }
 

@@ -264,11 +264,11 @@ int red_extreme_dim(nb_tensor *x, int dim, bool is_max, nb_tensor *vals, nb_tens
   if (red_outer_mode(&j.plan)) {
     int64_t kin = j.plan.ksize[j.plan.nk - 1];
     j.nchunks = (kin + DIM_CHUNK - 1) / DIM_CHUNK;
-    int64_t g = 32768 / (work * DIM_CHUNK);
+    int64_t g = NB_PARALLEL_GRAIN / (work * DIM_CHUNK);
     nb_parallel_for((j.plan.nout / kin) * j.nchunks, g > 0 ? g : 1, dim_outer_task, &j);
   } else {
     j.nchunks = 1;
-    int64_t g = 32768 / work;
+    int64_t g = NB_PARALLEL_GRAIN / work;
     nb_parallel_for(j.plan.nout, g > 0 ? g : 1, dim_inner_task, &j);
   }
   return 0;

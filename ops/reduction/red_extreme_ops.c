@@ -74,7 +74,7 @@ int red_extreme_dim_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_val
   nb_tensor *x = in[0];
   int ndim = nb_ndim(x);
   const int64_t *shape = nb_shape(x);
-  int d = red_wrap_dim(op, attrs[0].i, ndim, shape);
+  int d = ops_wrap_dim(op, attrs[0].i, ndim, shape, false);
   if (d < 0) return d;
   if (ndim > 0 && shape[d] == 0)
     return nb_set_error(NB_EINVAL,
@@ -101,7 +101,7 @@ int red_extreme_dim_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor 
   int ndim;
   const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
-  int d = red_wrap_dim(op, nb_ctx_attrs(ctx)[0].i, ndim, shape);
+  int d = ops_wrap_dim(op, nb_ctx_attrs(ctx)[0].i, ndim, shape, false);
   if (d < 0) return d;
   nb_tensor *g = grad_out[0];
   if (nb_dtype_of(g) != dt) g = nb_convert(g, dt);

@@ -4,25 +4,6 @@
 
 #include "reduce.h"
 
-int red_wrap_dim(const char *op, int64_t dim, int ndim, const int64_t *shape) {
-  int64_t n = ndim > 0 ? ndim : 1; /* a 0-d tensor accepts dim -1 and 0 */
-  if (dim < -n || dim >= n) {
-    char buf[128];
-    return nb_set_error(NB_EINVAL,
-                        "%s: dim %lld is out of range for input of shape %s (expected in "
-                        "[%lld, %lld])",
-                        op, (long long)dim, nb_shape_str(ndim, shape, buf, sizeof buf),
-                        (long long)-n, (long long)(n - 1));
-  }
-  return (int)(dim < 0 ? dim + n : dim);
-}
-
-static const char *ints_str(const nb_ints *v, char *buf, size_t size) {
-  int64_t tmp[NB_MAX_DIMS];
-  for (int i = 0; i < v->n; i++) tmp[i] = v->v[i];
-  return nb_shape_str(v->n, tmp, buf, size);
-}
-
 int red_dims_mask(const char *op, int ndim, const int64_t *shape, const nb_ints *dims,
                   uint32_t *mask) {
   uint32_t m = 0;
@@ -31,14 +12,14 @@ int red_dims_mask(const char *op, int ndim, const int64_t *shape, const nb_ints 
     return 0;
   }
   for (int i = 0; i < dims->n; i++) {
-    int d = red_wrap_dim(op, dims->v[i], ndim, shape);
+    int d = ops_wrap_dim(op, dims->v[i], ndim, shape, false);
     if (d < 0) return d;
     if (m & (1u << d)) {
       char buf[128], sbuf[128];
       return nb_set_error(NB_EINVAL,
                           "%s: dim %d appears multiple times in the list of dims %s (input "
                           "shape %s)",
-                          op, d, ints_str(dims, buf, sizeof buf),
+                          op, d, ops_ints_str(dims, buf, sizeof buf),
                           nb_shape_str(ndim, shape, sbuf, sizeof sbuf));
     }
     m |= 1u << d;

@@ -165,7 +165,7 @@ static void outer_task(int64_t begin, int64_t end, void *user) {
 }
 
 static int64_t grain_for(int64_t work_per_task) {
-  int64_t g = 32768 / (work_per_task > 0 ? work_per_task : 1);
+  int64_t g = NB_PARALLEL_GRAIN / (work_per_task > 0 ? work_per_task : 1);
   return g > 0 ? g : 1;
 }
 

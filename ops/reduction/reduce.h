@@ -12,16 +12,14 @@
 
 #include <nabla/sdk.h>
 
+#include "../common/ops_util.h" /* ops_wrap_dim, ops_ints_str */
+
 /* ---- descriptors (one per operator file) -------------------------------------- */
-extern const nb_op_desc red_sum_desc, red_mean_desc, red_max_desc, red_min_desc,
-    red_max_dim_desc, red_min_dim_desc;
+extern const nb_op_desc op_sum, op_mean, op_max, op_min,
+    op_max_dim, op_min_dim;
 
 /* ---- dims and shapes ------------------------------------------------------------ */
 
-/* Wrap `dim` for a tensor of (ndim, shape) (a 0-d tensor accepts -1 and 0, as PyTorch).
- * Returns the wrapped dim, or NB_EINVAL with "op: dim 3 is out of range for input of
- * shape [2,3] (expected in [-2, 1])". */
-int red_wrap_dim(const char *op, int64_t dim, int ndim, const int64_t *shape);
 /* Bit mask of reduced dims from a "dim" INTS attribute (n == 0: all dims). Duplicates
  * and out-of-range dims are errors naming the op, the dims and the input's shape. */
 int red_dims_mask(const char *op, int ndim, const int64_t *shape, const nb_ints *dims,

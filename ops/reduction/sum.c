@@ -17,7 +17,7 @@ static const nb_input_spec sum_inputs[] = {
 static const nb_output_spec sum_outputs[] = {
     {"out", 0, "the sums, same dtype as input; 0-d when every dim is reduced without keepdim"}};
 
-const nb_op_desc red_sum_desc = {
+const nb_op_desc op_sum = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sum",
     .doc = "Sum of the input's elements over the given dims (all when none), like "

@@ -23,7 +23,7 @@ static const nb_input_spec clone_inputs[] = {{"input", NB_DT_ANY, 0, "tensor to 
 static const nb_output_spec clone_outputs[] = {
     {"out", 0, "contiguous copy with its own storage"}};
 
-const nb_op_desc shp_clone_desc = {
+const nb_op_desc op_clone = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "clone",
     .doc = "Copy of the input into new contiguous storage (torch.clone, except that the copy "

@@ -26,7 +26,7 @@ static const nb_input_spec contiguous_inputs[] = {{"input", NB_DT_ANY, 0, "tenso
 static const nb_output_spec contiguous_outputs[] = {
     {"out", 0, "row-major contiguous tensor with the input's values"}};
 
-const nb_op_desc shp_contiguous_desc = {
+const nb_op_desc op_contiguous = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "contiguous",
     .doc = "Row-major contiguous version of the input, like Tensor.contiguous: when the input "

@@ -60,7 +60,7 @@ static const nb_attr_spec flatten_attrs[] = {
      .doc = "last dim to merge (inclusive; negative counts from the end)"},
 };
 
-const nb_op_desc shp_flatten_desc = {
+const nb_op_desc op_flatten = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "flatten",
     .doc = "Merge dims start_dim..end_dim into one, like torch.flatten: a view when the "

@@ -9,14 +9,14 @@ static int check_perm(const nb_tensor *t, const nb_ints *dims, int *perm) {
     return nb_set_error(NB_EINVAL,
                         "permute: number of dims don't match: input of shape %s has %d dims "
                         "but dims %s has %d entries",
-                        nb_shape_of(t), nd, shp_ints_str(dims, buf, sizeof buf), dims->n);
+                        nb_shape_of(t), nd, ops_ints_str(dims, buf, sizeof buf), dims->n);
   unsigned seen = 0;
   for (int i = 0; i < nd; i++) {
     int d = shp_wrap_dim("permute", dims->v[i], t, false);
     if (d < 0) return d;
     if (seen & (1u << d))
       return nb_set_error(NB_EINVAL, "permute: dim %d appears more than once in dims %s", d,
-                          shp_ints_str(dims, buf, sizeof buf));
+                          ops_ints_str(dims, buf, sizeof buf));
     seen |= 1u << d;
     perm[i] = d;
   }
@@ -76,7 +76,7 @@ static const nb_attr_spec permute_attrs[] = {
      .doc = "a permutation of the input's dims (negative count from the end)"},
 };
 
-const nb_op_desc shp_permute_desc = {
+const nb_op_desc op_permute = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "permute",
     .doc = "Reorder the dims, like torch.permute: a view sharing storage and version counter. "

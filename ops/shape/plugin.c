@@ -4,9 +4,9 @@
 
 static int shape_init(nb_registrar *r) {
   static const nb_op_desc *const ops[] = {
-      &shp_reshape_desc, &shp_view_desc,  &shp_flatten_desc,    &shp_transpose_desc,
-      &shp_permute_desc, &shp_squeeze_desc, &shp_unsqueeze_desc, &shp_clone_desc,
-      &shp_contiguous_desc, &shp_to_dtype_desc, NULL};
+      &op_reshape, &op_view,  &op_flatten,    &op_transpose,
+      &op_permute, &op_squeeze, &op_unsqueeze, &op_clone,
+      &op_contiguous, &op_to_dtype, NULL};
   return nb_register_ops(r, ops);
 }
 

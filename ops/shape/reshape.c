@@ -36,7 +36,7 @@ static const nb_input_spec reshape_inputs[] = {{"input", NB_DT_ANY, 0, "tensor t
 static const nb_output_spec reshape_outputs[] = {
     {"out", 0, "the same elements in row-major order with the new shape"}};
 
-const nb_op_desc shp_reshape_desc = {
+const nb_op_desc op_reshape = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "reshape",
     .doc = "Same elements, new shape, like torch.reshape. Returns a view sharing the input's "

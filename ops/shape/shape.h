@@ -7,14 +7,16 @@
 
 #include <nabla/sdk.h>
 
-extern const nb_op_desc shp_reshape_desc, shp_view_desc, shp_flatten_desc, shp_transpose_desc,
-    shp_permute_desc, shp_squeeze_desc, shp_unsqueeze_desc, shp_clone_desc, shp_contiguous_desc,
-    shp_to_dtype_desc;
+#include "../common/ops_util.h" /* ops_wrap_dim, ops_ints_str */
 
-/* Wrap `dim` into [0, n) where n = max(ndim, 1) (PyTorch lets a 0-d tensor use -1 and
- * 0), or n = ndim + 1 when `plus_one` (unsqueeze). Returns the dim, or NB_EINVAL with
- * "op: dim 3 is out of range for input of shape [2,3] (expected in [-2, 1])". */
-int shp_wrap_dim(const char *op, int64_t dim, const nb_tensor *t, bool plus_one);
+extern const nb_op_desc op_reshape, op_view, op_flatten, op_transpose,
+    op_permute, op_squeeze, op_unsqueeze, op_clone, op_contiguous,
+    op_to_dtype;
+
+/* ops_wrap_dim for tensor t (see ops/common/ops_util.h). */
+static inline int shp_wrap_dim(const char *op, int64_t dim, const nb_tensor *t, bool plus_one) {
+  return ops_wrap_dim(op, dim, nb_ndim(t), nb_shape(t), plus_one);
+}
 
 /* A view of t's storage with this shape and these strides (elements), starting at t's
  * first element. Shares t's storage and version counter. */
@@ -32,9 +34,6 @@ nb_tensor *shp_reshape_any(nb_tensor *t, int ndim, const int64_t *shape);
 /* Resolve a requested shape (one -1 allowed) against t's numel into out. Errors name
  * the op, the requested shape and the input's size. */
 int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int64_t *out);
-
-/* Render an INTS attribute as "[2,-1]" into buf (always NUL-terminated); returns buf. */
-const char *shp_ints_str(const nb_ints *v, char *buf, size_t size);
 
 /* Backward shared by the ops that only change the shape (reshape, view, flatten, squeeze,
  * unsqueeze): the output gradient reshaped back to the input's shape, a view of it when

@@ -1,19 +1,8 @@
-/* ops/shape/shape_util.c — dim wrapping, view strides, views, reshape-or-copy, the
+/* ops/shape/shape_util.c — view strides, views, reshape-or-copy, the
  * backwards and attribute schema several shape operators share, and sample helpers. */
 #include <string.h>
 
 #include "shape.h"
-
-int shp_wrap_dim(const char *op, int64_t dim, const nb_tensor *t, bool plus_one) {
-  int ndim = nb_ndim(t);
-  int64_t n = plus_one ? ndim + 1 : (ndim > 0 ? ndim : 1);
-  if (dim < -n || dim >= n)
-    return nb_set_error(NB_EINVAL,
-                        "%s: dim %lld is out of range for input of shape %s (expected in "
-                        "[%lld, %lld])",
-                        op, (long long)dim, nb_shape_of(t), (long long)-n, (long long)(n - 1));
-  return (int)(dim < 0 ? dim + n : dim);
-}
 
 /* nb_as_strided's offset argument: the element offset that makes the view start at t's
  * first element. Computed from data pointers so it is right whether the core counts the
@@ -102,12 +91,6 @@ const nb_attr_spec shp_shape_attrs[1] = {
      .doc = "new shape; one entry may be -1 (inferred from the number of elements)"},
 };
 
-const char *shp_ints_str(const nb_ints *v, char *buf, size_t size) {
-  int64_t tmp[NB_MAX_DIMS];
-  for (int i = 0; i < v->n && i < NB_MAX_DIMS; i++) tmp[i] = v->v[i];
-  return nb_shape_str(v->n, tmp, buf, size);
-}
-
 int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int64_t *out) {
   char buf[128];
   int64_t numel = nb_numel(t), prod = 1;
@@ -117,17 +100,17 @@ int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int6
     if (v == -1) {
       if (infer >= 0)
         return nb_set_error(NB_EINVAL, "%s: only one dimension can be inferred (-1) in shape %s",
-                            op, shp_ints_str(req, buf, sizeof buf));
+                            op, ops_ints_str(req, buf, sizeof buf));
       infer = i;
       out[i] = -1;
       continue;
     }
     if (v < 0)
       return nb_set_error(NB_EINVAL, "%s: invalid shape dimension %lld in shape %s", op,
-                          (long long)v, shp_ints_str(req, buf, sizeof buf));
+                          (long long)v, ops_ints_str(req, buf, sizeof buf));
     if (__builtin_mul_overflow(prod, v, &prod))
       return nb_set_error(NB_EINVAL, "%s: shape %s has too many elements", op,
-                          shp_ints_str(req, buf, sizeof buf));
+                          ops_ints_str(req, buf, sizeof buf));
     out[i] = v;
   }
   if (infer >= 0) {
@@ -135,7 +118,7 @@ int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int6
       return nb_set_error(NB_EINVAL,
                           "%s: cannot reshape a tensor of 0 elements into shape %s because the "
                           "unspecified dimension size -1 can be any value and is ambiguous",
-                          op, shp_ints_str(req, buf, sizeof buf));
+                          op, ops_ints_str(req, buf, sizeof buf));
     if (prod != 0 && numel % prod == 0) {
       out[infer] = numel / prod;
       return 0;
@@ -144,7 +127,7 @@ int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int6
     return 0;
   }
   return nb_set_error(NB_ESHAPE, "%s: shape %s is invalid for input of size %lld (shape %s)", op,
-                      shp_ints_str(req, buf, sizeof buf), (long long)numel, nb_shape_of(t));
+                      ops_ints_str(req, buf, sizeof buf), (long long)numel, nb_shape_of(t));
 }
 
 nb_tensor *shp_transposed_sample(nb_generator *g, int64_t rows, int64_t cols) {

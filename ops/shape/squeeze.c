@@ -42,7 +42,7 @@ static const nb_attr_spec squeeze_attrs[] = {
      .doc = "dim to remove when its size is 1 (negative counts from the end)"},
 };
 
-const nb_op_desc shp_squeeze_desc = {
+const nb_op_desc op_squeeze = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "squeeze",
     .doc = "Remove dim when its size is 1, like torch.squeeze(x, dim); a dim of any other size "

@@ -51,7 +51,7 @@ static const nb_attr_spec to_dtype_attrs[] = {
             "grad)"},
 };
 
-const nb_op_desc shp_to_dtype_desc = {
+const nb_op_desc op_to_dtype = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "to_dtype",
     .doc = "Convert to another dtype, like Tensor.to(dtype): a contiguous copy, or a view of "

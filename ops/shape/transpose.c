@@ -57,7 +57,7 @@ static const nb_attr_spec transpose_attrs[] = {
     {.name = "dim1", .type = NB_ATTR_INT, .flags = NB_ATTR_REQUIRED, .doc = "second dim"},
 };
 
-const nb_op_desc shp_transpose_desc = {
+const nb_op_desc op_transpose = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "transpose",
     .doc = "Swap two dims, like torch.transpose: a view sharing the input's storage and "

@@ -51,7 +51,7 @@ static const nb_attr_spec unsqueeze_attrs[] = {
      .doc = "position of the new dim in the output, in [-ndim-1, ndim]"},
 };
 
-const nb_op_desc shp_unsqueeze_desc = {
+const nb_op_desc op_unsqueeze = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "unsqueeze",
     .doc = "Insert a size-1 dim at position dim, like torch.unsqueeze (dim -1 appends). "

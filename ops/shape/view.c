@@ -43,7 +43,7 @@ static const nb_input_spec view_inputs[] = {{"input", NB_DT_ANY, 0, "tensor to v
 static const nb_output_spec view_outputs[] = {
     {"out", 0, "a view of the input's storage with the new shape"}};
 
-const nb_op_desc shp_view_desc = {
+const nb_op_desc op_view = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "view",
     .doc = "View of the input with a new shape, like Tensor.view: always shares storage and "

@@ -1,23 +1,13 @@
-/* plugins/optim_util.h — pieces every optimizer plugin (sgd, adam, rmsprop) shares:
- * the parallel grain and AVX2 clones of the update loops, the param/grad check and
- * lazily created zero state. Header-only (static inline), so each plugin stays one
- * self-contained shared module. Plugin-internal: not installed.
+/* plugins/optim/optim_util.h — pieces every optimizer plugin (sgd, adam, rmsprop) shares:
+ * the param/grad check and lazily created zero state (the update loops' parallel grain
+ * and AVX2 clones are the SDK's NB_PARALLEL_GRAIN and NB_SIMD_CLONES). Header-only (static
+ * inline), so each plugin stays one self-contained shared module. Plugin-internal: not
+ * installed.
  */
 #ifndef NB_PLUGIN_OPTIM_UTIL_H
 #define NB_PLUGIN_OPTIM_UTIL_H
 
 #include <nabla/sdk.h>
-
-/* Elements per parallel chunk: below this an update runs on one thread. */
-#define NB_OPTIM_GRAIN 32768
-
-/* Update loops are built for AVX2 too and picked at load time (elementwise IEEE math with
- * no contraction, so every variant gives the same bits). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define NB_OPTIM_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define NB_OPTIM_CLONES
-#endif
 
 /* 0 when param and grad are contiguous with the same dtype and number of elements (the
  * update loops run flat over both); else NB_EINVAL with "what: param [2,3] float32 and

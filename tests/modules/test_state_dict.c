@@ -1,7 +1,7 @@
 /* tests/modules/test_state_dict.c — state_dict save/load in safetensors: a fresh net loaded
  * from a file gives identical outputs (toy net, ResNet-18 with BN buffers), strict loads
  * name missing / unexpected / mis-shaped keys and load nothing, non-strict loads what
- * matches. */
+ * matches, and a load that fails half-way (an injected out-of-memory) changes nothing. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "models.h"
+#include "testing.h"
 #include "testutil.h"
 
 static char path[64];
@@ -115,6 +116,64 @@ START_TEST(test_non_strict_loads_matching) {
 }
 END_TEST
 
+/* Issue 16: a load failing on its k-th tensor had already overwritten the first k-1. */
+START_TEST(test_failed_load_changes_nothing) {
+  nb_generator *g1 = nb_generator_new(1), *g2 = nb_generator_new(2);
+  nb_module *a = toy_net_new(g1), *b = toy_net_new(g2);
+  ck_assert_int_eq(nb_module_save(a, path), 0);
+  nb_named_tensors *before = nb_module_state_dict(b);
+  nb_tensor *copies[16];
+  ck_assert_int_le(before->n, 16);
+  for (int i = 0; i < before->n; i++) copies[i] = nb_copy_data(before->tensors[i]);
+  for (int k = 0; k < before->n; k++)
+    for (int strict = 0; strict < 2; strict++) {
+      nb__module_load_fail_at(k);
+      ck_assert_int_eq(nb_module_load(b, path, strict), NB_ENOMEM);
+      nb__module_load_fail_at(-1);
+      ck_assert_error_contains("injected");
+      ck_assert_error_contains(before->names[k]);
+      for (int i = 0; i < before->n; i++)
+        ck_assert_msg(memcmp(nb_data(copies[i]), nb_data(before->tensors[i]),
+                             (size_t)nb_numel(copies[i]) * sizeof(float)) == 0,
+                      "%s changed by a load that failed on tensor %d (%s strict)", before->names[i], k,
+                      strict ? "" : "not");
+    }
+  ck_assert_int_eq(nb_module_load(b, path, true), before->n); /* and without the fault it loads */
+  /* a failure from the file itself: the last tensor does not convert */
+  nb_module *bn = nb_module_new("Net", NULL, NULL, NULL);
+  nb_module_add(bn, "fc", nb_linear_new(3, 2, true, g1));
+  nb_module_add(bn, "bn", nb_batch_norm2d_new(2, 1e-5, 0.1)); /* num_batches_tracked: int64, last */
+  nb_named_tensors *sd = nb_module_state_dict(bn);
+  ck_assert_str_eq(sd->names[sd->n - 1], "bn.num_batches_tracked");
+  nb_tensor *vals[16];
+  for (int i = 0; i < sd->n; i++) vals[i] = nb_full(nb_ndim(sd->tensors[i]), nb_shape(sd->tensors[i]), 0.5, NB_F64);
+  const double nonint[] = {NAN, INFINITY, 1e300, 2.5};
+  for (int c = 0; c < 4; c++) {
+    vals[sd->n - 1] = nb_scalar(nonint[c], NB_F64);
+    ck_assert_int_eq(nb_safetensors_save(path, sd->n, (const char *const *)sd->names, vals, NULL), 0);
+    nb_tensor *w = nb_copy_data(nb_module_get(bn, "fc.weight"));
+    ck_assert_int_eq(nb_module_load(bn, path, true), NB_EINVAL);
+    ck_assert_error_contains("bn.num_batches_tracked");
+    ck_assert_error_contains("is not an integer int64 can hold");
+    ck_assert_mem_eq(nb_data(w), nb_data(nb_module_get(bn, "fc.weight")), 6 * sizeof(float));
+  }
+  vals[sd->n - 1] = nb_scalar(41, NB_F64);
+  ck_assert_int_eq(nb_safetensors_save(path, sd->n, (const char *const *)sd->names, vals, NULL), 0);
+  ck_assert_int_eq(nb_module_load(bn, path, true), sd->n);
+  ck_assert_double_eq(nb_item(nb_module_get(bn, "bn.num_batches_tracked")), 41);
+  double bias[2];
+  ck_assert_int_eq(nb_to_doubles(nb_module_get(bn, "fc.bias"), bias, 2), 0);
+  ck_assert_double_eq(bias[1], 0.5);
+  nb_named_tensors_free(sd);
+  nb_module_free(bn);
+  nb_named_tensors_free(before);
+  nb_module_free(a);
+  nb_module_free(b);
+  nb_generator_free(g1);
+  nb_generator_free(g2);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("state_dict");
   TCase *tc = tcase_create("state_dict");
@@ -124,6 +183,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_resnet_round_trip_with_buffers);
   tcase_add_test(tc, test_strict_reports_by_name);
   tcase_add_test(tc, test_non_strict_loads_matching);
+  tcase_add_test(tc, test_failed_load_changes_nothing);
   suite_add_tcase(s, tc);
   return s;
 }

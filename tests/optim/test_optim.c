@@ -1,6 +1,7 @@
 /* tests/optim/test_optim.c — optimizers against float64 trajectories computed here from
  * the spec's formulas (and a few by hand), hyperparameter checking, groups, frozen and
- * grad-less parameters, zero_grad, state save/load, clipping and lr schedules. */
+ * grad-less parameters, zero_grad, state save/load, clipping and lr schedules, and state
+ * files that must be refused. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -558,6 +559,166 @@ START_TEST(test_repr_like_torch) {
 }
 END_TEST
 
+/* ---- hostile state files (issue 16) ------------------------------------------------------- */
+
+static char g_base[64], g_variant[64];
+
+/* Re-save the base state file as g_variant with metadata `key` set to `value` (added if
+ * absent) and tensor `tname` set to `tval` (added if absent); either may be NULL. */
+static void write_variant(const char *key, const char *value, const char *tname, nb_tensor *tval) {
+  nb_safetensors *f = nb_safetensors_load(g_base);
+  ck_assert_msg(f != NULL, "%s", nb_last_error());
+  const char *meta[64], *names[16];
+  nb_tensor *ts[16];
+  int nm = 0, nt = 0;
+  bool set = false;
+  for (int i = 0; i < nb_safetensors_metadata_count(f); i++) {
+    const char *k = nb_safetensors_metadata_key(f, i);
+    meta[nm++] = k;
+    meta[nm++] = key && !strcmp(k, key) ? (set = true, value) : nb_safetensors_metadata(f, k);
+  }
+  if (key && !set) meta[nm++] = key, meta[nm++] = value;
+  meta[nm] = NULL;
+  set = false;
+  for (int i = 0; i < nb_safetensors_count(f); i++) {
+    names[nt] = nb_safetensors_name(f, i);
+    ts[nt] = tname && !strcmp(names[nt], tname) ? (set = true, tval) : nb_safetensors_get(f, names[nt]);
+    nt++;
+  }
+  if (tname && !set) names[nt] = tname, ts[nt++] = tval;
+  ck_assert_msg(nb_safetensors_save(g_variant, nt, names, ts, meta) == 0, "%s", nb_last_error());
+  nb_safetensors_free(f);
+}
+
+/* The variant must be refused with an error containing `needle`, changing nothing. */
+static void assert_variant_refused(const char *needle) {
+  nb_tensor *q = param(P0, N);
+  nb_optimizer *o = nb_optimizer_new("sgd", 1, &q, 2, (nb_attr[]){NB_A_FLOAT("lr", 0.5), NB_A_FLOAT("momentum", 0.5)});
+  ck_assert_ptr_nonnull(o);
+  int rc = nb_optimizer_load(o, g_variant);
+  ck_assert_msg(rc < 0, "accepted (step %lld, lr %g); should fail with \"%s\"",
+                (long long)nb_optimizer_param_step(o, 0, 0), nb_optimizer_get_lr(o, 0), needle);
+  ck_assert_error_contains(needle);
+  ck_assert_int_eq(nb_optimizer_param_step(o, 0, 0), 0);
+  ck_assert_double_eq(nb_optimizer_get_lr(o, 0), 0.5);
+  ck_assert_ptr_null(nb_optimizer_param_state(o, 0, 0, "momentum_buffer"));
+  nb_optimizer_free(o);
+}
+
+/* The variant loads; returns the optimizer (free it). */
+static nb_optimizer *assert_variant_loads(void) {
+  nb_tensor *q = param(P0, N);
+  nb_optimizer *o = nb_optimizer_new("sgd", 1, &q, 1, (nb_attr[]){NB_A_FLOAT("momentum", 0.5)});
+  ck_assert_msg(nb_optimizer_load(o, g_variant) == 0, "%s", nb_last_error());
+  return o;
+}
+
+/* g_base: SGD with momentum after 3 steps. */
+static void write_base(void) {
+  snprintf(g_base, sizeof g_base, "optim_base_%d.safetensors", (int)getpid());
+  snprintf(g_variant, sizeof g_variant, "optim_variant_%d.safetensors", (int)getpid());
+  nb_tensor *p = param(P0, N);
+  nb_optimizer *o = nb_optimizer_new("sgd", 1, &p, 2, (nb_attr[]){NB_A_FLOAT("lr", 0.1), NB_A_FLOAT("momentum", 0.9)});
+  run(o, p, 0, 3);
+  ck_assert_msg(nb_optimizer_save(o, g_base) == 0, "%s", nb_last_error());
+  nb_optimizer_free(o);
+}
+static void remove_files(void) {
+  unlink(g_base);
+  unlink(g_variant);
+}
+
+/* step counts: integers >= 1, exactly (step = +inf loaded as INT64_MIN) */
+START_TEST(test_state_file_step_counts) {
+  write_base();
+  nb_optimizer *o;
+  write_variant(NULL, NULL, "state.0.step", nb_scalar(INFINITY, NB_F64));
+  assert_variant_refused("'state.0.step' is not a step count");
+  assert_variant_refused("= inf");
+  const double bad_steps[] = {NAN, -INFINITY, 0, -3, 2.5, 9007199254740994.0};
+  for (size_t i = 0; i < sizeof bad_steps / sizeof bad_steps[0]; i++) {
+    write_variant(NULL, NULL, "state.0.step", nb_scalar(bad_steps[i], NB_F64));
+    assert_variant_refused("not a step count");
+  }
+  write_variant(NULL, NULL, "state.0.step", nb_scalar(1, NB_BOOL));
+  assert_variant_refused("not a step count");
+  write_variant(NULL, NULL, "state.0.step", nb_zeros(1, (int64_t[]){2}, NB_I64));
+  assert_variant_refused("not a step count");
+  nb_tensor *big = nb_scalar(0, NB_I64);
+  *(int64_t *)nb_data(big) = ((int64_t)1 << 60) + 1; /* not a double: read exactly */
+  write_variant(NULL, NULL, "state.0.step", big);
+  o = assert_variant_loads();
+  ck_assert_int_eq(nb_optimizer_param_step(o, 0, 0), ((int64_t)1 << 60) + 1);
+  ck_assert_int_eq(nb_optimizer_save(o, g_variant), 0); /* and saved exactly */
+  nb_optimizer_free(o);
+  o = assert_variant_loads();
+  ck_assert_int_eq(nb_optimizer_param_step(o, 0, 0), ((int64_t)1 << 60) + 1);
+  nb_optimizer_free(o);
+  write_variant(NULL, NULL, "state.0.step", nb_scalar(7, NB_F32)); /* an integral float is a count */
+  o = assert_variant_loads();
+  ck_assert_int_eq(nb_optimizer_param_step(o, 0, 0), 7);
+  nb_optimizer_free(o);
+  remove_files();
+}
+END_TEST
+
+/* hyperparameters: the whole text, a finite decimal number / a canonical integer
+ * ("lr": "abc" loaded as lr 0) */
+START_TEST(test_state_file_numbers) {
+  write_base();
+  nb_optimizer *o;
+  const char *bad_floats[] = {"abc", "", " 0.1", "0.1 ", "0.1abc", "0x1p-3", "inf", "nan", "1e999", "--1"};
+  for (size_t i = 0; i < sizeof bad_floats / sizeof bad_floats[0]; i++) {
+    write_variant("group.0.lr", bad_floats[i], NULL, NULL);
+    assert_variant_refused("'group.0.lr' is '");
+  }
+  write_variant("group.0.lr", "2.5e-2", NULL, NULL);
+  o = assert_variant_loads();
+  ck_assert_double_eq(nb_optimizer_get_lr(o, 0), 0.025);
+  nb_optimizer_free(o);
+  const char *bad_bools[] = {"2", "-1", "01", "true", " 1", ""};
+  for (size_t i = 0; i < sizeof bad_bools / sizeof bad_bools[0]; i++) {
+    write_variant("group.0.nesterov", bad_bools[i], NULL, NULL);
+    assert_variant_refused("'group.0.nesterov' is '");
+  }
+  const char *bad_counts[] = {"1abc", "01", " 1", "+1", "1.0", "", "99999999999999999999"};
+  for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+    write_variant("groups", bad_counts[i], NULL, NULL);
+    assert_variant_refused("groups");
+    write_variant("group.0.size", bad_counts[i], NULL, NULL);
+    assert_variant_refused("group 0 has '");
+  }
+  remove_files();
+}
+END_TEST
+
+/* one spelling per key: a second spelling of the same slot used to load too (and leak) */
+START_TEST(test_state_file_keys) {
+  write_base();
+  nb_tensor *buf = nb_zeros(1, (int64_t[]){N}, NB_F64);
+  const char *bad_keys[] = {"state.00.momentum_buffer", "state. 0.momentum_buffer", "state.+0.momentum_buffer",
+                            "state.-0.momentum_buffer", "state.0x0.momentum_buffer", "state.0.momentum_buffer.",
+                            "state.1.momentum_buffer", "state.00.step", "state.0.Step"};
+  for (size_t i = 0; i < sizeof bad_keys / sizeof bad_keys[0]; i++) {
+    write_variant(NULL, NULL, bad_keys[i], i == 7 ? nb_scalar(2, NB_I64) : buf);
+    assert_variant_refused("unexpected key");
+  }
+  remove_files();
+}
+END_TEST
+
+/* metadata keys too: "group.00.lr" was silently ignored */
+START_TEST(test_state_file_metadata_keys) {
+  write_base();
+  const char *bad_meta[] = {"group.00.lr", "group.1.lr", "group.0.bogus", "group. 0.lr", "group.0.size.", "extra"};
+  for (size_t i = 0; i < sizeof bad_meta / sizeof bad_meta[0]; i++) {
+    write_variant(bad_meta[i], "5", NULL, NULL);
+    assert_variant_refused("unexpected metadata key");
+  }
+  remove_files();
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("optim");
   TCase *tc = tcase_create("optim");
@@ -574,6 +735,10 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_clip_grad_norm);
   tcase_add_test(tc, test_schedules_closed_form);
   tcase_add_test(tc, test_repr_like_torch);
+  tcase_add_test(tc, test_state_file_step_counts);
+  tcase_add_test(tc, test_state_file_numbers);
+  tcase_add_test(tc, test_state_file_keys);
+  tcase_add_test(tc, test_state_file_metadata_keys);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -183,6 +183,94 @@ START_TEST(test_file_mode_crash) {
 }
 END_TEST
 
+/* Issue 16: a plugin crashing, calling exit() or hanging in its init killed (or froze)
+ * nabla-inspect in every mode. Now it is scanned in a child, named, and the rest load. */
+static const char *setup_crash_dir(bool hang) {
+  const char *dir = fx_tmpdir();
+  fx_link(dir, "a_crash.so", "fx_crash");
+  fx_link(dir, "b_exit.so", "fx_exit");
+  if (hang) fx_link(dir, "c_hang.so", "fx_hang"); /* costs the 1 s time limit per run */
+  fx_link(dir, "fx_good.so", "fx_good");
+  fx_isolate(dir);
+  setenv("NABLA_PLUGIN_SCAN_TIMEOUT", "1", 1);
+  return dir;
+}
+
+static const cJSON *find_file(const cJSON *arr, const char *suffix) {
+  const cJSON *e;
+  cJSON_ArrayForEach(e, arr) {
+    const char *f = cJSON_GetStringValue(cJSON_GetObjectItem(e, "file"));
+    if (f && strlen(f) >= strlen(suffix) && !strcmp(f + strlen(f) - strlen(suffix), suffix)) return e;
+  }
+  return NULL;
+}
+
+START_TEST(test_list_survives_crashing_plugins) {
+  setup_crash_dir(true);
+  ck_assert_int_eq(inspect(NULL, NULL, NULL, NULL), 0);
+  ck_assert_out_contains("plugtest_good 1.2.3");
+  ck_assert_out_contains("fx_crash.so  crashed");
+  ck_assert_out_contains("the plugin crashed while loading: killed by SIGSEGV");
+  ck_assert_out_contains("fx_exit.so  exited");
+  ck_assert_out_contains("plugin called exit(3) during loading");
+  ck_assert_out_contains("fx_hang.so  timeout");
+  ck_assert_out_contains("did not finish loading within 1 s");
+  ck_assert_out_contains("1 plugin loaded: 1 op, 1 optimizer. 3 plugin files did not load");
+
+  ck_assert_int_eq(inspect("--json", NULL, NULL, NULL), 0);
+  cJSON *j = cJSON_Parse(g_out);
+  ck_assert_msg(j != NULL, "not JSON: %s", g_out);
+  ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "plugins")), 1);
+  const cJSON *crashed = cJSON_GetObjectItem(j, "crashed");
+  const cJSON *c = find_file(crashed, "fx_crash.so"), *x = find_file(crashed, "fx_exit.so");
+  ck_assert_msg(c && x, "crashed entries missing: %s", g_out);
+  ck_assert_str_eq(cJSON_GetObjectItem(c, "state")->valuestring, "crashed");
+  ck_assert_str_eq(cJSON_GetObjectItem(c, "signal")->valuestring, "SIGSEGV");
+  ck_assert_str_eq(cJSON_GetObjectItem(x, "state")->valuestring, "exited");
+  ck_assert_int_eq(cJSON_GetObjectItem(x, "exit_status")->valueint, 3);
+  ck_assert_str_eq(cJSON_GetObjectItem(x, "message")->valuestring, "plugin called exit(3) during loading");
+  ck_assert_int_eq(cJSON_GetObjectItem(j, "not_loaded")->valueint, 3);
+  ck_assert_str_eq(cJSON_GetObjectItem(find_file(crashed, "fx_hang.so"), "state")->valuestring, "timeout");
+  cJSON_Delete(j);
+}
+END_TEST
+
+START_TEST(test_failed_and_names_survive_crashing_plugins) {
+  setup_crash_dir(false);
+  ck_assert_int_eq(inspect("--failed", NULL, NULL, NULL), 0);
+  ck_assert_out_contains("fx_crash.so  crashed");
+  ck_assert_out_contains("plugin called exit(3) during loading");
+  ck_assert_out_contains("2 plugin files did not load.");
+  ck_assert_int_eq(inspect("--failed", "--json", NULL, NULL), 0);
+  cJSON *j = cJSON_Parse(g_out);
+  ck_assert_msg(j != NULL, "not JSON: %s", g_out);
+  const cJSON *failed = cJSON_GetObjectItem(j, "failed");
+  ck_assert_int_eq(cJSON_GetArraySize(failed), 2);
+  ck_assert_str_eq(cJSON_GetObjectItem(find_file(failed, "fx_crash.so"), "state")->valuestring, "crashed");
+  cJSON_Delete(j);
+  /* an op of the plugin that survived */
+  ck_assert_int_eq(inspect("plugtest_scale", NULL, NULL, NULL), 0);
+  ck_assert_out_contains("Op plugtest_scale  (plugin plugtest_good");
+  /* a name nobody provides: the crashed plugins are among the reasons */
+  ck_assert_int_eq(inspect("no_such_op", NULL, NULL, NULL), 1);
+  ck_assert_out_contains("fx_crash.so: the plugin crashed while loading");
+}
+END_TEST
+
+START_TEST(test_file_mode_exit) {
+  fx_isolate("");
+  ck_assert_int_eq(inspect(fx_path("fx_exit"), NULL, NULL, NULL), 1);
+  ck_assert_out_contains("EXITED: plugin called exit(3) during loading");
+  ck_assert_int_eq(inspect("--json", fx_path("fx_exit"), NULL, NULL), 1);
+  cJSON *j = cJSON_Parse(g_out);
+  ck_assert_msg(j != NULL, "not JSON: %s", g_out);
+  ck_assert_str_eq(cJSON_GetObjectItem(j, "state")->valuestring, "exited");
+  ck_assert_int_eq(cJSON_GetObjectItem(j, "exit_status")->valueint, 3);
+  ck_assert_str_eq(cJSON_GetObjectItem(j, "message")->valuestring, "plugin called exit(3) during loading");
+  cJSON_Delete(j);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("inspect");
   TCase *tc = tcase_create("modes");
@@ -195,6 +283,9 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_paths);
   tcase_add_test(tc, test_file_mode);
   tcase_add_test(tc, test_file_mode_crash);
+  tcase_add_test(tc, test_file_mode_exit);
+  tcase_add_test(tc, test_list_survives_crashing_plugins);
+  tcase_add_test(tc, test_failed_and_names_survive_crashing_plugins);
   suite_add_tcase(s, tc);
   return s;
 }

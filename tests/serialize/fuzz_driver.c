@@ -2,7 +2,8 @@
  * without libFuzzer: reads a seed corpus, then for a bounded number of iterations (and
  * seconds) mutates a random seed — bit flips, random bytes, JSON tokens and numbers
  * spliced into the header, insertions, deletions, truncation, header-length edits — and
- * feeds the result to LLVMFuzzerTestOneInput. Deterministic for a given --seed.
+ * feeds the result to LLVMFuzzerTestOneInput. Deterministic for a given --seed (and
+ * --iterations; --seconds is wall-clock time and may stop a run earlier).
  *
  * Usage: fuzz_driver [--iterations N] [--seconds S] [--seed N] CORPUS_DIR...
  */
@@ -28,6 +29,13 @@ static uint64_t rnd(void) { /* splitmix64 */
   return z ^ (z >> 31);
 }
 static size_t below(size_t n) { return n ? (size_t)(rnd() % n) : 0; }
+
+/* Wall-clock seconds: --seconds bounds how long a test runs, on a busy machine too. */
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static const char *tokens[] = {
     "{", "}", "[", "]", ",", ":", "\"", "\"dtype\"", "\"shape\"", "\"data_offsets\"", "\"__metadata__\"",
@@ -137,10 +145,10 @@ int main(int argc, char **argv) {
   }
   for (int s = 0; s < ns; s++) LLVMFuzzerTestOneInput(seeds[s].d, seeds[s].n);
   blob cur = {malloc(cap), 0};
-  clock_t start = clock();
+  double start = now();
   long long it;
   for (it = 0; it < iterations; it++) {
-    if ((it & 1023) == 0 && (double)(clock() - start) / CLOCKS_PER_SEC > seconds) break;
+    if ((it & 63) == 0 && now() - start > seconds) break;
     const blob *s = &seeds[below((size_t)ns)];
     memcpy(cur.d, s->d, s->n);
     cur.n = s->n;

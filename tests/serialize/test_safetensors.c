@@ -1,9 +1,13 @@
 /* tests/serialize/test_safetensors.c — safetensors round trips, atomic saves, and every
- * kind of hostile file refused with a message naming the problem. */
+ * kind of hostile file refused with a message naming the problem; FIFOs, long names,
+ * symbolic links and saves killed half-way. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -24,9 +28,17 @@ static void teardown(void) {
 }
 
 static const char *tpath(const char *name) {
-  static char p[400];
-  snprintf(p, sizeof p, "%s/%s", tmpdir, name);
-  return p;
+  static char p[4][600];
+  static int k;
+  char *b = p[k++ % 4];
+  snprintf(b, sizeof p[0], "%s/%s", tmpdir, name);
+  return b;
+}
+
+/* Create an empty file in tmpdir. */
+static int fx_touch(const char *name) {
+  int fd = open(tpath(name), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  return fd < 0 ? -1 : close(fd);
 }
 
 /* A file image: 8-byte little-endian header length, header, data. */
@@ -83,6 +95,10 @@ START_TEST(roundtrip_all_dtypes) {
   ck_assert_str_eq(nb_safetensors_metadata(f, "format"), "pt");
   ck_assert_str_eq(nb_safetensors_metadata(f, "note"), meta[3]);
   ck_assert_ptr_null(nb_safetensors_metadata(f, "absent"));
+  ck_assert_int_eq(nb_safetensors_metadata_count(f), 2);
+  ck_assert_str_eq(nb_safetensors_metadata_key(f, 0), "format");
+  ck_assert_str_eq(nb_safetensors_metadata_key(f, 1), "note");
+  ck_assert_ptr_null(nb_safetensors_metadata_key(f, 2));
   ck_assert_ptr_null(nb_safetensors_get(f, "nope"));
   ck_assert_int_eq(nb_last_status(), NB_ENOTFOUND);
   ck_assert_int_eq(nb_safetensors_info(f, "nope", NULL, NULL, NULL), NB_ENOTFOUND);
@@ -270,6 +286,9 @@ START_TEST(layout) {
   assert_refused("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 12, "bytes [4, 12) belong to no tensor");
   assert_refused("{}", 4, "4 bytes but no tensors");
   assert_refused("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "duplicate \"__metadata__\"");
+  /* a key twice: which value counts would be up to the lookup */
+  assert_refused("{\"__metadata__\":{\"k\":\"1\",\"j\":\"0\",\"k\":\"2\"}}", 0,
+                 "duplicate \"__metadata__\" key \"k\"");
 }
 END_TEST
 
@@ -302,6 +321,139 @@ START_TEST(test_save_refuses_unloadable) {
   ck_assert_int_eq(nb_safetensors_save("/tmp/nabla-st-bad.safetensors", 1, ok, &t, meta), NB_EINVAL);
   ck_assert_ptr_nonnull(strstr(nb_last_error(), "duplicate metadata key"));
   nb_scope_end();
+}
+END_TEST
+
+/* ---- files that are not what they seem (issue 16) ------------------------------------------- */
+
+/* A FIFO without a writer: the open must not wait for one (it used to hang forever). */
+START_TEST(load_fifo_refused) {
+  ck_assert_int_eq(mkfifo(tpath("pipe.safetensors"), 0600), 0);
+  alarm(10); /* a hang fails the test instead of the run */
+  ck_assert_ptr_null(nb_safetensors_load(tpath("pipe.safetensors")));
+  alarm(0);
+  ck_assert_error_contains("not a regular file");
+  ck_assert_ptr_null(nb_safetensors_load("/dev/null"));
+  ck_assert_error_contains("not a regular file");
+}
+END_TEST
+
+/* Any valid file name can be saved to: the temporary's name does not grow with it. */
+START_TEST(save_longest_file_name) {
+  char name[256];
+  memset(name, 'n', 251);
+  memcpy(name + 251 - 12, ".safetensors", 12);
+  name[251] = '\0';
+  nb_tensor *a = nb_arange(0, 6, 1, NB_F32);
+  ck_assert_msg(nb_safetensors_save(tpath(name), 1, (const char *[]){"a"}, &a, NULL) == 0, "%s",
+                nb_last_error());
+  nb_safetensors *f = nb_safetensors_load(tpath(name));
+  ck_assert_msg(f != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_numel(nb_safetensors_get(f, "a")), 6);
+  nb_safetensors_free(f);
+}
+END_TEST
+
+static bool is_link(const char *p) {
+  struct stat st;
+  return lstat(p, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+static double first_value(const char *p, const char *name) {
+  nb_safetensors *f = nb_safetensors_load(p);
+  ck_assert_msg(f != NULL, "%s", nb_last_error());
+  double v = nb_item(nb_safetensors_get(f, name));
+  nb_safetensors_free(f);
+  return v;
+}
+
+/* Saving through a symbolic link replaces the file it points to and keeps the link. */
+START_TEST(save_through_symlink) {
+  nb_tensor *one = nb_ones(1, (int64_t[]){1}, NB_F64), *two = nb_full(1, (int64_t[]){1}, 2, NB_F64);
+  char real[400], link[400], sub[400], link2[400], dangling[400], created[400];
+  snprintf(real, sizeof real, "%s", tpath("real.safetensors"));
+  snprintf(link, sizeof link, "%s", tpath("link.safetensors"));
+  snprintf(sub, sizeof sub, "%s", tpath("sub"));
+  snprintf(link2, sizeof link2, "%s", tpath("sub/link2.safetensors"));
+  snprintf(dangling, sizeof dangling, "%s", tpath("dangling.safetensors"));
+  snprintf(created, sizeof created, "%s", tpath("created.safetensors"));
+  ck_assert_int_eq(nb_safetensors_save(real, 1, (const char *[]){"x"}, &one, NULL), 0);
+  ck_assert_int_eq(symlink("real.safetensors", link), 0); /* relative, same directory */
+  ck_assert_int_eq(mkdir(sub, 0755), 0);
+  ck_assert_int_eq(symlink("../link.safetensors", link2), 0); /* a chain through another directory */
+  ck_assert_int_eq(symlink("created.safetensors", dangling), 0);
+
+  ck_assert_msg(nb_safetensors_save(link, 1, (const char *[]){"x"}, &two, NULL) == 0, "%s", nb_last_error());
+  ck_assert_msg(is_link(link), "the link was replaced by a plain file");
+  ck_assert_double_eq(first_value(real, "x"), 2);
+  ck_assert_msg(nb_safetensors_save(link2, 1, (const char *[]){"x"}, &one, NULL) == 0, "%s", nb_last_error());
+  ck_assert(is_link(link2) && is_link(link));
+  ck_assert_double_eq(first_value(real, "x"), 1);
+  /* a dangling link: the file it names is created */
+  ck_assert_msg(nb_safetensors_save(dangling, 1, (const char *[]){"x"}, &two, NULL) == 0, "%s", nb_last_error());
+  ck_assert(is_link(dangling));
+  ck_assert_double_eq(first_value(created, "x"), 2);
+  /* a loop is an error, not a hang */
+  ck_assert_int_eq(symlink("loop.safetensors", tpath("loop.safetensors")), 0);
+  ck_assert_int_lt(nb_safetensors_save(tpath("loop.safetensors"), 1, (const char *[]){"x"}, &one, NULL), 0);
+  ck_assert_error_contains("loop.safetensors");
+}
+END_TEST
+
+/* Names in tmpdir other than `keep` (NULL-terminated); returns how many. */
+static int other_files(const char *const *keep, char *first, size_t size) {
+  DIR *d = opendir(tmpdir);
+  ck_assert_ptr_nonnull(d);
+  int n = 0;
+  if (first) first[0] = '\0';
+  for (struct dirent *e; (e = readdir(d));) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    bool kept = false;
+    for (int k = 0; keep[k] && !kept; k++) kept = !strcmp(e->d_name, keep[k]);
+    if (kept) continue;
+    if (first && !n) snprintf(first, size, "%s", e->d_name);
+    n++;
+  }
+  closedir(d);
+  return n;
+}
+
+/* A save killed with SIGKILL leaves its temporary behind; the next save into the same
+ * directory removes it, but not the temporaries of live processes. */
+START_TEST(killed_save_cleaned_up_by_next_save) {
+  const char *keep[] = {"big.safetensors", "small.safetensors", NULL, NULL, NULL};
+  char left[300] = "";
+  int tries = 0;
+  for (; tries < 50 && !left[0]; tries++) {
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) { /* save 8 MB over and over until killed */
+      nb_tensor *big = nb_zeros(1, (int64_t[]){1 << 20}, NB_F64);
+      for (;;) nb_safetensors_save(tpath("big.safetensors"), 1, (const char *[]){"big"}, &big, NULL);
+    }
+    /* kill it as soon as a temporary shows up (or after 2 s) */
+    for (int ms = 0; ms < 2000 && other_files(keep, NULL, 0) == 0; ms++) usleep(1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    other_files(keep, left, sizeof left);
+  }
+  ck_assert_msg(left[0], "no save was caught half-way in %d tries", tries);
+  /* temporaries of live processes: this one and its parent */
+  char mine[64], parents[64];
+  snprintf(mine, sizeof mine, ".nbtmp.%d.0123456789abcdef", (int)getpid());
+  snprintf(parents, sizeof parents, ".nbtmp.%d.0123456789abcdef", (int)getppid());
+  ck_assert_int_eq(fx_touch(mine), 0);
+  ck_assert_int_eq(fx_touch(parents), 0);
+  nb_tensor *a = nb_ones(1, (int64_t[]){2}, NB_F32);
+  ck_assert_int_eq(nb_safetensors_save(tpath("small.safetensors"), 1, (const char *[]){"a"}, &a, NULL), 0);
+  keep[2] = mine;
+  keep[3] = parents;
+  char still[300];
+  ck_assert_msg(other_files(keep, still, sizeof still) == 0, "stale temporary %s (was %s) not removed",
+                still, left);
+  ck_assert_int_eq(access(tpath(mine), F_OK), 0);
+  ck_assert_int_eq(access(tpath(parents), F_OK), 0);
 }
 END_TEST
 
@@ -359,9 +511,14 @@ static Suite *suite(void) {
   tcase_add_test(tc, layout);
   tcase_add_test(tc, every_truncation_refused);
   tcase_add_test(tc, test_save_refuses_unloadable);
+  tcase_add_test(tc, load_fifo_refused);
+  tcase_add_test(tc, save_longest_file_name);
+  tcase_add_test(tc, save_through_symlink);
+  tcase_add_test(tc, killed_save_cleaned_up_by_next_save);
   tcase_add_test(tc, select_by_prefix);
   suite_add_tcase(s, tc);
   return s;
 }
+
 
 int main(void) { return nb_test_run(suite()); }

@@ -1,6 +1,7 @@
 /* tools/gradcheck/nabla-gradcheck.c — the op-gradient conformance harness.
  *
- * Loads plugins (all discovered ones, or the files given with --plugin), runs every
+ * Loads plugins (all discovered ones, or the files given with --plugin; after scanning
+ * them in a child process, so one crashing in its init is named, not fatal), runs every
  * selected op's samples through the checks in checks.c — each op in its own forked
  * child so a crash or a hang is reported by name — and prints one table row per op (or
  * JSON with --json). Exit status: 0 when every check passed, 1 when any failed, crashed
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "gradcheck.h"
+#include "plugscan.h"
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -189,13 +191,31 @@ static bool selected(const cli *c, const nb_op *op) {
   return true;
 }
 
+static plugscan g_scan; /* plugin files that crashed, hung or exited while loading */
+
+/* Load the --plugin files, then the discovered plugins, after scanning them all in a
+ * child process (tools/common/plugscan.h) unless --no-fork: a plugin crashing in its
+ * init is reported by name instead of taking the harness down. */
 static int load_plugins(cli *c, FILE *err) {
-  for (int k = 0; k < c->n_paths; k++)
-    if (nb_plugin_add_path(c->paths[k]) < 0) {
-      fprintf(err, "nabla-gradcheck: --plugin-path %s: %s\n", c->paths[k], nb_last_error());
+  for (int k = 0; k < c->n_paths; k++) {
+    struct stat st;
+    if (stat(c->paths[k], &st) != 0 || !S_ISDIR(st.st_mode)) {
+      fprintf(err, "nabla-gradcheck: --plugin-path %s: not a directory (%s)\n", c->paths[k],
+              stat(c->paths[k], &st) != 0 ? strerror(errno) : "not a directory");
       return -1;
     }
+  }
+  bool scanned = false;
+  if (c->o.fork) {
+    scanned = plugscan_run(&g_scan, c->paths, c->n_paths, c->plugins, c->n_plugins) == 0;
+    if (!scanned) fprintf(err, "nabla-gradcheck: warning: %s; loading plugins without a scan\n", g_scan.error);
+  }
   for (int k = 0; k < c->n_plugins; k++) {
+    const plugscan_bad *bad = scanned ? plugscan_find(&g_scan, c->plugins[k]) : NULL;
+    if (bad) {
+      fprintf(err, "nabla-gradcheck: cannot load plugin %s: %s\n", c->plugins[k], bad->message);
+      return -1;
+    }
     if (nb_plugin_load(c->plugins[k]) < 0) {
       fprintf(err, "nabla-gradcheck: cannot load plugin %s: %s\n", c->plugins[k], nb_last_error());
       return -1;
@@ -203,7 +223,18 @@ static int load_plugins(cli *c, FILE *err) {
     c->plugin_real[k] = realpath(c->plugins[k], NULL);
   }
   /* Discovered plugins too: ops may use other ops (clone for in-place ops, ...). */
-  if (nb_plugins_load_all() < 0 && !c->n_plugins)
+  int rc;
+  if (scanned) {
+    rc = plugscan_load_discovered(&g_scan, c->paths, c->n_paths);
+    if (rc < 0 && g_scan.error[0]) {
+      fprintf(err, "nabla-gradcheck: %s\n", g_scan.error);
+      return -1;
+    }
+  } else {
+    for (int k = 0; k < c->n_paths; k++) nb_plugin_add_path(c->paths[k]);
+    rc = nb_plugins_load_all();
+  }
+  if (rc < 0 && !c->n_plugins)
     fprintf(err, "nabla-gradcheck: plugin discovery failed: %s\n", nb_last_error());
   for (int k = 0; k < c->n_ops; k++) {
     bool found = false;
@@ -216,9 +247,15 @@ static int load_plugins(cli *c, FILE *err) {
   return 0;
 }
 
-/* Plugins that failed to load (when checking everything discovered). */
+/* Plugins that failed to load (when checking everything discovered), crashed ones first. */
 static cJSON *load_failures(void) {
   cJSON *a = cJSON_CreateArray();
+  for (int i = 0; i < g_scan.n_bad; i++) {
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "path", g_scan.bad[i].path);
+    cJSON_AddStringToObject(e, "message", g_scan.bad[i].message);
+    cJSON_AddItemToArray(a, e);
+  }
   for (int i = 0; i < nb_plugin_report_count(); i++) {
     const nb_plugin_info *p = nb_plugin_report_at(i);
     if (p->state != NB_PLUGIN_FAILED && p->state != NB_PLUGIN_REJECTED) continue;
@@ -399,6 +436,7 @@ int main(int argc, char **argv) {
               n_nd, n_fail);
   }
   cJSON_Delete(report);
+  plugscan_free(&g_scan);
   for (int k = 0; k < c.n_plugins; k++) free(c.plugin_real[k]);
   if (out != stdout) fclose(out);
   return n_fail ? 1 : 0;

@@ -172,9 +172,10 @@ static double scale_of(const double *v, int64_t n) {
   return m;
 }
 
-/* Compare got against the reference tensor named fmt(k, idx); records a failure. */
+/* Compare got (or, when NULL, gotv: gotn values of input idx's shape) against the
+ * reference tensor named fmt(k, idx); records a failure. */
 static void cmp_ref(gc_case *c, nb_safetensors *ref, const char *fmt, int idx, const nb_tensor *got,
-                    const double *gotv, bool f32, const char *what) {
+                    const double *gotv, int64_t gotn, bool f32, const char *what) {
   nb_tensor *e = ref_get(ref, fmt, c->idx, idx);
   char nm[48];
   snprintf(nm, sizeof nm, fmt, c->idx, idx);
@@ -189,6 +190,9 @@ static void cmp_ref(gc_case *c, nb_safetensors *ref, const char *fmt, int idx, c
   if (got && !nb_same_shape(got, e)) {
     gc_fail(c->r, c->idx, "reference", -1, -1, NULL, "%s has shape %s, PyTorch's %s has %s", what, nb_shape_of(got),
             nm, nb_shape_of(e));
+  } else if (!got && n != gotn) { /* the file is outside input: never read past gotv */
+    gc_fail(c->r, c->idx, "reference", -1, -1, NULL, "%s has %lld elements, PyTorch's %s has %s", what,
+            (long long)gotn, nm, nb_shape_of(e));
   } else if (ev && gotv) {
     double rtol = f32 ? c->o->ref32_rtol : c->o->ref64_rtol, atol = (f32 ? c->o->ref32_atol : c->o->ref64_atol) * scale_of(ev, n);
     double wa = 0, wr = 0;
@@ -219,6 +223,29 @@ static bool inputs_match(gc_case *c, nb_safetensors *ref) {
   return true;
 }
 
+/* The reference metadata is outside input: an index list must hold distinct integers in
+ * [0, n). Returns 0, or -1 with a failure recorded. */
+static int check_indices(gc_case *c, const cJSON *list, const char *key, int n) {
+  if (!list) return 0;
+  bool seen[GC_MAX_IN > GC_MAX_OUT ? GC_MAX_IN : GC_MAX_OUT] = {0};
+  const cJSON *it;
+  if (!cJSON_IsArray(list)) goto bad;
+  cJSON_ArrayForEach(it, list) {
+    double v = cJSON_IsNumber(it) ? it->valuedouble : -1;
+    if (!(v >= 0 && v < n) || v != (int)v) goto bad;
+    if (seen[(int)v]) {
+      gc_fail(c->r, c->idx, "reference", -1, -1, NULL, "reference metadata: \"%s\" lists %d twice", key, (int)v);
+      return -1;
+    }
+    seen[(int)v] = true;
+  }
+  return 0;
+bad:
+  gc_fail(c->r, c->idx, "reference", -1, -1, NULL, "reference metadata: \"%s\" is not a list of indices "
+          "in [0, %d)", key, n);
+  return -1;
+}
+
 /* Forward and gradients in dtype dt against the reference tensors. */
 static void ref_pass(gc_case *c, nb_safetensors *ref, const cJSON *gi, const cJSON *go, const cJSON *outs,
                      nb_dtype dt) {
@@ -247,7 +274,7 @@ static void ref_pass(gc_case *c, nb_safetensors *ref, const cJSON *gi, const cJS
     char what[64], fmt[32];
     snprintf(what, sizeof what, "%s output %d", nb_dtype_name(dt), j);
     snprintf(fmt, sizeof fmt, "%s", f32 ? "s%d.f32.out%d" : "s%d.out%d");
-    cmp_ref(c, ref, fmt, j, out[j], NULL, f32, what);
+    cmp_ref(c, ref, fmt, j, out[j], NULL, 0, f32, what);
   }
   cJSON_ArrayForEach(it, go) {
     int j = it->valueint;
@@ -266,7 +293,7 @@ static void ref_pass(gc_case *c, nb_safetensors *ref, const cJSON *gi, const cJS
     snprintf(what, sizeof what, "%s gradient of input %d", nb_dtype_name(dt), li[l]);
     snprintf(fmt, sizeof fmt, "%s", f32 ? "s%d.f32.grad%d" : "s%d.grad%d");
     double *zeros = res[l] ? NULL : calloc((size_t)c->in_numel[li[l]] + 1, sizeof(double));
-    cmp_ref(c, ref, fmt, li[l], res[l], zeros, f32, what);
+    cmp_ref(c, ref, fmt, li[l], res[l], zeros, c->in_numel[li[l]], f32, what);
     free(zeros);
   }
 done:
@@ -298,6 +325,11 @@ void gc_check_reference(gc_case *c, nb_safetensors *ref) {
       const cJSON *gi = cJSON_GetObjectItemCaseSensitive(s, "grad_inputs");
       const cJSON *go = cJSON_GetObjectItemCaseSensitive(s, "grad_outputs");
       const cJSON *outs = cJSON_GetObjectItemCaseSensitive(s, "outputs");
+      if (check_indices(c, gi, "grad_inputs", c->n_in) < 0 || check_indices(c, go, "grad_outputs", c->n_out) < 0 ||
+          check_indices(c, outs, "outputs", c->n_out) < 0) {
+        cJSON_Delete(root);
+        return;
+      }
       ref_pass(c, ref, gi, go, outs, NB_F64);
       if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "f32"))) ref_pass(c, ref, gi, go, outs, NB_F32);
     }

@@ -169,6 +169,22 @@ cJSON *inspect_describe_plugin(int i) {
   return o;
 }
 
+cJSON *inspect_describe_bad(const plugscan_bad *b) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddNullToObject(o, "name");
+  cJSON_AddNullToObject(o, "version");
+  cJSON_AddNullToObject(o, "description");
+  cJSON_AddNullToObject(o, "license");
+  cJSON_AddItemToObject(o, "file", str_or_null(b->path));
+  cJSON_AddStringToObject(o, "state", b->state);
+  cJSON_AddStringToObject(o, "message", b->message);
+  if (b->signal) cJSON_AddStringToObject(o, "signal", plugscan_signal_name(b->signal));
+  if (b->exit_status >= 0) cJSON_AddNumberToObject(o, "exit_status", b->exit_status);
+  cJSON_AddArrayToObject(o, "ops");
+  cJSON_AddArrayToObject(o, "optimizers");
+  return o;
+}
+
 cJSON *inspect_describe_paths(void) {
   cJSON *o = cJSON_CreateObject();
   cJSON *a = cJSON_AddArrayToObject(o, "paths");

@@ -1,6 +1,7 @@
 /* tools/inspect/inspect.h — shared declarations of nabla-inspect's files:
  * describe.c (specs -> cJSON trees), render.c (cJSON trees -> text), nabla-inspect.c
- * (command line, modes, the child process that loads a single FILE.so).
+ * (command line, modes, the child process that loads a single FILE.so); plugins are
+ * scanned in a child process first (tools/common/plugscan.h).
  */
 #ifndef NABLA_INSPECT_H
 #define NABLA_INSPECT_H
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "plugscan.h"
+
 /* "loaded", "failed", "rejected", "duplicate". */
 const char *inspect_state_name(nb_plugin_state s);
 /* Trees describing an op, an optimizer, the i-th load-report entry, the search path. */
@@ -20,6 +23,9 @@ cJSON *inspect_describe_op(const nb_op *op);
 cJSON *inspect_describe_optim(const nb_optim_kind *k);
 cJSON *inspect_describe_plugin(int i);
 cJSON *inspect_describe_paths(void);
+/* A file that crashed, timed out or exited while loading in the scan: the keys of
+ * inspect_describe_plugin, plus "signal" or "exit_status". */
+cJSON *inspect_describe_bad(const plugscan_bad *b);
 /* True when `path` is an existing directory. */
 bool inspect_is_dir(const char *path);
 

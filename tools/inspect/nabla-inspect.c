@@ -8,6 +8,10 @@
  *   --json                        machine-readable output for any mode
  *   --plugin-path DIR             search DIR first (repeatable)
  *
+ * Plugins are loaded in a child process first (tools/common/plugscan.h): one that
+ * crashes, hangs or calls exit() while loading is listed as such, and the tool loads the
+ * others. FILE.so is loaded only in a child, which reports a crash or an exit() too.
+ *
  * Exit status: 0 on success, 1 when the thing asked about is missing or a FILE.so
  * fails (or crashes), 2 on a usage error.
  */
@@ -21,6 +25,9 @@
 #include "inspect.h"
 
 static bool g_json;
+static const char *g_dirs[64]; /* --plugin-path, in order */
+static int g_ndirs;
+static plugscan g_scan;        /* the files that crashed or exited in the scan */
 
 bool inspect_is_dir(const char *path) {
   struct stat st;
@@ -81,10 +88,26 @@ static int fail(const char *fmt, const char *arg, const char *why) {
 
 static void render_plugin_full(FILE *f, const cJSON *p) { render_plugin(f, p, true); }
 
+/* Scan the plugins in a child, then load those that survived. Returns 0, or 2 if the
+ * crashing ones could not be kept out. */
+static int load_plugins(void) {
+  if (plugscan_run(&g_scan, g_dirs, g_ndirs, NULL, 0) < 0) { /* no child: load directly */
+    fprintf(stderr, "nabla-inspect: warning: %s; loading plugins without a scan\n", g_scan.error);
+    for (int k = 0; k < g_ndirs; k++) nb_plugin_add_path(g_dirs[k]);
+    nb_plugins_load_all();
+    return 0;
+  }
+  if (plugscan_load_discovered(&g_scan, g_dirs, g_ndirs) < 0 && g_scan.error[0]) {
+    fprintf(stderr, "nabla-inspect: %s\n", g_scan.error);
+    return 2;
+  }
+  return 0;
+}
+
 /* ---- modes ----------------------------------------------------------------------------- */
 
 static int mode_list(void) {
-  nb_plugins_load_all();
+  if (load_plugins()) return 2;
   int n = nb_plugin_report_count(), loaded = 0, ops = 0, optims = 0;
   cJSON *all = cJSON_CreateArray();
   for (int i = 0; i < n; i++) {
@@ -100,9 +123,22 @@ static int mode_list(void) {
     }
     cJSON_AddItemToArray(all, d);
   }
+  /* files that crashed, hung or exited while loading are named even here: any program
+   * loading plugins from this search path dies with them */
+  cJSON *crashed = cJSON_CreateArray();
+  for (int i = 0; i < g_scan.n_bad; i++) {
+    cJSON *d = inspect_describe_bad(&g_scan.bad[i]);
+    if (!g_json) {
+      render_plugin(stdout, d, false);
+      putchar('\n');
+    }
+    cJSON_AddItemToArray(crashed, d);
+  }
+  n += g_scan.n_bad;
   if (g_json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddItemToObject(o, "plugins", all);
+    cJSON_AddItemToObject(o, "crashed", crashed);
     cJSON_AddNumberToObject(o, "ops", ops);
     cJSON_AddNumberToObject(o, "optimizers", optims);
     cJSON_AddNumberToObject(o, "not_loaded", n - loaded);
@@ -110,20 +146,31 @@ static int mode_list(void) {
     return 0;
   }
   cJSON_Delete(all);
+  cJSON_Delete(crashed);
   printf("%d plugin%s loaded: %d op%s, %d optimizer%s.", loaded, loaded == 1 ? "" : "s", ops,
          ops == 1 ? "" : "s", optims, optims == 1 ? "" : "s");
   if (n - loaded)
     printf(" %d plugin file%s did not load (nabla-inspect --failed).", n - loaded,
            n - loaded == 1 ? "" : "s");
+  if (g_scan.n_bad)
+    printf(" %d crashed, hung or exited while loading (listed above).", g_scan.n_bad);
   if (n == 0) printf(" No plugin files found (nabla-inspect --paths).");
   putchar('\n');
   return 0;
 }
 
 static int mode_failed(void) {
-  nb_plugins_load_all();
+  if (load_plugins()) return 2;
   int n = nb_plugin_report_count(), bad = 0, warned = 0;
   cJSON *failed = cJSON_CreateArray(), *warnings = cJSON_CreateArray();
+  for (int i = 0; i < g_scan.n_bad; i++, bad++) {
+    cJSON *d = inspect_describe_bad(&g_scan.bad[i]);
+    if (!g_json) {
+      render_plugin(stdout, d, false);
+      putchar('\n');
+    }
+    cJSON_AddItemToArray(failed, d);
+  }
   for (int i = 0; i < n; i++) {
     const nb_plugin_info *p = nb_plugin_report_at(i);
     if (p->state == NB_PLUGIN_LOADED && !p->message[0]) continue;
@@ -153,6 +200,7 @@ static int mode_failed(void) {
 }
 
 static int mode_name(const char *name) {
+  if (load_plugins()) return 2;
   const nb_op *op = nb_op_find(name);
   if (op) {
     emit(inspect_describe_op(op), render_op);
@@ -173,34 +221,27 @@ static int mode_name(const char *name) {
       return 0;
     }
   }
-  int rc = fail("no op, optimizer or plugin named '%s'", name, op_error);
+  size_t len = strlen(op_error ? op_error : "") + 1;
+  for (int i = 0; i < g_scan.n_bad; i++) len += strlen(g_scan.bad[i].path) + strlen(g_scan.bad[i].message) + 8;
+  char *why = malloc(len);
+  if (why) {
+    snprintf(why, len, "%s", op_error ? op_error : "");
+    for (int i = 0; i < g_scan.n_bad; i++) /* a crashed plugin may have been the one */
+      snprintf(why + strlen(why), len - strlen(why), "; %s: %s", g_scan.bad[i].path, g_scan.bad[i].message);
+  }
+  int rc = fail("no op, optimizer or plugin named '%s'", name, why ? why : op_error);
+  free(why);
   free(op_error);
   return rc;
 }
 
-static const char *signal_name(int sig) {
-  switch (sig) {
-  case SIGSEGV: return "SIGSEGV";
-  case SIGBUS: return "SIGBUS";
-  case SIGILL: return "SIGILL";
-  case SIGFPE: return "SIGFPE";
-  case SIGABRT: return "SIGABRT";
-  case SIGALRM: return "SIGALRM (timed out)";
-  case SIGKILL: return "SIGKILL";
-  case SIGTERM: return "SIGTERM";
-  case SIGTRAP: return "SIGTRAP";
-  }
-  return "an unknown signal";
-}
-
-/* Child: load the file, print what it registered; exit 0 if it loaded. */
-static void load_in_child(const char *file) {
-  /* Die by the signal itself (not a sanitizer's handler) so the parent can name it. */
-  int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
-  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
-  const char *t = getenv("NABLA_INSPECT_TIMEOUT");
-  alarm(t ? (unsigned)atoi(t) : 60);
+/* Child: load the file, print what it registered; exit 0 if it loaded. The record "E"
+ * on fd tells the parent it got that far; a plugin calling exit() writes "X<status>". */
+static void load_in_child(const char *file, int fd) {
+  plugscan_child_guard(fd);
+  alarm(plugscan_timeout());
   int rc = nb_plugin_load(file);
+  alarm(0);
   char *err = rc < 0 ? strdup(nb_last_error()) : NULL;
   int n = nb_plugin_report_count();
   if (n > 0) { /* the file's entry is the last one (nothing else was loaded) */
@@ -212,31 +253,47 @@ static void load_in_child(const char *file) {
   free(err);
   fflush(stdout);
   fflush(stderr);
+  if (write(fd, "E", 2) < 0) { /* the parent then reports an exit without a result */ }
   _exit(rc < 0 ? 1 : 0);
 }
 
 static int mode_file(const char *file) {
+  int p[2];
+  if (pipe(p) < 0) return fail("cannot create a pipe to load '%s'", file, strerror(errno));
   fflush(NULL);
   pid_t pid = fork();
-  if (pid < 0) return fail("cannot fork to load '%s'", file, strerror(errno));
-  if (pid == 0) load_in_child(file);
+  if (pid < 0) {
+    int err = errno;
+    close(p[0]);
+    close(p[1]);
+    return fail("cannot fork to load '%s'", file, strerror(err));
+  }
+  if (pid == 0) {
+    close(p[0]);
+    load_in_child(file, p[1]);
+  }
+  close(p[1]);
+  char rec[64] = "";
+  size_t got = 0;
+  for (ssize_t r; got < sizeof rec - 1 && ((r = read(p[0], rec + got, sizeof rec - 1 - got)) != 0);) {
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) break;
+    got += (size_t)r;
+  }
+  close(p[0]);
   int status;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) return fail("waiting for the child loading '%s' failed", file, strerror(errno));
-  if (WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? 0 : 1;
-  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-  char why[256];
-  snprintf(why, sizeof why, "the plugin crashed while loading: killed by %s (%s)",
-           signal_name(sig), strsignal(sig));
+  if (got && rec[0] == 'E' && WIFEXITED(status)) return WEXITSTATUS(status) == 0 ? 0 : 1;
+  plugscan_bad what = {.path = (char *)file};
+  plugscan_describe(status, got && rec[0] == 'X', &what);
   if (g_json) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "file", file);
-    cJSON_AddStringToObject(o, "state", "crashed");
-    cJSON_AddStringToObject(o, "signal", signal_name(sig));
-    cJSON_AddStringToObject(o, "message", why);
-    emit(o, NULL);
+    emit(inspect_describe_bad(&what), NULL);
   } else {
-    printf("%s: CRASHED: %s\n", file, why);
+    char state[16];
+    snprintf(state, sizeof state, "%s", what.state);
+    for (char *c = state; *c; c++) *c = (char)(*c - 'a' + 'A');
+    printf("%s: %s: %s\n", file, state, what.message);
   }
   return 1;
 }
@@ -270,10 +327,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "nabla-inspect: --plugin-path needs a directory\n");
         return 2;
       }
-      if (nb_plugin_add_path(dir) < 0) {
-        fprintf(stderr, "nabla-inspect: %s\n", nb_last_error());
+      struct stat st;
+      if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "nabla-inspect: --plugin-path: '%s' is not a directory (%s)\n", dir,
+                stat(dir, &st) != 0 ? strerror(errno) : "not a directory");
         return 2;
       }
+      if (g_ndirs == (int)(sizeof g_dirs / sizeof g_dirs[0])) {
+        fprintf(stderr, "nabla-inspect: too many --plugin-path options\n");
+        return 2;
+      }
+      g_dirs[g_ndirs++] = dir;
     } else if (a[0] == '-' && a[1]) {
       fprintf(stderr, "nabla-inspect: unknown option '%s'\n\n", a);
       usage(stderr);
@@ -290,11 +354,17 @@ int main(int argc, char **argv) {
     fprintf(stderr, "nabla-inspect: '%s' cannot be combined with --failed or --paths\n", arg);
     return 2;
   }
+  int rc = 2;
   switch (mode) {
-  case LIST: return mode_list();
-  case FAILED: return mode_failed();
-  case PATHS: emit(inspect_describe_paths(), render_paths); return 0;
-  case NAME: return looks_like_file(arg) ? mode_file(arg) : mode_name(arg);
+  case LIST: rc = mode_list(); break;
+  case FAILED: rc = mode_failed(); break;
+  case PATHS:
+    for (int k = 0; k < g_ndirs; k++) nb_plugin_add_path(g_dirs[k]);
+    emit(inspect_describe_paths(), render_paths);
+    rc = 0;
+    break;
+  case NAME: rc = looks_like_file(arg) ? mode_file(arg) : mode_name(arg); break;
   }
-  return 2;
+  plugscan_free(&g_scan);
+  return rc;
 }

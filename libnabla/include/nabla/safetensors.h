@@ -37,6 +37,11 @@ int nb_safetensors_info(const nb_safetensors *f, const char *name, nb_dtype *dt,
 nb_tensor *nb_safetensors_get(const nb_safetensors *f, const char *name);
 /* Value of a "__metadata__" key, or NULL. */
 const char *nb_safetensors_metadata(const nb_safetensors *f, const char *key);
+/* Number of "__metadata__" keys (unique), and the i-th key in file order (valid until
+ * free; NULL out of range), so a reader can refuse keys it does not know. */
+int nb_safetensors_metadata_count(const nb_safetensors *f);
+const char *nb_safetensors_metadata_key(const nb_safetensors *f, int i);
+
 /* The part of a file under a name prefix, as a new file object: the tensors and metadata
  * keys that start with `prefix` (e.g. "model."), under their names with the prefix
  * removed; names equal to the prefix are left out. For files that hold several state

@@ -63,7 +63,7 @@ typedef struct adam_job {
   }
 
 #define ADAM_RANGE(NAME, LOOP, T)                                                          \
-  NB_OPTIM_CLONES static void NAME(int64_t b, int64_t e, void *user) {                     \
+  NB_SIMD_CLONES static void NAME(int64_t b, int64_t e, void *user) {                      \
     const adam_job *j = user;                                                              \
     T *p = (T *)j->p, *m = (T *)j->m, *v = (T *)j->v, *vmax = (T *)j->vmax;                \
     const T *g = (const T *)j->g;                                                          \
@@ -101,7 +101,7 @@ int adam_update(const char *what, bool decoupled, const nb_attr_value *hp, int64
                 .decay = 1.0 - lr * hp[ADAM_WD].f, .nstep = -(lr / bc1),
                 .bc2_sqrt = sqrt(bc2), .decoupled = decoupled,
                 .maximize = hp[ADAM_MAXIMIZE].i != 0};
-  nb_parallel_for(nb_numel(param), NB_OPTIM_GRAIN,
+  nb_parallel_for(nb_numel(param), NB_PARALLEL_GRAIN,
                   dt == NB_F32 ? adam_range_f32 : adam_range_f64, &j);
   return 0;
 }
@@ -130,7 +130,7 @@ static int adam_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb
 static const nb_attr_spec adam_hparams[ADAM_NHP] =
     ADAM_HPARAMS(0.0, "L2 penalty added to the gradient");
 
-const nb_optim_desc adam_optim_desc = {
+const nb_optim_desc optim_adam = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "adam",
     .doc = "Adam (torch.optim.Adam) with L2 weight decay, amsgrad and maximize; betas are the "

@@ -4,7 +4,7 @@
 
 #include <nabla/sdk.h>
 
-#include "../optim_util.h" /* NB_OPTIM_GRAIN, NB_OPTIM_CLONES, shared checks */
+#include "../optim_util.h" /* shared param/grad check and zero state */
 
 /* Hyperparameter order of both "adam" and "adamw" (betas are two floats). */
 enum { ADAM_LR, ADAM_BETA1, ADAM_BETA2, ADAM_EPS, ADAM_WD, ADAM_AMSGRAD, ADAM_MAXIMIZE,
@@ -18,8 +18,8 @@ int adam_update(const char *what, bool decoupled, const nb_attr_value *hp, int64
                 nb_tensor *param, nb_tensor *grad, nb_tensor **state);
 
 extern const char *const adam_state_names[3];
-extern const nb_optim_desc adam_optim_desc;
-extern const nb_optim_desc adamw_optim_desc;
+extern const nb_optim_desc optim_adam;
+extern const nb_optim_desc optim_adamw;
 extern const nb_attr_spec adamw_hparams[ADAM_NHP];
 
 #endif

@@ -11,7 +11,7 @@ static int adamw_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, n
   return adam_update("adamw", true, hp, step, param, grad, state);
 }
 
-const nb_optim_desc adamw_optim_desc = {
+const nb_optim_desc optim_adamw = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "adamw",
     .doc = "AdamW (torch.optim.AdamW): Adam with decoupled weight decay; betas are the "

@@ -4,8 +4,8 @@
 #include "adam.h"
 
 static int adam_plugin_init(nb_registrar *r) {
-  int rc = nb_register_optimizer(r, &adam_optim_desc);
-  return rc < 0 ? rc : nb_register_optimizer(r, &adamw_optim_desc);
+  int rc = nb_register_optimizer(r, &optim_adam);
+  return rc < 0 ? rc : nb_register_optimizer(r, &optim_adamw);
 }
 
 NB_PLUGIN_DEFINE("adam", "0.1.0", "Adam and AdamW optimizers (amsgrad, maximize)", "MIT",

@@ -70,7 +70,7 @@ typedef struct rms_job {
   }
 
 #define RMS_RANGE(NAME, LOOP, T)                                                             \
-  NB_OPTIM_CLONES static void NAME(int64_t b, int64_t e, void *user) {                       \
+  NB_SIMD_CLONES static void NAME(int64_t b, int64_t e, void *user) {                        \
     const rms_job *j = user;                                                                 \
     T *p = (T *)j->p, *sq = (T *)j->sq, *buf = (T *)j->buf, *ga = (T *)j->ga;                \
     const T *g = (const T *)j->g;                                                            \
@@ -105,12 +105,12 @@ static int rmsprop_step(const nb_attr_value *hp, int64_t step, nb_tensor *param,
                .ga = centered ? nb_data(state[2]) : NULL, .lr = hp[HP_LR].f,
                .alpha = hp[HP_ALPHA].f, .eps = hp[HP_EPS].f, .wd = hp[HP_WD].f,
                .mu = hp[HP_MOMENTUM].f, .maximize = hp[HP_MAXIMIZE].i != 0};
-  nb_parallel_for(nb_numel(param), NB_OPTIM_GRAIN,
+  nb_parallel_for(nb_numel(param), NB_PARALLEL_GRAIN,
                   dt == NB_F32 ? rms_range_f32 : rms_range_f64, &j);
   return 0;
 }
 
-const nb_optim_desc rmsprop_optim_desc = {
+const nb_optim_desc optim_rmsprop = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "rmsprop",
     .doc = "RMSprop (torch.optim.RMSprop): squared-gradient average with optional centering, "

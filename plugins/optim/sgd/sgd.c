@@ -70,7 +70,7 @@ typedef struct sgd_job {
   }
 
 #define SGD_RANGE(NAME, LOOP, T)                                                            \
-  NB_OPTIM_CLONES static void NAME(int64_t b, int64_t e, void *user) {                      \
+  NB_SIMD_CLONES static void NAME(int64_t b, int64_t e, void *user) {                       \
     const sgd_job *j = user;                                                                \
     T *p = (T *)j->p, *buf = (T *)j->buf;                                                   \
     const T *g = (const T *)j->g;                                                           \
@@ -113,11 +113,11 @@ static int sgd_step(const nb_attr_value *hp, int64_t step, nb_tensor *param, nb_
     j.buf = nb_data(state[0]);
   }
   int64_t n = nb_numel(param);
-  nb_parallel_for(n, NB_OPTIM_GRAIN, dt == NB_F32 ? sgd_range_f32 : sgd_range_f64, &j);
+  nb_parallel_for(n, NB_PARALLEL_GRAIN, dt == NB_F32 ? sgd_range_f32 : sgd_range_f64, &j);
   return 0;
 }
 
-const nb_optim_desc sgd_optim_desc = {
+const nb_optim_desc optim_sgd = {
     .struct_size = NB_OPTIM_DESC_SIZE,
     .name = "sgd",
     .doc = "Stochastic gradient descent (torch.optim.SGD): momentum with dampening, Nesterov, "

@@ -4,8 +4,8 @@
 
 #include <nabla/sdk.h>
 
-#include "../optim_util.h" /* NB_OPTIM_GRAIN, NB_OPTIM_CLONES, shared checks */
+#include "../optim_util.h" /* shared param/grad check and zero state */
 
-extern const nb_optim_desc sgd_optim_desc;
+extern const nb_optim_desc optim_sgd;
 
 #endif

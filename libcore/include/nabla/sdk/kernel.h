@@ -1,5 +1,6 @@
 /* nabla/sdk/kernel.h — services the core gives to kernels in plugins: broadcasting,
- * strided iteration, parallel loops, GEMM over BLIS, gradient reduction and scratch.
+ * strided iteration, parallel loops and their grain, GEMM over BLIS, gradient reduction,
+ * scratch, and the markers for vectorised kernels (AVX2 clones, no-trapping-math regions).
  * Plugins use these instead of linking BLIS or starting threads themselves.
  */
 #ifndef NABLA_KERNEL_H
@@ -78,6 +79,11 @@ bool nb_iter_is_flat(const nb_iter *it);
 typedef void (*nb_range_fn)(int64_t begin, int64_t end, void *user);
 void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user);
 
+/* Elements of memory-bound work per parallel chunk: a loop over fewer runs inline on the
+ * calling thread. Elementwise loops pass it as the grain; loops whose items each cost
+ * `work` elements pass 1 + NB_PARALLEL_GRAIN / work (or similar). */
+#define NB_PARALLEL_GRAIN 32768
+
 /* ---- GEMM over BLIS -------------------------------------------------------------- */
 
 /* C = alpha * op(A) * op(B) + beta * C where op(X) is X or Xᵀ; A is m×k after op, B is
@@ -95,6 +101,31 @@ int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
 /* Thread-local scratch of at least `size` bytes, 64-byte aligned, reused between calls
  * (valid until the next nb_scratch call on this thread with slot `slot`; 4 slots). */
 void *nb_scratch(int slot, size_t size);
+
+/* ---- vectorised kernels ------------------------------------------------------------ */
+
+/* NB_SIMD_CLONES before a kernel function compiles it also for AVX2; the loader picks the
+ * variant the CPU runs (target_clones, an ifunc), so the build machine's flags never choose.
+ * Where the toolchain cannot (the bundled plugins get NB_HAVE_TARGET_CLONES from Meson's
+ * probe, simd_c_args; other builds may define it), there is one plain variant. FMA stays
+ * off in every variant, so all give the same bits and results do not depend on the CPU. */
+#ifdef NB_HAVE_TARGET_CLONES
+#define NB_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NB_SIMD_CLONES
+#endif
+
+/* NB_FAST_FP_BEGIN / _END around kernels (and around headers whose inline helpers they
+ * use): inside, GCC may assume no float operation traps (a kernel must not read the FP
+ * exception flags), so it if-converts compares and selects and vectorises those loops.
+ * Results are unchanged. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NB_FAST_FP_BEGIN _Pragma("GCC push_options") _Pragma("GCC optimize(\"no-trapping-math\")")
+#define NB_FAST_FP_END _Pragma("GCC pop_options")
+#else
+#define NB_FAST_FP_BEGIN
+#define NB_FAST_FP_END
+#endif
 
 #ifdef __cplusplus
 }
