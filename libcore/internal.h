@@ -70,7 +70,10 @@ typedef struct nb_storage {
 
 typedef struct nb_hook {
   int64_t id;
-  nb_hook_fn fn;
+  union {
+    nb_hook_fn fn;                     /* tensor hooks */
+    nb_post_accumulate_hook_fn post;   /* post-accumulate-grad hooks */
+  };
   void *user;
   struct nb_hook *next;
 } nb_hook;
@@ -93,6 +96,7 @@ struct nb_tensor {
   nb_tensor *grad;   /* strong */
   nb_node *grad_acc; /* weak: the leaf's AccumulateGrad node, if one is alive */
   nb_hook *hooks;    /* leaf hooks (hooks of non-leaves live on grad_fn) */
+  nb_hook *post_hooks; /* leaf post-accumulate-grad hooks (run after .grad is updated) */
   nb_tensor *view_base; /* strong: the tensor this one is a view of (set by dispatch for op
                            outputs sharing an input's storage), NULL otherwise */
 };
@@ -204,8 +208,10 @@ NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
 NB_INTERNAL int nb__node_check_saved(nb_node *n);
 /* Copy the node's STRING attribute values into memory it owns (attrs must be set). */
 NB_INTERNAL int nb__node_own_strings(nb_node *n);
-/* Append a hook to a list; returns its handle or a negative status. */
+/* Append a hook to a list; returns its handle or a negative status. Post-accumulate-grad
+ * hooks share the handle numbering (nb__post_hook_append). */
 NB_INTERNAL int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user);
+NB_INTERNAL int64_t nb__post_hook_append(nb_hook **list, nb_post_accumulate_hook_fn fn, void *user);
 /* Free a hook list. */
 NB_INTERNAL void nb__hooks_free(nb_hook *h);
 /* Record a node: input edges (grad_fn or the leaf's accumulator) and metadata of inputs
