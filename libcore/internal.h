@@ -259,18 +259,37 @@ struct nb_optim_kind {
   int index;
 };
 
+struct nb_comm_kind {
+  nb_comm_desc d;
+  const nb_provider *provider; /* NULL for the core's built-in backends */
+  int index;
+};
+
 /* A registrar for one provider's init (skip_duplicates: during discovery a duplicate op
  * is skipped with a warning instead of failing the plugin). */
 NB_INTERNAL nb_registrar *nb__registrar_new(const nb_provider *provider, bool skip_duplicates);
 /* Publish what init registered (init_status >= 0) or roll it all back; *message receives a
- * malloc'ed report line (or NULL), *n_ops / *n_optims the counts published. Frees r. */
+ * malloc'ed report line (or NULL), *n_ops / *n_optims / *n_comms the counts published.
+ * Frees r. */
 NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
-                                     int *n_ops, int *n_optims);
+                                     int *n_ops, int *n_optims, int *n_comms);
 /* Exact lookups in the store (no loading), and the registered op name closest to `name`
  * (edit distance at most 2), or NULL. */
 NB_INTERNAL const nb_op *nb__op_get(const char *name);
 NB_INTERNAL const nb_optim_kind *nb__optim_get(const char *name);
+NB_INTERNAL const nb_comm_kind *nb__comm_get(const char *name);
+/* The store's communication backends without loading anything (lookup.c's nb_comm_count
+ * and nb_comm_at load first), and a backend's file ("(built in)" for the core's). */
+NB_INTERNAL int nb__comm_count(void);
+NB_INTERNAL const nb_comm_kind *nb__comm_at(int i);
+NB_INTERNAL const char *nb__comm_plugin_path(const nb_comm_kind *k);
 NB_INTERNAL const char *nb__op_suggest(const char *name);
+
+/* ---- built-in communication backends (comm_single.c) ----------------------------------- */
+
+/* Register the core's own backends ("single", provider NULL) once per process. Plugin
+ * discovery calls it before loading anything, so no plugin can take their names. */
+NB_INTERNAL void nb__register_builtin_comms(void);
 
 /* ---- the loader (plugin.c) --------------------------------------------------------------- */
 
