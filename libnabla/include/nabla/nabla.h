@@ -1,6 +1,7 @@
 /* nabla/nabla.h — the user's whole API in one include: the core (tensors, autograd,
  * operators by name, plugin loading) and the user library (typed op wrappers, modules,
- * optimizers, schedules, clipping, serialization, data loading).
+ * optimizers, schedules, clipping, serialization, data loading, communication between
+ * processes and data-parallel training).
  * Link with `pkg-config --cflags --libs nabla`. Plugin authors include <nabla/sdk.h>.
  */
 #ifndef NABLA_NABLA_H
@@ -21,5 +22,6 @@
 #include <nabla/schedule.h>
 #include <nabla/safetensors.h>
 #include <nabla/data.h>
+#include <nabla/comm.h>
 
 #endif
