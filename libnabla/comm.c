@@ -81,17 +81,20 @@ static const nb_comm_kind *choose(const char *name) {
   const char *env = getenv("NABLA_COMM");
   if (env && env[0] && strcmp(env, "auto") != 0) {
     const nb_comm_kind *k = nb_comm_find(env);
-    if (!k) nb_error_prefix("NABLA_COMM=%s: ", env);
+    if (!k) nb_error_prefix("NABLA_COMM=%s", env);
     return k;
   }
   const char *var = launcher_var();
   if (!var) return nb_comm_find("single");
   const nb_comm_kind *k = nb_comm_find("mpi");
-  if (!k)
-    nb_error_prefix("this process was started by an MPI launcher (%s=%s) but the 'mpi' backend "
-                    "is not available (build nabla with -Ddist_mpi=enabled, which needs "
-                    "libopenmpi-dev, or set NABLA_COMM=single to run every process alone): ",
-                    var, getenv(var));
+  if (!k) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", nb_last_error());
+    nb_set_error(NB_ENOTFOUND, "this process was started by an MPI launcher (%s=%s) but the "
+                 "'mpi' backend is not available (build nabla with -Ddist_mpi=enabled, which "
+                 "needs libopenmpi-dev, or set NABLA_COMM=single to run every process alone): %s",
+                 var, getenv(var), why);
+  }
   return k;
 }
 
@@ -124,7 +127,7 @@ static void stop_at_exit(void) {
 nb_comm *nb_comm_open(const char *backend) {
   const nb_comm_kind *k = choose(backend);
   if (!k) {
-    nb_error_prefix("nb_comm_open: ");
+    nb_error_prefix("nb_comm_open");
     return NULL;
   }
   const nb_comm_desc *d = nb_comm_descriptor(k);
@@ -149,7 +152,7 @@ nb_comm *nb_comm_open(const char *backend) {
     if (fresh) free(c);
     pthread_mutex_unlock(&g_lock);
     if (!nb_last_error()[0]) nb_set_error(rc, "start failed (%s)", nb_status_name(rc));
-    nb_error_prefix("nb_comm_open: backend '%s': ", d->name);
+    nb_error_prefix("nb_comm_open: backend '%s'", d->name);
     return NULL;
   }
   c->d = d;
@@ -194,7 +197,7 @@ int nb_comm_close(nb_comm *c) {
     if (!atomic_load(&c->broken)) {
       nb_clear_error();
       rc = c->d->stop(c->state);
-      if (rc < 0) nb_error_prefix("nb_comm_close: backend '%s': ", c->d->name);
+      if (rc < 0) nb_error_prefix("nb_comm_close: backend '%s'", c->d->name);
     }
   }
   pthread_mutex_unlock(&g_lock); /* the struct stays listed: a later open reuses it */
@@ -262,7 +265,7 @@ static int check_op(nb_reduce_op op, const char *fn) {
 static int backend_result(nb_comm *c, int rc, const char *fn) {
   if (rc >= 0) return 0;
   if (!nb_last_error()[0]) nb_set_error(rc, "failed (%s)", nb_status_name(rc));
-  nb_error_prefix("%s: backend '%s': ", fn, c->d->name);
+  nb_error_prefix("%s: backend '%s'", fn, c->d->name);
   return note(c, rc);
 }
 

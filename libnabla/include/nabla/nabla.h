@@ -23,5 +23,6 @@
 #include <nabla/safetensors.h>
 #include <nabla/data.h>
 #include <nabla/comm.h>
+#include <nabla/ddp.h>
 
 #endif
