@@ -20,9 +20,13 @@
  *              (NABLA_COMM_TIMEOUT), it reports and aborts the job.
  *   single B   no launcher: nb_comm_open(NULL) gives backend B of size 1, and training
  *              through the wrapper gives bit-identical weights to training without it.
+ *              For B = mpi also: loading the plugin neither starts MPI nor puts libmpi in
+ *              the global scope; opening it does, the plugin promoting libmpi (RTLD_GLOBAL)
+ *              before MPI_Init.
  *   nompi      under mpirun without the mpi plugin: nb_comm_open(NULL) refuses to run
  *              as N independent jobs.
  */
+#include <dlfcn.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -469,7 +473,31 @@ static int mode_fault(bool kill_it) {
 
 /* ---- single / nompi ------------------------------------------------------------------- */
 
+static char g_log[4096];
+static void capture_log(int level, const char *msg, void *user) {
+  if (strlen(g_log) + strlen(msg) + 2 < sizeof g_log) {
+    strcat(g_log, msg);
+    strcat(g_log, "\n");
+  }
+}
+
+/* Before the program opens the mpi backend, libmpi is loaded (the plugin links it) but
+ * local to the plugin, and MPI is not started. */
+static int mpi_plugin_is_lazy(void) {
+  CHECK(nb_comm_find("mpi"), "no mpi backend: %s", nb_last_error());
+  CHECK(dlsym(RTLD_DEFAULT, "MPI_Init") == NULL,
+        "libmpi is in the global scope right after the plugin loaded");
+  nb_set_log_callback(capture_log, NULL);
+  return 0;
+}
+
 static int mode_single(const char *backend) {
+  if (strcmp(backend, "mpi") == 0) {
+    CHECK(strstr(g_log, "promoted to the global scope before MPI_Init"),
+          "the mpi plugin did not promote libmpi before MPI_Init; its log:\n%s", g_log);
+    CHECK(dlsym(RTLD_DEFAULT, "MPI_Init") != NULL, "libmpi is not global after MPI_Init");
+    nb_set_log_callback(NULL, NULL);
+  }
   CHECK(nb_comm_size(g_c) == 1 && g_rank == 0, "expected 1 process, got rank %d of %d", g_rank,
         nb_comm_size(g_c));
   CHECK(strcmp(nb_comm_backend(g_c), backend) == 0, "backend %s, expected %s", nb_comm_backend(g_c),
@@ -506,6 +534,9 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   nb_set_num_threads(1);
+  if (strcmp(mode, "single") == 0 && argc > 2 && strcmp(argv[2], "mpi") == 0 &&
+      mpi_plugin_is_lazy() != 0)
+    return 1;
   g_c = nb_comm_open(NULL);
   if (strcmp(mode, "nompi") == 0) {
     const char *want = "started by an MPI launcher";

@@ -102,6 +102,9 @@ static void promote_libmpi(void) {
     const char *e = dlerror();
     nb_log_message(NB_LOG_WARN, "mpi: cannot make %s global (%s); Open MPI's components may "
                    "fail to load", info.dli_fname, e ? e : "?");
+  } else {
+    nb_log_message(NB_LOG_DEBUG, "mpi: %s promoted to the global scope before MPI_Init",
+                   info.dli_fname);
   }
   /* the handle stays open: the library is never unloaded */
 }
