@@ -46,7 +46,7 @@ static int single_test(void *state, nb_comm_request *request, bool *done) {
   return 0;
 }
 
-static const nb_comm_desc single_desc = {
+static const nb_comm_desc comm_single = {
     .struct_size = NB_COMM_DESC_SIZE,
     .name = "single",
     .doc = "One process, no communication: rank 0 of 1; every collective returns at once "
@@ -73,7 +73,7 @@ static void register_once(void) {
   if (!r) return;
   char *msg = NULL;
   int n_ops, n_optims, n_comms;
-  int rc = nb__registrar_finish(r, nb_register_comm(r, &single_desc), &msg, &n_ops, &n_optims,
+  int rc = nb__registrar_finish(r, nb_register_comm(r, &comm_single), &msg, &n_ops, &n_optims,
                                 &n_comms);
   if (rc < 0) nb_log_message(NB_LOG_ERROR, "core: built-in communication backend 'single': %s",
                              msg ? msg : "registration failed");

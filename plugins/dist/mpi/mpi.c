@@ -350,7 +350,7 @@ static int mpi_abort(void *state, int code) {
   return nb_set_error(NB_ECOMM, "MPI_Abort returned");
 }
 
-static const nb_comm_desc mpi_desc = {
+static const nb_comm_desc comm_mpi = {
     .struct_size = NB_COMM_DESC_SIZE,
     .name = "mpi",
     .doc = "MPI (Open MPI, MPICH): every process mpirun starts, on every machine of its "
@@ -372,7 +372,7 @@ static const nb_comm_desc mpi_desc = {
     .abort = mpi_abort,
 };
 
-static int mpi_plugin_init(nb_registrar *r) { return nb_register_comm(r, &mpi_desc); }
+static int mpi_plugin_init(nb_registrar *r) { return nb_register_comm(r, &comm_mpi); }
 
 NB_PLUGIN_DEFINE("mpi", "0.1.0", "Communication backend on MPI (allreduce, broadcast, barrier, "
                  "non-blocking allreduce)", "MIT", mpi_plugin_init)
