@@ -33,8 +33,11 @@ built; it runs under `meson devenv`, so it sees only the plugins of this build.
 EOF
 }
 
-# Debian packages needed to build and test (python3-torch only for `bench`).
-PACKAGES=(meson ninja-build pkg-config libblis-dev check libcjson-dev zlib1g-dev graphviz python3)
+# Debian packages needed to build and test (python3-torch only for `bench`). Open MPI
+# (openmpi-bin: mpirun; libopenmpi-dev: what the mpi plugin builds against) is for
+# data-parallel training across processes; without it nabla builds without the plugin.
+PACKAGES=(meson ninja-build pkg-config libblis-dev check libcjson-dev zlib1g-dev graphviz python3
+          openmpi-bin libopenmpi-dev)
 BENCH_PACKAGES=(python3-torch)
 # The main job, in order of preference (paths relative to the build directory).
 MAIN_JOBS=(examples/train_toy examples/autograd_basics tools/inspect/nabla-inspect)
