@@ -124,6 +124,22 @@ double nb_generator_uniform(nb_generator *g) {
   return v;
 }
 
+void nb_generator_get_state(nb_generator *g, uint64_t state[2]) {
+  g = gen_or_default(g);
+  pthread_mutex_lock(&g->lock);
+  state[0] = (uint64_t)g->key[0] | (uint64_t)g->key[1] << 32;
+  state[1] = g->pos;
+  pthread_mutex_unlock(&g->lock);
+}
+
+void nb_generator_set_state(nb_generator *g, const uint64_t state[2]) {
+  g = gen_or_default(g);
+  pthread_mutex_lock(&g->lock);
+  seed_locked(g, state[0]);
+  g->pos = state[1];
+  pthread_mutex_unlock(&g->lock);
+}
+
 /* ---- random tensors ----------------------------------------------------------------------- */
 
 static nb_tensor *new_float(const char *what, int ndim, const int64_t *shape, nb_dtype dt) {

@@ -522,24 +522,36 @@ static int total_params(const nb_optimizer *o) {
   return n;
 }
 
-static void free_strings(char **v, int n) {
-  for (int i = 0; v && i < n; i++) free(v[i]);
-  free(v);
-}
-
 static char *fmt_hparam(const nb_attr_spec *s, const nb_attr_value *v) {
   return s->type == NB_ATTR_FLOAT ? nb_strdup_printf("%.17g", v->f) : nb_strdup_printf("%lld", (long long)v->i);
 }
 
-int nb_optimizer_save(const nb_optimizer *o, const char *path) {
-  if (!o || !path) return nb_set_error(NB_EINVAL, "nb_optimizer_save: NULL argument");
+void nb_optimizer_state_free(nb_optimizer_state *s) {
+  if (!s) return;
+  for (int i = 0; i < s->n; i++) {
+    free(s->names[i]);
+    nb_release(s->tensors[i]);
+  }
+  for (int i = 0; s->metadata && s->metadata[i]; i++) free(s->metadata[i]);
+  free(s->names);
+  free(s->tensors);
+  free(s->metadata);
+  free(s);
+}
+
+nb_optimizer_state *nb_optimizer_state_get(const nb_optimizer *o) {
+  if (!o) {
+    nb_set_error(NB_EINVAL, "nb_optimizer_state_get: NULL optimizer");
+    return NULL;
+  }
   const nb_optim_desc *d = o->d;
   int cap_t = total_params(o) * (d->n_state + 1), cap_m = 2 * (2 + o->n_groups * (1 + d->n_hparams)) + 1;
-  char **names = calloc((size_t)cap_t + 1, sizeof *names);
-  nb_tensor **ts = calloc((size_t)cap_t + 1, sizeof *ts);
-  char **meta = calloc((size_t)cap_m, sizeof *meta);
+  nb_optimizer_state *st = calloc(1, sizeof *st);
+  char **names = st ? calloc((size_t)cap_t + 1, sizeof *names) : NULL;
+  nb_tensor **ts = st ? calloc((size_t)cap_t + 1, sizeof *ts) : NULL;
+  char **meta = st ? calloc((size_t)cap_m, sizeof *meta) : NULL;
   int nt = 0, nm = 0, rc = 0;
-  if (!names || !ts || !meta) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_save: out of memory");
+  if (!names || !ts || !meta) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_state_get: out of memory");
   if (rc >= 0 && (rc = nb_scope_begin()) >= 0) {
     meta[nm++] = strdup(META_KIND);
     meta[nm++] = strdup(d->name);
@@ -558,25 +570,49 @@ int nb_optimizer_save(const nb_optimizer *o, const char *path) {
         const optim_param *pp = &gr->p[i];
         if (pp->step == 0) continue;
         names[nt] = nb_strdup_printf("state.%d.step", k);
-        ts[nt++] = nb_scalar((double)pp->step, NB_I64);
+        ts[nt++] = nb_keep(nb_scalar((double)pp->step, NB_I64));
         for (int s = 0; s < d->n_state; s++)
           if (pp->state[s]) {
             names[nt] = nb_strdup_printf("state.%d.%s", k, d->state_names[s]);
-            ts[nt++] = pp->state[s];
+            ts[nt++] = nb_retain(pp->state[s]);
           }
       }
     }
     for (int i = 0; i < nm; i++)
-      if (!meta[i]) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_save: out of memory");
+      if (!meta[i]) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_state_get: out of memory");
     for (int i = 0; i < nt; i++)
-      if (!names[i] || !ts[i]) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_save: out of memory");
-    if (rc >= 0)
-      rc = nb_safetensors_save(path, nt, (const char *const *)names, ts, (const char *const *)meta);
+      if (!names[i] || !ts[i]) rc = nb_set_error(NB_ENOMEM, "nb_optimizer_state_get: out of memory");
     nb_scope_end();
   }
-  free_strings(names, nt);
-  free_strings(meta, nm);
-  free(ts);
+  if (st) {
+    st->n = nt;
+    st->names = names;
+    st->tensors = ts;
+    st->metadata = meta; /* NULL-terminated: calloc'ed with one slot to spare */
+  }
+  if (rc < 0) {
+    if (meta) /* a failed strdup leaves a hole: free every slot, then forget them */
+      for (int i = 0; i < nm; i++) {
+        free(meta[i]);
+        meta[i] = NULL;
+      }
+    nb_optimizer_state_free(st);
+    if (!st) nb_set_error(NB_ENOMEM, "nb_optimizer_state_get: out of memory");
+    return NULL;
+  }
+  return st;
+}
+
+int nb_optimizer_save(const nb_optimizer *o, const char *path) {
+  if (!o || !path) return nb_set_error(NB_EINVAL, "nb_optimizer_save: NULL argument");
+  nb_optimizer_state *st = nb_optimizer_state_get(o);
+  if (!st) {
+    nb_error_prefix("nb_optimizer_save");
+    return nb_last_status();
+  }
+  int rc = nb_safetensors_save(path, st->n, (const char *const *)st->names, st->tensors,
+                               (const char *const *)st->metadata);
+  nb_optimizer_state_free(st);
   return rc < 0 ? rc : 0;
 }
 
@@ -670,8 +706,8 @@ static int load_tensors(const nb_optimizer *o, const nb_safetensors *f, const ch
   return 0;
 }
 
-int nb_optimizer_load(nb_optimizer *o, const char *path) {
-  if (!o || !path) return nb_set_error(NB_EINVAL, "nb_optimizer_load: NULL argument");
+/* Load from an opened file; `path` names it in messages. */
+static int load_file(nb_optimizer *o, const nb_safetensors *f, const char *path) {
   const nb_optim_desc *d = o->d;
   int n = total_params(o);
   size_t ns = (size_t)n * (size_t)d->n_state;
@@ -685,8 +721,6 @@ int nb_optimizer_load(nb_optimizer *o, const char *path) {
     if (!(hps[g] = calloc((size_t)d->n_hparams + 1, sizeof *hps[g])))
       rc = nb_set_error(NB_ENOMEM, "nb_optimizer_load: out of memory");
   }
-  nb_safetensors *f = rc >= 0 ? nb_safetensors_load(path) : NULL;
-  if (rc >= 0 && !f) rc = nb_last_status();
   if (rc >= 0 && (rc = nb_scope_begin()) >= 0) {
     rc = load_groups(o, f, path, hps);
     if (rc >= 0) rc = load_tensors(o, f, path, flat, steps, st);
@@ -707,10 +741,23 @@ int nb_optimizer_load(nb_optimizer *o, const char *path) {
   }
   for (size_t i = 0; st && i < ns; i++) nb_release(st[i]);
   for (int g = 0; hps && g < o->n_groups; g++) free(hps[g]);
-  nb_safetensors_free(f);
   free(hps);
   free(st);
   free(steps);
   free(flat);
   return rc < 0 ? rc : 0;
+}
+
+int nb_optimizer_load(nb_optimizer *o, const char *path) {
+  if (!o || !path) return nb_set_error(NB_EINVAL, "nb_optimizer_load: NULL argument");
+  nb_safetensors *f = nb_safetensors_load(path);
+  if (!f) return nb_last_status();
+  int rc = load_file(o, f, path);
+  nb_safetensors_free(f);
+  return rc;
+}
+
+int nb_optimizer_load_safetensors(nb_optimizer *o, const nb_safetensors *f) {
+  if (!o || !f) return nb_set_error(NB_EINVAL, "nb_optimizer_load: NULL argument");
+  return load_file(o, f, "file");
 }

@@ -434,6 +434,53 @@ const char *nb_safetensors_metadata(const nb_safetensors *f, const char *key) {
   return NULL;
 }
 
+/* ---- selecting by prefix ------------------------------------------------------------- */
+
+nb_safetensors *nb_safetensors_select(const nb_safetensors *f, const char *prefix) {
+  if (!f || !prefix) {
+    nb_set_error(NB_EINVAL, "nb_safetensors_select: NULL %s", f ? "prefix" : "file");
+    return NULL;
+  }
+  size_t pl = strlen(prefix);
+  nb_safetensors *r = calloc(1, sizeof *r);
+  bool ok = r != NULL;
+  if (ok) {
+    r->buf = malloc(f->size ? f->size : 1);
+    r->e = calloc((size_t)f->n + 1, sizeof *r->e);
+    r->meta = calloc(2 * (size_t)f->n_meta + 1, sizeof *r->meta);
+    ok = r->buf && r->e && r->meta;
+  }
+  if (ok) {
+    if (f->size) memcpy(r->buf, f->buf, f->size);
+    r->size = f->size;
+    r->data_start = f->data_start;
+  }
+  for (int i = 0; ok && i < f->n; i++) {
+    if (strncmp(f->e[i].name, prefix, pl) != 0 || !f->e[i].name[pl]) continue;
+    r->e[r->n] = f->e[i];
+    ok = (r->e[r->n].name = st_strdup(f->e[i].name + pl)) != NULL;
+    if (ok) r->n++;
+  }
+  for (int i = 0; ok && i < f->n_meta; i++) {
+    const char *key = f->meta[2 * i];
+    if (strncmp(key, prefix, pl) != 0 || !key[pl]) continue;
+    char *k = st_strdup(key + pl), *v = st_strdup(f->meta[2 * i + 1]);
+    if ((ok = k && v)) {
+      r->meta[2 * r->n_meta] = k;
+      r->meta[2 * r->n_meta++ + 1] = v;
+    } else {
+      free(k);
+      free(v);
+    }
+  }
+  if (!ok) {
+    nb_safetensors_free(r);
+    nb_set_error(NB_ENOMEM, "nb_safetensors_select: out of memory");
+    return NULL;
+  }
+  return r;
+}
+
 /* ---- writing -------------------------------------------------------------------------- */
 
 static int write_all(int fd, const void *p, size_t n) {

@@ -14,6 +14,12 @@ nb_module *toy_net_new(nb_generator *g);
  * fc1 Linear(400,120), fc2 Linear(120,84), fc3 Linear(84,10); input [N,3,32,32].
  * (blitz_net.c) */
 nb_module *blitz_net_new(nb_generator *g);
+/* A LeNet-5-style CNN for [N,1,28,28] images (Fashion-MNIST): conv1 Conv2d(1,6,5,
+ * padding=2), bn1 BatchNorm2d(6), pool MaxPool2d(2,2), conv2 Conv2d(6,16,5), bn2
+ * BatchNorm2d(16), fc1 Linear(400,120), fc2 Linear(120,84), fc3 Linear(84,10); forward
+ * pool(relu(bn(conv))) twice, then the three Linears with ReLUs between; 10 logits.
+ * (lenet.c) */
+nb_module *lenet_new(nb_generator *g);
 /* torchvision's resnet18(num_classes) with its exact architecture, parameter names and
  * initialisation (kaiming-normal fan_out convs, BN 1/0, default Linear). 11,689,512
  * parameters for 1000 classes. (resnet18.c) */

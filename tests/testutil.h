@@ -7,6 +7,7 @@
 #include <nabla/nabla.h>
 #include <nabla/harness.h>
 #include <nabla/sdk.h> /* descriptors and kernel services, read by the harness and the tests */
+#include <stdio.h>
 #include <stdlib.h>
 
 /* Assert |a - b| <= atol + rtol * |b|. */
@@ -34,6 +35,15 @@
 #define ck_assert_error_contains(needle)                                                   \
   ck_assert_msg(strstr(nb_last_error(), (needle)) != NULL, "error \"%s\" lacks \"%s\"",    \
                 nb_last_error(), (needle))
+
+/* Tensor `fmt` % name of a golden safetensors file (fails the test when missing). */
+static inline nb_tensor *nb_test_golden(const nb_safetensors *f, const char *fmt, const char *name) {
+  char key[512];
+  snprintf(key, sizeof key, fmt, name);
+  nb_tensor *t = nb_safetensors_get(f, key);
+  ck_assert_msg(t != NULL, "%s: %s", key, nb_last_error());
+  return t;
+}
 
 /* Run a suite made by `make` with CK_NORMAL output; returns the process exit status. */
 static inline int nb_test_run(Suite *s) {

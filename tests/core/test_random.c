@@ -1,5 +1,5 @@
 /* Core: the Philox4x32-10 generator against the Random123 known-answer vectors, the
- * stream layout, determinism, ranges and simple moments. */
+ * stream layout, determinism, saving and restoring the state, ranges and simple moments. */
 #include <string.h>
 
 #include "testutil.h"
@@ -136,6 +136,30 @@ START_TEST(test_randint) {
 }
 END_TEST
 
+START_TEST(test_state) {
+  /* get_state / set_state: an odd position (mid-block, mid-u64) continues exactly. */
+  nb_generator *g = nb_generator_new(99), *h = nb_generator_new(5);
+  nb_randn(1, (int64_t[]){3}, NB_F32, g);
+  (void)nb_rand(1, (int64_t[]){1}, NB_F32, g); /* one 32-bit word: position is odd */
+  uint64_t st[2];
+  nb_generator_get_state(g, st);
+  ck_assert_uint_eq(st[0], 99);
+  ck_assert_uint_eq(st[1], 9); /* 3 normals: 2 Box-Muller pairs of doubles (8 words) + 1 */
+  nb_tensor *a = nb_randn(1, (int64_t[]){7}, NB_F64, g);
+  uint64_t ua = nb_generator_u64(g);
+  nb_generator_set_state(h, st);
+  nb_tensor *b = nb_randn(1, (int64_t[]){7}, NB_F64, h);
+  ck_assert_int_eq(memcmp(nb_data(a), nb_data(b), 7 * sizeof(double)), 0);
+  ck_assert_uint_eq(nb_generator_u64(h), ua);
+  uint64_t sg[2], sh[2];
+  nb_generator_get_state(g, sg);
+  nb_generator_get_state(h, sh);
+  ck_assert(sg[0] == sh[0] && sg[1] == sh[1]);
+  nb_generator_free(g);
+  nb_generator_free(h);
+}
+END_TEST
+
 START_TEST(test_errors) {
   ck_assert_ptr_null(nb_rand(1, (int64_t[]){3}, NB_I64, NULL));
   ck_assert_int_eq(nb_last_status(), NB_EDTYPE);
@@ -161,6 +185,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_uniform_ranges);
   tcase_add_test(tc, test_normal_moments);
   tcase_add_test(tc, test_randint);
+  tcase_add_test(tc, test_state);
   tcase_add_test(tc, test_errors);
   suite_add_tcase(s, tc);
   return s;

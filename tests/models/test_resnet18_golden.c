@@ -104,13 +104,7 @@ static void dump_write(void) {
 /* ---- comparing ------------------------------------------------------------------------ */
 
 /* The golden tensor `fmt` % name (a scoped copy). */
-static nb_tensor *want(const char *fmt, const char *name) {
-  char key[512];
-  snprintf(key, sizeof key, fmt, name);
-  nb_tensor *t = nb_safetensors_get(golden, key);
-  ck_assert_msg(t != NULL, "%s: %s", key, nb_last_error());
-  return t;
-}
+static nb_tensor *want(const char *fmt, const char *name) { return nb_test_golden(golden, fmt, name); }
 
 /* Fold nabla's `got` vs the expected `exp` (called `key`) into quantity k. */
 static void compare_to(int k, const nb_tensor *got, const char *key, const nb_tensor *exp) {

@@ -24,13 +24,7 @@ static void close_golden(void) {
   nb_safetensors_free(golden);
 }
 
-static nb_tensor *get(const char *fmt, const char *a) {
-  char key[256];
-  snprintf(key, sizeof key, fmt, a);
-  nb_tensor *t = nb_safetensors_get(golden, key);
-  ck_assert_msg(t != NULL, "%s: %s", key, nb_last_error());
-  return t;
-}
+static nb_tensor *get(const char *fmt, const char *name) { return nb_test_golden(golden, fmt, name); }
 
 /* Parse "lr=0.1,momentum=0.9,nesterov=1" into attributes typed by the optimizer's schema. */
 static int parse_hp(const char *opt, const char *s, nb_attr *out, char names[][32]) {

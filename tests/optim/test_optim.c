@@ -369,6 +369,27 @@ START_TEST(test_state_save_load_bitwise) {
   ck_assert_int_eq(nb_optimizer_add_group(o4, 1, (nb_tensor *[]){param(P0, 2)}, 0, NULL), 1);
   ck_assert_int_lt(nb_optimizer_load(o4, path), 0);
   ck_assert_error_contains("groups");
+  /* the in-memory state holds what the file holds, and loads the same way */
+  nb_optimizer_state *st = nb_optimizer_state_get(o2);
+  ck_assert_ptr_nonnull(st);
+  nb_safetensors *f = nb_safetensors_load(path);
+  ck_assert_int_eq(st->n, nb_safetensors_count(f));
+  int nmeta = 0;
+  for (; st->metadata[2 * nmeta]; nmeta++)
+    ck_assert_ptr_nonnull(st->metadata[2 * nmeta + 1]);
+  ck_assert_str_eq(st->metadata[0], "nabla.optimizer");
+  ck_assert_str_eq(st->metadata[1], c->k == K_SGD ? "sgd" : nb_optimizer_name(o2));
+  ck_assert_int_eq(nb_safetensors_save(path, st->n, (const char *const *)st->names, st->tensors,
+                                       (const char *const *)st->metadata), 0);
+  nb_safetensors_free(f);
+  f = nb_safetensors_load(path);
+  nb_tensor *s2 = param(P0, N);
+  nb_optimizer *o5 = make(c, s2);
+  ck_assert_msg(nb_optimizer_load_safetensors(o5, f) == 0, "%s", nb_last_error());
+  ck_assert_int_eq(nb_optimizer_param_step(o5, 0, 0), 9);
+  nb_optimizer_state_free(st);
+  nb_safetensors_free(f);
+  nb_optimizer_free(o5);
   nb_optimizer_free(o);
   nb_optimizer_free(o2);
   nb_optimizer_free(o3);

@@ -305,6 +305,45 @@ START_TEST(test_save_refuses_unloadable) {
 }
 END_TEST
 
+START_TEST(select_by_prefix) {
+  nb_tensor *a = nb_from_doubles((double[]){1, 2}, 2, NB_F32);
+  nb_tensor *b = nb_from_doubles((double[]){3, 4, 5}, 3, NB_F64);
+  nb_tensor *c = nb_scalar(7, NB_I64);
+  const char *names[] = {"model.fc.weight", "optimizer.state.0.step", "model.", "model.fc.bias"};
+  const char *meta[] = {"optimizer.groups", "1", "epoch", "3", "model.format", "pt", NULL};
+  ck_assert_int_eq(nb_safetensors_save(tpath("ck.safetensors"), 4, names,
+                                       (nb_tensor *[]){a, c, c, b}, meta), 0);
+  nb_safetensors *f = nb_safetensors_load(tpath("ck.safetensors"));
+  ck_assert_ptr_nonnull(f);
+  nb_safetensors *m = nb_safetensors_select(f, "model.");
+  ck_assert_ptr_nonnull(m);
+  ck_assert_int_eq(nb_safetensors_count(m), 2); /* "model." itself is left out */
+  ck_assert_str_eq(nb_safetensors_name(m, 0), "fc.weight"); /* in file order */
+  ck_assert_str_eq(nb_safetensors_name(m, 1), "fc.bias");
+  ck_assert_tensor_values(nb_safetensors_get(m, "fc.bias"), ((double[]){3, 4, 5}), 3, 0);
+  ck_assert_tensor_values(nb_safetensors_get(m, "fc.weight"), ((double[]){1, 2}), 2, 0);
+  ck_assert_ptr_null(nb_safetensors_get(m, "model.fc.bias"));
+  ck_assert_str_eq(nb_safetensors_metadata(m, "format"), "pt");
+  ck_assert_ptr_null(nb_safetensors_metadata(m, "groups"));
+  nb_safetensors *o = nb_safetensors_select(f, "optimizer.");
+  ck_assert_int_eq(nb_safetensors_count(o), 1);
+  ck_assert_str_eq(nb_safetensors_metadata(o, "groups"), "1");
+  ck_assert_double_eq(nb_item(nb_safetensors_get(o, "state.0.step")), 7);
+  nb_safetensors *none = nb_safetensors_select(f, "nothing.");
+  ck_assert_int_eq(nb_safetensors_count(none), 0);
+  nb_safetensors *all = nb_safetensors_select(f, ""); /* the empty prefix: everything */
+  ck_assert_int_eq(nb_safetensors_count(all), 4);
+  ck_assert_str_eq(nb_safetensors_metadata(all, "epoch"), "3");
+  ck_assert_ptr_null(nb_safetensors_select(NULL, "x"));
+  ck_assert_error_contains("nb_safetensors_select");
+  nb_safetensors_free(all);
+  nb_safetensors_free(none);
+  nb_safetensors_free(o);
+  nb_safetensors_free(m);
+  nb_safetensors_free(f);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("safetensors");
   TCase *tc = tcase_create("safetensors");
@@ -320,6 +359,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, layout);
   tcase_add_test(tc, every_truncation_refused);
   tcase_add_test(tc, test_save_refuses_unloadable);
+  tcase_add_test(tc, select_by_prefix);
   suite_add_tcase(s, tc);
   return s;
 }

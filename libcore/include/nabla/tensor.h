@@ -54,6 +54,12 @@ void nb_manual_seed(nb_generator *g, uint64_t seed);
 /* Next raw 64-bit value / uniform double in [0, 1) (NULL: default generator). */
 uint64_t nb_generator_u64(nb_generator *g);
 double nb_generator_uniform(nb_generator *g);
+/* The generator's whole state, two words: state[0] is the seed (the Philox key) and
+ * state[1] the position in the stream (32-bit words drawn so far). Setting a state read
+ * earlier makes the generator continue exactly where it was (training checkpoints save
+ * it so a resumed run draws the same numbers). NULL: the default generator. */
+void nb_generator_get_state(nb_generator *g, uint64_t state[2]);
+void nb_generator_set_state(nb_generator *g, const uint64_t state[2]);
 /* Uniform in [low, high) / normal(mean, std); NULL generator means the default. */
 nb_tensor *nb_rand(int ndim, const int64_t *shape, nb_dtype dt, nb_generator *g);
 nb_tensor *nb_rand_range(int ndim, const int64_t *shape, double low, double high, nb_dtype dt,

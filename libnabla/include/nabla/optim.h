@@ -12,6 +12,7 @@
 #include <nabla/tensor.h>
 #include <nabla/schema.h>
 #include <nabla/registry.h>
+#include <nabla/safetensors.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -83,6 +84,22 @@ int nb_optimizer_save(const nb_optimizer *o, const char *path);
  * parameters of the same shapes and group layout; mismatches are errors naming the key.
  * Nothing is changed on error. */
 int nb_optimizer_load(nb_optimizer *o, const char *path);
+
+/* The same state in memory, to embed in a larger file (training checkpoints,
+ * checkpoint.h): n tensors (references the struct holds) under names, and metadata as a
+ * NULL-terminated key/value list (k0, v0, k1, v1, ..., NULL), exactly what
+ * nb_optimizer_save writes. NULL with an error. Free with nb_optimizer_state_free. */
+typedef struct nb_optimizer_state {
+  int n;
+  char **names;
+  nb_tensor **tensors;
+  char **metadata;
+} nb_optimizer_state;
+nb_optimizer_state *nb_optimizer_state_get(const nb_optimizer *o);
+void nb_optimizer_state_free(nb_optimizer_state *s); /* NULL-safe */
+/* nb_optimizer_load from an already loaded file (e.g. nb_safetensors_select(f,
+ * "optimizer.") of a checkpoint). Nothing is changed on error. */
+int nb_optimizer_load_safetensors(nb_optimizer *o, const nb_safetensors *f);
 
 #ifdef __cplusplus
 }

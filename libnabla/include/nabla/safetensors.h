@@ -37,6 +37,12 @@ int nb_safetensors_info(const nb_safetensors *f, const char *name, nb_dtype *dt,
 nb_tensor *nb_safetensors_get(const nb_safetensors *f, const char *name);
 /* Value of a "__metadata__" key, or NULL. */
 const char *nb_safetensors_metadata(const nb_safetensors *f, const char *key);
+/* The part of a file under a name prefix, as a new file object: the tensors and metadata
+ * keys that start with `prefix` (e.g. "model."), under their names with the prefix
+ * removed; names equal to the prefix are left out. For files that hold several state
+ * dicts (training checkpoints: checkpoint.h) or to load a submodule's weights out of a
+ * whole model's file. Free with nb_safetensors_free. NULL with an error. */
+nb_safetensors *nb_safetensors_select(const nb_safetensors *f, const char *prefix);
 
 #ifdef __cplusplus
 }
