@@ -2,7 +2,7 @@
  * bare MPI program (bench_allreduce_mpi.c) and nabla's (bench_allreduce.c) time the same
  * sizes the same way: float32 buffers of 4 KiB .. 25 MiB (DDP's bucket), each mode
  * timed in 15 samples of enough iterations for about 5 ms, every sample started after a
- * barrier; rank 0 prints "MODE BYTES MEDIAN_US" with the median per-operation time.
+ * barrier; rank 0 prints the median and the fastest per-operation time.
  *
  * Modes: "blocking" (allreduce, sum), "nonblocking" (start, then wait: sum), "average"
  * (non-blocking, then divide by the number of processes: what DDP's buckets do).
@@ -32,36 +32,45 @@ static int bench_cmp(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* op(mode, n, user): one operation over n floats; barrier(user): every rank waits. The
- * iteration count of a size is agreed by broadcast from rank 0 (bcast_int). */
-typedef int (*bench_op_fn)(int mode, int64_t n, void *user);
+/* op(side, mode, n, user): one operation over n floats by side 0 (bare MPI) or 1
+ * (nabla); a program with one side passes sides = 1. barrier(user): every rank waits.
+ * The iteration count of a size is agreed by broadcast from rank 0 (bcast_int). With two
+ * sides the samples alternate between them, so a change in the machine's load hits both
+ * alike. Rank 0 prints "MODE BYTES MEDIAN_US MIN_US" per side (side 1 after side 0). */
+typedef int (*bench_op_fn)(int side, int mode, int64_t n, void *user);
 typedef int (*bench_sync_fn)(void *user);
 typedef int (*bench_bcast_int_fn)(int *v, void *user);
 
-static int bench_run(int rank, bench_op_fn op, bench_sync_fn barrier, bench_bcast_int_fn bcast,
-                     void *user) {
+static int bench_run(int rank, int sides, bench_op_fn op, bench_sync_fn barrier,
+                     bench_bcast_int_fn bcast, void *user) {
   for (int s = 0; s < BENCH_N_SIZES; s++) {
     int64_t n = bench_sizes[s] / 4;
     for (int m = 0; m < BENCH_N_MODES; m++) {
-      for (int w = 0; w < 3; w++)
-        if (op(m, n, user) < 0) return -1;
+      for (int side = 0; side < sides; side++)
+        for (int w = 0; w < 3; w++)
+          if (op(side, m, n, user) < 0) return -1;
       /* iterations per sample: about 5 ms of work, decided by rank 0 */
       if (barrier(user) < 0) return -1;
       double t0 = bench_now();
-      if (op(m, n, user) < 0) return -1;
+      if (op(0, m, n, user) < 0) return -1;
       int iters = (int)(5e-3 / (bench_now() - t0 + 1e-9)) + 1;
       if (iters > 1000) iters = 1000;
       if (bcast(&iters, user) < 0) return -1;
-      double t[BENCH_SAMPLES];
-      for (int k = 0; k < BENCH_SAMPLES; k++) {
-        if (barrier(user) < 0) return -1;
-        double a = bench_now();
-        for (int i = 0; i < iters; i++)
-          if (op(m, n, user) < 0) return -1;
-        t[k] = (bench_now() - a) / iters;
+      double t[2][BENCH_SAMPLES];
+      for (int k = 0; k < BENCH_SAMPLES; k++)
+        for (int side = 0; side < sides; side++) {
+          if (barrier(user) < 0) return -1;
+          double a = bench_now();
+          for (int i = 0; i < iters; i++)
+            if (op(side, m, n, user) < 0) return -1;
+          t[side][k] = (bench_now() - a) / iters;
+        }
+      for (int side = 0; side < sides; side++) {
+        qsort(t[side], BENCH_SAMPLES, sizeof t[side][0], bench_cmp);
+        if (rank == 0)
+          printf("%s %lld %.3f %.3f\n", bench_modes[m], (long long)bench_sizes[s],
+                 1e6 * t[side][BENCH_SAMPLES / 2], 1e6 * t[side][0]);
       }
-      qsort(t, BENCH_SAMPLES, sizeof t[0], bench_cmp);
-      if (rank == 0) printf("%s %lld %.3f\n", bench_modes[m], (long long)bench_sizes[s], 1e6 * t[BENCH_SAMPLES / 2]);
       fflush(stdout);
     }
   }

@@ -20,7 +20,8 @@
  * Threads. Every MPI call is made under one mutex, and MPI is initialised with
  * MPI_THREAD_SERIALIZED, so any thread may call (backward hooks run wherever backward
  * does). Waits poll MPI_Test (which also drives progress) without holding the mutex in
- * between, and give up after the caller's timeout: a peer that died or stopped
+ * between, spinning as MPI_Wait does (sleeping 0.1 ms between polls only once a wait
+ * has lasted 0.1 s), and give up after the caller's timeout: a peer that died or stopped
  * participating makes the wait fail with NB_ECOMM instead of hanging. The blocking
  * allreduce is MPI_Allreduce itself (the fastest path; no timeout).
  */
@@ -28,7 +29,6 @@
 #include <limits.h>
 #include <mpi.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,15 +181,23 @@ static int mpi_local_size(void *state) { return g_st.local_size; }
 
 static MPI_Datatype mpi_type(nb_dtype dt) { return dt == NB_F64 ? MPI_DOUBLE : MPI_FLOAT; }
 
-/* The average: the sum divided by size, the same operation on every rank. */
+/* The average: the sum divided by size, the same operation on every rank. For a power
+ * of two, multiplying by its reciprocal is exact and gives the division's very bits. */
 static void divide(void *data, int64_t count, nb_dtype dt, int size) {
   if (size == 1) return;
+  bool pow2 = (size & (size - 1)) == 0;
   if (dt == NB_F64) {
-    double *p = data, s = size;
-    for (int64_t i = 0; i < count; i++) p[i] /= s;
+    double *p = data, s = size, r = 1.0 / s;
+    if (pow2)
+      for (int64_t i = 0; i < count; i++) p[i] *= r;
+    else
+      for (int64_t i = 0; i < count; i++) p[i] /= s;
   } else {
-    float *p = data, s = (float)size;
-    for (int64_t i = 0; i < count; i++) p[i] /= s;
+    float *p = data, s = (float)size, r = 1.0f / s;
+    if (pow2)
+      for (int64_t i = 0; i < count; i++) p[i] *= r;
+    else
+      for (int64_t i = 0; i < count; i++) p[i] /= s;
   }
 }
 
@@ -218,12 +226,17 @@ static int poll_all(MPI_Request *reqs, int n, double timeout_s, const char *what
     }
     pthread_mutex_unlock(&g_mpi);
     if (done) return 0;
+    if (spins % 16 != 15) continue; /* the clock every 16 polls: small operations stay cheap */
     double t = now();
     if (deadline > 0 && t > deadline)
       return nb_set_error(NB_ECOMM, "%s did not finish within %g s: a process of the job may have "
                           "died or stopped taking part (raise the limit with NABLA_COMM_TIMEOUT "
                           "or nb_comm_set_timeout)", what, timeout_s);
-    if (t - start > 50e-6) sched_yield(); /* long waits leave the core to the others */
+    /* Spin like MPI_Wait (Open MPI itself yields when it finds the node oversubscribed):
+     * yielding at every poll would hand the core to any other process on a loaded
+     * machine for a whole time slice. Only a wait that is long anyway (a slow or lost
+     * peer) sleeps between polls, to stop burning the core. */
+    if (t - start > 0.1) nanosleep(&(struct timespec){0, 100000}, NULL);
   }
 }
 
