@@ -101,6 +101,20 @@ int64_t nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user) {
   return nb__hook_append(list, fn, user);
 }
 
+int64_t nb_register_post_accumulate_grad_hook(nb_tensor *leaf, nb_post_accumulate_hook_fn fn,
+                                              void *user) {
+  if (!leaf || !fn)
+    return nb_set_error(NB_EINVAL, "nb_register_post_accumulate_grad_hook: %s is NULL",
+                        leaf ? "hook" : "tensor");
+  if (leaf->grad_fn)
+    return nb_set_error(NB_ESTATE, "nb_register_post_accumulate_grad_hook: post accumulate grad "
+                                   "hooks cannot be registered on non-leaf tensors");
+  if (!leaf->requires_grad)
+    return nb_set_error(NB_ESTATE, "nb_register_post_accumulate_grad_hook: cannot register a "
+                                   "hook on a tensor that doesn't require gradient");
+  return nb__post_hook_append(&leaf->post_hooks, fn, user);
+}
+
 static bool remove_from(nb_hook **list, int64_t handle) {
   for (; list && *list; list = &(*list)->next) {
     if ((*list)->id == handle) {
@@ -115,7 +129,7 @@ static bool remove_from(nb_hook **list, int64_t handle) {
 
 int nb_remove_hook(nb_tensor *t, int64_t handle) {
   if (!t) return nb_set_error(NB_EINVAL, "nb_remove_hook: tensor is NULL");
-  if (remove_from(&t->hooks, handle)) return NB_OK;
+  if (remove_from(&t->hooks, handle) || remove_from(&t->post_hooks, handle)) return NB_OK;
   /* A hook registered before in-place ops stays on the node the tensor came out of then;
    * walk back through the in-place history (input 0 of each in-place node). */
   nb_node *n = t->grad_fn;
@@ -142,6 +156,8 @@ static void autograd_forget(nb_tensor *t) {
   t->grad_acc = NULL;
   nb__hooks_free(t->hooks);
   t->hooks = NULL;
+  nb__hooks_free(t->post_hooks);
+  t->post_hooks = NULL;
   nb_tensor *g = t->grad, *base = t->view_base;
   t->grad = NULL;
   t->grad_fn = NULL;

@@ -4,7 +4,7 @@
  * algorithm on edge counts, so a node runs only after every gradient for it has been
  * summed), and walk that order. For each node: run the tensor hooks of each output on the
  * summed gradient, store retained grads, then either accumulate into a leaf's .grad
- * (AccumulateGrad) or call the op's backward, reduce each returned gradient to its input's
+ * (AccumulateGrad, followed by the leaf's post-accumulate-grad hooks) or call the op's backward, reduce each returned gradient to its input's
  * shape (nb_sum_to_shape, the one place this happens) and add it into the buffer of the
  * next node. Saved tensors are freed as nodes finish unless NB_RETAIN_GRAPH.
  *
@@ -180,7 +180,9 @@ static bool hook_present(nb_hook *h, int64_t id) {
   return false;
 }
 
-static int run_hooks(nb_hook **list, nb_tensor **g, const char *where) {
+/* leaf != NULL: the list holds post-accumulate-grad hooks of that leaf (no gradient to
+ * hand over or replace). */
+static int run_hook_list(nb_hook **list, nb_tensor **g, nb_tensor *leaf, const char *where) {
   int n = 0;
   for (nb_hook *h = *list; h; h = h->next) n++;
   nb_hook local[8], *snap = n <= 8 ? local : malloc((size_t)n * sizeof *snap);
@@ -192,7 +194,7 @@ static int run_hooks(nb_hook **list, nb_tensor **g, const char *where) {
     if (i > 0 && !hook_present(*list, snap[i].id)) continue; /* removed by an earlier hook */
     nb_tensor *replace = NULL;
     int depth = nb_scope_depth(), floor = nb__scope_protect();
-    rc = snap[i].fn(*g, &replace, snap[i].user);
+    rc = leaf ? snap[i].post(leaf, snap[i].user) : snap[i].fn(*g, &replace, snap[i].user);
     nb__scope_unprotect(floor);
     if (nb_scope_depth() > depth) { /* scopes the hook began and left open */
       while (nb_scope_depth() > depth) nb_scope_end();
@@ -225,6 +227,10 @@ static int run_hooks(nb_hook **list, nb_tensor **g, const char *where) {
   }
   if (snap != local) free(snap);
   return rc;
+}
+
+static int run_hooks(nb_hook **list, nb_tensor **g, const char *where) {
+  return run_hook_list(list, g, NULL, where);
 }
 
 /* True when nothing but the caller's one reference can see g's memory: then .grad may
@@ -274,8 +280,12 @@ static int run_accumulate(run *r, nb_node *n) {
   if (rc >= 0) {
     if (r->capture)
       capture(r, n, 0, g);
-    else if (!r->n_targets || find_target(r, n, 0))
+    else if (!r->n_targets || find_target(r, n, 0)) {
       rc = accumulate_grad(leaf, g);
+      /* .grad is final for this run: a leaf's AccumulateGrad runs once, after the sum */
+      if (rc >= 0 && leaf->post_hooks)
+        rc = run_hook_list(&leaf->post_hooks, NULL, leaf, "a leaf tensor (post-accumulate-grad)");
+    }
   }
   nb_release(g);
   return rc;

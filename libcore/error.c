@@ -82,6 +82,7 @@ const char *nb_status_name(int status) {
   case NB_EIO: return "NB_EIO";
   case NB_EPLUGIN: return "NB_EPLUGIN";
   case NB_EUNSUPPORTED: return "NB_EUNSUPPORTED";
+  case NB_ECOMM: return "NB_ECOMM";
   default: return "NB_E?";
   }
 }

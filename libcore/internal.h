@@ -70,7 +70,10 @@ typedef struct nb_storage {
 
 typedef struct nb_hook {
   int64_t id;
-  nb_hook_fn fn;
+  union {
+    nb_hook_fn fn;                     /* tensor hooks */
+    nb_post_accumulate_hook_fn post;   /* post-accumulate-grad hooks */
+  };
   void *user;
   struct nb_hook *next;
 } nb_hook;
@@ -93,6 +96,7 @@ struct nb_tensor {
   nb_tensor *grad;   /* strong */
   nb_node *grad_acc; /* weak: the leaf's AccumulateGrad node, if one is alive */
   nb_hook *hooks;    /* leaf hooks (hooks of non-leaves live on grad_fn) */
+  nb_hook *post_hooks; /* leaf post-accumulate-grad hooks (run after .grad is updated) */
   nb_tensor *view_base; /* strong: the tensor this one is a view of (set by dispatch for op
                            outputs sharing an input's storage), NULL otherwise */
 };
@@ -204,8 +208,10 @@ NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
 NB_INTERNAL int nb__node_check_saved(nb_node *n);
 /* Copy the node's STRING attribute values into memory it owns (attrs must be set). */
 NB_INTERNAL int nb__node_own_strings(nb_node *n);
-/* Append a hook to a list; returns its handle or a negative status. */
+/* Append a hook to a list; returns its handle or a negative status. Post-accumulate-grad
+ * hooks share the handle numbering (nb__post_hook_append). */
 NB_INTERNAL int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user);
+NB_INTERNAL int64_t nb__post_hook_append(nb_hook **list, nb_post_accumulate_hook_fn fn, void *user);
 /* Free a hook list. */
 NB_INTERNAL void nb__hooks_free(nb_hook *h);
 /* Record a node: input edges (grad_fn or the leaf's accumulator) and metadata of inputs
@@ -253,18 +259,37 @@ struct nb_optim_kind {
   int index;
 };
 
+struct nb_comm_kind {
+  nb_comm_desc d;
+  const nb_provider *provider; /* NULL for the core's built-in backends */
+  int index;
+};
+
 /* A registrar for one provider's init (skip_duplicates: during discovery a duplicate op
  * is skipped with a warning instead of failing the plugin). */
 NB_INTERNAL nb_registrar *nb__registrar_new(const nb_provider *provider, bool skip_duplicates);
 /* Publish what init registered (init_status >= 0) or roll it all back; *message receives a
- * malloc'ed report line (or NULL), *n_ops / *n_optims the counts published. Frees r. */
+ * malloc'ed report line (or NULL), *n_ops / *n_optims / *n_comms the counts published.
+ * Frees r. */
 NB_INTERNAL int nb__registrar_finish(nb_registrar *r, int init_status, char **message,
-                                     int *n_ops, int *n_optims);
+                                     int *n_ops, int *n_optims, int *n_comms);
 /* Exact lookups in the store (no loading), and the registered op name closest to `name`
  * (edit distance at most 2), or NULL. */
 NB_INTERNAL const nb_op *nb__op_get(const char *name);
 NB_INTERNAL const nb_optim_kind *nb__optim_get(const char *name);
+NB_INTERNAL const nb_comm_kind *nb__comm_get(const char *name);
+/* The store's communication backends without loading anything (lookup.c's nb_comm_count
+ * and nb_comm_at load first), and a backend's file ("(built in)" for the core's). */
+NB_INTERNAL int nb__comm_count(void);
+NB_INTERNAL const nb_comm_kind *nb__comm_at(int i);
+NB_INTERNAL const char *nb__comm_plugin_path(const nb_comm_kind *k);
 NB_INTERNAL const char *nb__op_suggest(const char *name);
+
+/* ---- built-in communication backends (comm_single.c) ----------------------------------- */
+
+/* Register the core's own backends ("single", provider NULL) once per process. Plugin
+ * discovery calls it before loading anything, so no plugin can take their names. */
+NB_INTERNAL void nb__register_builtin_comms(void);
 
 /* ---- the loader (plugin.c) --------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
-/* lookup.c — finding ops and optimizers by name: load the discovered plugins if that has
- * not happened yet (plugin.c), then read the registry (registry.c). A miss explains
- * itself: the closest op name, the registered optimizers, and why plugins failed to load.
+/* lookup.c — finding ops, optimizers and communication backends by name: load the
+ * discovered plugins if that has not happened yet (plugin.c), then read the registry
+ * (registry.c). A miss explains itself: the closest op name, the registered optimizers or
+ * backends, and why plugins failed to load.
  */
 #include <stdlib.h>
 
@@ -49,4 +50,40 @@ const nb_optim_kind *nb_optim_find(const char *name) {
                    nb_optim_descriptor(nb_optim_at(i))->name);
   not_found(&msg, "nb_optim_find: optimizer not found");
   return NULL;
+}
+
+/* ---- communication backends ---------------------------------------------------------- */
+
+/* Built-ins first (discovery registers them too, before any plugin), then the plugins. */
+static void comms_ready(void) {
+  nb__register_builtin_comms();
+  nb_plugins_load_all();
+}
+
+const nb_comm_kind *nb_comm_find(const char *name) {
+  if (!name) {
+    nb_set_error(NB_EINVAL, "nb_comm_find: backend name is NULL");
+    return NULL;
+  }
+  comms_ready();
+  const nb_comm_kind *k = nb__comm_get(name);
+  if (k) return k;
+  nb_text msg = {0};
+  nb_text_printf(&msg, "nb_comm_find: no communication backend '%s'; registered: ", name);
+  for (int i = 0, n = nb__comm_count(); i < n; i++)
+    nb_text_printf(&msg, "%s%s", i ? ", " : "", nb_comm_descriptor(nb__comm_at(i))->name);
+  not_found(&msg, "nb_comm_find: communication backend not found");
+  return NULL;
+}
+
+int nb_comm_count(void) {
+  comms_ready();
+  return nb__comm_count();
+}
+
+const nb_comm_kind *nb_comm_at(int i) {
+  comms_ready();
+  const nb_comm_kind *k = nb__comm_at(i);
+  if (!k) nb_set_error(NB_EINVAL, "nb_comm_at: index %d out of range [0, %d)", i, nb__comm_count());
+  return k;
 }

@@ -273,6 +273,14 @@ int64_t nb__hook_append(nb_hook **list, nb_hook_fn fn, void *user) {
   return h->id;
 }
 
+int64_t nb__post_hook_append(nb_hook **list, nb_post_accumulate_hook_fn fn, void *user) {
+  int64_t id = nb__hook_append(list, NULL, user);
+  if (id < 0) return id;
+  while ((*list)->id != id) list = &(*list)->next;
+  (*list)->post = fn;
+  return id;
+}
+
 void nb__hooks_free(nb_hook *h) {
   while (h) {
     nb_hook *n = h->next;

@@ -296,6 +296,19 @@ int nb_plugin_report_optimizers(int i, const char **names, int max) {
   return n;
 }
 
+int nb_plugin_report_comms(int i, const char **names, int max) {
+  nb_plugin_rec *r = rec_at(i, "nb_plugin_report_comms");
+  if (!r) return NB_EINVAL;
+  int n = 0;
+  for (int j = 0, c = nb__comm_count(); j < c; j++) {
+    const nb_comm_kind *k = nb__comm_at(j);
+    if (k->provider != &r->provider) continue;
+    if (names && n < max) names[n] = k->d.name;
+    n++;
+  }
+  return n;
+}
+
 const char *nb__plugin_failures_summary(void) {
   static _Thread_local char buf[2048];
   buf[0] = '\0';
@@ -476,10 +489,11 @@ static int open_and_init(nb_plugin_rec *rec, bool discovery) {
   nb_clear_error();
   int st = run_init(rec, &d, r);
   char *msg = NULL;
-  int n_ops = 0, n_optims = 0;
-  int rc = nb__registrar_finish(r, st, &msg, &n_ops, &n_optims);
+  int n_ops = 0, n_optims = 0, n_comms = 0;
+  int rc = nb__registrar_finish(r, st, &msg, &n_ops, &n_optims, &n_comms);
   rec->info.n_ops = n_ops;
   rec->info.n_optimizers = n_optims;
+  rec->info.n_comms = n_comms;
   rec_set(rec, rc < 0 ? NB_PLUGIN_FAILED : NB_PLUGIN_LOADED, "%s", msg ? msg : "");
   free(msg);
   return rc < 0 ? NB_EPLUGIN : 0;
@@ -605,6 +619,7 @@ int nb_plugins_load_all(void) {
     return state == 2 ? discovery_result() : 0;
   }
   atomic_store(&g_state, 1);
+  nb__register_builtin_comms();
   read_env();
   int n = g_nadded + g_nenv, scanned = 0;
   for (int i = 0; i < n; i++) scanned += scan_dir(path_entry_at(i)) == 0;

@@ -1,4 +1,5 @@
-/* libcore/registry.c — the op and optimizer registries and schema validation at
+/* libcore/registry.c — the op, optimizer and communication backend registries and
+ * schema validation at
  * registration time. A store: it knows nothing of plugin files or loading. Who
  * registered an entry is an nb_provider the loader hands to the registrar (lookup.c puts
  * "load the plugins, then find" on top of both).
@@ -30,6 +31,8 @@
 #define NB_OPTIM_DESC_MIN_SIZE \
   ((uint32_t)(offsetof(nb_optim_desc, step) + sizeof(nb_optim_step_fn)))
 #define NB_MAX_OPTIM_STATE 16
+/* ABI 1.0's nb_comm_desc ends with `abort`: the first version already had all fields. */
+#define NB_COMM_DESC_MIN_SIZE ((uint32_t)(offsetof(nb_comm_desc, test) + sizeof(void *)))
 
 /* ---- a published, append-only table: array in order + open-addressing map ---------- */
 
@@ -54,9 +57,11 @@ typedef struct nb_table {
 
 static const char *op_key(const void *p) { return ((const nb_op *)p)->d.name; }
 static const char *optim_key(const void *p) { return ((const nb_optim_kind *)p)->d.name; }
+static const char *comm_key(const void *p) { return ((const nb_comm_kind *)p)->d.name; }
 
 static nb_table g_ops = {.key = op_key};
 static nb_table g_optims = {.key = optim_key};
+static nb_table g_comms = {.key = comm_key};
 static pthread_mutex_t g_write = PTHREAD_MUTEX_INITIALIZER;
 
 static uint64_t hash_str(const char *s) {
@@ -154,9 +159,12 @@ static int edit_distance(const char *a, const char *b) {
 
 static const char *provider_name(const nb_provider *p) { return p ? p->name : "core"; }
 static const char *provider_path(const nb_provider *p) { return p ? p->path : "(built in)"; }
+/* For messages that put the file in parentheses already. */
+static const char *provider_where(const nb_provider *p) { return p ? p->path : "built in"; }
 
 const nb_op *nb__op_get(const char *name) { return table_get(&g_ops, name); }
 const nb_optim_kind *nb__optim_get(const char *name) { return table_get(&g_optims, name); }
+const nb_comm_kind *nb__comm_get(const char *name) { return table_get(&g_comms, name); }
 
 const char *nb__op_suggest(const char *name) {
   const char *best = NULL;
@@ -181,6 +189,16 @@ const char *nb_optim_plugin_name(const nb_optim_kind *k) {
 }
 int nb_optim_count(void) { return table_count(&g_optims); }
 const nb_optim_kind *nb_optim_at(int i) { return table_at(&g_optims, i); }
+
+const nb_comm_desc *nb_comm_descriptor(const nb_comm_kind *k) { return k ? &k->d : NULL; }
+const char *nb_comm_plugin_name(const nb_comm_kind *k) {
+  return k ? provider_name(k->provider) : NULL;
+}
+const char *nb__comm_plugin_path(const nb_comm_kind *k) {
+  return k ? provider_path(k->provider) : NULL;
+}
+int nb__comm_count(void) { return table_count(&g_comms); }
+const nb_comm_kind *nb__comm_at(int i) { return table_at(&g_comms, i); }
 
 /* ---- schema validation ---------------------------------------------------------------- */
 
@@ -234,6 +252,20 @@ static int check_optim(const nb_optim_desc *d, char *err, size_t errsz) {
   return nb__check_attr_specs(d->n_hparams, d->hparams, "hyperparameter", err, errsz);
 }
 
+static int check_comm(const nb_comm_desc *d, char *err, size_t errsz) {
+  struct { const char *name; const void *fn; } need[] = {
+      {"start", (const void *)d->start}, {"stop", (const void *)d->stop},
+      {"rank", (const void *)d->rank}, {"size", (const void *)d->size},
+      {"allreduce", (const void *)d->allreduce}, {"broadcast", (const void *)d->broadcast},
+      {"barrier", (const void *)d->barrier}, {"allreduce_start", (const void *)d->allreduce_start},
+      {"wait", (const void *)d->wait}, {"test", (const void *)d->test}};
+  for (size_t i = 0; i < sizeof need / sizeof need[0]; i++)
+    if (!need[i].fn) return ERRF("no %s function", need[i].name);
+  if (!d->local_rank != !d->local_size)
+    return ERRF("local_rank and local_size come together (one is NULL)");
+  return 0;
+}
+
 /* Output specs used when an op leaves `outputs` NULL (the core indexes outputs[j]). */
 static const nb_output_spec k_out_one[1] = {{"out", 0, NULL}};
 static const nb_output_spec k_out_many[NB_MAX_OP_OUTPUTS] = {
@@ -268,6 +300,8 @@ struct nb_registrar {
   int n_ops, cap_ops;
   nb_optim_kind **optims;
   int n_optims, cap_optims;
+  nb_comm_kind **comms;
+  int n_comms, cap_comms;
 };
 
 nb_registrar *nb__registrar_new(const nb_provider *provider, bool skip_duplicates) {
@@ -321,14 +355,14 @@ static int check_duplicate(nb_registrar *r, const char *kind, const char *name, 
     if (r->warnings) nb_text_puts(&w, r->warnings);
     free(r->warnings);
     nb_text_sepf(&w, "; ", "%s '%s' skipped: already registered by plugin '%s' (%s), first wins "
-        "over plugin '%s' (%s)", kind, name, provider_name(owner), provider_path(owner),
-        provider_name(r->provider), provider_path(r->provider));
+        "over plugin '%s' (%s)", kind, name, provider_name(owner), provider_where(owner),
+        provider_name(r->provider), provider_where(r->provider));
     r->warnings = nb_text_take(&w);
     return 1;
   }
   return reg_fail(r, NB_EPLUGIN, "%s '%s' is already registered by plugin '%s' (%s); plugin '%s' "
                   "(%s) registers it again", kind, name, provider_name(owner),
-                  provider_path(owner), provider_name(r->provider), provider_path(r->provider));
+                  provider_where(owner), provider_name(r->provider), provider_where(r->provider));
 }
 
 int nb_register_op(nb_registrar *r, const nb_op_desc *desc) {
@@ -415,35 +449,72 @@ int nb_register_optimizer(nb_registrar *r, const nb_optim_desc *desc) {
   return 0;
 }
 
+int nb_register_comm(nb_registrar *r, const nb_comm_desc *desc) {
+  if (!r) return nb_set_error(NB_EINVAL, "nb_register_comm: registrar is NULL (call it from init)");
+  if (!desc) return reg_fail(r, NB_EINVAL, "nb_register_comm: descriptor is NULL");
+  if (desc->struct_size < NB_COMM_DESC_MIN_SIZE)
+    return reg_fail(r, NB_EINVAL, "nb_register_comm: descriptor struct_size %u is smaller than "
+                    "the ABI 1.0 nb_comm_desc (%u bytes): set .struct_size = NB_COMM_DESC_SIZE",
+                    (unsigned)desc->struct_size, (unsigned)NB_COMM_DESC_MIN_SIZE);
+  nb_comm_kind *k = calloc(1, sizeof *k);
+  if (!k) return reg_fail(r, NB_ENOMEM, "nb_register_comm: out of memory");
+  size_t sz = desc->struct_size < sizeof(nb_comm_desc) ? desc->struct_size : sizeof(nb_comm_desc);
+  memcpy(&k->d, desc, sz);
+  k->d.struct_size = NB_COMM_DESC_SIZE;
+  k->provider = r->provider;
+  char err[512];
+  const char *name = k->d.name ? k->d.name : "(null)";
+  if (check_name(k->d.name, "communication backend", err, sizeof err) ||
+      check_comm(&k->d, err, sizeof err)) {
+    free(k);
+    return reg_fail(r, NB_EINVAL, "communication backend '%s': invalid descriptor: %s", name, err);
+  }
+  bool pending = false;
+  for (int i = 0; i < r->n_comms; i++) pending |= strcmp(r->comms[i]->d.name, name) == 0;
+  nb_comm_kind *existing = table_get(&g_comms, name);
+  int dup = check_duplicate(r, "communication backend", name, existing,
+                            existing ? existing->provider : NULL, pending);
+  if (dup != 0 || push((void ***)&r->comms, &r->n_comms, &r->cap_comms, k) < 0) {
+    free(k);
+    return dup > 0 ? 0 : dup < 0 ? dup : reg_fail(r, NB_ENOMEM, "nb_register_comm: out of memory");
+  }
+  return 0;
+}
+
 static void registrar_free(nb_registrar *r, bool free_pending) {
   if (free_pending) {
     for (int i = 0; i < r->n_ops; i++) free(r->ops[i]);
     for (int i = 0; i < r->n_optims; i++) free(r->optims[i]);
+    for (int i = 0; i < r->n_comms; i++) free(r->comms[i]);
   }
   free(r->ops);
   free(r->optims);
+  free(r->comms);
   free(r->error);
   free(r->warnings);
   free(r);
 }
 
 int nb__registrar_finish(nb_registrar *r, int init_status, char **message, int *n_ops,
-                         int *n_optims) {
+                         int *n_optims, int *n_comms) {
   *message = NULL;
-  *n_ops = *n_optims = 0;
+  *n_ops = *n_optims = *n_comms = 0;
   if (init_status >= 0 && r->status == 0) {
     pthread_mutex_lock(&g_write);
     int rc = table_reserve(&g_ops, r->n_ops);
     if (rc == 0) rc = table_reserve(&g_optims, r->n_optims);
+    if (rc == 0) rc = table_reserve(&g_comms, r->n_comms);
     if (rc == 0) {
       for (int i = 0; i < r->n_ops; i++) r->ops[i]->index = table_add(&g_ops, r->ops[i]);
       for (int i = 0; i < r->n_optims; i++)
         r->optims[i]->index = table_add(&g_optims, r->optims[i]);
+      for (int i = 0; i < r->n_comms; i++) r->comms[i]->index = table_add(&g_comms, r->comms[i]);
     }
     pthread_mutex_unlock(&g_write);
     if (rc == 0) {
       *n_ops = r->n_ops;
       *n_optims = r->n_optims;
+      *n_comms = r->n_comms;
       *message = r->warnings;
       r->warnings = NULL;
       registrar_free(r, false);
@@ -460,12 +531,19 @@ int nb__registrar_finish(nb_registrar *r, int init_status, char **message, int *
     nb_text_puts(&msg, nb_last_error());
   else
     nb_text_printf(&msg, "init returned %s without an error message", nb_status_name(init_status));
-  if (r->n_ops + r->n_optims > 0) {
-    nb_text_printf(&msg, "; rolled back %d op%s and %d optimizer%s (", r->n_ops,
+  if (r->n_ops + r->n_optims + r->n_comms > 0) {
+    nb_text_printf(&msg, "; rolled back %d op%s and %d optimizer%s", r->n_ops,
                    r->n_ops == 1 ? "" : "s", r->n_optims, r->n_optims == 1 ? "" : "s");
-    for (int i = 0; i < r->n_ops; i++) nb_text_printf(&msg, "%s%s", i ? ", " : "", r->ops[i]->d.name);
+    if (r->n_comms)
+      nb_text_printf(&msg, " and %d communication backend%s", r->n_comms,
+                     r->n_comms == 1 ? "" : "s");
+    nb_text_puts(&msg, " (");
+    int k = 0;
+    for (int i = 0; i < r->n_ops; i++) nb_text_printf(&msg, "%s%s", k++ ? ", " : "", r->ops[i]->d.name);
     for (int i = 0; i < r->n_optims; i++)
-      nb_text_printf(&msg, "%s%s", i || r->n_ops ? ", " : "", r->optims[i]->d.name);
+      nb_text_printf(&msg, "%s%s", k++ ? ", " : "", r->optims[i]->d.name);
+    for (int i = 0; i < r->n_comms; i++)
+      nb_text_printf(&msg, "%s%s", k++ ? ", " : "", r->comms[i]->d.name);
     nb_text_puts(&msg, ")");
   }
   if (r->warnings) nb_text_printf(&msg, "; %s", r->warnings);

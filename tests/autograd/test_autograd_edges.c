@@ -281,6 +281,100 @@ START_TEST(hook_leaving_a_scope_open_fails_backward) {
 }
 END_TEST
 
+/* Post-accumulate-grad hooks (PyTorch's register_post_accumulate_grad_hook): they run
+ * once per backward on a leaf after .grad holds the sum of every path, in registration
+ * order, and see the updated .grad; not for autograd_grad or a leaf left out of inputs=. */
+typedef struct post_log {
+  int calls;
+  double grad0[4]; /* .grad[0] seen at each call */
+  int order[4];
+} post_log;
+
+static int post_record(nb_tensor *leaf, void *user) {
+  post_log *log = user;
+  double v = NAN;
+  ck_assert_ptr_nonnull(nb_grad(leaf));
+  nb_get(nb_grad(leaf), (int64_t[]){0}, &v);
+  if (log->calls < 4) log->grad0[log->calls] = v;
+  log->calls++;
+  return 0;
+}
+
+static int post_first(nb_tensor *leaf, void *user) {
+  (void)leaf;
+  post_log *log = user;
+  log->order[log->calls++ % 4] = 1;
+  return 0;
+}
+static int post_second(nb_tensor *leaf, void *user) {
+  (void)leaf;
+  post_log *log = user;
+  log->order[log->calls++ % 4] = 2;
+  return 0;
+}
+
+START_TEST(post_accumulate_hook_sees_final_grad) {
+  nb_tensor *x = leaf2(1, 2);
+  post_log log = {0};
+  ck_assert_int_gt(nb_register_post_accumulate_grad_hook(x, post_record, &log), 0);
+  /* x reached along two paths: sum(3x) + sum(x*x) -> grad 3 + 2x = [5, 7], one call */
+  nb_tensor *l = nb_add(nb_sum(nb_mul_scalar(x, 3)), nb_sum(nb_mul(x, x)));
+  ck_assert_int_eq(nb_backward(l, NULL, 0), 0);
+  ck_assert_int_eq(log.calls, 1);
+  ck_assert_close(log.grad0[0], 5.0, 1e-6, 0);
+  /* a second backward accumulates first, then calls the hook: 5 + 5 */
+  l = nb_add(nb_sum(nb_mul_scalar(x, 3)), nb_sum(nb_mul(x, x)));
+  ck_assert_int_eq(nb_backward(l, NULL, 0), 0);
+  ck_assert_int_eq(log.calls, 2);
+  ck_assert_close(log.grad0[1], 10.0, 1e-6, 0);
+  /* autograd_grad does not touch .grad, so the hook does not run */
+  nb_tensor *res[1];
+  ck_assert_int_eq(nb_autograd_grad((nb_tensor *[]){nb_sum(nb_mul_scalar(x, 3))}, NULL, 1,
+                                    (nb_tensor *[]){x}, 1, res, 0, false), 0);
+  ck_assert_int_eq(log.calls, 2);
+}
+END_TEST
+
+START_TEST(post_accumulate_hook_order_remove_and_errors) {
+  nb_tensor *x = leaf2(1, 2), *w = leaf2(3, 4);
+  post_log log = {0};
+  int64_t h1 = nb_register_post_accumulate_grad_hook(x, post_first, &log);
+  int64_t h2 = nb_register_post_accumulate_grad_hook(x, post_second, &log);
+  ck_assert_int_gt(h1, 0);
+  ck_assert_int_gt(h2, h1);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(x, w)), NULL, 0), 0);
+  ck_assert_int_eq(log.calls, 2);
+  ck_assert_int_eq(log.order[0], 1);
+  ck_assert_int_eq(log.order[1], 2);
+  ck_assert_int_eq(nb_remove_hook(x, h1), 0);
+  /* inputs= leaving x out: x's .grad is not touched, so its hooks do not run */
+  ck_assert_int_eq(nb_backward_inputs(nb_sum(nb_mul(x, w)), NULL, (nb_tensor *[]){w}, 1, 0), 0);
+  ck_assert_int_eq(log.calls, 2);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(x, w)), NULL, 0), 0);
+  ck_assert_int_eq(log.calls, 3);
+  ck_assert_int_eq(log.order[2], 2);
+  /* refused on non-leaves and on tensors without grad */
+  nb_tensor *y = nb_mul(x, w);
+  ck_assert_int_eq(nb_register_post_accumulate_grad_hook(y, post_first, &log), NB_ESTATE);
+  ck_assert_error_contains("non-leaf");
+  ck_assert_int_eq(nb_register_post_accumulate_grad_hook(v2(1, 2), post_first, &log), NB_ESTATE);
+}
+END_TEST
+
+static int post_fail(nb_tensor *leaf, void *user) {
+  (void)leaf;
+  (void)user;
+  return nb_set_error(NB_EINVAL, "post hook says no");
+}
+
+START_TEST(post_accumulate_hook_failure_aborts_backward) {
+  nb_tensor *x = leaf2(1, 2);
+  ck_assert_int_gt(nb_register_post_accumulate_grad_hook(x, post_fail, NULL), 0);
+  ck_assert_int_eq(nb_backward(nb_sum(x), NULL, 0), NB_EINVAL);
+  ck_assert_error_contains("post hook says no");
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("autograd_edges");
   TCase *tc = tcase_create("edges");
@@ -301,6 +395,9 @@ int main(void) {
   tcase_add_test(tc, hook_registers_a_hook_during_backward);
   tcase_add_test(tc, hook_cannot_end_the_engines_scope);
   tcase_add_test(tc, hook_leaving_a_scope_open_fails_backward);
+  tcase_add_test(tc, post_accumulate_hook_sees_final_grad);
+  tcase_add_test(tc, post_accumulate_hook_order_remove_and_errors);
+  tcase_add_test(tc, post_accumulate_hook_failure_aborts_backward);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }

@@ -102,10 +102,29 @@ START_TEST(test_optimizer_and_plugin_names) {
 }
 END_TEST
 
+START_TEST(test_comm_backends_listed) {
+  const char *dir = setup_dir();
+  fx_link(dir, "fx_comm.so", "fx_comm");
+  ck_assert_int_eq(inspect(NULL, NULL, NULL, NULL), 0);
+  ck_assert_out_contains("communication backends (1):\n    plugtest_loop");
+  ck_assert_out_contains("2 plugins loaded: 1 op, 1 optimizer, 1 communication backend.");
+  ck_assert_out_contains("Built into the core: communication backend single.");
+  ck_assert_int_eq(inspect("single", NULL, NULL, NULL), 0);
+  ck_assert_out_contains("Communication backend single  (plugin core)");
+  ck_assert_out_contains("allreduce (sum, average), allreduce_start / wait / test, broadcast");
+  ck_assert_int_eq(inspect("--json", "plugtest_loop", NULL, NULL), 0);
+  cJSON *j = cJSON_Parse(g_out);
+  ck_assert_msg(j != NULL, "not JSON: %s", g_out);
+  ck_assert_str_eq(cJSON_GetObjectItem(j, "kind")->valuestring, "communication backend");
+  ck_assert_str_eq(cJSON_GetObjectItem(j, "plugin")->valuestring, "plugtest_comm");
+  cJSON_Delete(j);
+}
+END_TEST
+
 START_TEST(test_missing_name) {
   setup_dir();
   ck_assert_int_eq(inspect("no_such_op", NULL, NULL, NULL), 1);
-  ck_assert_out_contains("no op, optimizer or plugin named 'no_such_op'");
+  ck_assert_out_contains("no op, optimizer, communication backend or plugin named 'no_such_op'");
   ck_assert_out_contains("fx_noentry.so"); /* why: the plugin that failed */
   ck_assert_int_eq(inspect("--json", "no_such_op", NULL, NULL), 1);
   cJSON *j = cJSON_Parse(g_out);
@@ -278,6 +297,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_list);
   tcase_add_test(tc, test_op_schema);
   tcase_add_test(tc, test_optimizer_and_plugin_names);
+  tcase_add_test(tc, test_comm_backends_listed);
   tcase_add_test(tc, test_missing_name);
   tcase_add_test(tc, test_failed);
   tcase_add_test(tc, test_paths);

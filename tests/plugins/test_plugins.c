@@ -385,6 +385,56 @@ START_TEST(test_duplicate_op_discovery_first_wins) {
 }
 END_TEST
 
+/* ---- communication backends: a third kind, mirroring optimizers ---------------------- */
+
+START_TEST(test_comm_backends) {
+  fx_isolate(fx_tmpdir());
+  /* the core's own backend is there without any plugin, provided by "core" */
+  ck_assert_int_ge(nb_comm_count(), 1);
+  ck_assert_str_eq(nb_comm_descriptor(nb_comm_at(0))->name, "single");
+  ck_assert_str_eq(nb_comm_plugin_name(nb_comm_find("single")), "core");
+  ck_assert_ptr_null(nb_comm_at(nb_comm_count()));
+  ck_assert_ptr_null(nb_comm_find("mpi_nope"));
+  ck_assert_error_contains("no communication backend 'mpi_nope'; registered: single");
+
+  ck_assert_int_eq(nb_plugin_load(fx_path("fx_comm")), 0);
+  const nb_comm_kind *k = nb_comm_find("plugtest_loop");
+  ck_assert_ptr_nonnull(k);
+  ck_assert_str_eq(nb_comm_plugin_name(k), "plugtest_comm");
+  ck_assert_str_eq(nb_comm_descriptor(k)->doc, "A test backend of one process.");
+  ck_assert_int_eq(nb_comm_count(), 2);
+  const nb_plugin_info *p = entry_of("fx_comm");
+  ck_assert_int_eq(p->n_comms, 1);
+  ck_assert_int_eq(p->n_ops, 0);
+  const char *names[2];
+  ck_assert_int_eq(nb_plugin_report_comms(fx_report_find("/fx_comm.so"), names, 2), 1);
+  ck_assert_str_eq(names[0], "plugtest_loop");
+
+  /* a descriptor without a required function is refused, the plugin rolled back */
+  ck_assert_int_eq(nb_plugin_load(fx_path("fx_comm_bad")), NB_EPLUGIN);
+  ck_assert_str_contains(entry_of("fx_comm_bad")->message, "communication backend "
+                         "'plugtest_loop': invalid descriptor: no wait function");
+  /* the built-in name cannot be taken by a plugin loaded explicitly */
+  ck_assert_int_eq(nb_plugin_load(fx_path("fx_comm_dup")), NB_EPLUGIN);
+  ck_assert_str_contains(entry_of("fx_comm_dup")->message, "communication backend 'single' is "
+                         "already registered by plugin 'core' (built in)");
+}
+END_TEST
+
+START_TEST(test_comm_builtin_wins_discovery) {
+  const char *dir = fx_tmpdir();
+  fx_link(dir, "fx_comm_dup.so", "fx_comm_dup");
+  fx_isolate(dir);
+  ck_assert_int_eq(nb_plugins_load_all(), 0);
+  ck_assert_str_eq(nb_comm_plugin_name(nb_comm_find("single")), "core");
+  const nb_plugin_info *p = entry_of("fx_comm_dup");
+  ck_assert_int_eq(p->state, NB_PLUGIN_LOADED);
+  ck_assert_int_eq(p->n_comms, 0);
+  ck_assert_str_contains(p->message, "communication backend 'single' skipped: already registered "
+                         "by plugin 'core'");
+}
+END_TEST
+
 START_TEST(test_name_order_scanning) {
   /* names chosen so that b sorts first: then b's op wins */
   const char *dir = fx_tmpdir();
@@ -630,6 +680,8 @@ static Suite *suite(void) {
   tcase_add_test(bad, test_invalid_schema_rolls_back);
   tcase_add_test(bad, test_duplicate_op_explicit);
   tcase_add_test(bad, test_duplicate_op_discovery_first_wins);
+  tcase_add_test(bad, test_comm_backends);
+  tcase_add_test(bad, test_comm_builtin_wins_discovery);
   tcase_add_loop_test(bad, test_schema_validation, 0, N_SCHEMA_CASES);
   suite_add_tcase(s, bad);
   TCase *disc = tcase_create("discovery");

@@ -141,6 +141,23 @@ cJSON *inspect_describe_optim(const nb_optim_kind *k) {
   return o;
 }
 
+cJSON *inspect_describe_comm(const nb_comm_kind *k) {
+  const nb_comm_desc *d = nb_comm_descriptor(k);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "kind", "communication backend");
+  cJSON_AddItemToObject(o, "name", str_or_null(d->name));
+  cJSON_AddItemToObject(o, "plugin", str_or_null(nb_comm_plugin_name(k)));
+  cJSON_AddItemToObject(o, "doc", str_or_null(d->doc));
+  cJSON *ops = cJSON_AddArrayToObject(o, "operations");
+  const char *names[] = {"allreduce (sum, average)", "allreduce_start / wait / test",
+                         "broadcast", "barrier"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    cJSON_AddItemToArray(ops, cJSON_CreateString(names[i]));
+  if (d->local_size) cJSON_AddItemToArray(ops, cJSON_CreateString("local_rank / local_size"));
+  if (d->abort) cJSON_AddItemToArray(ops, cJSON_CreateString("abort"));
+  return o;
+}
+
 static cJSON *name_list(int i, int (*fn)(int, const char **, int)) {
   cJSON *a = cJSON_CreateArray();
   int n = fn(i, NULL, 0);
@@ -166,6 +183,7 @@ cJSON *inspect_describe_plugin(int i) {
   cJSON_AddStringToObject(o, "message", p->message ? p->message : "");
   cJSON_AddItemToObject(o, "ops", name_list(i, nb_plugin_report_ops));
   cJSON_AddItemToObject(o, "optimizers", name_list(i, nb_plugin_report_optimizers));
+  cJSON_AddItemToObject(o, "comms", name_list(i, nb_plugin_report_comms));
   return o;
 }
 

@@ -18,9 +18,11 @@
 
 /* "loaded", "failed", "rejected", "duplicate". */
 const char *inspect_state_name(nb_plugin_state s);
-/* Trees describing an op, an optimizer, the i-th load-report entry, the search path. */
+/* Trees describing an op, an optimizer, a communication backend, the i-th load-report
+ * entry, the search path. */
 cJSON *inspect_describe_op(const nb_op *op);
 cJSON *inspect_describe_optim(const nb_optim_kind *k);
+cJSON *inspect_describe_comm(const nb_comm_kind *k);
 cJSON *inspect_describe_plugin(int i);
 cJSON *inspect_describe_paths(void);
 /* A file that crashed, timed out or exited while loading in the scan: the keys of
@@ -32,6 +34,7 @@ bool inspect_is_dir(const char *path);
 /* Text renderings of the trees above. */
 void render_op(FILE *f, const cJSON *op);
 void render_optim(FILE *f, const cJSON *k);
+void render_comm(FILE *f, const cJSON *k);
 void render_plugin(FILE *f, const cJSON *p, bool verbose);
 void render_paths(FILE *f, const cJSON *paths);
 

@@ -1,7 +1,8 @@
 /* nabla-inspect — explain the plugins nabla sees (see spec/plugins.md).
  *
- *   nabla-inspect                 every loaded plugin with its ops / optimizers
- *   nabla-inspect OP              an op's (or optimizer's, or plugin's) schema
+ *   nabla-inspect                 every loaded plugin with its ops / optimizers /
+ *                                 communication backends, then the core's built-in ones
+ *   nabla-inspect OP              an op's (or optimizer's, backend's, plugin's) schema
  *   nabla-inspect FILE.so         load and validate just that file, in a child process
  *   nabla-inspect --failed        every plugin that did not load, and why
  *   nabla-inspect --paths         the search path and where each entry came from
@@ -36,12 +37,14 @@ bool inspect_is_dir(const char *path) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "Usage: nabla-inspect [--json] [--plugin-path DIR]... [OP | OPTIMIZER | PLUGIN | FILE.so]\n"
+          "Usage: nabla-inspect [--json] [--plugin-path DIR]... [OP | OPTIMIZER | BACKEND | PLUGIN | FILE.so]\n"
           "       nabla-inspect [--json] [--plugin-path DIR]... --failed | --paths\n"
           "\n"
-          "  (no argument)      list every loaded plugin with the ops and optimizers it provides\n"
+          "  (no argument)      list every loaded plugin with the ops, optimizers and\n"
+          "                     communication backends it provides\n"
           "  OP                 show an op's schema: inputs, dtypes, attributes, docs\n"
           "  OPTIMIZER          show an optimizer's hyperparameters\n"
+          "  BACKEND            show a communication backend (mpi, single, ...)\n"
           "  PLUGIN             show one plugin (by name)\n"
           "  FILE.so            load and validate just that file in a child process\n"
           "  --failed           list every plugin that did not load and why\n"
@@ -108,7 +111,7 @@ static int load_plugins(void) {
 
 static int mode_list(void) {
   if (load_plugins()) return 2;
-  int n = nb_plugin_report_count(), loaded = 0, ops = 0, optims = 0;
+  int n = nb_plugin_report_count(), loaded = 0, ops = 0, optims = 0, comms = 0;
   cJSON *all = cJSON_CreateArray();
   for (int i = 0; i < n; i++) {
     const nb_plugin_info *p = nb_plugin_report_at(i);
@@ -116,6 +119,7 @@ static int mode_list(void) {
     loaded++;
     ops += p->n_ops;
     optims += p->n_optimizers;
+    comms += p->n_comms;
     cJSON *d = inspect_describe_plugin(i);
     if (!g_json) {
       render_plugin(stdout, d, false);
@@ -141,14 +145,21 @@ static int mode_list(void) {
     cJSON_AddItemToObject(o, "crashed", crashed);
     cJSON_AddNumberToObject(o, "ops", ops);
     cJSON_AddNumberToObject(o, "optimizers", optims);
+    cJSON_AddNumberToObject(o, "comms", comms);
+    cJSON *builtin = cJSON_AddArrayToObject(o, "builtin_comms");
+    for (int i = 0, c = nb_comm_count(); i < c; i++)
+      if (strcmp(nb_comm_plugin_name(nb_comm_at(i)), "core") == 0)
+        cJSON_AddItemToArray(builtin, cJSON_CreateString(nb_comm_descriptor(nb_comm_at(i))->name));
     cJSON_AddNumberToObject(o, "not_loaded", n - loaded);
     emit(o, NULL);
     return 0;
   }
   cJSON_Delete(all);
   cJSON_Delete(crashed);
-  printf("%d plugin%s loaded: %d op%s, %d optimizer%s.", loaded, loaded == 1 ? "" : "s", ops,
+  printf("%d plugin%s loaded: %d op%s, %d optimizer%s", loaded, loaded == 1 ? "" : "s", ops,
          ops == 1 ? "" : "s", optims, optims == 1 ? "" : "s");
+  if (comms) printf(", %d communication backend%s", comms, comms == 1 ? "" : "s");
+  putchar('.');
   if (n - loaded)
     printf(" %d plugin file%s did not load (nabla-inspect --failed).", n - loaded,
            n - loaded == 1 ? "" : "s");
@@ -156,6 +167,11 @@ static int mode_list(void) {
     printf(" %d crashed, hung or exited while loading (listed above).", g_scan.n_bad);
   if (n == 0) printf(" No plugin files found (nabla-inspect --paths).");
   putchar('\n');
+  printf("Built into the core: communication backend");
+  for (int i = 0, k = 0, c = nb_comm_count(); i < c; i++)
+    if (strcmp(nb_comm_plugin_name(nb_comm_at(i)), "core") == 0)
+      printf("%s %s", k++ ? "," : "", nb_comm_descriptor(nb_comm_at(i))->name);
+  printf(".\n");
   return 0;
 }
 
@@ -213,6 +229,12 @@ static int mode_name(const char *name) {
     emit(inspect_describe_optim(k), render_optim);
     return 0;
   }
+  const nb_comm_kind *c = nb_comm_find(name);
+  if (c) {
+    free(op_error);
+    emit(inspect_describe_comm(c), render_comm);
+    return 0;
+  }
   for (int i = 0, n = nb_plugin_report_count(); i < n; i++) {
     const nb_plugin_info *p = nb_plugin_report_at(i);
     if (p->name && strcmp(p->name, name) == 0 && p->state == NB_PLUGIN_LOADED) {
@@ -229,7 +251,7 @@ static int mode_name(const char *name) {
     for (int i = 0; i < g_scan.n_bad; i++) /* a crashed plugin may have been the one */
       snprintf(why + strlen(why), len - strlen(why), "; %s: %s", g_scan.bad[i].path, g_scan.bad[i].message);
   }
-  int rc = fail("no op, optimizer or plugin named '%s'", name, why ? why : op_error);
+  int rc = fail("no op, optimizer, communication backend or plugin named '%s'", name, why ? why : op_error);
   free(why);
   free(op_error);
   return rc;

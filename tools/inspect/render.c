@@ -156,6 +156,18 @@ void render_optim(FILE *f, const cJSON *k) {
   fprintf(f, "  Cross-field checks: %s\n", flag(k, "has_validate") ? "yes" : "no");
 }
 
+void render_comm(FILE *f, const cJSON *k) {
+  fprintf(f, "Communication backend %s  (plugin %s)\n\n", str(k, "name"), str(k, "plugin"));
+  if (str(k, "doc")) {
+    wrap(f, 2, str(k, "doc"));
+    fputc('\n', f);
+  }
+  char ops[512];
+  join_array(item(k, "operations"), ", ", ops, sizeof ops);
+  fprintf(f, "  Operations:\n");
+  wrap(f, 4, ops);
+}
+
 void render_plugin(FILE *f, const cJSON *p, bool verbose) {
   const char *state = str(p, "state");
   bool loaded = strcmp(state, "loaded") == 0;
@@ -176,6 +188,11 @@ void render_plugin(FILE *f, const cJSON *p, bool verbose) {
   if (cJSON_GetArraySize(item(p, "optimizers"))) {
     join_array(item(p, "optimizers"), ", ", names, sizeof names);
     fprintf(f, "  optimizers (%d):\n", cJSON_GetArraySize(item(p, "optimizers")));
+    wrap(f, 4, names);
+  }
+  if (cJSON_GetArraySize(item(p, "comms"))) {
+    join_array(item(p, "comms"), ", ", names, sizeof names);
+    fprintf(f, "  communication backends (%d):\n", cJSON_GetArraySize(item(p, "comms")));
     wrap(f, 4, names);
   }
   const char *msg = str(p, "message");

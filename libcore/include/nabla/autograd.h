@@ -88,7 +88,21 @@ typedef int (*nb_hook_fn)(nb_tensor *grad, nb_tensor **replace, void *user);
  * scopes; ending one it did not begin fails with NB_ESTATE, and leaving one open makes
  * backward fail. */
 int64_t nb_register_hook(nb_tensor *t, nb_hook_fn fn, void *user);
-/* Remove a hook by its handle. Returns 0, or NB_ENOTFOUND. */
+/* A post-accumulate-grad hook (PyTorch's register_post_accumulate_grad_hook) runs on a
+ * leaf right after a backward has accumulated into its .grad, so .grad is final for that
+ * backward (a leaf reached along several paths gets one call, after the sum). It sees the
+ * leaf itself, may read .grad or change it in place, and returns 0, or a negative status
+ * to abort backward (set an error message). It does not run for nb_autograd_grad, for a
+ * nb_backward_inputs that leaves the leaf out, or when no gradient reached the leaf. Data
+ * parallel training uses it to start averaging gradients while backward goes on. */
+typedef int (*nb_post_accumulate_hook_fn)(nb_tensor *leaf, void *user);
+/* Register one on a leaf that requires grad; returns a handle (> 0, removed with
+ * nb_remove_hook) or a negative status (a non-leaf is refused, as in PyTorch). Several
+ * run in registration order; removal and registration during backward follow the rules
+ * of nb_register_hook. */
+int64_t nb_register_post_accumulate_grad_hook(nb_tensor *leaf, nb_post_accumulate_hook_fn fn,
+                                              void *user);
+/* Remove a hook (of either kind) by its handle. Returns 0, or NB_ENOTFOUND. */
 int nb_remove_hook(nb_tensor *t, int64_t handle);
 
 /* ---- grad mode (thread-local) ---------------------------------------------- */

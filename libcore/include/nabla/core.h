@@ -54,7 +54,8 @@ typedef enum nb_status {
   NB_ENOTFOUND = -6, /* op, optimizer, plugin, file or key not found */
   NB_EIO = -7,       /* reading or writing a file failed */
   NB_EPLUGIN = -8,   /* a plugin failed to load or misbehaved */
-  NB_EUNSUPPORTED = -9 /* valid request that nabla does not implement */
+  NB_EUNSUPPORTED = -9, /* valid request that nabla does not implement */
+  NB_ECOMM = -10        /* communication between processes failed (peer gone, timeout) */
 } nb_status;
 
 typedef struct nb_tensor nb_tensor; /* opaque, refcounted */

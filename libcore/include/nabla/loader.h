@@ -37,15 +37,18 @@ typedef struct nb_plugin_info {
   nb_plugin_state state;
   const char *message; /* why it failed / warnings (e.g. duplicate op skipped); "" if none */
   int n_ops, n_optimizers;
+  int n_comms; /* communication backends */
 } nb_plugin_info;
 
 /* Number of entries in the load report and the i-th entry (valid for the process's
  * lifetime). */
 int nb_plugin_report_count(void);
 const nb_plugin_info *nb_plugin_report_at(int i);
-/* Names of the ops / optimizers the i-th plugin registered. */
+/* Names of the ops / optimizers / communication backends the i-th plugin registered:
+ * fills names[0..max) and returns how many there are (or a negative status). */
 int nb_plugin_report_ops(int i, const char **names, int max);
 int nb_plugin_report_optimizers(int i, const char **names, int max);
+int nb_plugin_report_comms(int i, const char **names, int max);
 
 /* The search path, in order, with where each entry came from ("added in code",
  * "NABLA_PLUGIN_PATH", "NABLA_PLUGIN_SYSTEM_PATH", "default"). */

@@ -1,5 +1,5 @@
-/* nabla/registry.h — what is registered: operators and optimizer kinds by name, their
- * descriptors as registered, and the plugin that provided each.
+/* nabla/registry.h — what is registered: operators, optimizer kinds and communication
+ * backends by name, their descriptors as registered, and the plugin that provided each.
  *
  * The registry itself (registry.c) is a store that knows nothing of loading; the find
  * functions here load the discovered plugins first if that has not happened yet
@@ -36,6 +36,20 @@ const nb_optim_desc *nb_optim_descriptor(const nb_optim_kind *k);
 const char *nb_optim_plugin_name(const nb_optim_kind *k);
 int nb_optim_count(void);
 const nb_optim_kind *nb_optim_at(int i);
+
+typedef struct nb_comm_desc nb_comm_desc; /* a communication backend's descriptor: sdk/comm.h */
+typedef struct nb_comm_kind nb_comm_kind; /* a registered communication backend */
+/* Find a communication backend by name ("mpi", "single", ...), loading plugins first if
+ * needed; NULL with an error listing the registered backends (and failed plugins)
+ * otherwise. "single" (one process, operations that do nothing) is built into the
+ * core. Count and i-th (registration order, built-ins first) load plugins too. To use
+ * one, open it with nb_comm_open (<nabla/comm.h>). */
+const nb_comm_kind *nb_comm_find(const char *name);
+const nb_comm_desc *nb_comm_descriptor(const nb_comm_kind *k);
+/* The plugin that registered it, or "core" for a built-in one. */
+const char *nb_comm_plugin_name(const nb_comm_kind *k);
+int nb_comm_count(void);
+const nb_comm_kind *nb_comm_at(int i);
 
 #ifdef __cplusplus
 }

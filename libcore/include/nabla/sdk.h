@@ -1,8 +1,9 @@
-/* nabla/sdk.h — the plugin SDK: everything an operator or optimizer plugin includes.
+/* nabla/sdk.h — the plugin SDK: everything an operator, optimizer or communication
+ * backend plugin includes.
  *
  * Plugins build against the core alone (`pkg-config --cflags --libs nabla-core`): the
- * core's tensors, scopes and errors, the schema vocabulary, the op and optimizer
- * descriptors, the kernel services (iteration, parallel loops, GEMM, scratch) and the
+ * core's tensors, scopes and errors, the schema vocabulary, the op, optimizer and
+ * communication backend descriptors, the kernel services (iteration, parallel loops, GEMM, scratch) and the
  * entry-point macro. The user library (<nabla/nabla.h>: modules, optimizer objects,
  * serialization, data) is not part of it.
  */
@@ -16,6 +17,7 @@
 #include "op.h"
 #include "sdk/op.h"
 #include "sdk/optim.h"
+#include "sdk/comm.h"
 #include "sdk/kernel.h"
 #include "sdk/plugin.h"
 

@@ -1,7 +1,8 @@
 /* nabla/nabla.h — the user's whole API in one include: the core (tensors, autograd,
  * operators by name, plugin loading) and the user library (typed op wrappers, modules,
- * optimizers, schedules, clipping, serialization, data loading, and the training
- * utilities: evaluation, progress, metrics, plots, checkpoints, Ctrl-C handling).
+ * optimizers, schedules, clipping, serialization, data loading, the training
+ * utilities: evaluation, progress, metrics, plots, checkpoints, Ctrl-C handling, and
+ * communication between processes with data-parallel training).
  * Link with `pkg-config --cflags --libs nabla`. Plugin authors include <nabla/sdk.h>.
  */
 #ifndef NABLA_NABLA_H
@@ -28,5 +29,7 @@
 #include <nabla/plot.h>
 #include <nabla/checkpoint.h>
 #include <nabla/interrupt.h>
+#include <nabla/comm.h>
+#include <nabla/ddp.h>
 
 #endif

@@ -11,6 +11,7 @@
 #include "../core.h"
 #include "op.h"
 #include "optim.h"
+#include "comm.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,7 +35,7 @@ typedef struct nb_plugin_desc {
   const char *version; /* plugin's own version string */
   const char *description;
   const char *license; /* SPDX identifier */
-  /* Registers the plugin's ops and optimizers. It runs with the loader's lock held: it
+  /* Registers the plugin's ops, optimizers and communication backends. It runs with the loader's lock held: it
    * may load other plugins (not one that is being loaded: NB_EPLUGIN), but must not wait
    * for a thread that looks up ops or loads plugins, which would deadlock. */
   int (*init)(nb_registrar *r);
@@ -54,12 +55,15 @@ typedef const nb_plugin_desc *(*nb_plugin_entry_fn)(void);
     return &desc;                                                                          \
   }
 
-/* Register an op / an optimizer during init. The schema is validated (names, dtype
+/* Register an op / an optimizer / a communication backend during init. The schema is validated (names, dtype
  * masks, attribute defaults within range, forward present); a duplicate name is an
  * error naming both plugins. On any init failure everything this plugin registered is
  * rolled back. Return 0 or a negative status. */
 int nb_register_op(nb_registrar *r, const nb_op_desc *desc);
 int nb_register_optimizer(nb_registrar *r, const nb_optim_desc *desc);
+/* A communication backend: start, stop, rank, size, allreduce, broadcast, barrier,
+ * allreduce_start, wait and test are required (sdk/comm.h). */
+int nb_register_comm(nb_registrar *r, const nb_comm_desc *desc);
 /* Register every op of a NULL-terminated array of descriptors. */
 int nb_register_ops(nb_registrar *r, const nb_op_desc *const *descs);
 
