@@ -77,4 +77,19 @@ static inline void nb_test_scope_teardown(void) {
   ck_assert_int_eq(nb_live_tensors(), nb_test_live_before_); /* nothing leaked */
 }
 
+/* Checked fixture for suites that write files: a fresh directory nb_test_tmpdir (removed
+ * with everything in it at teardown) around nb_test_scope_setup/teardown. */
+static char nb_test_tmpdir[256];
+static inline void nb_test_tmpdir_setup(void) {
+  snprintf(nb_test_tmpdir, sizeof nb_test_tmpdir, "/tmp/nabla-test-XXXXXX");
+  ck_assert_ptr_nonnull(mkdtemp(nb_test_tmpdir));
+  nb_test_scope_setup();
+}
+static inline void nb_test_tmpdir_teardown(void) {
+  nb_test_scope_teardown();
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", nb_test_tmpdir);
+  ck_assert_int_eq(system(cmd), 0);
+}
+
 #endif

@@ -17,24 +17,11 @@
 
 #include "testutil.h"
 
-static char tmpdir[256];
-
-static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/nb_test_mnist_XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-  nb_test_scope_setup();
-}
-static void teardown(void) {
-  nb_test_scope_teardown();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
 
 /* Write an IDX file of type 0x08 (gzip'ed when the name ends in .gz). */
 static void write_idx(const char *name, int nd, const uint32_t *dims, const uint8_t *body, size_t n) {
   char path[512];
-  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
+  snprintf(path, sizeof path, "%s/%s", nb_test_tmpdir, name);
   uint8_t head[4 + 4 * 8] = {0, 0, 8, (uint8_t)nd};
   for (int d = 0; d < nd; d++)
     for (int k = 0; k < 4; k++) head[4 + 4 * d + k] = (uint8_t)(dims[d] >> (24 - 8 * k));
@@ -69,7 +56,7 @@ START_TEST(test_open_synthetic) {
   write_set("train", true, 3, 28);
   write_set("t10k", false, 3, 28); /* plain names are accepted too */
   for (int train = 0; train < 2; train++) {
-    nb_dataset *ds = nb_mnist_open(tmpdir, train);
+    nb_dataset *ds = nb_mnist_open(nb_test_tmpdir, train);
     ck_assert_msg(ds != NULL, "%s", nb_last_error());
     ck_assert_int_eq(nb_dataset_len(ds), 3);
     nb_tensor *x, *y;
@@ -99,37 +86,37 @@ END_TEST
 
 START_TEST(test_open_errors) {
   char want[600];
-  ck_assert_ptr_null(nb_mnist_open(tmpdir, true));
+  ck_assert_ptr_null(nb_mnist_open(nb_test_tmpdir, true));
   ck_assert_int_eq(nb_last_status(), NB_ENOTFOUND);
-  snprintf(want, sizeof want, "neither %s/train-images-idx3-ubyte.gz nor", tmpdir);
+  snprintf(want, sizeof want, "neither %s/train-images-idx3-ubyte.gz nor", nb_test_tmpdir);
   ck_assert_error_contains(want);
 
   write_set("train", true, 2, 28); /* 3 images, 2 labels */
-  ck_assert_ptr_null(nb_mnist_open(tmpdir, true));
+  ck_assert_ptr_null(nb_mnist_open(nb_test_tmpdir, true));
   snprintf(want, sizeof want, "%s/train-labels-idx1-ubyte.gz has 2 labels but %s/train-images-idx3-ubyte.gz has 3 images",
-           tmpdir, tmpdir);
+           nb_test_tmpdir, nb_test_tmpdir);
   ck_assert_error_contains(want);
 
   write_set("t10k", true, 3, 27); /* 27x28 images */
-  ck_assert_ptr_null(nb_mnist_open(tmpdir, false));
+  ck_assert_ptr_null(nb_mnist_open(nb_test_tmpdir, false));
   ck_assert_error_contains("t10k-images-idx3-ubyte.gz: images must be [N,28,28], not [3,27,28]");
 
   write_set("t10k", true, 3, 28);
   write_idx("t10k-labels-idx1-ubyte.gz", 1, (uint32_t[]){3}, (const uint8_t[]){1, 10, 2}, 3);
-  ck_assert_ptr_null(nb_mnist_open(tmpdir, false));
+  ck_assert_ptr_null(nb_mnist_open(nb_test_tmpdir, false));
   ck_assert_error_contains("t10k-labels-idx1-ubyte.gz: label 10 at index 1 is not below 10");
 
   write_idx("t10k-labels-idx1-ubyte.gz", 2, (uint32_t[]){3, 1}, lab, 3);
-  ck_assert_ptr_null(nb_mnist_open(tmpdir, false));
+  ck_assert_ptr_null(nb_mnist_open(nb_test_tmpdir, false));
   ck_assert_error_contains("labels must be [N], not [3,1]");
 
   /* a corrupt file: the IDX reader's message, naming the file */
   char path[512];
-  snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", tmpdir);
+  snprintf(path, sizeof path, "%s/t10k-labels-idx1-ubyte.gz", nb_test_tmpdir);
   FILE *f = fopen(path, "wb");
   fputs("not gzip at all", f);
   fclose(f);
-  ck_assert_ptr_null(nb_mnist_open(tmpdir, false));
+  ck_assert_ptr_null(nb_mnist_open(nb_test_tmpdir, false));
   ck_assert_error_contains(path);
   ck_assert_error_contains("bad magic");
   ck_assert_ptr_null(nb_mnist_open(NULL, false));
@@ -225,7 +212,7 @@ END_TEST
 int main(int argc, char **argv) {
   Suite *s = suite_create("mnist");
   TCase *tc = tcase_create("mnist");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_tmpdir_setup, nb_test_tmpdir_teardown);
   if (argc > 1 && strcmp(argv[1], "fashion") == 0) {
     struct stat st;
     if (stat(NB_FASHION_MNIST_DIR, &st) != 0) {

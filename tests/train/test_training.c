@@ -11,26 +11,12 @@
 
 #include "testutil.h"
 
-static char tmpdir[256];
-
-static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/nabla-train-XXXXXX");
-  ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-  nb_test_scope_setup();
-}
-
-static void teardown(void) {
-  nb_test_scope_teardown();
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  ck_assert_int_eq(system(cmd), 0);
-}
 
 static const char *tpath(const char *name) {
   static char p[2][400];
   static int k;
   k ^= 1;
-  snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
+  snprintf(p[k], sizeof p[k], "%s/%s", nb_test_tmpdir, name);
   return p[k];
 }
 
@@ -442,7 +428,7 @@ END_TEST
 static Suite *make(void) {
   Suite *s = suite_create("train");
   TCase *tc = tcase_create("train");
-  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_add_checked_fixture(tc, nb_test_tmpdir_setup, nb_test_tmpdir_teardown);
   tcase_set_timeout(tc, 60);
   tcase_add_test(tc, progress_lines);
   tcase_add_test(tc, progress_bar_and_quiet);
