@@ -320,19 +320,18 @@ static int train(const options *opts, const job *j) {
     nb_progress_message(prog, "interrupted after %lld epochs and %lld batches%s%s", (long long)ck.epoch,
                         (long long)ck.batch, o.checkpoint ? "; checkpoint saved to " : "",
                         o.checkpoint ? o.checkpoint : "");
-    return 130;
+  } else { /* the summary: accuracy per class, with Fashion-MNIST's class names */
+    if (!test.n) CHECK(evaluate(net, test_dl, j, &test) == 0);
+    if (o.checkpoint && o.epochs == 0 && !o.resume && lead)
+      CHECK(nb_checkpoint_save(&ck, o.checkpoint) == 0);
   }
-
-  /* The summary: accuracy per class, with Fashion-MNIST's class names. */
-  if (!test.n) CHECK(evaluate(net, test_dl, j, &test) == 0);
-  if (lead) {
+  if (lead && !stop) {
     printf("test accuracy %.2f%% (loss %.4f); per class:\n", 100 * test.accuracy, test.loss);
     for (int c = 0; c < 10; c++)
       printf("  %-12s %6.2f%%  (%lld/%lld)\n", nb_fashion_mnist_class_name(c),
              100.0 * (double)test.correct[c] / (double)test.total[c], (long long)test.correct[c],
              (long long)test.total[c]);
   }
-  if (o.checkpoint && o.epochs == 0 && !o.resume && lead) CHECK(nb_checkpoint_save(&ck, o.checkpoint) == 0);
 
   nb_interrupt_uninstall();
   nb_class_eval_clear(&test);
@@ -350,7 +349,7 @@ static int train(const options *opts, const job *j) {
   if (test_part != test_set) nb_dataset_free(test_part);
   nb_dataset_free(train_set);
   nb_dataset_free(test_set);
-  return 0;
+  return stop ? 130 : 0;
 }
 
 int main(int argc, char **argv) {
