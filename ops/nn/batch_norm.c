@@ -46,6 +46,12 @@ static void st(nb_dtype dt, void *p, int64_t i, double v) {
     ((double *)p)[i] = v;
 }
 
+/* 1/sqrt(var + eps) of a batch; PyTorch defines it as 0 for a zero-variance channel when
+ * eps is 0 (output b and gradient 0 instead of NaN). */
+static double bn_invstd(double var, double eps) {
+  return var == 0 && eps == 0 ? 0.0 : 1.0 / sqrt(var + eps);
+}
+
 #define BN_KERNELS(T, SUF)                                                                   \
   static void fwd_##SUF(int64_t c0, int64_t c1, void *u) {                                   \
     bn_job *j = u;                                                                           \
@@ -66,7 +72,7 @@ static void st(nb_dtype dt, void *p, int64_t i, double v) {
           for (int64_t i = 0; i < j->S; i++) ss += ((double)p[i] - mean) * ((double)p[i] - mean); \
         }                                                                                    \
         double var = M > 0 ? ss / (double)M : 0.0;                                           \
-        invstd = 1.0 / sqrt(var + j->eps);                                                   \
+        invstd = bn_invstd(var, j->eps);                                                     \
         j->mean[c] = mean;                                                                   \
         j->invstd[c] = invstd;                                                               \
         if (j->rm && M > 0) { /* an empty batch leaves the running stats alone (PyTorch) */ \
@@ -233,7 +239,7 @@ static void bn_channel(bn_job *j, int64_t c, double ss, float *a, float *b) {
   if (j->training) {
     mean = j->mean[c];
     double var = M > 0 ? ss / (double)M : 0.0;
-    invstd = 1.0 / sqrt(var + j->eps);
+    invstd = bn_invstd(var, j->eps);
     j->invstd[c] = invstd;
     if (j->rm && M > 0) { /* an empty batch leaves the running stats alone (PyTorch) */
       double r = ld(j->dt, j->rm, c * j->rmst);

@@ -271,6 +271,44 @@ START_TEST(test_batch_norm_stats) {
 }
 END_TEST
 
+/* eps = 0 and a zero-variance channel (issue 15): PyTorch defines the inverse std as 0,
+ * so the output is the bias and every gradient is 0, never NaN. Channel 0 is constant,
+ * channel 1 is [1,2,3,4]; float32 (fast channel-last path) and float64, 2-D and 4-D. */
+START_TEST(test_batch_norm_zero_variance_eps0) {
+  nb_scope_begin();
+  for (int dt = NB_F32; dt <= NB_F64; dt++)
+    for (int four_d = 0; four_d <= 1; four_d++) {
+      nb_tensor *x2 = nb_to_dtype(reshape_data(T1(2, 1, 2, 2, 2, 3, 2, 4), SHAPE(4, 2)), (nb_dtype)dt);
+      nb_tensor *x = nb_requires_grad_(four_d ? nb_contiguous(nb_reshape(
+          nb_transpose(x2, 0, 1), 4, (int64_t[]){1, 2, 2, 2})) : x2);
+      nb_tensor *w = nb_requires_grad_(nb_to_dtype(T1(3, 5), (nb_dtype)dt));
+      nb_tensor *b = nb_requires_grad_(nb_to_dtype(T1(0.5, -1), (nb_dtype)dt));
+      nb_tensor *y = nb_batch_norm(x, NULL, NULL, w, b, true, 0.1, 0.0);
+      ck_assert_msg(y != NULL, "%s", nb_last_error());
+      double s = 1 / sqrt(1.25); /* channel 1: mean 2.5, biased var 1.25 */
+      double c1[4] = {-1.5 * s * 5 - 1, -0.5 * s * 5 - 1, 0.5 * s * 5 - 1, 1.5 * s * 5 - 1};
+      double want[8], tol = dt == NB_F32 ? 1e-6 : 1e-12;
+      for (int i = 0; i < 4; i++) /* channel 0 is the bias everywhere */
+        if (four_d) want[i] = 0.5, want[4 + i] = c1[i];
+        else want[2 * i] = 0.5, want[2 * i + 1] = c1[i];
+      ck_assert_tensor_values(y, want, 8, tol);
+      /* weigh the outputs so channel 1's gradient is not zero by symmetry alone */
+      nb_tensor *g = nb_mul(y, nb_reshape(nb_to_dtype(T1(1, 2, 3, 4, 5, 6, 7, 8),
+                                                      (nb_dtype)dt), nb_ndim(y), nb_shape(y)));
+      ck_assert_int_eq(backward_ones(g), 0);
+      double gx[8], gw[2];
+      ck_assert_int_eq(nb_to_doubles(nb_grad(x), gx, 8), 0);
+      ck_assert_int_eq(nb_to_doubles(nb_grad(w), gw, 2), 0);
+      for (int i = 0; i < 4; i++) {
+        int k = four_d ? i : 2 * i; /* channel 0's elements */
+        ck_assert_msg(gx[k] == 0, "dx[%d] = %g, expected 0 (dtype %d, 4-D %d)", k, gx[k], dt, four_d);
+      }
+      ck_assert_msg(gw[0] == 0 && isfinite(gw[1]), "dw = [%g, %g]", gw[0], gw[1]);
+    }
+  nb_scope_end();
+}
+END_TEST
+
 /* Which tap max_pool2d picks (PyTorch: take v when v > max or v is NaN): the first of
  * equal maxima, the last NaN, the first tap of an all -inf window; in float32 and
  * float64, for a window inside the plane (the masked fast path) and for border windows
@@ -540,6 +578,7 @@ static Suite *make_suite(void) {
   tcase_add_test(tc, test_linear_hand);
   tcase_add_test(tc, test_matmul_hand);
   tcase_add_test(tc, test_batch_norm_stats);
+  tcase_add_test(tc, test_batch_norm_zero_variance_eps0);
   tcase_add_test(tc, test_pools_hand);
   tcase_add_test(tc, test_max_pool_pick);
   tcase_add_test(tc, test_softmax_hand);
