@@ -135,7 +135,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
       return unbump(self, rc);
     }
   }
-  nb_ctx ctx = {node, op, node ? node->attrs : av, needs};
+  nb_ctx ctx = {node, op, node ? node->attrs : av, needs, self ? self->storage : NULL};
 
   bool prev_mode = nb_set_grad_enabled(false);
   int depth = nb_scope_begin();

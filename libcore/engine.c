@@ -339,7 +339,7 @@ static int run_node(run *r, nb_node *n) {
     }
     memset(nb_data(gout[j]), 0, (size_t)nb_numel(gout[j]) * nb__dtype_size((nb_dtype)gout[j]->dtype));
   }
-  nb_ctx ctx = {n, n->op, n->attrs, needs};
+  nb_ctx ctx = {.node = n, .op = n->op, .attrs = n->attrs, .needs_grad = needs};
   n->ran = true;
   rc = d->backward(&ctx, gout, gin);
   if (rc < 0) {

@@ -190,6 +190,7 @@ struct nb_ctx {
   const nb_op *op;
   const nb_attr_value *attrs;
   uint64_t needs_grad; /* bit i: input i needs a gradient */
+  const nb_storage *updated; /* an in-place op's self storage (bumped before forward) */
 };
 
 /* Maximum inputs / outputs an op may declare. */

@@ -430,6 +430,14 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
   return n->n_saved++;
 }
 
+int nb_ctx_save_operand(nb_ctx *ctx, nb_tensor *t) {
+  int rc = nb_ctx_save(ctx, t);
+  /* the update bumped the version before forward ran: the operand's value is the one
+   * from the version before, which backward will no longer find */
+  if (rc >= 0 && t && ctx->node && ctx->updated == t->storage) ctx->node->saved[rc].version--;
+  return rc;
+}
+
 static int check_saved(nb_node *n, int i) {
   if (n->saved_released)
     return nb_set_error(NB_ESTATE,

@@ -2,8 +2,8 @@
  * self's shape. Records DivBackward like "div".
  * Backward: self gets g / other, other gets -g * result / other (result = self after
  * the update, equal to the original self / other). Forward saves other when either
- * needs a gradient (a copy if it shares self's storage) and self after the update when
- * other needs one.
+ * needs a gradient (an operand: y.div_(y) is refused at backward, as in PyTorch) and
+ * self after the update when other needs one.
  */
 #include "ew.h"
 
@@ -15,12 +15,9 @@ static int div__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
                         nb_tensor **out) {
   nb_tensor *self = in[0], *other = in[1];
   bool gs = nb_ctx_needs_input_grad(ctx, 0), go = nb_ctx_needs_input_grad(ctx, 1);
-  nb_tensor *keep_other = other;
-  if ((gs || go) && nb_shares_storage(self, other) && !(keep_other = nb_copy_data(other)))
-    return nb_last_status();
   if (ew_inplace_binary(ctx, self, other, ew_div_fns) < 0) return nb_last_status();
   out[0] = self;
-  if ((gs || go) && ew_save(ctx, keep_other) < 0) return nb_last_status();
+  if ((gs || go) && nb_ctx_save_operand(ctx, other) < 0) return nb_last_status();
   if (go && ew_save(ctx, self) < 0) return nb_last_status();
   return 0;
 }
@@ -67,6 +64,6 @@ const nb_op_desc op_div_ = {
     .forward = div__forward,
     .backward = div__backward,
     .samples = div__samples,
-    .saves = "other when either input needs a gradient (a copy if it shares self's storage); "
+    .saves = "other when either input needs a gradient (an operand: refused at backward if the update overwrote it); "
              "self after the update when other needs a gradient",
 };

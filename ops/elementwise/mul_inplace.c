@@ -2,8 +2,8 @@
  * self's shape. Records MulBackward like "mul".
  * Backward: self gets g * other, other gets g * (self before the update). So forward
  * saves other only when self needs a gradient, and a copy of self's original values
- * only when other needs one. An operand sharing self's storage is saved as a copy,
- * since the update overwrites it.
+ * only when other needs one. Like PyTorch, y.mul_(y) is refused at backward: other was
+ * saved as an operand and the update overwrote it (nb_ctx_save_operand).
  */
 #include "ew.h"
 
@@ -11,15 +11,13 @@ static int mul__forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
                         nb_tensor **out) {
   nb_tensor *self = in[0], *other = in[1];
   bool gs = nb_ctx_needs_input_grad(ctx, 0), go = nb_ctx_needs_input_grad(ctx, 1);
-  nb_tensor *keep_other = other, *orig = NULL;
-  if (gs && nb_shares_storage(self, other) && !(keep_other = nb_copy_data(other)))
-    return nb_last_status();
+  nb_tensor *orig = NULL;
   if (go && !(orig = nb_copy_data(self))) return nb_last_status();
   if (ew_inplace_binary(ctx, self, other, ew_mul_fns) < 0) return nb_last_status();
   out[0] = self;
   /* fixed slots (NULL when unused): a restricted backward may need fewer than forward */
   if (nb_ctx_recording(ctx) &&
-      (ew_save(ctx, gs ? keep_other : NULL) < 0 || ew_save(ctx, orig) < 0))
+      (nb_ctx_save_operand(ctx, gs ? other : NULL) < 0 || ew_save(ctx, orig) < 0))
     return nb_last_status();
   return 0;
 }
@@ -61,6 +59,6 @@ const nb_op_desc op_mul_ = {
     .forward = mul__forward,
     .backward = mul__backward,
     .samples = mul__samples,
-    .saves = "other when self needs a gradient; a copy of self's original values when other "
-             "needs one (copies of operands that share self's storage)",
+    .saves = "other when self needs a gradient (an operand: refused at backward if the update "
+             "overwrote it); a copy of self's original values when other needs one",
 };

@@ -123,13 +123,25 @@ START_TEST(grad_mul) {
   assert_vals(nb_grad(w4), VALS(1, 2), 2, 0, 0);
   ck_assert(nb_grad(x4) == NULL);
 
-  /* y.mul_(y): d(x^2)/dx = 2x */
+  /* y.mul_(y) (issue 15): the value saved as other was overwritten by the update, so
+   * backward refuses with PyTorch's version error (the forward itself is fine) */
   nb_tensor *x3 = leaf(MK(NB_F64, SHAPE(2), 1, VALS(3, -1)));
   nb_tensor *y3 = nb_mul_scalar(x3, 1);
   ck_assert(nb_mul_(y3, y3) != NULL);
   assert_vals(y3, VALS(9, 1), 2, 0, 0);
-  backward_with(y3, nb_ones(1, SHAPE(2), NB_F64));
-  assert_vals(nb_grad(x3), VALS(6, -2), 2, 0, 0);
+  ck_assert_int_eq(nb_backward(y3, nb_ones(1, SHAPE(2), NB_F64), 0), NB_ESTATE);
+  ck_assert_error_contains("modified by an inplace operation");
+  ck_assert_error_contains("MulBackward");
+  ck_assert(nb_grad(x3) == NULL);
+  /* a view of y as other shares the version counter: refused too */
+  nb_tensor *x5 = leaf(MK(NB_F64, SHAPE(2), 1, VALS(3, -1)));
+  nb_tensor *y5 = nb_mul_scalar(x5, 1);
+  ck_assert(nb_mul_(y5, nb_reshape(y5, 1, SHAPE(2))) != NULL);
+  ck_assert_int_eq(nb_backward(y5, nb_ones(1, SHAPE(2), NB_F64), 0), NB_ESTATE);
+  /* without grad mode nothing is saved and y.mul_(y) just squares */
+  nb_tensor *y6 = MK(NB_F64, SHAPE(2), 1, VALS(3, -1));
+  ck_assert(nb_mul_(y6, y6) != NULL);
+  assert_vals(y6, VALS(9, 1), 2, 0, 0);
 }
 END_TEST
 
@@ -143,6 +155,12 @@ START_TEST(grad_div) {
   backward_with(y, nb_ones(1, SHAPE(2), NB_F32));
   assert_vals(nb_grad(x), VALS(0.5, 2), 2, 0, 1e-7);
   assert_vals(nb_grad(w), VALS(-0.75, 16), 2, 0, 1e-7);
+  /* y.div_(y): refused at backward like y.mul_(y) */
+  nb_tensor *x2 = leaf(MK(NB_F32, SHAPE(2), 1, VALS(3, -4)));
+  nb_tensor *y2 = nb_mul_scalar(x2, 1);
+  ck_assert(nb_div_(y2, y2) != NULL);
+  ck_assert_int_eq(nb_backward(y2, nb_ones(1, SHAPE(2), NB_F32), 0), NB_ESTATE);
+  ck_assert_error_contains("DivBackward");
 }
 END_TEST
 

@@ -80,6 +80,10 @@ bool nb_ctx_needs_input_grad(const nb_ctx *ctx, int i);
  * call does not record. t may be NULL to keep a slot: backward may need fewer gradients
  * than forward did (nb_backward_inputs), so save at fixed indices. */
 int nb_ctx_save(nb_ctx *ctx, nb_tensor *t);
+/* nb_ctx_save for an operand whose value backward needs as it was at the call. In an
+ * in-place op, an operand sharing self's storage (y.mul_(y)) was overwritten, so
+ * backward refuses with the version error, as PyTorch's does; otherwise nb_ctx_save. */
+int nb_ctx_save_operand(nb_ctx *ctx, nb_tensor *t);
 /* Saved tensor i (borrowed). NULL with an error when freed after a backward without
  * NB_RETAIN_GRAPH or when its version changed. */
 nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i);
