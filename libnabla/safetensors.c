@@ -33,6 +33,7 @@
 #include "nabla/safetensors.h"
 #include "nabla/tensor.h"
 #include "atomic_file.h"
+#include "read_file.h"
 
 #define ST_MAX_HEADER ((uint64_t)100 * 1024 * 1024) /* as the reference implementation */
 #define ST_MAX_EXACT_INT 9007199254740992.0         /* 2^53: larger JSON numbers are lossy */
@@ -367,43 +368,9 @@ nb_safetensors *nb_safetensors_load(const char *path) {
     nb_set_error(NB_EINVAL, "safetensors: NULL path");
     return NULL;
   }
-  /* O_NONBLOCK: opening a FIFO (or a device) for reading must not wait for a writer;
-   * the file type is checked on the open descriptor, so nothing can be swapped in
-   * between the check and the read. Regular files ignore the flag; it is cleared anyway. */
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) {
-    nb_set_error(errno == ENOENT ? NB_ENOTFOUND : NB_EIO, "safetensors: cannot open %s: %s", path,
-                 strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-    nb_set_error(NB_EIO, "safetensors: %s is not a regular file", path);
-    close(fd);
-    return NULL;
-  }
-  int fl = fcntl(fd, F_GETFL);
-  if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
-  size_t size = (size_t)st.st_size;
-  unsigned char *buf = malloc(size ? size : 1);
-  if (!buf) {
-    nb_set_error(NB_ENOMEM, "safetensors: cannot allocate %zu bytes for %s", size, path);
-    close(fd);
-    return NULL;
-  }
-  size_t got = 0;
-  while (got < size) {
-    ssize_t r = read(fd, buf + got, size - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      nb_set_error(NB_EIO, "safetensors: reading %s failed: %s", path, r < 0 ? strerror(errno) : "short read");
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-    got += (size_t)r;
-  }
-  close(fd);
+  unsigned char *buf;
+  size_t size;
+  if (nb__read_regular_file(path, "safetensors", SIZE_MAX, &buf, &size) < 0) return NULL;
   return load_owned(buf, size, path);
 }
 

@@ -40,9 +40,10 @@ EOF
 # Debian packages needed to build, test and run the main job (python3-torch only for
 # `bench`): the Fashion-MNIST files for examples/train_fashion, rsvg-convert for the test
 # that renders its SVG plot, and Open MPI (openmpi-bin: mpirun; libopenmpi-dev: what the
-# mpi plugin builds against) for data-parallel training across processes.
+# mpi plugin builds against) for data-parallel training across processes, and fortunes
+# (its text files, /usr/share/games/fortunes) as the corpus of the character-level GPT.
 PACKAGES=(meson ninja-build pkg-config libblis-dev check libcjson-dev zlib1g-dev graphviz python3
-          dataset-fashion-mnist librsvg2-bin openmpi-bin libopenmpi-dev)
+          dataset-fashion-mnist librsvg2-bin openmpi-bin libopenmpi-dev fortunes)
 BENCH_PACKAGES=(python3-torch)
 # The main job, in order of preference (paths relative to the build directory).
 MAIN_JOBS=(examples/train_fashion examples/train_toy examples/autograd_basics

@@ -1,8 +1,8 @@
 /* nabla/data.h — data: the IDX file format (MNIST), datasets and the data loader.
  *
  * A dataset is an interface: a length and a way to fetch items or batches by index
- * (nb_dataset_ops). nabla provides an in-memory tensor dataset and MNIST/Fashion-MNIST
- * read from IDX files. A data loader walks a dataset in batches: seeded shuffling per
+ * (nb_dataset_ops). nabla provides an in-memory tensor dataset, MNIST/Fashion-MNIST
+ * read from IDX files and windows of a text corpus for character-level models. A data loader walks a dataset in batches: seeded shuffling per
  * epoch, drop_last, sharding across ranks, normalisation, random crop/flip augmentation,
  * and the next batch prepared in a background thread while the current step runs.
  * Files are validated completely: a truncated, corrupted or hostile file is refused with
@@ -129,6 +129,42 @@ nb_dataset *nb_mnist_open(const char *dir, bool train);
 /* Fashion-MNIST class name for label 0..9 ("T-shirt/top", "Trouser", ...); NULL
  * otherwise. */
 const char *nb_fashion_mnist_class_name(int label);
+
+/* ---- text corpora for character-level models (corpus.c) ------------------------------ */
+
+/* Largest corpus accepted, in bytes (256 MiB). */
+#define NB_CORPUS_MAX_BYTES ((size_t)1 << 28)
+/* Where Debian's fortunes package installs its text files (about 2.5 MB of quotations,
+ * poems and jokes in English). */
+#define NB_FORTUNES_DIR "/usr/share/games/fortunes"
+
+typedef struct nb_corpus nb_corpus; /* opaque */
+
+/* Read a text file, or every text file directly in a directory (name order; symbolic
+ * links, subdirectories and binary files with a NUL byte are skipped). The vocabulary is
+ * the distinct bytes, sorted. NULL with an error naming the file (not text, over
+ * NB_CORPUS_MAX_BYTES, fewer than 2 bytes, no text file in the directory). */
+nb_corpus *nb_corpus_open(const char *path);
+/* The same from a memory buffer; `name` is used in error messages. */
+nb_corpus *nb_corpus_from_buffer(const void *buf, size_t size, const char *name);
+/* Free a corpus (NULL-safe). Window datasets over it must be freed first. */
+void nb_corpus_free(nb_corpus *c);
+/* Tokens in the corpus, its vocabulary size (1..256) and the number of files read. */
+int64_t nb_corpus_len(const nb_corpus *c);
+int nb_corpus_vocab_size(const nb_corpus *c);
+int nb_corpus_files(const nb_corpus *c);
+/* Token i (0 <= i < len) as an id, or a negative status. */
+int nb_corpus_token(const nb_corpus *c, int64_t i);
+/* text[0..n) as ids into ids[0..n); an error naming the first byte not in the vocabulary. */
+int nb_corpus_encode(const nb_corpus *c, const char *text, size_t n, int64_t *ids);
+/* ids[0..n) as text into out[0..n] (NUL-terminated: out holds n + 1 bytes). */
+int nb_corpus_decode(const nb_corpus *c, const int64_t *ids, size_t n, char *out);
+/* A dataset of windows over tokens [begin, end) (e.g. a train and a validation split):
+ * item k is x = tokens[begin + k*stride .. + context) and y the same shifted by one (the
+ * next-token targets), both int64 [context]; batches are [B, context]. Items: every
+ * start whose target fits in the range. The corpus is borrowed and must outlive it. */
+nb_dataset *nb_corpus_windows(const nb_corpus *c, int64_t context, int64_t stride, int64_t begin,
+                              int64_t end);
 
 /* ---- the data loader (dataloader.c) ---------------------------------------------------- */
 
