@@ -31,6 +31,7 @@ struct nb_corpus {
 /* Append bytes of one text to a growing buffer; refuses NUL bytes (binary) with 1. */
 static int append(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *p, size_t n,
                   const char *name) {
+  if (n == 0) return 0;
   if (memchr(p, 0, n)) return 1;
   if (n > NB_CORPUS_MAX_BYTES - *len)
     return nb_set_error(NB_EIO, "corpus: %s: the corpus would exceed %zu bytes", name,
