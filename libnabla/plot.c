@@ -286,10 +286,10 @@ int nb_plot_training_svg(const nb_metrics *m, const char *path, const char *titl
     s[i] = (nb_plot_series){spec[i].label, b[i].n, b[i].x, b[i].y, spec[i].colour, spec[i].markers,
                             spec[i].faint};
   }
-  if (rc >= 0) {
+  if (rc >= 0) { /* the accuracy panel only when the log has accuracies (not a language model's) */
     nb_plot_panel panels[2] = {{"loss", "step (batches)", "cross-entropy loss", 3, s},
                                {"accuracy", "step (batches)", "accuracy", 3, s + 3}};
-    rc = nb_plot_svg(path, title, 2, panels);
+    rc = nb_plot_svg(path, title, b[3].n + b[4].n + b[5].n > 0 ? 2 : 1, panels);
   }
   for (int i = 0; i < 6; i++) {
     free(b[i].x);

@@ -221,6 +221,17 @@ START_TEST(plot_svg) {
   ck_assert_ptr_nonnull(strstr(svg, ">test</text>"));
   ck_assert_uint_lt(strlen(svg), 200000);
   free(svg);
+  /* a language model's log has losses only: one panel, no empty accuracy axes */
+  nb_metrics *lm = nb_metrics_open(NULL, -1);
+  ck_assert_ptr_nonnull(lm);
+  for (int s = 1; s <= 20; s++) nb_metrics_log(lm, "batch", 1, s, 1, (nb_metric[]){{"loss", 4.0 / s}});
+  nb_metrics_log(lm, "epoch", 1, 20, 2, (nb_metric[]){{"loss", 0.5}, {"test_loss", 0.6}});
+  ck_assert_int_eq(nb_plot_training_svg(lm, tpath("lm.svg"), "language model"), 0);
+  nb_metrics_close(lm);
+  svg = read_file(tpath("lm.svg"));
+  ck_assert_ptr_nonnull(strstr(svg, ">loss</text>"));
+  ck_assert_ptr_null(strstr(svg, ">accuracy</text>"));
+  free(svg);
 }
 END_TEST
 

@@ -43,7 +43,8 @@ int nb_plot_svg(const char *path, const char *title, int n_panels, const nb_plot
 /* The training figure from a metrics log: a "loss" panel with the records' "loss" per
  * batch (kind "batch") and per epoch (kind "epoch") and "test_loss" per epoch, and an
  * "accuracy" panel with "acc" per batch and per epoch and "test_acc" per epoch; x is the
- * step. Series the log does not have are left out. */
+ * step. Series the log does not have are left out, and the accuracy panel when it has
+ * no accuracy at all. */
 int nb_plot_training_svg(const nb_metrics *m, const char *path, const char *title);
 
 #ifdef __cplusplus
