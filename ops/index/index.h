@@ -63,6 +63,15 @@ int idx_where_into(nb_tensor *out, nb_tensor *cond, nb_tensor *a, nb_tensor *b);
  * a new contiguous tensor, zero where column - row > k (tril) or < k (triu). NULL with
  * "op: ..." when x has fewer than 2 dims. */
 nb_tensor *idx_triangle(const char *op, nb_tensor *x, int64_t k, bool upper);
+/* tril/triu's forward and backward (the same triangle of the output gradient), input,
+ * attribute ("diagonal") and samples (triangle.c). */
+int idx_triangle_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
+                         bool upper, nb_tensor **out);
+int idx_triangle_backward(nb_ctx *ctx, nb_tensor *const *grad_out, bool upper,
+                          nb_tensor **grad_in);
+int idx_triangle_samples(nb_sample_sink *sink);
+extern const nb_input_spec idx_triangle_inputs[1];
+extern const nb_attr_spec idx_triangle_attrs[1];
 
 /* Add a sample with n_in inputs (a NULL among them: the pending error). */
 int idx_add_sample(nb_sample_sink *sink, const char *desc, int n_in, nb_tensor *const *in,

@@ -164,27 +164,3 @@ nb_tensor *idx_mask(nb_sample_sink *sink, int ndim, const int64_t *shape) {
   for (int64_t i = 0; i < nb_numel(r); i++) v[i] = v[i] < 0.5;
   return nb_convert(r, NB_BOOL);
 }
-
-nb_tensor *idx_triangle(const char *op, nb_tensor *x, int64_t k, bool upper) {
-  int nd = nb_ndim(x);
-  if (nd < 2) {
-    nb_set_error(NB_EINVAL, "%s: input must have at least 2 dims, got shape %s", op,
-                 nb_shape_of(x));
-    return NULL;
-  }
-  nb_tensor *c = nb_copy_data(x); /* contiguous copy, then zero outside the triangle */
-  if (!c) return NULL;
-  int64_t rows = nb_shape(c)[nd - 2], cols = nb_shape(c)[nd - 1];
-  int64_t batch = rows > 0 && cols > 0 ? nb_numel(c) / (rows * cols) : 0;
-  size_t es = nb_dtype_size(nb_dtype_of(c));
-  char *p = nb_data(c);
-  for (int64_t b = 0; b < batch; b++)
-    for (int64_t i = 0; i < rows; i++) {
-      /* keep columns j with j - i <= k (lower) or j - i >= k (upper) */
-      int64_t lo = upper ? 0 : i + k + 1, hi = upper ? i + k : cols;
-      if (lo < 0) lo = 0;
-      if (hi > cols) hi = cols;
-      if (lo < hi) memset(p + (size_t)((b * rows + i) * cols + lo) * es, 0, (size_t)(hi - lo) * es);
-    }
-  return c;
-}
