@@ -63,6 +63,7 @@ nb_tensor *nb_zero_(nb_tensor *a);
 nb_tensor *nb_fill_(nb_tensor *a, double value);
 
 /* ---- reductions ("sum", "mean": attrs "dim" (INTS, optional: all), "keepdim") -------- */
+/* As PyTorch: a bool sum counts true elements (int64); mean refuses bool and int64. */
 nb_tensor *nb_sum(nb_tensor *a);
 nb_tensor *nb_mean(nb_tensor *a);
 nb_tensor *nb_sum_dims(nb_tensor *a, int n_dims, const int64_t *dims, bool keepdim);
