@@ -37,6 +37,61 @@ static double load(const char *p, nb_dtype dt) {
   }
 }
 
+typedef struct topk_job {
+  const char *src;
+  char *vals;
+  int64_t *idx;
+  int64_t n, k, inner;
+  size_t es;
+  nb_dtype dt;
+  int (*cmp)(const void *, const void *);
+  int failed; /* set when a thread could not get its scratch */
+} topk_job;
+
+/* The k best of e[0..n) into e[0..k), best first: insertion into a sorted prefix when k
+ * is small next to n (one pass, O(n k)), else a full sort. */
+static void best_k(entry *e, int64_t n, int64_t k, int (*cmp)(const void *, const void *)) {
+  if (k * 8 > n) {
+    qsort(e, (size_t)n, sizeof *e, cmp);
+    return;
+  }
+  int64_t have = 0;
+  for (int64_t j = 0; j < n; j++) {
+    if (have == k && cmp(&e[j], &e[k - 1]) >= 0) continue;
+    entry v = e[j];
+    int64_t p = have < k ? have++ : k - 1;
+    while (p > 0 && cmp(&v, &e[p - 1]) < 0) {
+      e[p] = e[p - 1];
+      p--;
+    }
+    e[p] = v;
+  }
+}
+
+/* Slices [begin, end) of the (outer, inner) positions around dim. */
+static void topk_slices(int64_t begin, int64_t end, void *user) {
+  topk_job *J = user;
+  entry *e = nb_scratch(0, (size_t)(J->n > 0 ? J->n : 1) * sizeof *e); /* per thread */
+  if (!e) {
+    __atomic_store_n(&J->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  for (int64_t s = begin; s < end; s++) {
+    int64_t a = s / J->inner, b = s % J->inner;
+    for (int64_t j = 0; j < J->n; j++) {
+      e[j].v = load(J->src + (size_t)((a * J->n + j) * J->inner + b) * J->es, J->dt);
+      e[j].i = j;
+    }
+    best_k(e, J->n, J->k, J->cmp);
+    for (int64_t j = 0; j < J->k; j++) {
+      int64_t o = (a * J->k + j) * J->inner + b;
+      memcpy(J->vals + (size_t)o * J->es,
+             J->src + (size_t)((a * J->n + e[j].i) * J->inner + b) * J->es, J->es);
+      J->idx[o] = e[j].i;
+    }
+  }
+}
+
 static int topk_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                         nb_tensor **out) {
   nb_tensor *x = in[0];
@@ -59,25 +114,12 @@ static int topk_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
   nb_tensor *c = ops_contig(x);
   nb_tensor *vals = c ? nb_empty(nd, shape, dt) : NULL;
   nb_tensor *idx = vals ? nb_empty(nd, shape, NB_I64) : NULL;
-  entry *e = idx ? nb_scratch(0, (size_t)(n > 0 ? n : 1) * sizeof *e) : NULL;
-  if (!e) return idx ? nb_set_error(NB_ENOMEM, "topk: out of memory") : nb_last_status();
-  size_t es = nb_dtype_size(dt);
-  const char *src = nb_data(c);
-  char *vp = nb_data(vals);
-  int64_t *ip = nb_data(idx);
-  for (int64_t a = 0; a < outer; a++)
-    for (int64_t b = 0; b < inner; b++) {
-      for (int64_t j = 0; j < n; j++) {
-        e[j].v = load(src + (size_t)((a * n + j) * inner + b) * es, dt);
-        e[j].i = j;
-      }
-      qsort(e, (size_t)n, sizeof *e, attrs[2].i ? by_largest : by_smallest);
-      for (int64_t j = 0; j < k; j++) {
-        int64_t o = (a * k + j) * inner + b;
-        memcpy(vp + (size_t)o * es, src + (size_t)((a * n + e[j].i) * inner + b) * es, es);
-        ip[o] = e[j].i;
-      }
-    }
+  if (!idx) return nb_last_status();
+  topk_job J = {nb_data(c), nb_data(vals), nb_data(idx), n, k, inner, nb_dtype_size(dt), dt,
+                attrs[2].i ? by_largest : by_smallest, 0};
+  nb_parallel_for(outer * inner, 1 + NB_PARALLEL_GRAIN / (n > 0 ? n : 1), topk_slices, &J);
+  if (J.failed)
+    return nb_set_error(NB_ENOMEM, "topk: out of memory for a slice of %lld", (long long)n);
   if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, idx) < 0) return nb_last_status();
   out[0] = vals;
   out[1] = idx;
@@ -126,9 +168,14 @@ static int topk_samples(nb_sample_sink *sink) {
                                        NB_A_BOOL("largest", false)},
                            0)) < 0)
     return rc;
-  return idx_add_sample(sink, "[2,6,2] k 1 dim 1", 1,
-                        (nb_tensor *[]){distinct(sink, 3, (int64_t[]){2, 6, 2})}, 2,
-                        (nb_attr[]){NB_A_INT("k", 1), NB_A_INT("dim", 1)}, 0);
+  if ((rc = idx_add_sample(sink, "[2,6,2] k 1 dim 1", 1,
+                           (nb_tensor *[]){distinct(sink, 3, (int64_t[]){2, 6, 2})}, 2,
+                           (nb_attr[]){NB_A_INT("k", 1), NB_A_INT("dim", 1)}, 0)) < 0)
+    return rc;
+  /* k small next to the dim: the one-pass insertion path */
+  return idx_add_sample(sink, "[2,20] k 2 smallest", 1,
+                        (nb_tensor *[]){distinct(sink, 2, (int64_t[]){2, 20})}, 2,
+                        (nb_attr[]){NB_A_INT("k", 2), NB_A_BOOL("largest", false)}, 0);
 }
 
 static const nb_input_spec topk_inputs[] = {

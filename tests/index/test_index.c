@@ -254,6 +254,16 @@ START_TEST(argmax_topk) {
   backward_weighted(v);
   ck_assert_tensor_values(nb_grad(x), ((double[]){2, 0, 1, 0, 0, 3, 0, 4}), 8, 0.0);
   ck_assert_tensor_values(nb_topk(x, 1, 0, false, NULL), ((double[]){3, 1, 2, 1}), 4, 0.0);
+  /* a long row (the one-pass path): ties by position, NaN counted as the largest */
+  double row[20] = {0};
+  row[3] = 7, row[11] = 7, row[15] = 9, row[17] = NAN;
+  nb_tensor *r = nb_from_array(row, 1, (int64_t[]){20}, NB_F64);
+  nb_tensor *ri = NULL;
+  nb_tensor *rv = nb_topk(r, 3, 0, true, &ri);
+  ck_assert_tensor_values(ri, ((double[]){17, 15, 3}), 3, 0.0);
+  ck_assert(isnan(nb_item(nb_select(rv, 0, 0))));
+  nb_topk(r, 2, 0, false, &ri); /* the smallest: the first two zeros */
+  ck_assert_tensor_values(ri, ((double[]){0, 1}), 2, 0.0);
 }
 END_TEST
 
