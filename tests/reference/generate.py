@@ -100,6 +100,11 @@ def reduce_all(fn):
     return f
 
 
+def arg_reduce(fn):
+    """argmax/argmin: "dim" holds one dim, or none for the flattened input."""
+    return lambda i, a: fn(i[0], dim=a["dim"][0] if a["dim"] else None, keepdim=a["keepdim"])
+
+
 def inplace(method):
     return lambda i, a: getattr(i[0].clone(), method)(*i[1:])
 
@@ -177,10 +182,8 @@ TABLE = {
     "logical_and": lambda i, a: torch.logical_and(i[0], i[1]),
     "logical_or": lambda i, a: torch.logical_or(i[0], i[1]),
     "logical_not": lambda i, a: torch.logical_not(i[0]),
-    "argmax": lambda i, a: torch.argmax(i[0], dim=a["dim"][0] if a["dim"] else None,
-                                        keepdim=a["keepdim"]),
-    "argmin": lambda i, a: torch.argmin(i[0], dim=a["dim"][0] if a["dim"] else None,
-                                        keepdim=a["keepdim"]),
+    "argmax": arg_reduce(torch.argmax),
+    "argmin": arg_reduce(torch.argmin),
     "select": lambda i, a: torch.select(i[0], a["dim"], a["index"]),
     "slice": lambda i, a: i[0][(slice(None),) * (a["dim"] % i[0].dim())
                                + (slice(int(a["start"]), int(a["end"]), int(a["step"])),)],
