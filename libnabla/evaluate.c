@@ -21,12 +21,7 @@ static nb_tensor *predictions(nb_tensor *logits, nb_tensor *labels, const char *
                  logits ? nb_shape_of(logits) : "NULL", labels ? nb_shape_of(labels) : "NULL");
     return NULL;
   }
-  nb_tensor *idx = NULL;
-  nb_no_grad_begin();
-  nb_tensor *mx = nb_max_dim(logits, 1, false, &idx);
-  nb_grad_mode_end();
-  if (!mx) return NULL;
-  return nb_is_contiguous(idx) ? idx : nb_copy_data(idx);
+  return nb_argmax(logits, 1, false); /* not differentiable: fine on logits that require grad */
 }
 
 int64_t nb_count_correct(nb_tensor *logits, nb_tensor *labels) {
@@ -41,6 +36,13 @@ int64_t nb_count_correct(nb_tensor *logits, nb_tensor *labels) {
   }
   nb_scope_end();
   return hits;
+}
+
+double nb_accuracy(nb_tensor *logits, nb_tensor *labels) {
+  int64_t hits = nb_count_correct(logits, labels);
+  if (hits < 0) return (double)hits;
+  int64_t n = nb_size(labels, 0);
+  return n > 0 ? (double)hits / (double)n : 0.0;
 }
 
 /* One batch: add its summed loss and per-class counts. */
