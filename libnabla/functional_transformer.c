@@ -62,6 +62,18 @@ nb_tensor *nb_layer_norm(nb_tensor *x, int n, const int64_t *normalized_shape, n
   return fn_call(op, 3, in, 2, at);
 }
 
+nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb_tensor *bias, double eps) {
+  FN_OP("group_norm");
+  nb_attr at[2] = {NB_A_INT("num_groups", num_groups), NB_A_FLOAT("eps", eps)};
+  nb_tensor *in[3] = {x, weight, bias};
+  return fn_call(op, 3, in, 2, at);
+}
+nb_tensor *nb_cumsum(nb_tensor *x, int64_t dim) {
+  FN_OP("cumsum");
+  nb_attr at = NB_A_INT("dim", dim);
+  return fn_call(op, 1, &x, 1, &at);
+}
+
 nb_tensor *nb_embedding(nb_tensor *input, nb_tensor *weight, int64_t padding_idx) {
   FN_OP("embedding");
   nb_attr at = NB_A_INT("padding_idx", padding_idx);

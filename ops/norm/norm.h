@@ -10,7 +10,7 @@
 
 #include "../common/ops_util.h" /* ops_contig, ops_wrap_dim, ops_same_dtype */
 
-extern const nb_op_desc op_var, op_std, op_logsumexp, op_layer_norm;
+extern const nb_op_desc op_var, op_std, op_logsumexp, op_layer_norm, op_group_norm, op_cumsum;
 
 /* How a tensor of (ndim, shape) splits into rows for a reduction over some dims. */
 typedef struct rows_plan {

@@ -204,6 +204,8 @@ TABLE.update({
                                   keepdim=a["keepdim"]),
     "logsumexp": lambda i, a: torch.logsumexp(i[0], stat_dims(i[0], a), keepdim=a["keepdim"]),
     "layer_norm": lambda i, a: F.layer_norm(i[0], a["normalized_shape"], i[1], i[2], a["eps"]),
+    "group_norm": lambda i, a: F.group_norm(i[0], a["num_groups"], i[1], i[2], a["eps"]),
+    "cumsum": lambda i, a: torch.cumsum(i[0], a["dim"]),
     "embedding": lambda i, a: F.embedding(i[0], i[1], padding_idx=(
         None if a["padding_idx"] < -2**62 else a["padding_idx"])),
     "scaled_dot_product_attention": lambda i, a: sdpa_composite(i[0], i[1], i[2], a["is_causal"],

@@ -112,6 +112,37 @@ START_TEST(test_layer_norm_closed_form) {
 }
 END_TEST
 
+START_TEST(test_group_norm_cumsum) {
+  /* one sample, 4 channels in 2 groups: [1,3 | 0,4] and [5,5 | -1,1] (no spatial dims) */
+  const double v[8] = {1, 3, 0, 4, 5, 5, -1, 1};
+  nb_tensor *x = nb_reshape(vec(v, 8, NB_F64), 2, (int64_t[]){2, 4});
+  const double wv[4] = {1, 2, 1, 1}, bv[4] = {0, 0, 0, 1};
+  nb_tensor *y = nb_group_norm(x, 2, vec(wv, 4, NB_F64), vec(bv, 4, NB_F64), 0);
+  double got[8];
+  ck_assert_int_eq(nb_to_doubles(y, got, 8), 0);
+  ck_assert_close(got[0], -1, 1e-15, 0);
+  ck_assert_close(got[1], 2, 1e-15, 0);
+  ck_assert_close(got[2], -1, 1e-15, 0);
+  ck_assert_close(got[3], 2, 1e-15, 0);
+  ck_assert(isnan(got[4])); /* a constant group with eps 0: 0·inf, as PyTorch */
+  ck_assert_close(got[6], -1, 1e-15, 0);
+  ck_assert_close(got[7], 2, 1e-15, 0);
+  ck_assert_ptr_null(nb_group_norm(x, 3, NULL, NULL, 1e-5));
+  ck_assert_error_contains("group_norm: 4 channels of input [2,4] do not split into 3 groups");
+  /* cumsum and its gradient (the reversed running sum) */
+  nb_tensor *c = leaf(2, (int64_t[]){2, 4}, v, NB_F64);
+  nb_tensor *cs = nb_cumsum(c, 1);
+  double run[8] = {1, 4, 4, 8, 5, 10, 9, 10};
+  ck_assert_tensor_values(cs, run, 8, 0);
+  const double w[4] = {1, 2, 3, 4};
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(cs, vec(w, 4, NB_F64))), NULL, 0), 0);
+  double g[8] = {10, 9, 7, 4, 10, 9, 7, 4};
+  ck_assert_tensor_values(nb_grad(c), g, 8, 0);
+  ck_assert_ptr_null(nb_cumsum(c, 2));
+  ck_assert_error_contains("cumsum: dim 2 is out of range");
+}
+END_TEST
+
 START_TEST(test_embedding) {
   const double w[8] = {0, 1, 10, 11, 20, 21, 30, 31};
   nb_tensor *wt = leaf(2, (int64_t[]){4, 2}, w, NB_F64);
@@ -255,6 +286,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_activation_gradients);
   tcase_add_test(tc, test_var_std_logsumexp);
   tcase_add_test(tc, test_layer_norm_closed_form);
+  tcase_add_test(tc, test_group_norm_cumsum);
   tcase_add_test(tc, test_embedding);
   tcase_add_test(tc, test_sdpa_matches_composite);
   tcase_add_test(tc, test_matmul_broadcasts_leading_dims);

@@ -159,6 +159,10 @@ nb_tensor *nb_logsumexp(nb_tensor *x, int n, const int64_t *dims, bool keepdim);
  * (shaped normalized_shape) optional; eps as F.layer_norm (1e-5 by default there). */
 nb_tensor *nb_layer_norm(nb_tensor *x, int n, const int64_t *normalized_shape, nb_tensor *weight,
                          nb_tensor *bias, double eps);
+/* "group_norm": (N, C, *) in num_groups channel groups; weight, bias (C) optional. */
+nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb_tensor *bias, double eps);
+/* "cumsum": running sum along dim (floating dtypes). */
+nb_tensor *nb_cumsum(nb_tensor *x, int64_t dim);
 /* "embedding": rows of weight (num, dim) picked by int64 indices; padding_idx's row gets
  * no gradient (NB_NO_PADDING: none; negative counts from the end). */
 #define NB_NO_PADDING INT64_MIN
