@@ -3,9 +3,9 @@
  */
 #include "act.h"
 
-EW_UNARY_F(elu, a > 0 ? a : ACT_P0 * (exp(a) - 1))
+EW_UNARY_F(elu, a > 0 ? a : ACT_P0 * (EW_EXP(a) - 1))
 static const ew_fns elu_fns = EW_TABLE_F(elu);
-EW_BINARY_F(elu_grad, b > 0 ? a : a * ((__typeof__(a))X->v0) * exp(b))
+EW_BINARY_F(elu_grad, b > 0 ? a : a * ((__typeof__(a))X->v0) * EW_EXP(b))
 static const ew_fns elu_grad_fns = EW_TABLE_F(elu_grad);
 
 static int elu_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,

@@ -11,16 +11,16 @@
 #define GELU_C 0.044715
 #define T(v) ((__typeof__(a))(v))
 
-EW_UNARY_F(gelu_erf, T(0.5) * a * (1 + erf(a * T(GELU_RSQRT2))))
+EW_UNARY_F(gelu_erf, T(0.5) * a * (1 + ACT_ERF(a * T(GELU_RSQRT2))))
 static const ew_fns gelu_erf_fns = EW_TABLE_F(gelu_erf);
 EW_BINARY_F(gelu_erf_grad,
-            a * (T(0.5) * (1 + erf(b * T(GELU_RSQRT2))) + b * T(GELU_RSQRT2PI) * exp(T(-0.5) * b * b)))
+            a * (T(0.5) * (1 + ACT_ERF(b * T(GELU_RSQRT2))) + b * T(GELU_RSQRT2PI) * EW_EXP(T(-0.5) * b * b)))
 static const ew_fns gelu_erf_grad_fns = EW_TABLE_F(gelu_erf_grad);
 
-EW_UNARY_F(gelu_tanh, T(0.5) * a * (1 + tanh(T(GELU_SQRT2_PI) * (a + T(GELU_C) * a * a * a))))
+EW_UNARY_F(gelu_tanh, T(0.5) * a * (1 + ACT_TANH(T(GELU_SQRT2_PI) * (a + T(GELU_C) * a * a * a))))
 static const ew_fns gelu_tanh_fns = EW_TABLE_F(gelu_tanh);
 /* in the binary kernels `a` is the gradient and `b` the input (same type) */
-#define TANH_IN(b) tanh(T(GELU_SQRT2_PI) * ((b) + T(GELU_C) * (b) * (b) * (b)))
+#define TANH_IN(b) ACT_TANH(T(GELU_SQRT2_PI) * ((b) + T(GELU_C) * (b) * (b) * (b)))
 EW_BINARY_F(gelu_tanh_grad,
             a * (T(0.5) * (1 + TANH_IN(b)) +
                  T(0.5) * b * (1 - TANH_IN(b) * TANH_IN(b)) * T(GELU_SQRT2_PI) *

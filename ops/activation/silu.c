@@ -3,7 +3,7 @@
  */
 #include "act.h"
 
-#define SIG(v) (1 / (1 + exp(-(v))))
+#define SIG(v) (1 / (1 + EW_EXP(-(v))))
 EW_UNARY_F(silu, a * SIG(a))
 static const ew_fns silu_fns = EW_TABLE_F(silu);
 EW_BINARY_F(silu_grad, a * SIG(b) * (1 + b * (1 - SIG(b))))

@@ -3,7 +3,8 @@
  * (x − mean)·rstd with rstd = 1/√(var + eps) (biased variance), then scaled by weight and
  * shifted by bias (each optional, shaped normalized_shape).
  *
- * Rows run in parallel; statistics in double, kept as float64 tensors for backward.
+ * Rows run in parallel; row sums in fixed lanes of the element type added in double
+ * (vectorisable, the same bits on every CPU); mean and 1/std kept as float64 tensors.
  * Backward with x̂ = (x − mean)·rstd and h = g·weight:
  *   dx = rstd·(h − mean(h) − x̂·mean(h·x̂)) per row,
  *   dweight = Σ_rows g·x̂, dbias = Σ_rows g (column blocks in parallel, fixed order).
@@ -22,57 +23,93 @@ typedef struct ln_job {
 } ln_job;
 
 #define LN_BLK 64
+#define LN_LANES 16
+
+/* Row kernels written for the vectoriser: sums in LN_LANES fixed lanes of the element
+ * type, added in double at the end (a fixed order, so results do not depend on the CPU);
+ * compiled also for AVX2 (no FMA: both variants give the same bits). */
+NB_FAST_FP_BEGIN
 #define LN_KERNELS(T, SUF)                                                                   \
-  static void fwd_##SUF(int64_t r0, int64_t r1, void *user) {                                \
-    const ln_job *j = user;                                                                  \
-    const T *w = j->w, *b = j->b;                                                            \
-    for (int64_t r = r0; r < r1; r++) {                                                      \
-      const T *x = (const T *)j->x + r * j->N;                                               \
-      T *y = (T *)j->y + r * j->N;                                                           \
-      double s = 0, ss = 0;                                                                  \
-      for (int64_t i = 0; i < j->N; i++) s += x[i];                                          \
-      double m = s / (double)j->N;                                                           \
-      for (int64_t i = 0; i < j->N; i++) ss += ((double)x[i] - m) * ((double)x[i] - m);      \
-      double rs = 1.0 / sqrt(ss / (double)j->N + j->eps);                                    \
-      j->mean[r] = m, j->rstd[r] = rs;                                                       \
-      T mf = (T)m, rf = (T)rs;                                                               \
-      for (int64_t i = 0; i < j->N; i++) {                                                   \
-        T v = (x[i] - mf) * rf;                                                              \
+  /* Σ x and Σ (x − m)² of a row, the second for the mean m of the first */                 \
+  NB_SIMD_CLONES static void moments_##SUF(const T *x, int64_t n, double *mean, double *var) { \
+    T s[LN_LANES] = {0}, q[LN_LANES] = {0};                                                  \
+    double r = 0, rq = 0;                                                                    \
+    int64_t i = 0, n0 = n - n % LN_LANES;                                                    \
+    for (; i < n0; i += LN_LANES)                                                            \
+      for (int l = 0; l < LN_LANES; l++) s[l] += x[i + l];                                   \
+    for (; i < n; i++) r += x[i];                                                            \
+    for (int l = 0; l < LN_LANES; l++) r += s[l];                                            \
+    T m = (T)(r / (double)n);                                                                \
+    for (i = 0; i < n0; i += LN_LANES)                                                       \
+      for (int l = 0; l < LN_LANES; l++) q[l] += (x[i + l] - m) * (x[i + l] - m);            \
+    for (; i < n; i++) rq += (double)(x[i] - m) * (x[i] - m);                                \
+    for (int l = 0; l < LN_LANES; l++) rq += q[l];                                           \
+    *mean = m;                                                                               \
+    *var = rq / (double)n;                                                                   \
+  }                                                                                          \
+  NB_SIMD_CLONES static void fwd_row_##SUF(const T *x, const T *w, const T *b, T *y, int64_t n, \
+                                           T m, T rs) {                                      \
+    if (w && b)                                                                              \
+      for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) * rs * w[i] + b[i];                  \
+    else                                                                                     \
+      for (int64_t i = 0; i < n; i++) {                                                      \
+        T v = (x[i] - m) * rs;                                                               \
         if (w) v *= w[i];                                                                    \
         if (b) v += b[i];                                                                    \
         y[i] = v;                                                                            \
       }                                                                                      \
+  }                                                                                          \
+  /* dx of one row: h = g·w, dx = rs·(h − mean(h) − x̂·mean(h·x̂)) */                         \
+  NB_SIMD_CLONES static void bwd_row_##SUF(const T *x, const T *g, const T *w, T *dx, int64_t n, \
+                                           T m, T rs) {                                      \
+    T sh[LN_LANES] = {0}, shx[LN_LANES] = {0};                                               \
+    double a = 0, c = 0;                                                                     \
+    int64_t i = 0, n0 = n - n % LN_LANES;                                                    \
+    for (; i < n0; i += LN_LANES)                                                            \
+      for (int l = 0; l < LN_LANES; l++) {                                                   \
+        T h = w ? g[i + l] * w[i + l] : g[i + l];                                            \
+        sh[l] += h;                                                                          \
+        shx[l] += h * ((x[i + l] - m) * rs);                                                 \
+      }                                                                                      \
+    for (; i < n; i++) {                                                                     \
+      T h = w ? g[i] * w[i] : g[i];                                                          \
+      a += h;                                                                                \
+      c += (double)h * ((x[i] - m) * rs);                                                    \
+    }                                                                                        \
+    for (int l = 0; l < LN_LANES; l++) a += sh[l], c += shx[l];                              \
+    T af = (T)(a / (double)n), cf = (T)(c / (double)n);                                      \
+    if (w)                                                                                   \
+      for (i = 0; i < n; i++) dx[i] = rs * (g[i] * w[i] - af - (x[i] - m) * rs * cf);        \
+    else                                                                                     \
+      for (i = 0; i < n; i++) dx[i] = rs * (g[i] - af - (x[i] - m) * rs * cf);               \
+  }                                                                                          \
+  static void fwd_##SUF(int64_t r0, int64_t r1, void *user) {                                \
+    const ln_job *j = user;                                                                  \
+    for (int64_t r = r0; r < r1; r++) {                                                      \
+      double m, v;                                                                           \
+      moments_##SUF((const T *)j->x + r * j->N, j->N, &m, &v);                               \
+      double rs = 1.0 / sqrt(v + j->eps);                                                    \
+      j->mean[r] = m, j->rstd[r] = rs;                                                       \
+      fwd_row_##SUF((const T *)j->x + r * j->N, j->w, j->b, (T *)j->y + r * j->N, j->N, (T)m, (T)rs); \
     }                                                                                        \
   }                                                                                          \
   static void bwd_dx_##SUF(int64_t r0, int64_t r1, void *user) {                             \
     const ln_job *j = user;                                                                  \
-    const T *w = j->w;                                                                       \
-    for (int64_t r = r0; r < r1; r++) {                                                      \
-      const T *x = (const T *)j->x + r * j->N, *g = (const T *)j->g + r * j->N;              \
-      T *dx = (T *)j->y + r * j->N;                                                          \
-      double m = j->mean[r], rs = j->rstd[r], sh = 0, shx = 0;                               \
-      for (int64_t i = 0; i < j->N; i++) {                                                   \
-        double h = w ? (double)g[i] * w[i] : (double)g[i];                                   \
-        sh += h;                                                                             \
-        shx += h * ((double)x[i] - m) * rs;                                                  \
-      }                                                                                      \
-      T a = (T)(sh / (double)j->N), c = (T)(shx / (double)j->N), mf = (T)m, rf = (T)rs;      \
-      for (int64_t i = 0; i < j->N; i++) {                                                   \
-        T h = w ? g[i] * w[i] : g[i];                                                        \
-        dx[i] = rf * (h - a - (x[i] - mf) * rf * c);                                         \
-      }                                                                                      \
-    }                                                                                        \
+    for (int64_t r = r0; r < r1; r++)                                                        \
+      bwd_row_##SUF((const T *)j->x + r * j->N, (const T *)j->g + r * j->N, j->w,            \
+                    (T *)j->y + r * j->N, j->N, (T)j->mean[r], (T)j->rstd[r]);               \
   }                                                                                          \
-  static void bwd_dwb_##SUF(int64_t c0, int64_t c1, void *user) {                            \
+  /* dweight, dbias for columns blocks [c0, c1): rows in order, sums in double */            \
+  NB_SIMD_CLONES static void bwd_dwb_##SUF(int64_t c0, int64_t c1, void *user) {             \
     const ln_job *j = user;                                                                  \
     for (int64_t blk = c0; blk < c1; blk++) {                                                \
       int64_t i0 = blk * LN_BLK, i1 = i0 + LN_BLK < j->N ? i0 + LN_BLK : j->N;               \
       double sw[LN_BLK] = {0}, sb[LN_BLK] = {0};                                             \
       for (int64_t r = 0; r < j->M; r++) {                                                   \
         const T *x = (const T *)j->x + r * j->N, *g = (const T *)j->g + r * j->N;            \
-        double m = j->mean[r], rs = j->rstd[r];                                              \
+        T m = (T)j->mean[r], rs = (T)j->rstd[r];                                             \
         for (int64_t i = i0; i < i1; i++) {                                                  \
-          sw[i - i0] += (double)g[i] * (((double)x[i] - m) * rs);                            \
+          sw[i - i0] += g[i] * ((x[i] - m) * rs);                                            \
           sb[i - i0] += g[i];                                                                \
         }                                                                                    \
       }                                                                                      \
@@ -84,6 +121,7 @@ typedef struct ln_job {
   }
 LN_KERNELS(float, f32)
 LN_KERNELS(double, f64)
+NB_FAST_FP_END
 
 /* Check shapes; sets *N (row length) and *M (rows). */
 static int ln_check(const nb_tensor *x, const nb_tensor *w, const nb_tensor *b, const nb_ints *ns,
