@@ -88,24 +88,27 @@ START_TEST(test_block_parameters) {
 }
 END_TEST
 
-/* Load a state file into a float64 module, run forward and backward of sum(w * out), and
- * compare the output and every gradient with PyTorch's. */
-static void check_golden(nb_module *m, const char *state, const char *prefix, bool block) {
-  ck_assert_int_eq(nb_module_to_dtype(m, NB_F64), 0);
+/* Load a state file into the module converted to dt, run forward and backward of
+ * sum(w * out), and compare the output and every gradient with PyTorch's float64 ones
+ * (float32: within 1e-4 relative, the GPT golden test's bar). */
+static void check_golden(nb_module *m, const char *state, const char *prefix, bool block, nb_dtype dt) {
+  double tol = dt == NB_F64 ? 1e-11 : 1e-4;
+  ck_assert_int_eq(nb_module_to_dtype(m, dt), 0);
   ck_assert_int_ge(nb_module_load(m, state, true), 0);
   nb_safetensors *f = open_ref("golden.safetensors");
-  nb_tensor *x = nb_detach(nb_test_golden(f, "%s.x", prefix));
+  nb_tensor *x = nb_detach(nb_convert(nb_test_golden(f, "%s.x", prefix), dt));
   ck_assert_int_eq(nb_set_requires_grad(x, true), 0);
   nb_tensor *y = nb_module_forward(m, x);
-  assert_close(y, nb_test_golden(f, "%s.out", prefix), 1e-12, "out");
-  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y, nb_test_golden(f, "%s.w", prefix))), NULL, 0), 0);
-  assert_close(nb_grad(x), nb_test_golden(f, "%s.grad.x", prefix), 1e-11, "grad x");
+  assert_close(y, nb_test_golden(f, "%s.out", prefix), tol, "out");
+  nb_tensor *w = nb_convert(nb_test_golden(f, "%s.w", prefix), dt);
+  ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y, w)), NULL, 0), 0);
+  assert_close(nb_grad(x), nb_test_golden(f, "%s.grad.x", prefix), tol, "grad x");
   nb_named_tensors *ps = nb_module_named_parameters(m);
   for (int i = 0; i < ps->n; i++) {
     char key[256];
     snprintf(key, sizeof key, "%s.grad.%s", prefix, ps->names[i]);
-    ck_assert_int_eq(nb_dtype_of(nb_grad(ps->tensors[i])), NB_F64);
-    assert_close(nb_grad(ps->tensors[i]), nb_safetensors_get(f, key), 1e-11, key);
+    ck_assert_int_eq(nb_dtype_of(nb_grad(ps->tensors[i])), dt);
+    assert_close(nb_grad(ps->tensors[i]), nb_safetensors_get(f, key), tol, key);
   }
   ck_assert_int_eq(ps->n, block ? 12 : 4);
   nb_named_tensors_free(ps);
@@ -120,16 +123,20 @@ static char *ref_path(const char *name) {
 }
 
 START_TEST(test_block_matches_pytorch) {
-  nb_module *blk = nb_transformer_block_new(8, 2, 32, true, NULL);
-  check_golden(blk, ref_path("block_state.safetensors"), "block", true);
-  nb_module_free(blk);
+  for (int k = 0; k < 2; k++) {
+    nb_module *blk = nb_transformer_block_new(8, 2, 32, true, NULL);
+    check_golden(blk, ref_path("block_state.safetensors"), "block", true, k ? NB_F32 : NB_F64);
+    nb_module_free(blk);
+  }
 }
 END_TEST
 
 START_TEST(test_mha_matches_pytorch) {
-  nb_module *mha = nb_multihead_attention_new(8, 2, true, NULL);
-  check_golden(mha, ref_path("mha_state.safetensors"), "mha", false);
-  nb_module_free(mha);
+  for (int k = 0; k < 2; k++) {
+    nb_module *mha = nb_multihead_attention_new(8, 2, true, NULL);
+    check_golden(mha, ref_path("mha_state.safetensors"), "mha", false, k ? NB_F32 : NB_F64);
+    nb_module_free(mha);
+  }
 }
 END_TEST
 
@@ -196,6 +203,26 @@ START_TEST(test_to_dtype_with_optimizer) {
 }
 END_TEST
 
+START_TEST(test_set_data) {
+  /* PyTorch's t.data = src: same object, src's dtype, shape and values */
+  nb_tensor *t = nb_zeros(1, (int64_t[]){3}, NB_F32);
+  const double v[4] = {1, 2, 3, 4};
+  ck_assert_int_eq(nb_set_requires_grad(t, true), 0);
+  ck_assert_int_eq(nb_set_data(t, nb_reshape(nb_from_doubles(v, 4, NB_F64), 2, (int64_t[]){2, 2})), 0);
+  nb_test_assert_shape(t, 2, (int64_t[]){2, 2});
+  ck_assert_int_eq(nb_dtype_of(t), NB_F64);
+  ck_assert_tensor_values(t, v, 4, 0);
+  ck_assert(nb_requires_grad(t) && nb_is_leaf(t));
+  ck_assert_int_eq(nb_set_data(nb_mul_scalar(t, 2), t), NB_EINVAL);
+  ck_assert_error_contains("nb_set_data: only a leaf's data can be replaced (the tensor was produced by MulBackward)");
+  nb_tensor *plain = nb_zeros(2, (int64_t[]){2, 2}, NB_F32);
+  ck_assert_int_eq(nb_set_data(nb_transpose(plain, 0, 1), plain), NB_EINVAL);
+  ck_assert_error_contains("is a view");
+  ck_assert_int_eq(nb_set_data(t, nb_zeros(1, (int64_t[]){2}, NB_I64)), NB_EDTYPE);
+  ck_assert_error_contains("a tensor that requires grad can't take int64 data");
+}
+END_TEST
+
 START_TEST(test_layer_errors) {
   ck_assert_ptr_null(nb_multihead_attention_new(10, 3, true, NULL));
   ck_assert_error_contains("MultiheadAttention: embed_dim 10 must be positive and divisible by num_heads 3");
@@ -224,6 +251,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_block_parameters);
   tcase_add_test(tc, test_block_matches_pytorch);
   tcase_add_test(tc, test_mha_matches_pytorch);
+  tcase_add_test(tc, test_set_data);
   tcase_add_test(tc, test_to_dtype);
   tcase_add_test(tc, test_to_dtype_with_optimizer);
   tcase_add_test(tc, test_layer_errors);
