@@ -4,7 +4,8 @@
  * masks key j > query i (PyTorch's lower-triangular mask). scale defaults to 1/√E.
  *
  * Fused: each batch entry runs on one thread (batches in parallel): two GEMMs through
- * nb_gemm and a row softmax in between; the probabilities P are saved for backward.
+ * nb_gemm and a row softmax in between (e^x by ew_exp.h, vectorisable; sums in double);
+ * the probabilities P are saved for backward.
  * Backward per batch entry: dV = Pᵀ·dO, dP = dO·Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale,
  * dQ = dS·K, dK = dSᵀ·Q (five GEMMs; dP in thread-local scratch).
  */
@@ -12,6 +13,8 @@
 
 #include <math.h>
 #include <stdatomic.h>
+
+#include "../elementwise/ew_exp.h" /* EW_EXP: e^x the compiler can vectorise */
 
 typedef struct sdpa_job {
   nb_dtype dt;
@@ -31,13 +34,11 @@ typedef struct sdpa_job {
   for (int64_t i = 0; i < j->L; i++) {                                                      \
     T *row = P + i * j->S;                                                                  \
     int64_t n = j->causal ? (i + 1 < j->S ? i + 1 : j->S) : j->S;                           \
-    double m = -INFINITY, s = 0;                                                            \
+    T m = -INFINITY;                                                                        \
+    double s = 0;                                                                           \
     for (int64_t c = 0; c < n; c++) m = row[c] > m ? row[c] : m;                            \
-    for (int64_t c = 0; c < n; c++) {                                                       \
-      double e = exp((double)row[c] - m);                                                   \
-      row[c] = (T)e;                                                                        \
-      s += e;                                                                               \
-    }                                                                                       \
+    for (int64_t c = 0; c < n; c++) row[c] = EW_EXP(row[c] - m);                            \
+    for (int64_t c = 0; c < n; c++) s += row[c];                                            \
     T r = (T)(1.0 / s);                                                                     \
     for (int64_t c = 0; c < n; c++) row[c] *= r;                                            \
     for (int64_t c = n; c < j->S; c++) row[c] = 0;                                          \
@@ -55,6 +56,12 @@ typedef struct sdpa_job {
   }
 
 static void fail(sdpa_job *j) { atomic_store(&j->err, 1); }
+
+/* A worker's GEMM or scratch failed: its message stayed on that thread. */
+static int gemm_failed(void) {
+  return nb_set_error(NB_ENOMEM, "scaled_dot_product_attention: a GEMM or its scratch memory failed "
+                      "on a worker thread");
+}
 
 static void sdpa_fwd(int64_t b0, int64_t b1, void *user) {
   sdpa_job *j = user;
@@ -160,7 +167,7 @@ static int sdpa_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *
     nb_parallel_for(B, 1, sdpa_fwd, &j);
   else if (nb_fill(o, 0) < 0)
     return nb_last_status();
-  if (atomic_load(&j.err)) return nb_last_status() < 0 ? nb_last_status() : NB_EINVAL;
+  if (atomic_load(&j.err)) return gemm_failed();
   if (nb_ctx_save(ctx, in[0]) < 0 || nb_ctx_save(ctx, in[1]) < 0 || nb_ctx_save(ctx, in[2]) < 0 ||
       nb_ctx_save(ctx, p) < 0)
     return nb_last_status();
@@ -189,7 +196,7 @@ static int sdpa_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gr
   j.dq = g[0] ? nb_data(g[0]) : NULL, j.dk = g[1] ? nb_data(g[1]) : NULL, j.dv = g[2] ? nb_data(g[2]) : NULL;
   atomic_init(&j.err, 0);
   if (j.L > 0 && j.S > 0) nb_parallel_for(B, 1, sdpa_bwd, &j);
-  if (atomic_load(&j.err)) return nb_last_status() < 0 ? nb_last_status() : NB_EINVAL;
+  if (atomic_load(&j.err)) return gemm_failed();
   for (int i = 0; i < 3; i++) grad_in[i] = g[i];
   return 0;
 }
