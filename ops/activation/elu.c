@@ -5,7 +5,7 @@
 
 EW_UNARY_F(elu, a > 0 ? a : ACT_P0 * (EW_EXP(a) - 1))
 static const ew_fns elu_fns = EW_TABLE_F(elu);
-EW_BINARY_F(elu_grad, b > 0 ? a : a * ((__typeof__(a))X->v0) * EW_EXP(b))
+EW_BINARY_F(elu_grad, b > 0 ? a : a * ACT_P0 * EW_EXP(b))
 static const ew_fns elu_grad_fns = EW_TABLE_F(elu_grad);
 
 static int elu_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,

@@ -6,7 +6,7 @@
 
 EW_UNARY_F(leaky_relu, a > 0 ? a : a * ACT_P0)
 static const ew_fns leaky_relu_fns = EW_TABLE_F(leaky_relu);
-EW_BINARY_F(leaky_relu_grad, b > 0 ? a : a * ((__typeof__(a))X->v0))
+EW_BINARY_F(leaky_relu_grad, b > 0 ? a : a * ACT_P0)
 static const ew_fns leaky_relu_grad_fns = EW_TABLE_F(leaky_relu_grad);
 
 static int leaky_relu_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,

@@ -4,11 +4,9 @@
  */
 #include "act.h"
 
-EW_UNARY_F(softplus, a * ACT_P0 > ACT_P1 ? a : log1p(exp(a * ACT_P0)) / ACT_P0)
+EW_UNARY_F(softplus, a * ACT_P0 > ACT_P1 ? a : log1p(EW_EXP(a * ACT_P0)) / ACT_P0)
 static const ew_fns softplus_fns = EW_TABLE_F(softplus);
-#define SP_B ((__typeof__(a))X->v0)
-#define SP_T ((__typeof__(a))X->v1)
-EW_BINARY_F(softplus_grad, b * SP_B > SP_T ? a : a * exp(b * SP_B) / (exp(b * SP_B) + 1))
+EW_BINARY_F(softplus_grad, b * ACT_P0 > ACT_P1 ? a : a * EW_EXP(b * ACT_P0) / (EW_EXP(b * ACT_P0) + 1))
 static const ew_fns softplus_grad_fns = EW_TABLE_F(softplus_grad);
 
 static int softplus_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
