@@ -183,8 +183,7 @@ static const nb_output_spec gn_outputs[] = {{"out", 0, "input's shape and dtype"
 static const nb_attr_spec gn_attrs[] = {
     {.name = "num_groups", .type = NB_ATTR_INT, .flags = NB_ATTR_REQUIRED | NB_ATTR_HAS_MIN, .min = 1,
      .doc = "groups the channels split into (must divide C)"},
-    {.name = "eps", .type = NB_ATTR_FLOAT, .flags = NB_ATTR_HAS_MIN, .def = {.f = 1e-5}, .min = 0,
-     .doc = "added to the variance"},
+    NORM_EPS_ATTR,
 };
 
 const nb_op_desc op_group_norm = {

@@ -243,8 +243,7 @@ static const nb_output_spec ln_outputs[] = {{"out", 0, "input's shape and dtype"
 static const nb_attr_spec ln_attrs[] = {
     {.name = "normalized_shape", .type = NB_ATTR_INTS, .flags = NB_ATTR_REQUIRED | NB_ATTR_HAS_MIN,
      .min = 0, .doc = "trailing dims each row normalises over"},
-    {.name = "eps", .type = NB_ATTR_FLOAT, .flags = NB_ATTR_HAS_MIN, .def = {.f = 1e-5}, .min = 0,
-     .doc = "added to the variance"},
+    NORM_EPS_ATTR,
 };
 
 const nb_op_desc op_layer_norm = {

@@ -43,6 +43,11 @@ nb_tensor *rows_scatter(nb_tensor *rows, const rows_plan *p);
 #define NORM_KEEPDIM_ATTR                                                                    \
   {.name = "keepdim", .type = NB_ATTR_BOOL, .def = {.i = 0}, .doc = "keep each reduced dim as size 1"}
 
+/* The eps attribute of layer_norm and group_norm (PyTorch's default 1e-5). */
+#define NORM_EPS_ATTR                                                                        \
+  {.name = "eps", .type = NB_ATTR_FLOAT, .flags = NB_ATTR_HAS_MIN, .def = {.f = 1e-5}, .min = 0, \
+   .doc = "added to the variance"}
+
 /* Rows of a few threads' worth: the grain of a parallel loop over rows of length R. */
 static inline int64_t rows_grain(int64_t R) { return 1 + NB_PARALLEL_GRAIN / (R > 0 ? R : 1); }
 

@@ -18,20 +18,6 @@ static nb_safetensors *open_ref(const char *name) {
   return f;
 }
 
-static void assert_close(const nb_tensor *got, const nb_tensor *want, double tol, const char *what) {
-  ck_assert_msg(got && want, "%s: %s", what, nb_last_error());
-  int64_t n = nb_numel(want);
-  ck_assert_int_eq(nb_numel(got), n);
-  double *a = malloc(sizeof(double) * (size_t)n), *b = malloc(sizeof(double) * (size_t)n);
-  nb_to_doubles(got, a, n);
-  nb_to_doubles(want, b, n);
-  for (int64_t i = 0; i < n; i++)
-    ck_assert_msg(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])), "%s[%lld]: %.17g vs torch %.17g", what,
-                  (long long)i, a[i], b[i]);
-  free(a);
-  free(b);
-}
-
 START_TEST(test_print_like_pytorch) {
   nb_safetensors *f = open_ref("golden.safetensors");
   nb_module *blk = nb_transformer_block_new(128, 4, 512, true, NULL);
@@ -99,16 +85,16 @@ static void check_golden(nb_module *m, const char *state, const char *prefix, bo
   nb_tensor *x = nb_detach(nb_convert(nb_test_golden(f, "%s.x", prefix), dt));
   ck_assert_int_eq(nb_set_requires_grad(x, true), 0);
   nb_tensor *y = nb_module_forward(m, x);
-  assert_close(y, nb_test_golden(f, "%s.out", prefix), tol, "out");
+  nb_test_assert_close_tensors(y, nb_test_golden(f, "%s.out", prefix), tol, "out");
   nb_tensor *w = nb_convert(nb_test_golden(f, "%s.w", prefix), dt);
   ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y, w)), NULL, 0), 0);
-  assert_close(nb_grad(x), nb_test_golden(f, "%s.grad.x", prefix), tol, "grad x");
+  nb_test_assert_close_tensors(nb_grad(x), nb_test_golden(f, "%s.grad.x", prefix), tol, "grad x");
   nb_named_tensors *ps = nb_module_named_parameters(m);
   for (int i = 0; i < ps->n; i++) {
     char key[256];
     snprintf(key, sizeof key, "%s.grad.%s", prefix, ps->names[i]);
     ck_assert_int_eq(nb_dtype_of(nb_grad(ps->tensors[i])), dt);
-    assert_close(nb_grad(ps->tensors[i]), nb_safetensors_get(f, key), tol, key);
+    nb_test_assert_close_tensors(nb_grad(ps->tensors[i]), nb_safetensors_get(f, key), tol, key);
   }
   ck_assert_int_eq(ps->n, block ? 12 : 4);
   nb_named_tensors_free(ps);
@@ -193,8 +179,8 @@ START_TEST(test_to_dtype_with_optimizer) {
   nb_tensor *st = nb_optimizer_param_state(o[0], 0, 0, "exp_avg");
   ck_assert_int_eq(nb_dtype_of(st), NB_F64);
   /* model 0 took one step in float32, so agreement is to float32 rounding */
-  assert_close(nb_module_get(m[0], "weight"), nb_module_get(m[1], "weight"), 1e-6, "weight");
-  assert_close(nb_module_get(m[0], "bias"), nb_module_get(m[1], "bias"), 1e-6, "bias");
+  nb_test_assert_close_tensors(nb_module_get(m[0], "weight"), nb_module_get(m[1], "weight"), 1e-6, "weight");
+  nb_test_assert_close_tensors(nb_module_get(m[0], "bias"), nb_module_get(m[1], "bias"), 1e-6, "bias");
   for (int k = 0; k < 2; k++) {
     nb_optimizer_free(o[k]);
     nb_module_free(m[k]);

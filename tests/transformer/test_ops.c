@@ -184,20 +184,6 @@ static nb_tensor *rnd(int nd, const int64_t *sh, nb_dtype dt, nb_generator *g) {
   return t;
 }
 
-static void assert_close(const nb_tensor *a, const nb_tensor *b, double tol, const char *what) {
-  ck_assert_msg(a && b, "%s: %s", what, nb_last_error());
-  int64_t n = nb_numel(a);
-  ck_assert_int_eq(n, nb_numel(b));
-  double *x = malloc(sizeof(double) * (size_t)n), *y = malloc(sizeof(double) * (size_t)n);
-  nb_to_doubles(a, x, n);
-  nb_to_doubles(b, y, n);
-  for (int64_t i = 0; i < n; i++)
-    ck_assert_msg(fabs(x[i] - y[i]) <= tol * (1 + fabs(y[i])), "%s[%lld]: %.17g vs %.17g", what,
-                  (long long)i, x[i], y[i]);
-  free(x);
-  free(y);
-}
-
 START_TEST(test_sdpa_matches_composite) {
   nb_generator *g = nb_generator_new(7);
   for (int k = 0; k < 4; k++) {
@@ -215,16 +201,16 @@ START_TEST(test_sdpa_matches_composite) {
     double scale = 0.37;
     y[0] = nb_scaled_dot_product_attention(q[0], kk[0], v[0], causal, scale);
     y[1] = composite(q[1], kk[1], v[1], causal, scale);
-    assert_close(y[0], y[1], tol, "out");
+    nb_test_assert_close_tensors(y[0], y[1], tol, "out");
     nb_tensor *w = nb_rand_range(4, (int64_t[]){2, 3, 5, 3}, -1, 1, dt, g);
     for (int i = 0; i < 2; i++) ck_assert_int_eq(nb_backward(nb_sum(nb_mul(y[i], w)), NULL, 0), 0);
-    assert_close(nb_grad(q[0]), nb_grad(q[1]), tol, "grad q");
-    assert_close(nb_grad(kk[0]), nb_grad(kk[1]), tol, "grad k");
-    assert_close(nb_grad(v[0]), nb_grad(v[1]), tol, "grad v");
+    nb_test_assert_close_tensors(nb_grad(q[0]), nb_grad(q[1]), tol, "grad q");
+    nb_test_assert_close_tensors(nb_grad(kk[0]), nb_grad(kk[1]), tol, "grad k");
+    nb_test_assert_close_tensors(nb_grad(v[0]), nb_grad(v[1]), tol, "grad v");
   }
   /* default scale 1/√E */
   nb_tensor *q = rnd(3, (int64_t[]){2, 4, 9}, NB_F64, g), *v = rnd(3, (int64_t[]){2, 4, 2}, NB_F64, g);
-  assert_close(nb_scaled_dot_product_attention(q, q, v, true, NAN), composite(q, q, v, true, 1.0 / 3), 1e-12,
+  nb_test_assert_close_tensors(nb_scaled_dot_product_attention(q, q, v, true, NAN), composite(q, q, v, true, 1.0 / 3), 1e-12,
                "default scale");
   nb_generator_free(g);
 }
