@@ -62,6 +62,23 @@ static inline void nb_test_assert_shape(const nb_tensor *t, int ndim, const int6
   for (int i = 0; i < ndim; i++) ck_assert_int_eq(nb_shape(t)[i], shape[i]);
 }
 
+/* Assert got and want (any dtypes) have equal sizes and |got − want| <= tol·(1 + |want|)
+ * element by element; `what` names the tensor in the failure message. */
+static inline void nb_test_assert_close_tensors(const nb_tensor *got, const nb_tensor *want, double tol,
+                                                const char *what) {
+  ck_assert_msg(got && want, "%s: %s", what, nb_last_error());
+  int64_t n = nb_numel(want);
+  ck_assert_int_eq(nb_numel(got), n);
+  double *a = malloc(sizeof(double) * (size_t)(n + 1)), *b = malloc(sizeof(double) * (size_t)(n + 1));
+  ck_assert_int_eq(nb_to_doubles(got, a, n), 0);
+  ck_assert_int_eq(nb_to_doubles(want, b, n), 0);
+  for (int64_t i = 0; i < n; i++)
+    ck_assert_msg(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])), "%s[%lld]: %.17g, expected %.17g", what,
+                  (long long)i, a[i], b[i]);
+  free(a);
+  free(b);
+}
+
 /* Checked fixture for suites whose tests must not leak tensors:
  *   tcase_add_checked_fixture(tc, nb_test_scope_setup, nb_test_scope_teardown);
  * setup clears the error and opens a scope; teardown closes it and fails the test when

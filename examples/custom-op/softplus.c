@@ -1,4 +1,5 @@
-/* softplus.c — a complete out-of-tree nabla operator plugin: one op, "softplus".
+/* softplus.c — a complete out-of-tree nabla operator plugin: one op, "my_softplus" (nabla
+ * ships "softplus" in its activation plugin, and two plugins may not register one name).
  *
  *   softplus(x) = log(1 + exp(beta * x)) / beta,  or x where beta * x > threshold
  *
@@ -91,9 +92,9 @@ static const nb_attr_spec softplus_attrs[] = {
 
 static const nb_op_desc softplus_op = {
     .struct_size = NB_OP_DESC_SIZE,
-    .name = "softplus",
+    .name = "my_softplus",
     .doc = "log(1 + exp(beta*x)) / beta, the identity where beta*x > threshold (as PyTorch).",
-    .node_name = "SoftplusBackward",
+    .node_name = "MySoftplusBackward",
     .n_inputs = 1,
     .inputs = softplus_inputs,
     .n_outputs = 1,

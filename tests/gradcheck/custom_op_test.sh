@@ -36,19 +36,19 @@ grep -F "Run-time dependency nabla-core found: YES" "$tmp/setup.log"
 so=$tmp/build/softplus.so
 [ -f "$so" ] || { echo "FAIL: $so not built" >&2; exit 1; }
 
-check() { # check DESCRIPTION COMMAND...: must pass and show a passing softplus row
+check() { # check DESCRIPTION COMMAND...: must pass and show a passing my_softplus row
   local out status=0
   echo "== $1"
   shift
   out=$("$@" 2>&1) || status=$?
   printf '%s\n' "$out"
   [ "$status" -eq 0 ] || { echo "FAIL: exit status $status" >&2; exit 1; }
-  grep -qE '^softplus +softplus .* pass$' <<<"$out" || { echo "FAIL: no passing softplus row" >&2; exit 1; }
+  grep -qE '^my_softplus +softplus .* pass$' <<<"$out" || { echo "FAIL: no passing my_softplus row" >&2; exit 1; }
 }
 
 # Found through NABLA_PLUGIN_PATH (no system plugins), then given explicitly.
-check "NABLA_PLUGIN_PATH=build: nabla-gradcheck --op softplus" \
-  env NABLA_PLUGIN_PATH="$tmp/build" NABLA_PLUGIN_SYSTEM_PATH= "$gradcheck" --op softplus
+check "NABLA_PLUGIN_PATH=build: nabla-gradcheck --op my_softplus" \
+  env NABLA_PLUGIN_PATH="$tmp/build" NABLA_PLUGIN_SYSTEM_PATH= "$gradcheck" --op my_softplus
 check "nabla-gradcheck --plugin build/softplus.so" \
   env NABLA_PLUGIN_PATH="$tmp/build" "$gradcheck" --plugin "$so"
 
@@ -56,5 +56,5 @@ check "nabla-gradcheck --plugin build/softplus.so" \
 "$meson" install -C "$tmp/build" --quiet
 [ -f "$dest$pluginsdir/softplus.so" ] || { echo "FAIL: not installed into $dest$pluginsdir" >&2; exit 1; }
 check "installed: nabla-gradcheck --plugin \$pluginsdir/softplus.so" "$gradcheck" --plugin "$dest$pluginsdir/softplus.so"
-check "installed: nabla-gradcheck --op softplus (default plugin directory)" "$gradcheck" --op softplus
+check "installed: nabla-gradcheck --op my_softplus (default plugin directory)" "$gradcheck" --op my_softplus
 echo "custom-op test passed"
