@@ -135,7 +135,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
       return unbump(self, rc);
     }
   }
-  nb_ctx ctx = {node, op, node ? node->attrs : av, needs, self ? self->storage : NULL};
+  nb_ctx ctx = {node, op, node ? node->attrs : av, needs, self ? self->storage : NULL, false};
 
   bool prev_mode = nb_set_grad_enabled(false);
   int depth = nb_scope_begin();
@@ -166,6 +166,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     return unbump(self, rc);
   }
   rc = nb__node_attach_outputs(op, node, n_in, in, n_out, out);
+  if (rc >= 0 && node && node->n_saved) nb__node_mark_saved_outputs(node, n_out, out);
   nb__node_release(node); /* outputs hold it now */
   if (rc < 0) {
     for (int j = 0; j < n_out; j++) {

@@ -155,6 +155,15 @@ typedef struct nb_saved {
   uint32_t version; /* version of the storage when saved */
   const char *producer; /* name of the node that produced the saved tensor, or NULL */
   int32_t producer_out; /* which output of that node */
+  /* Autograd identity of what was saved, so a recording backward (NB_CREATE_GRAPH) can
+   * connect the saved value to the forward graph (PyTorch's SavedVariable unpacking):
+   * src_leaf: a leaf that requires grad (strong); src_node/src_nr: the grad_fn (strong)
+   * and output number of a non-leaf; self_out >= 0: output self_out of this very node
+   * (no reference: that would be a cycle). */
+  nb_tensor *src_leaf;
+  nb_node *src_node;
+  int32_t src_nr;
+  int32_t self_out;
 } nb_saved;
 
 struct nb_node {
@@ -191,6 +200,7 @@ struct nb_ctx {
   const nb_attr_value *attrs;
   uint64_t needs_grad; /* bit i: input i needs a gradient */
   const nb_storage *updated; /* an in-place op's self storage (bumped before forward) */
+  bool graph; /* backward under NB_CREATE_GRAPH: nb_ctx_saved returns connected tensors */
 };
 
 /* Maximum inputs / outputs an op may declare. */
@@ -205,6 +215,8 @@ NB_INTERNAL void nb__node_release(nb_node *n);
 NB_INTERNAL void nb__node_release_saved(nb_node *n);
 /* The leaf's AccumulateGrad node, created on demand: returns a NEW reference. */
 NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
+/* After forward: mark saved tensors that are outputs of n (their identity is n itself). */
+NB_INTERNAL void nb__node_mark_saved_outputs(nb_node *n, int n_out, nb_tensor *const *out);
 /* Check every saved tensor of n is still usable (not freed, version unchanged). */
 NB_INTERNAL int nb__node_check_saved(nb_node *n);
 /* Copy the node's STRING attribute values into memory it owns (attrs must be set). */

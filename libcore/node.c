@@ -161,11 +161,22 @@ int nb__node_own_strings(nb_node *n) {
   return NB_OK;
 }
 
+/* Drop a saved slot's tensor and the autograd identity it carries. */
+static void saved_clear(nb_saved *sv) {
+  nb_release(sv->t);
+  sv->t = NULL;
+  if (NB_UNLIKELY(sv->src_leaf || sv->src_node)) {
+    nb_release(sv->src_leaf);
+    nb__node_release(sv->src_node);
+    sv->src_leaf = NULL;
+    sv->src_node = NULL;
+  }
+}
+
 void nb__node_release_saved(nb_node *n) {
   for (int i = 0; i < n->n_saved; i++) {
     if (!n->saved[i].t) continue; /* an empty slot: nothing was saved there */
-    nb_release(n->saved[i].t);
-    n->saved[i].t = NULL;
+    saved_clear(&n->saved[i]);
     n->saved_released = true;
   }
 }
@@ -196,7 +207,7 @@ static void node_destroy(nb_node *n, free_stack *st) {
     nb_node *m = n->next[i].node;
     if (m && node_unref(m)) push_free(st, m);
   }
-  for (int i = 0; i < n->n_saved; i++) nb_release(n->saved[i].t);
+  for (int i = 0; i < n->n_saved; i++) saved_clear(&n->saved[i]);
   if (n->saved_heap) free(n->saved);
   for (int j = 0; j < n->n_out; j++) nb_release(n->buf[j]);
   if (n->out_hooks) {
@@ -426,7 +437,17 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
     sv->version = t->storage->version;
     sv->producer = t->grad_fn ? t->grad_fn->name : NULL;
     sv->producer_out = t->output_nr;
+    /* Remember where the value came from, for a backward that records (create_graph):
+     * one reference, no allocation. */
+    if (t->grad_fn) {
+      nb__node_retain(t->grad_fn);
+      sv->src_node = t->grad_fn;
+      sv->src_nr = t->output_nr;
+    } else if (t->requires_grad) {
+      sv->src_leaf = nb_retain(t);
+    }
   }
+  sv->self_out = -1;
   return n->n_saved++;
 }
 
@@ -462,6 +483,21 @@ static int check_saved(nb_node *n, int i) {
   return NB_OK;
 }
 
+void nb__node_mark_saved_outputs(nb_node *n, int n_out, nb_tensor *const *out) {
+  for (int i = 0; i < n->n_saved; i++) {
+    nb_saved *sv = &n->saved[i];
+    if (!sv->t || sv->src_node || sv->src_leaf || sv->t->wrapped) continue;
+    for (int j = 0; j < n_out; j++) {
+      const nb_tensor *o = out[j];
+      if (o && o->grad_fn == n && o->storage == sv->t->storage && o->offset == sv->t->offset &&
+          nb_same_shape(o, sv->t)) {
+        sv->self_out = j;
+        break;
+      }
+    }
+  }
+}
+
 int nb__node_check_saved(nb_node *n) {
   if (n->saved_released) return check_saved(n, 0);
   for (int i = 0; i < n->n_saved; i++) {
@@ -469,6 +505,27 @@ int nb__node_check_saved(nb_node *n) {
     if (rc < 0) return rc;
   }
   return NB_OK;
+}
+
+/* A saved value as a recording backward must see it: connected to the graph it came
+ * from (the leaf itself, or an alias whose grad_fn is the producing node), so the
+ * gradient computed from it can be differentiated again. Scoped. */
+static nb_tensor *saved_unpack(nb_node *n, nb_saved *sv) {
+  if (sv->src_leaf) return sv->src_leaf; /* same storage, version checked: same value */
+  nb_node *src = sv->src_node;
+  int32_t nr = sv->src_nr;
+  if (!src && sv->self_out >= 0) {
+    src = n;
+    nr = sv->self_out;
+  }
+  if (!src) return sv->t;
+  nb_tensor *a = nb__alias(sv->t, sv->t->ndim, sv->t->shape, sv->t->strides, sv->t->offset);
+  if (!a) return NULL;
+  nb__node_retain(src);
+  a->grad_fn = src;
+  a->output_nr = nr;
+  a->requires_grad = true;
+  return nb__scope_register(a);
 }
 
 nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i) {
@@ -485,6 +542,7 @@ nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i) {
   if (check_saved(n, i) < 0) return NULL;
   if (!n->saved[i].t) /* an empty slot: NULL with a message, should the caller fail on it */
     nb_set_error(NB_ESTATE, "%s: saved slot %d is empty (forward saved NULL there)", n->name, i);
+  if (NB_UNLIKELY(ctx->graph) && n->saved[i].t) return saved_unpack(n, &n->saved[i]);
   return n->saved[i].t;
 }
 

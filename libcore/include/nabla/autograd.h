@@ -55,7 +55,11 @@ bool nb_retains_grad(const nb_tensor *t);
 
 enum {
   NB_RETAIN_GRAPH = 1u << 0, /* keep saved tensors so backward can run again */
-  NB_CREATE_GRAPH = 1u << 1  /* record the backward pass (not supported yet: NB_EUNSUPPORTED) */
+  /* Record the backward pass: the gradients it produces require grad and can be
+   * differentiated again, to any order (PyTorch's create_graph=True). Implies
+   * NB_RETAIN_GRAPH. Every op reached must declare a backward_graph (sdk/op.h); one that
+   * does not makes backward fail with NB_EUNSUPPORTED naming it. */
+  NB_CREATE_GRAPH = 1u << 1
 };
 
 /* Backpropagate from `root`. `grad` is the gradient of root (NULL allowed only for

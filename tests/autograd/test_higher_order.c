@@ -1,0 +1,121 @@
+/* test_higher_order.c — NB_CREATE_GRAPH (spec/autograd.md item 30 and beyond): gradients
+ * that require grad and differentiate again, to any order. Expected values are
+ * closed-form derivatives. */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static void setup(void) { ck_assert_int_ge(nb_scope_begin(), 1); }
+static void teardown(void) { nb_scope_end(); }
+
+static nb_tensor *scalar_leaf(double v) {
+  return nb_requires_grad_(nb_from_doubles((double[]){v}, 1, NB_F64));
+}
+
+/* d/dx of y (one element) w.r.t. x, recorded. */
+static nb_tensor *d(nb_tensor *y, nb_tensor *x) {
+  nb_tensor *g = NULL;
+  ck_assert_msg(nb_autograd_grad(&y, NULL, 1, &x, 1, &g, NB_CREATE_GRAPH, false) == 0, "%s",
+                nb_last_error());
+  return g;
+}
+
+/* 30. y = x^3 at x = 3: dy/dx = 27 with a grad_fn, d2y/dx2 = 18 */
+START_TEST(item30_cube) {
+  nb_tensor *x = scalar_leaf(3);
+  nb_tensor *y = nb_mul(nb_mul(x, x), x);
+  nb_tensor *g = d(y, x);
+  ck_assert(nb_grad_fn(g) != NULL && nb_requires_grad(g));
+  ck_assert_double_eq_tol(nb_item(g), 27, 1e-12);
+  ck_assert_int_eq(nb_backward(g, NULL, 0), 0);
+  ck_assert_double_eq_tol(nb_item(nb_grad(x)), 18, 1e-12);
+}
+END_TEST
+
+/* x^4 through pow with a scalar exponent: 4x^3, 12x^2, 24x, 24, then 0 */
+START_TEST(pow_to_fourth_order) {
+  for (double v = -1.5; v <= 2.0; v += 0.75) {
+    nb_tensor *x = scalar_leaf(v);
+    nb_tensor *y = nb_pow_scalar(x, 4);
+    nb_tensor *g1 = d(y, x), *g2 = d(g1, x), *g3 = d(g2, x);
+    ck_assert_double_eq_tol(nb_item(g1), 4 * v * v * v, 1e-12);
+    ck_assert_double_eq_tol(nb_item(g2), 12 * v * v, 1e-12);
+    ck_assert_double_eq_tol(nb_item(g3), 24 * v, 1e-12);
+    ck_assert_double_eq_tol(nb_item(d(g3, x)), 24, 1e-12);
+  }
+}
+END_TEST
+
+/* nb_backward with NB_CREATE_GRAPH: .grad keeps its history; tanh(x)'' = -2 tanh (1 - tanh^2) */
+START_TEST(backward_create_graph_grad_has_history) {
+  nb_tensor *x = scalar_leaf(0.3);
+  nb_tensor *y = nb_tanh(x);
+  ck_assert_int_eq(nb_backward(y, NULL, NB_CREATE_GRAPH), 0);
+  nb_tensor *g = nb_grad(x);
+  ck_assert(nb_grad_fn(g) != NULL);
+  double t = tanh(0.3);
+  ck_assert_double_eq_tol(nb_item(g), 1 - t * t, 1e-12);
+  nb_tensor *h = NULL;
+  ck_assert_int_eq(nb_autograd_grad(&g, NULL, 1, &x, 1, &h, 0, false), 0);
+  ck_assert_double_eq_tol(nb_item(h), -2 * t * (1 - t * t), 1e-12);
+}
+END_TEST
+
+/* Without the flag nothing records: the gradient is a plain tensor */
+START_TEST(first_order_unchanged) {
+  nb_tensor *x = scalar_leaf(2);
+  nb_tensor *g = NULL, *y = nb_mul(x, x);
+  ck_assert_int_eq(nb_autograd_grad(&y, NULL, 1, &x, 1, &g, 0, false), 0);
+  ck_assert(!nb_requires_grad(g) && nb_grad_fn(g) == NULL);
+}
+END_TEST
+
+/* Mixed partials and broadcasting: f = sum(a * b^2) with a [2,3], b [3];
+ * df/db = sum_rows(2 a b), d/da of sum(df/db) = 2 b broadcast */
+START_TEST(mixed_partials_with_broadcast) {
+  nb_tensor *a = nb_requires_grad_(nb_from_doubles((double[]){1, 2, 3, 4, 5, 6}, 6, NB_F64));
+  a = nb_reshape(a, 2, (int64_t[]){2, 3});
+  nb_tensor *b = nb_requires_grad_(nb_from_doubles((double[]){0.5, -1, 2}, 3, NB_F64));
+  nb_tensor *f = nb_sum(nb_mul(a, nb_mul(b, b)));
+  nb_tensor *gb = d(f, b);
+  double v[3];
+  nb_to_doubles(gb, v, 3);
+  ck_assert_double_eq_tol(v[0], 2 * 0.5 * (1 + 4), 1e-12);
+  ck_assert_double_eq_tol(v[2], 2 * 2 * (3 + 6), 1e-12);
+  nb_tensor *s = nb_sum(gb), *ga = NULL;
+  ck_assert_int_eq(nb_autograd_grad(&s, NULL, 1, &a, 1, &ga, 0, false), 0);
+  double w[6];
+  nb_to_doubles(ga, w, 6);
+  ck_assert_double_eq_tol(w[1], 2 * -1.0, 1e-12);
+  ck_assert_double_eq_tol(w[5], 2 * 2.0, 1e-12);
+}
+END_TEST
+
+/* An op without backward_graph reached under create_graph: an error naming it */
+START_TEST(op_without_double_backward_is_named) {
+  nb_tensor *x = nb_requires_grad_(nb_from_doubles((double[]){1, 2, 3}, 3, NB_F64));
+  nb_tensor *y = nb_mul_scalar(x, 2);
+  nb_tensor *z = nb_clone(y);
+  nb_mul_scalar_(z, 3); /* in-place ops have no backward_graph */
+  nb_tensor *s = nb_sum(z), *g = NULL;
+  ck_assert_int_lt(nb_autograd_grad(&s, NULL, 1, &x, 1, &g, NB_CREATE_GRAPH, false), 0);
+  ck_assert_error_contains("cannot be differentiated twice");
+  ck_assert_error_contains("mul_");
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("higher_order");
+  TCase *tc = tcase_create("create_graph");
+  tcase_add_checked_fixture(tc, setup, teardown);
+  tcase_set_timeout(tc, 120);
+  tcase_add_test(tc, item30_cube);
+  tcase_add_test(tc, pow_to_fourth_order);
+  tcase_add_test(tc, backward_create_graph_grad_has_history);
+  tcase_add_test(tc, first_order_unchanged);
+  tcase_add_test(tc, mixed_partials_with_broadcast);
+  tcase_add_test(tc, op_without_double_backward_is_named);
+  suite_add_tcase(s, tc);
+  return nb_test_run(s);
+}
