@@ -116,17 +116,20 @@ static int matmul_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   if (nn_gemm_batched(dt, g.nbd, g.bshape, g.m, g.n, g.k, 1.0, &g.a, &g.b, 0.0, &c) < 0)
     return nb_last_status();
   /* grad of input needs other and vice versa: save only what backward will read */
-  if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, in[0]) < 0) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, in[1]) < 0) return nb_last_status();
+  /* Fixed slots (NULL when not needed): a backward restricted to some inputs
+   * (nb_autograd_grad) may need fewer gradients than forward did. */
+  if (nb_ctx_recording(ctx) &&
+      (nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 1) ? in[0] : NULL) < 0 ||
+       nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 0) ? in[1] : NULL) < 0))
+    return nb_last_status();
   out[0] = y;
   return 0;
 }
 
 static int matmul_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_a = nb_ctx_needs_input_grad(ctx, 0), need_b = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 0;
-  nb_tensor *a = need_b ? nb_ctx_saved(ctx, si++) : NULL;
-  nb_tensor *b = need_a ? nb_ctx_saved(ctx, si++) : NULL;
+  nb_tensor *a = need_b ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *b = need_a ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_b && a == NULL) || (need_a && b == NULL)) return nb_last_status();
   /* Geometry needs both shapes; stand in an empty tensor of the right shape for the
    * operand that was not saved (its data is never read). */
@@ -185,9 +188,9 @@ static nb_tensor *unsq(const char *op, nb_tensor *t, int dim) {
  * sums broadcast batch dims back). */
 static int matmul_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_a = nb_ctx_needs_input_grad(ctx, 0), need_b = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 0, na, nbd;
-  nb_tensor *a = need_b ? nb_ctx_saved(ctx, si++) : NULL;
-  nb_tensor *b = need_a ? nb_ctx_saved(ctx, si++) : NULL;
+  int na, nbd;
+  nb_tensor *a = need_b ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *b = need_a ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_b && a == NULL) || (need_a && b == NULL)) return nb_last_status();
   nb_ctx_input_shape(ctx, 0, &na);
   nb_ctx_input_shape(ctx, 1, &nbd);

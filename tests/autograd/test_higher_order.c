@@ -105,6 +105,72 @@ START_TEST(op_without_double_backward_is_named) {
 }
 END_TEST
 
+/* linear and matmul save fixed slots: a backward restricted to the input, with the
+ * weight also requiring grad, used to read the input where the weight belongs */
+START_TEST(restricted_backward_reads_the_right_saved_tensor) {
+  nb_tensor *x = nb_requires_grad_(nb_from_doubles((double[]){1, 2, 3, 4, 5, 6}, 6, NB_F64));
+  x = nb_reshape(x, 2, (int64_t[]){2, 3});
+  nb_tensor *w = nb_requires_grad_(nb_from_doubles((double[]){1, 0, -1}, 3, NB_F64));
+  w = nb_reshape(w, 2, (int64_t[]){1, 3});
+  nb_tensor *ys[2] = {nb_sum(nb_linear(x, w, NULL)), nb_sum(nb_matmul(x, nb_transpose(w, 0, 1)))};
+  for (int k = 0; k < 2; k++) {
+    nb_tensor *g = NULL;
+    ck_assert_msg(nb_autograd_grad(&ys[k], NULL, 1, &x, 1, &g, 0, false) == 0, "%s", nb_last_error());
+    double v[6];
+    nb_to_doubles(g, v, 6);
+    ck_assert_double_eq(v[0], 1);
+    ck_assert_double_eq(v[2], -1);
+    ck_assert_double_eq(v[5], -1);
+  }
+}
+END_TEST
+
+/* Autograd helpers on closed forms: f(a, b) = sum(a^2 b) with a, b of 2 elements */
+static nb_tensor *f_a2b(nb_tensor *const *in, void *user) {
+  (void)user;
+  return nb_sum(nb_mul(nb_mul(in[0], in[0]), in[1]));
+}
+
+START_TEST(functional_helpers_closed_form) {
+  nb_tensor *a = nb_from_doubles((double[]){1, 2}, 2, NB_F64);
+  nb_tensor *b = nb_from_doubles((double[]){3, -1}, 2, NB_F64);
+  nb_tensor *in[2] = {a, b}, *v[2] = {nb_from_doubles((double[]){1, 0}, 2, NB_F64),
+                                       nb_from_doubles((double[]){0, 1}, 2, NB_F64)};
+  nb_tensor *out, *r[4];
+  double x[4];
+  /* vjp: d/da = 2ab = [6, -4], d/db = a^2 = [1, 4] */
+  ck_assert_int_eq(nb_vjp(f_a2b, NULL, 2, in, NULL, 0, &out, r), 0);
+  ck_assert_double_eq(nb_item(out), 1 * 1 * 3 + 4 * -1);
+  nb_to_doubles(r[0], x, 2);
+  ck_assert_double_eq(x[0], 6);
+  ck_assert_double_eq(x[1], -4);
+  /* jvp: 2ab . va + a^2 . vb = 6 * 1 + 4 * 1 = 10 */
+  ck_assert_msg(nb_jvp(f_a2b, NULL, 2, in, v, 0, &out, r) == 0, "%s", nb_last_error());
+  ck_assert_double_eq_tol(nb_item(r[0]), 10, 1e-12);
+  /* hvp: H = [[2b, 2a], [2a, 0]] (diagonal blocks); H v = [2b0 + 0, 0 + 2a1 ; 2a0 * 1, 0] */
+  ck_assert_msg(nb_hvp(f_a2b, NULL, 2, in, v, 0, &out, r) == 0, "%s", nb_last_error());
+  nb_to_doubles(r[0], x, 2);
+  ck_assert_double_eq_tol(x[0], 6, 1e-12);
+  ck_assert_double_eq_tol(x[1], 4, 1e-12);
+  nb_to_doubles(r[1], x, 2);
+  ck_assert_double_eq_tol(x[0], 2, 1e-12);
+  ck_assert_double_eq_tol(x[1], 0, 1e-12);
+  /* hessian block (a, b) = diag(2a) = [[2, 0], [0, 4]] */
+  ck_assert_msg(nb_hessian(f_a2b, NULL, 2, in, r) == 0, "%s", nb_last_error());
+  ck_assert_int_eq(nb_ndim(r[1]), 2);
+  nb_to_doubles(r[1], x, 4);
+  ck_assert_double_eq_tol(x[0], 2, 1e-12);
+  ck_assert_double_eq_tol(x[1], 0, 1e-12);
+  ck_assert_double_eq_tol(x[3], 4, 1e-12);
+  /* jacobian of the sum is a row of 2ab and a^2 */
+  ck_assert_msg(nb_jacobian(f_a2b, NULL, 2, in, r) == 0, "%s", nb_last_error());
+  nb_to_doubles(r[1], x, 2);
+  ck_assert_double_eq_tol(x[1], 4, 1e-12);
+  /* the caller's tensors are left alone */
+  ck_assert(!nb_requires_grad(a) && nb_grad(a) == NULL);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("higher_order");
   TCase *tc = tcase_create("create_graph");
@@ -116,6 +182,8 @@ int main(void) {
   tcase_add_test(tc, first_order_unchanged);
   tcase_add_test(tc, mixed_partials_with_broadcast);
   tcase_add_test(tc, op_without_double_backward_is_named);
+  tcase_add_test(tc, restricted_backward_reads_the_right_saved_tensor);
+  tcase_add_test(tc, functional_helpers_closed_form);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
