@@ -35,6 +35,7 @@ typedef struct run {
   uint64_t id;
   unsigned flags;
   bool graph;      /* NB_CREATE_GRAPH: record the backward pass */
+  bool anomaly;    /* anomaly detection: check every gradient for NaN/Inf */
   bool capture;    /* autograd.grad: do not touch .grad */
   nb_node **order; /* reachable nodes, then (after toposort) in topological order */
   nb_node **sorted; /* toposort's output buffer, same capacity */
@@ -413,6 +414,7 @@ static int run_node(run *r, nb_node *n) {
   }
   for (int i = 0; i < n->n_in; i++) {
     if (!((needs >> i) & 1u) || !gin[i]) continue;
+    if (NB_UNLIKELY(r->anomaly) && (rc = nb__anomaly_check(n, i, gin[i])) < 0) goto done;
     const nb_meta *m = &n->in_meta[i];
     nb_tensor *g = NB_UNLIKELY(r->graph && nb_requires_grad(gin[i]))
                        ? graph_sum_to_shape(gin[i], m->ndim, m->shape)
@@ -514,7 +516,7 @@ static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_ro
   if (scope < 0) return scope;
   bool prev_mode = nb_set_grad_enabled(graph);
   run r = {.id = __atomic_add_fetch(&run_ids, 1, __ATOMIC_RELAXED), .flags = flags,
-           .graph = graph, .capture = capture, .targets = targets, .n_targets = n_targets};
+           .graph = graph, .anomaly = nb_is_anomaly_enabled(), .capture = capture, .targets = targets, .n_targets = n_targets};
   bool owns_tl = !tl.busy;
   if (owns_tl) { /* borrow this thread's arrays */
     if (!tl.registered) tl.registered = nb__at_thread_exit(tl_free, &tl);

@@ -187,6 +187,7 @@ struct nb_node {
   nb_hook **out_hooks; /* [n_out] or NULL: hooks of the non-leaf outputs */
   nb_tensor **retain;  /* [n_out] or NULL: weak pointers to outputs that retain grad */
   nb_tensor *variable; /* AccumulateGrad: the leaf (strong) */
+  const char *origin;  /* anomaly detection: where the node was created (caller's label) */
   /* engine scratch, valid during one backward */
   uint64_t run_id;
   int32_t deps;
@@ -235,6 +236,14 @@ NB_INTERNAL int nb__node_record_inputs(nb_node *node, int n_in, nb_tensor *const
  * handed-back inputs, view bases, in-place rebasing. May replace out[j] by an alias. */
 NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in,
                                         nb_tensor *const *in, int n_out, nb_tensor **out);
+
+/* ---- anomaly detection (anomaly.c) ---- */
+
+/* Record the current label on a node created while anomaly detection is on. */
+NB_INTERNAL void nb__anomaly_record(nb_node *n);
+/* NB_OK, or an error naming n, its forward call and origin when g (the gradient n's
+ * backward returned for `input`) holds a NaN or Inf. */
+NB_INTERNAL int nb__anomaly_check(const nb_node *n, int input, nb_tensor *g);
 
 /* ---- per-thread cleanup (thread_exit.c) ----------------------------------------------- */
 

@@ -171,6 +171,32 @@ START_TEST(functional_helpers_closed_form) {
 }
 END_TEST
 
+/* Anomaly detection: off, an Inf gradient passes silently (as in PyTorch); on, backward
+ * stops at the node that produced it, naming its op, shapes and origin */
+START_TEST(anomaly_detection_names_the_node) {
+  nb_tensor *x = nb_requires_grad_(nb_from_doubles((double[]){0, 1}, 2, NB_F64));
+  nb_tensor *y = nb_sum(nb_sqrt(x));
+  ck_assert(nb_node_origin(nb_grad_fn(y)) == NULL);
+  ck_assert_int_eq(nb_backward(y, NULL, 0), 0);
+  ck_assert(isinf(nb_item(nb_sum(nb_grad(x)))));
+
+  ck_assert(!nb_set_detect_anomaly(true));
+  nb_tensor *z = nb_mul_scalar(x, 1);
+  NB_ANOMALY_HERE();
+  nb_tensor *r = nb_sqrt(z);
+  nb_anomaly_label("the loss");
+  y = nb_sum(r);
+  ck_assert_str_eq(nb_node_origin(nb_grad_fn(y)), "the loss");
+  ck_assert_int_lt(nb_backward(y, NULL, 0), 0);
+  ck_assert_error_contains("anomaly detected: SqrtBackward returned Inf");
+  ck_assert_error_contains("sqrt(input [2] float64)");
+  ck_assert_error_contains("test_higher_order.c:");
+  ck_assert_error_contains("1 of 2 elements, first at flat index 0");
+  nb_anomaly_label(NULL);
+  ck_assert(nb_set_detect_anomaly(false));
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("higher_order");
   TCase *tc = tcase_create("create_graph");
@@ -184,6 +210,7 @@ int main(void) {
   tcase_add_test(tc, op_without_double_backward_is_named);
   tcase_add_test(tc, restricted_backward_reads_the_right_saved_tensor);
   tcase_add_test(tc, functional_helpers_closed_form);
+  tcase_add_test(tc, anomaly_detection_names_the_node);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }

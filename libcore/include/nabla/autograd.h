@@ -123,6 +123,25 @@ int nb_grad_mode_end(void);
 /* Alias of nb_grad_mode_end() for readability after nb_no_grad_begin(). */
 int nb_no_grad_end(void);
 
+/* ---- anomaly detection (PyTorch's detect_anomaly; thread-local, off by default) ---- */
+
+/* Turn anomaly detection on or off for this thread; returns the previous setting. While
+ * on, every graph node records where it was created (the label below), and a backward
+ * (started while on) checks the gradients every node's backward returns, failing at the
+ * first NaN or Inf with an error naming the node, its op, its inputs' shapes and dtypes
+ * and that origin. Off, it costs nothing measurable. */
+bool nb_set_detect_anomaly(bool enabled);
+bool nb_is_anomaly_enabled(void);
+/* The label recorded on nodes created from now on (this thread, anomaly mode on): a
+ * string that outlives the graph, such as a literal. NULL clears it. Returns the
+ * previous label. NB_ANOMALY_HERE() labels with the C call site, "file.c:42". */
+const char *nb_anomaly_label(const char *label);
+#define NB_ANOMALY_STR2_(x) #x
+#define NB_ANOMALY_STR_(x) NB_ANOMALY_STR2_(x)
+#define NB_ANOMALY_HERE() nb_anomaly_label(__FILE__ ":" NB_ANOMALY_STR_(__LINE__))
+/* Where a node was created (its label), or NULL when anomaly detection was off. */
+const char *nb_node_origin(const nb_node *n);
+
 /* ---- graph drawing ---------------------------------------------------------- */
 
 /* Write the backward graph reachable from root as Graphviz DOT (nodes labelled with
