@@ -10,16 +10,16 @@
 
 #include "internal.h"
 
-static NB_TLS bool anomaly_on;
+NB_TLS bool nb__anomaly_on;
 static NB_TLS const char *anomaly_label;
 
 bool nb_set_detect_anomaly(bool enabled) {
-  bool prev = anomaly_on;
-  anomaly_on = enabled;
+  bool prev = nb__anomaly_on;
+  nb__anomaly_on = enabled;
   return prev;
 }
 
-bool nb_is_anomaly_enabled(void) { return anomaly_on; }
+bool nb_is_anomaly_enabled(void) { return nb__anomaly_on; }
 
 const char *nb_anomaly_label(const char *label) {
   const char *prev = anomaly_label;

@@ -130,7 +130,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
     rc = d->n_attrs ? nb__node_own_strings(node) : NB_OK;
     if (rc >= 0) rc = nb__node_record_inputs(node, n_in, in, needs);
-    if (NB_UNLIKELY(nb_is_anomaly_enabled())) nb__anomaly_record(node);
+    if (NB_UNLIKELY(nb__anomaly_on)) nb__anomaly_record(node);
     if (rc < 0) {
       nb__node_release(node);
       return unbump(self, rc);

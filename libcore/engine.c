@@ -516,7 +516,8 @@ static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_ro
   if (scope < 0) return scope;
   bool prev_mode = nb_set_grad_enabled(graph);
   run r = {.id = __atomic_add_fetch(&run_ids, 1, __ATOMIC_RELAXED), .flags = flags,
-           .graph = graph, .anomaly = nb_is_anomaly_enabled(), .capture = capture, .targets = targets, .n_targets = n_targets};
+           .graph = graph, .anomaly = nb__anomaly_on, .capture = capture, .targets = targets,
+           .n_targets = n_targets};
   bool owns_tl = !tl.busy;
   if (owns_tl) { /* borrow this thread's arrays */
     if (!tl.registered) tl.registered = nb__at_thread_exit(tl_free, &tl);

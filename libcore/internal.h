@@ -152,18 +152,20 @@ typedef struct nb_meta {
 typedef struct nb_saved {
   nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles), or a wrapped
                        scalar operand itself (it never gets a grad_fn) */
-  uint32_t version; /* version of the storage when saved */
   const char *producer; /* name of the node that produced the saved tensor, or NULL */
-  int32_t producer_out; /* which output of that node */
   /* Autograd identity of what was saved, so a recording backward (NB_CREATE_GRAPH) can
    * connect the saved value to the forward graph (PyTorch's SavedVariable unpacking):
-   * src_leaf: a leaf that requires grad (strong); src_node/src_nr: the grad_fn (strong)
-   * and output number of a non-leaf; self_out >= 0: output self_out of this very node
-   * (no reference: that would be a cycle). */
-  nb_tensor *src_leaf;
-  nb_node *src_node;
+   * NULL, the grad_fn of a non-leaf (src_nr: its output), or a leaf that requires grad
+   * (src_nr -1); both strong. */
+  union {
+    nb_node *node;
+    nb_tensor *leaf;
+  } src;
+  uint32_t version; /* version of the storage when saved */
+  int32_t producer_out; /* which output of that node */
   int32_t src_nr;
-  int32_t self_out;
+  int32_t self_out; /* >= 0: the value is output self_out of this very node (no reference:
+                       that would be a cycle) */
 } nb_saved;
 
 struct nb_node {
@@ -239,6 +241,8 @@ NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in
 
 /* ---- anomaly detection (anomaly.c) ---- */
 
+/* This thread's anomaly mode (nb_set_detect_anomaly), read directly on the hot paths. */
+extern NB_INTERNAL NB_TLS bool nb__anomaly_on;
 /* Record the current label on a node created while anomaly detection is on. */
 NB_INTERNAL void nb__anomaly_record(nb_node *n);
 /* NB_OK, or an error naming n, its forward call and origin when g (the gradient n's

@@ -2,7 +2,9 @@
  * plugins use to save tensors and read attributes. Nodes are refcounted; a tensor holds
  * its grad_fn strongly and a node holds its next nodes strongly. Saved tensors are
  * aliases without grad_fn, so saving an op's own output makes no reference cycle (a
- * scalar wrapped by functional.c is saved as itself: it can never gain a grad_fn). */
+ * scalar wrapped by functional.c is saved as itself: it can never gain a grad_fn). Each
+ * slot also remembers the saved value's autograd identity (its grad_fn or leaf, or "output
+ * j of this node"), so a create_graph backward gets it back connected to the graph. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,11 +167,12 @@ int nb__node_own_strings(nb_node *n) {
 static void saved_clear(nb_saved *sv) {
   nb_release(sv->t);
   sv->t = NULL;
-  if (NB_UNLIKELY(sv->src_leaf || sv->src_node)) {
-    nb_release(sv->src_leaf);
-    nb__node_release(sv->src_node);
-    sv->src_leaf = NULL;
-    sv->src_node = NULL;
+  if (NB_UNLIKELY(sv->src.node != NULL)) {
+    if (sv->src_nr < 0)
+      nb_release(sv->src.leaf);
+    else
+      nb__node_release(sv->src.node);
+    sv->src.node = NULL;
   }
 }
 
@@ -441,10 +444,11 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
      * one reference, no allocation. */
     if (t->grad_fn) {
       nb__node_retain(t->grad_fn);
-      sv->src_node = t->grad_fn;
+      sv->src.node = t->grad_fn;
       sv->src_nr = t->output_nr;
     } else if (t->requires_grad) {
-      sv->src_leaf = nb_retain(t);
+      sv->src.leaf = nb_retain(t);
+      sv->src_nr = -1;
     }
   }
   sv->self_out = -1;
@@ -486,7 +490,7 @@ static int check_saved(nb_node *n, int i) {
 void nb__node_mark_saved_outputs(nb_node *n, int n_out, nb_tensor *const *out) {
   for (int i = 0; i < n->n_saved; i++) {
     nb_saved *sv = &n->saved[i];
-    if (!sv->t || sv->src_node || sv->src_leaf || sv->t->wrapped) continue;
+    if (!sv->t || sv->src.node || sv->t->wrapped) continue;
     for (int j = 0; j < n_out; j++) {
       const nb_tensor *o = out[j];
       if (o && o->grad_fn == n && o->storage == sv->t->storage && o->offset == sv->t->offset &&
@@ -511,8 +515,9 @@ int nb__node_check_saved(nb_node *n) {
  * from (the leaf itself, or an alias whose grad_fn is the producing node), so the
  * gradient computed from it can be differentiated again. Scoped. */
 static nb_tensor *saved_unpack(nb_node *n, nb_saved *sv) {
-  if (sv->src_leaf) return sv->src_leaf; /* same storage, version checked: same value */
-  nb_node *src = sv->src_node;
+  if (sv->src.node && sv->src_nr < 0)
+    return sv->src.leaf; /* same storage, version checked: same value */
+  nb_node *src = sv->src.node;
   int32_t nr = sv->src_nr;
   if (!src && sv->self_out >= 0) {
     src = n;

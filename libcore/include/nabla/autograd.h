@@ -58,7 +58,10 @@ enum {
   /* Record the backward pass: the gradients it produces require grad and can be
    * differentiated again, to any order (PyTorch's create_graph=True). Implies
    * NB_RETAIN_GRAPH. Every op reached must declare a backward_graph (sdk/op.h); one that
-   * does not makes backward fail with NB_EUNSUPPORTED naming it. */
+   * does not makes backward fail with NB_EUNSUPPORTED naming it. As in PyTorch,
+   * nb_backward with it makes a reference cycle between a leaf and its .grad (whose graph
+   * reaches the leaf): prefer nb_autograd_grad, or clear .grad (nb_set_grad(t, NULL))
+   * when done with it. */
   NB_CREATE_GRAPH = 1u << 1
 };
 

@@ -41,7 +41,8 @@ typedef int (*nb_forward_fn)(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_va
  * computation: the core sums it back to the input's shape. A backward may pass
  * grad_out[j] through unchanged as grad_in[i] (even to several inputs) but must never
  * write into grad_out. Tensors created here are scoped; the engine keeps what it needs.
- * Backward runs with grad mode off. */
+ * Backward runs with grad mode off; backward_graph (same signature) runs with it on, for
+ * NB_CREATE_GRAPH (see "Higher-order gradients" below the descriptor). */
 typedef int (*nb_backward_fn)(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 
 typedef struct nb_sample_sink nb_sample_sink;
