@@ -136,7 +136,8 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
       return unbump(self, rc);
     }
   }
-  nb_ctx ctx = {node, op, node ? node->attrs : av, needs, self ? self->storage : NULL, false};
+  nb_ctx ctx = {.node = node, .op = op, .attrs = node ? node->attrs : av, .needs_grad = needs,
+                .updated = self ? self->storage : NULL, .in = in, .n_in = n_in};
 
   bool prev_mode = nb_set_grad_enabled(false);
   int depth = nb_scope_begin();

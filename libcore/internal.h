@@ -153,19 +153,15 @@ typedef struct nb_saved {
   nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles), or a wrapped
                        scalar operand itself (it never gets a grad_fn) */
   const char *producer; /* name of the node that produced the saved tensor, or NULL */
-  /* Autograd identity of what was saved, so a recording backward (NB_CREATE_GRAPH) can
-   * connect the saved value to the forward graph (PyTorch's SavedVariable unpacking):
-   * NULL, the grad_fn of a non-leaf (src_nr: its output), or a leaf that requires grad
-   * (src_nr -1); both strong. */
-  union {
-    nb_node *node;
-    nb_tensor *leaf;
-  } src;
   uint32_t version; /* version of the storage when saved */
   int32_t producer_out; /* which output of that node */
-  int32_t src_nr;
-  int32_t self_out; /* >= 0: the value is output self_out of this very node (no reference:
-                       that would be a cycle) */
+  /* Autograd identity of what was saved, so a recording backward (NB_CREATE_GRAPH) can
+   * connect the saved value to the forward graph (PyTorch's SavedVariable unpacking),
+   * without a reference (no cost on the first-order path): src_in >= 0, the node's input
+   * src_in (its edge next[src_in] leads to the value's grad_fn or leaf); self_out >= 0,
+   * output self_out of this very node; both -1: a constant. */
+  int32_t src_in;
+  int32_t self_out;
 } nb_saved;
 
 struct nb_node {
@@ -204,6 +200,8 @@ struct nb_ctx {
   uint64_t needs_grad; /* bit i: input i needs a gradient */
   const nb_storage *updated; /* an in-place op's self storage (bumped before forward) */
   bool graph; /* backward under NB_CREATE_GRAPH: nb_ctx_saved returns connected tensors */
+  nb_tensor *const *in; /* forward: the inputs (nb_ctx_save finds a saved input's edge) */
+  int n_in;
 };
 
 /* Maximum inputs / outputs an op may declare. */

@@ -163,17 +163,10 @@ int nb__node_own_strings(nb_node *n) {
   return NB_OK;
 }
 
-/* Drop a saved slot's tensor and the autograd identity it carries. */
+/* Drop a saved slot's tensor. */
 static void saved_clear(nb_saved *sv) {
   nb_release(sv->t);
   sv->t = NULL;
-  if (NB_UNLIKELY(sv->src.node != NULL)) {
-    if (sv->src_nr < 0)
-      nb_release(sv->src.leaf);
-    else
-      nb__node_release(sv->src.node);
-    sv->src.node = NULL;
-  }
 }
 
 void nb__node_release_saved(nb_node *n) {
@@ -434,6 +427,8 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
   }
   nb_saved *sv = &n->saved[n->n_saved];
   memset(sv, 0, sizeof *sv);
+  sv->src_in = -1;
+  sv->self_out = -1;
   if (t) {
     sv->t = t->wrapped ? nb_retain(t) : nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
     if (!sv->t) return nb_last_status();
@@ -441,17 +436,13 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
     sv->producer = t->grad_fn ? t->grad_fn->name : NULL;
     sv->producer_out = t->output_nr;
     /* Remember where the value came from, for a backward that records (create_graph):
-     * one reference, no allocation. */
-    if (t->grad_fn) {
-      nb__node_retain(t->grad_fn);
-      sv->src.node = t->grad_fn;
-      sv->src_nr = t->output_nr;
-    } else if (t->requires_grad) {
-      sv->src.leaf = nb_retain(t);
-      sv->src_nr = -1;
-    }
+     * a differentiable input's index (its edge holds the identity); no reference taken. */
+    for (int i = 0; i < ctx->n_in && i < n->n_in; i++)
+      if (ctx->in[i] == t && n->next[i].node) {
+        sv->src_in = i;
+        break;
+      }
   }
-  sv->self_out = -1;
   return n->n_saved++;
 }
 
@@ -490,7 +481,7 @@ static int check_saved(nb_node *n, int i) {
 void nb__node_mark_saved_outputs(nb_node *n, int n_out, nb_tensor *const *out) {
   for (int i = 0; i < n->n_saved; i++) {
     nb_saved *sv = &n->saved[i];
-    if (!sv->t || sv->src.node || sv->t->wrapped) continue;
+    if (!sv->t || sv->src_in >= 0 || sv->t->wrapped) continue;
     for (int j = 0; j < n_out; j++) {
       const nb_tensor *o = out[j];
       if (o && o->grad_fn == n && o->storage == sv->t->storage && o->offset == sv->t->offset &&
@@ -515,11 +506,15 @@ int nb__node_check_saved(nb_node *n) {
  * from (the leaf itself, or an alias whose grad_fn is the producing node), so the
  * gradient computed from it can be differentiated again. Scoped. */
 static nb_tensor *saved_unpack(nb_node *n, nb_saved *sv) {
-  if (sv->src.node && sv->src_nr < 0)
-    return sv->src.leaf; /* same storage, version checked: same value */
-  nb_node *src = sv->src.node;
-  int32_t nr = sv->src_nr;
-  if (!src && sv->self_out >= 0) {
+  nb_node *src = NULL;
+  int32_t nr = 0;
+  if (sv->src_in >= 0) {
+    nb_edge *e = &n->next[sv->src_in];
+    if (!e->node->op && e->node->variable)
+      return e->node->variable; /* a leaf: same storage, version checked: same value */
+    src = e->node;
+    nr = e->input_nr;
+  } else if (sv->self_out >= 0) {
     src = n;
     nr = sv->self_out;
   }
