@@ -194,7 +194,7 @@ static int add_to_buffer(nb_tensor **buf, nb_tensor *g) {
     *buf = nb_retain(g);
     return NB_OK;
   }
-  if (NB_UNLIKELY(nb_requires_grad(g) || nb_requires_grad(*buf))) {
+  if (NB_UNLIKELY(g->requires_grad || (*buf)->requires_grad)) { /* create_graph */
     nb_tensor *sum = graph_add(*buf, g);
     if (!sum) return nb_last_status();
     nb_release(*buf);
@@ -290,7 +290,7 @@ static bool exclusively_owned(const nb_tensor *g) {
 /* .grad += g, in place after the first time. The first store takes g when the engine
  * owns it alone, else a copy, so .grad never aliases a caller's tensor (items 8, 9). */
 static int accumulate_grad(nb_tensor *t, nb_tensor *g) {
-  if (NB_UNLIKELY(nb_requires_grad(g) && nb_is_grad_enabled())) {
+  if (NB_UNLIKELY(g->requires_grad) && nb_is_grad_enabled()) {
     /* create_graph: .grad keeps the history (a recorded copy the first time, so it
      * never aliases a caller's tensor) */
     nb_tensor *s = t->grad ? graph_add(t->grad, g) : nb_call1("clone", 1, &g, 0, NULL);
