@@ -130,12 +130,14 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     if (d->n_attrs) memcpy(node->attrs, av, (size_t)d->n_attrs * sizeof av[0]);
     rc = d->n_attrs ? nb__node_own_strings(node) : NB_OK;
     if (rc >= 0) rc = nb__node_record_inputs(node, n_in, in, needs);
+    if (NB_UNLIKELY(nb__anomaly_on)) nb__anomaly_record(node);
     if (rc < 0) {
       nb__node_release(node);
       return unbump(self, rc);
     }
   }
-  nb_ctx ctx = {node, op, node ? node->attrs : av, needs, self ? self->storage : NULL};
+  nb_ctx ctx = {.node = node, .op = op, .attrs = node ? node->attrs : av, .needs_grad = needs,
+                .updated = self ? self->storage : NULL, .in = in, .n_in = n_in};
 
   bool prev_mode = nb_set_grad_enabled(false);
   int depth = nb_scope_begin();
@@ -166,6 +168,7 @@ int nb_op_call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs, con
     return unbump(self, rc);
   }
   rc = nb__node_attach_outputs(op, node, n_in, in, n_out, out);
+  if (rc >= 0 && node && node->n_saved) nb__node_mark_saved_outputs(node, n_out, out);
   nb__node_release(node); /* outputs hold it now */
   if (rc < 0) {
     for (int j = 0; j < n_out; j++) {

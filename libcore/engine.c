@@ -10,6 +10,13 @@
  *
  * Restricted runs (backward with inputs=, autograd.grad) mark the nodes that lead to a
  * target as needed and skip the rest.
+ *
+ * With NB_CREATE_GRAPH the run records: grad mode stays on, each node runs its op's
+ * backward_graph (written with dispatched ops, so it records nodes itself; saved tensors
+ * come back connected to the forward graph), and the engine's own arithmetic (summing
+ * paths, reducing broadcast dims, accumulating .grad) goes through dispatched ops too
+ * (graph_* below). The gradients it produces require grad and can be differentiated
+ * again. An op without backward_graph reached in such a run is an error naming it.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -27,6 +34,8 @@ typedef struct target {
 typedef struct run {
   uint64_t id;
   unsigned flags;
+  bool graph;      /* NB_CREATE_GRAPH: record the backward pass */
+  bool anomaly;    /* anomaly detection: check every gradient for NaN/Inf */
   bool capture;    /* autograd.grad: do not touch .grad */
   nb_node **order; /* reachable nodes, then (after toposort) in topological order */
   nb_node **sorted; /* toposort's output buffer, same capacity */
@@ -150,10 +159,46 @@ static void mark_needed(run *r) {
   }
 }
 
+/* ---- recorded arithmetic for NB_CREATE_GRAPH runs ------------------------------------
+ * When a gradient requires grad, the engine's sums, reductions and casts must record
+ * like any op, so they go through dispatch (the add, sum, reshape and to_dtype ops). */
+
+/* A new reference to a + b, recorded. */
+static nb_tensor *graph_add(nb_tensor *a, nb_tensor *b) {
+  nb_tensor *s = nb_call1("add", 2, (nb_tensor *const[]){a, b}, 0, NULL);
+  return s ? nb_retain(s) : NULL;
+}
+
+/* nb_sum_to_shape, recorded (a scoped result). */
+static nb_tensor *graph_sum_to_shape(nb_tensor *g, int ndim, const int64_t *shape) {
+  if (g->ndim == ndim && !memcmp(g->shape, shape, (size_t)ndim * sizeof *shape)) return g;
+  nb_attr dims = {.name = "dim", .type = NB_ATTR_INTS};
+  int lead = g->ndim - ndim;
+  for (int d = 0; d < g->ndim; d++) {
+    int td = d - lead;
+    if (td < 0 || (shape[td] == 1 && g->shape[d] != 1)) dims.v.ints.v[dims.v.ints.n++] = d;
+  }
+  nb_tensor *s = g;
+  if (dims.v.ints.n)
+    s = nb_call1("sum", 1, &g, 2, (nb_attr[]){dims, NB_A_BOOL("keepdim", true)});
+  if (!s) return NULL;
+  nb_attr to = {.name = "shape", .type = NB_ATTR_INTS};
+  to.v.ints.n = ndim;
+  for (int d = 0; d < ndim; d++) to.v.ints.v[d] = shape[d];
+  return nb_call1("reshape", 1, &s, 1, &to);
+}
+
 /* buf += g (a new tensor when buf already holds something: buffers may be shared). */
 static int add_to_buffer(nb_tensor **buf, nb_tensor *g) {
   if (!*buf) {
     *buf = nb_retain(g);
+    return NB_OK;
+  }
+  if (NB_UNLIKELY(g->requires_grad || (*buf)->requires_grad)) { /* create_graph */
+    nb_tensor *sum = graph_add(*buf, g);
+    if (!sum) return nb_last_status();
+    nb_release(*buf);
+    *buf = sum;
     return NB_OK;
   }
   nb_tensor *sum = nb__tensor_new((*buf)->ndim, (*buf)->shape, (nb_dtype)(*buf)->dtype);
@@ -245,6 +290,16 @@ static bool exclusively_owned(const nb_tensor *g) {
 /* .grad += g, in place after the first time. The first store takes g when the engine
  * owns it alone, else a copy, so .grad never aliases a caller's tensor (items 8, 9). */
 static int accumulate_grad(nb_tensor *t, nb_tensor *g) {
+  if (NB_UNLIKELY(g->requires_grad) && nb_is_grad_enabled()) {
+    /* create_graph: .grad keeps the history (a recorded copy the first time, so it
+     * never aliases a caller's tensor) */
+    nb_tensor *s = t->grad ? graph_add(t->grad, g) : nb_call1("clone", 1, &g, 0, NULL);
+    if (s && !t->grad) nb_retain(s);
+    if (!s) return nb_last_status();
+    nb_release(t->grad);
+    t->grad = s;
+    return NB_OK;
+  }
   if (!t->grad && g->dtype == t->dtype && nb_same_shape(g, t) && exclusively_owned(g)) {
     t->grad = nb_retain(g);
     return NB_OK;
@@ -339,17 +394,31 @@ static int run_node(run *r, nb_node *n) {
     }
     memset(nb_data(gout[j]), 0, (size_t)nb_numel(gout[j]) * nb__dtype_size((nb_dtype)gout[j]->dtype));
   }
-  nb_ctx ctx = {.node = n, .op = n->op, .attrs = n->attrs, .needs_grad = needs};
+  nb_backward_fn bw = d->backward;
+  if (NB_UNLIKELY(r->graph)) {
+    if (!d->backward_graph) {
+      rc = nb_set_error(NB_EUNSUPPORTED,
+                        "backward: %s (op '%s') cannot be differentiated twice: the op declares "
+                        "no backward_graph, so NB_CREATE_GRAPH cannot record its gradient",
+                        n->name, d->name);
+      goto done;
+    }
+    bw = d->backward_graph;
+  }
+  nb_ctx ctx = {.node = n, .op = n->op, .attrs = n->attrs, .needs_grad = needs, .graph = r->graph};
   n->ran = true;
-  rc = d->backward(&ctx, gout, gin);
+  rc = bw(&ctx, gout, gin);
   if (rc < 0) {
     if (nb_last_status() == NB_OK) nb_set_error(rc, "%s: backward failed (status %d)", n->name, rc);
     goto done;
   }
   for (int i = 0; i < n->n_in; i++) {
     if (!((needs >> i) & 1u) || !gin[i]) continue;
+    if (NB_UNLIKELY(r->anomaly) && (rc = nb__anomaly_check(n, i, gin[i])) < 0) goto done;
     const nb_meta *m = &n->in_meta[i];
-    nb_tensor *g = nb_sum_to_shape(gin[i], m->ndim, m->shape);
+    nb_tensor *g = NB_UNLIKELY(r->graph && nb_requires_grad(gin[i]))
+                       ? graph_sum_to_shape(gin[i], m->ndim, m->shape)
+                       : nb_sum_to_shape(gin[i], m->ndim, m->shape);
     if (!g) {
       rc = nb_set_error(NB_ESHAPE, "%s: backward returned a gradient of shape %s for input %d "
                                    "('%s') of shape %s",
@@ -358,7 +427,9 @@ static int run_node(run *r, nb_node *n) {
       goto done;
     }
     if (g->dtype != m->dtype) {
-      g = nb_convert(g, (nb_dtype)m->dtype);
+      g = nb_requires_grad(g) ? nb_call1("to_dtype", 1, &g, 1,
+                                         (nb_attr[]){NB_A_INT("dtype", m->dtype)})
+                              : nb_convert(g, (nb_dtype)m->dtype);
       if (!g) {
         rc = nb_last_status();
         goto done;
@@ -438,15 +509,15 @@ static int seed(nb_tensor *root, nb_tensor *grad, int k, nb_edge *e, nb_tensor *
 
 static int engine_run(nb_tensor *const *roots, nb_tensor *const *grads, int n_roots, unsigned flags,
                       target *targets, int n_targets, bool capture) {
-  if (flags & NB_CREATE_GRAPH)
-    return nb_set_error(NB_EUNSUPPORTED, "backward: NB_CREATE_GRAPH (higher-order gradients) is "
-                                         "not supported yet");
   if (n_roots <= 0 || !roots) return nb_set_error(NB_EINVAL, "backward: no outputs given");
+  bool graph = flags & NB_CREATE_GRAPH;
+  if (graph) flags |= NB_RETAIN_GRAPH; /* as PyTorch: retain_graph defaults to create_graph */
   int scope = nb_scope_begin();
   if (scope < 0) return scope;
-  bool prev_mode = nb_set_grad_enabled(false);
+  bool prev_mode = nb_set_grad_enabled(graph);
   run r = {.id = __atomic_add_fetch(&run_ids, 1, __ATOMIC_RELAXED), .flags = flags,
-           .capture = capture, .targets = targets, .n_targets = n_targets};
+           .graph = graph, .anomaly = nb__anomaly_on, .capture = capture, .targets = targets,
+           .n_targets = n_targets};
   bool owns_tl = !tl.busy;
   if (owns_tl) { /* borrow this thread's arrays */
     if (!tl.registered) tl.registered = nb__at_thread_exit(tl_free, &tl);

@@ -152,9 +152,16 @@ typedef struct nb_meta {
 typedef struct nb_saved {
   nb_tensor *t;     /* an alias without grad_fn (breaks reference cycles), or a wrapped
                        scalar operand itself (it never gets a grad_fn) */
-  uint32_t version; /* version of the storage when saved */
   const char *producer; /* name of the node that produced the saved tensor, or NULL */
+  uint32_t version; /* version of the storage when saved */
   int32_t producer_out; /* which output of that node */
+  /* Autograd identity of what was saved, so a recording backward (NB_CREATE_GRAPH) can
+   * connect the saved value to the forward graph (PyTorch's SavedVariable unpacking),
+   * without a reference (no cost on the first-order path): src_in >= 0, the node's input
+   * src_in (its edge next[src_in] leads to the value's grad_fn or leaf); self_out >= 0,
+   * output self_out of this very node; both -1: a constant. */
+  int32_t src_in;
+  int32_t self_out;
 } nb_saved;
 
 struct nb_node {
@@ -178,6 +185,7 @@ struct nb_node {
   nb_hook **out_hooks; /* [n_out] or NULL: hooks of the non-leaf outputs */
   nb_tensor **retain;  /* [n_out] or NULL: weak pointers to outputs that retain grad */
   nb_tensor *variable; /* AccumulateGrad: the leaf (strong) */
+  const char *origin;  /* anomaly detection: where the node was created (caller's label) */
   /* engine scratch, valid during one backward */
   uint64_t run_id;
   int32_t deps;
@@ -191,6 +199,9 @@ struct nb_ctx {
   const nb_attr_value *attrs;
   uint64_t needs_grad; /* bit i: input i needs a gradient */
   const nb_storage *updated; /* an in-place op's self storage (bumped before forward) */
+  bool graph; /* backward under NB_CREATE_GRAPH: nb_ctx_saved returns connected tensors */
+  nb_tensor *const *in; /* forward: the inputs (nb_ctx_save finds a saved input's edge) */
+  int n_in;
 };
 
 /* Maximum inputs / outputs an op may declare. */
@@ -205,6 +216,8 @@ NB_INTERNAL void nb__node_release(nb_node *n);
 NB_INTERNAL void nb__node_release_saved(nb_node *n);
 /* The leaf's AccumulateGrad node, created on demand: returns a NEW reference. */
 NB_INTERNAL nb_node *nb__grad_accumulator(nb_tensor *leaf);
+/* After forward: mark saved tensors that are outputs of n (their identity is n itself). */
+NB_INTERNAL void nb__node_mark_saved_outputs(nb_node *n, int n_out, nb_tensor *const *out);
 /* Check every saved tensor of n is still usable (not freed, version unchanged). */
 NB_INTERNAL int nb__node_check_saved(nb_node *n);
 /* Copy the node's STRING attribute values into memory it owns (attrs must be set). */
@@ -223,6 +236,16 @@ NB_INTERNAL int nb__node_record_inputs(nb_node *node, int n_in, nb_tensor *const
  * handed-back inputs, view bases, in-place rebasing. May replace out[j] by an alias. */
 NB_INTERNAL int nb__node_attach_outputs(const nb_op *op, nb_node *node, int n_in,
                                         nb_tensor *const *in, int n_out, nb_tensor **out);
+
+/* ---- anomaly detection (anomaly.c) ---- */
+
+/* This thread's anomaly mode (nb_set_detect_anomaly), read directly on the hot paths. */
+extern NB_INTERNAL NB_TLS bool nb__anomaly_on;
+/* Record the current label on a node created while anomaly detection is on. */
+NB_INTERNAL void nb__anomaly_record(nb_node *n);
+/* NB_OK, or an error naming n, its forward call and origin when g (the gradient n's
+ * backward returned for `input`) holds a NaN or Inf. */
+NB_INTERNAL int nb__anomaly_check(const nb_node *n, int input, nb_tensor *g);
 
 /* ---- per-thread cleanup (thread_exit.c) ----------------------------------------------- */
 

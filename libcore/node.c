@@ -2,7 +2,9 @@
  * plugins use to save tensors and read attributes. Nodes are refcounted; a tensor holds
  * its grad_fn strongly and a node holds its next nodes strongly. Saved tensors are
  * aliases without grad_fn, so saving an op's own output makes no reference cycle (a
- * scalar wrapped by functional.c is saved as itself: it can never gain a grad_fn). */
+ * scalar wrapped by functional.c is saved as itself: it can never gain a grad_fn). Each
+ * slot also remembers the saved value's autograd identity (its grad_fn or leaf, or "output
+ * j of this node"), so a create_graph backward gets it back connected to the graph. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -161,11 +163,16 @@ int nb__node_own_strings(nb_node *n) {
   return NB_OK;
 }
 
+/* Drop a saved slot's tensor. */
+static void saved_clear(nb_saved *sv) {
+  nb_release(sv->t);
+  sv->t = NULL;
+}
+
 void nb__node_release_saved(nb_node *n) {
   for (int i = 0; i < n->n_saved; i++) {
     if (!n->saved[i].t) continue; /* an empty slot: nothing was saved there */
-    nb_release(n->saved[i].t);
-    n->saved[i].t = NULL;
+    saved_clear(&n->saved[i]);
     n->saved_released = true;
   }
 }
@@ -196,7 +203,7 @@ static void node_destroy(nb_node *n, free_stack *st) {
     nb_node *m = n->next[i].node;
     if (m && node_unref(m)) push_free(st, m);
   }
-  for (int i = 0; i < n->n_saved; i++) nb_release(n->saved[i].t);
+  for (int i = 0; i < n->n_saved; i++) saved_clear(&n->saved[i]);
   if (n->saved_heap) free(n->saved);
   for (int j = 0; j < n->n_out; j++) nb_release(n->buf[j]);
   if (n->out_hooks) {
@@ -420,12 +427,21 @@ int nb_ctx_save(nb_ctx *ctx, nb_tensor *t) {
   }
   nb_saved *sv = &n->saved[n->n_saved];
   memset(sv, 0, sizeof *sv);
+  sv->src_in = -1;
+  sv->self_out = -1;
   if (t) {
     sv->t = t->wrapped ? nb_retain(t) : nb__alias(t, t->ndim, t->shape, t->strides, t->offset);
     if (!sv->t) return nb_last_status();
     sv->version = t->storage->version;
     sv->producer = t->grad_fn ? t->grad_fn->name : NULL;
     sv->producer_out = t->output_nr;
+    /* Remember where the value came from, for a backward that records (create_graph):
+     * a differentiable input's index (its edge holds the identity); no reference taken. */
+    for (int i = 0; i < ctx->n_in && i < n->n_in; i++)
+      if (ctx->in[i] == t && n->next[i].node) {
+        sv->src_in = i;
+        break;
+      }
   }
   return n->n_saved++;
 }
@@ -462,6 +478,21 @@ static int check_saved(nb_node *n, int i) {
   return NB_OK;
 }
 
+void nb__node_mark_saved_outputs(nb_node *n, int n_out, nb_tensor *const *out) {
+  for (int i = 0; i < n->n_saved; i++) {
+    nb_saved *sv = &n->saved[i];
+    if (!sv->t || sv->src_in >= 0 || sv->t->wrapped) continue;
+    for (int j = 0; j < n_out; j++) {
+      const nb_tensor *o = out[j];
+      if (o && o->grad_fn == n && o->storage == sv->t->storage && o->offset == sv->t->offset &&
+          nb_same_shape(o, sv->t)) {
+        sv->self_out = j;
+        break;
+      }
+    }
+  }
+}
+
 int nb__node_check_saved(nb_node *n) {
   if (n->saved_released) return check_saved(n, 0);
   for (int i = 0; i < n->n_saved; i++) {
@@ -469,6 +500,32 @@ int nb__node_check_saved(nb_node *n) {
     if (rc < 0) return rc;
   }
   return NB_OK;
+}
+
+/* A saved value as a recording backward must see it: connected to the graph it came
+ * from (the leaf itself, or an alias whose grad_fn is the producing node), so the
+ * gradient computed from it can be differentiated again. Scoped. */
+static nb_tensor *saved_unpack(nb_node *n, nb_saved *sv) {
+  nb_node *src = NULL;
+  int32_t nr = 0;
+  if (sv->src_in >= 0) {
+    nb_edge *e = &n->next[sv->src_in];
+    if (!e->node->op && e->node->variable)
+      return e->node->variable; /* a leaf: same storage, version checked: same value */
+    src = e->node;
+    nr = e->input_nr;
+  } else if (sv->self_out >= 0) {
+    src = n;
+    nr = sv->self_out;
+  }
+  if (!src) return sv->t;
+  nb_tensor *a = nb__alias(sv->t, sv->t->ndim, sv->t->shape, sv->t->strides, sv->t->offset);
+  if (!a) return NULL;
+  nb__node_retain(src);
+  a->grad_fn = src;
+  a->output_nr = nr;
+  a->requires_grad = true;
+  return nb__scope_register(a);
 }
 
 nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i) {
@@ -485,6 +542,7 @@ nb_tensor *nb_ctx_saved(nb_ctx *ctx, int i) {
   if (check_saved(n, i) < 0) return NULL;
   if (!n->saved[i].t) /* an empty slot: NULL with a message, should the caller fail on it */
     nb_set_error(NB_ESTATE, "%s: saved slot %d is empty (forward saved NULL there)", n->name, i);
+  if (NB_UNLIKELY(ctx->graph) && n->saved[i].t) return saved_unpack(n, &n->saved[i]);
   return n->saved[i].t;
 }
 

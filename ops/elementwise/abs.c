@@ -3,6 +3,7 @@
  * item 31).
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(abs, fabs(a))
 EW_UNARY(abs_i64, int64_t, int64_t, a < 0 ? EW_WRAP(0 - EW_U(a)) : a)
@@ -25,6 +26,11 @@ static int abs_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* Piecewise linear: g times the (constant) derivative mask, recorded through g. */
+static int abs_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return (grad_in[0] = gu_masked(ctx, abs_backward, grad_out[0], 0)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec abs_inputs[] = {{"input", NB_DT_FLOAT | NB_DT_I64, 0, "any tensor"}};
 static const nb_output_spec abs_outputs[] = {{"out", 0, "|input|, same shape and dtype"}};
 
@@ -40,6 +46,7 @@ const nb_op_desc op_abs = {
     .outputs = abs_outputs,
     .forward = abs_forward,
     .backward = abs_backward,
+    .backward_graph = abs_backward_graph,
     .samples = abs_samples,
     .saves = "the input (when it needs a gradient)",
 };

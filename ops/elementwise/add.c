@@ -3,6 +3,7 @@
  * over broadcast dimensions). Saves nothing.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_BINARY_F(add, a + b)
 EW_BINARY(add_i64, int64_t, int64_t, int64_t, EW_WRAP(EW_U(a) + EW_U(b)))
@@ -25,6 +26,8 @@ static int add_samples(nb_sample_sink *sink) {
   return ew_binary_samples(sink, r, r, 0);
 }
 
+/* Linear: the plain backward only passes grad_out on, so it records as it is. */
+
 static const nb_input_spec add_inputs[] = {
     {"input", NB_DT_FLOAT | NB_DT_I64, 0, "first operand"},
     {"other", NB_DT_FLOAT | NB_DT_I64, 0, "second operand, same dtype, broadcastable with input"},
@@ -44,6 +47,7 @@ const nb_op_desc op_add = {
     .outputs = add_outputs,
     .forward = add_forward,
     .backward = ew_add_backward,
+    .backward_graph = ew_add_backward,
     .samples = add_samples,
     .saves = "nothing (the gradient passes through to both inputs)",
 };

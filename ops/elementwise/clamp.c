@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "ew.h"
+#include "../common/graph_util.h"
 
 /* Compares are kept unconditional (no nested ?: or &&) so the loops vectorise. */
 #define MAX_LO(a, lo) ((a) < (lo) ? (lo) : (a))
@@ -75,6 +76,11 @@ static int clamp_samples(nb_sample_sink *sink) {
   return r;
 }
 
+/* Piecewise linear: g times the (constant) derivative mask, recorded through g. */
+static int clamp_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return (grad_in[0] = gu_masked(ctx, clamp_backward, grad_out[0], 0)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec clamp_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec clamp_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 /* Not NB_ATTR_OPTIONAL: dispatch zeroes an absent optional FLOAT, which cannot be told
@@ -105,6 +111,7 @@ const nb_op_desc op_clamp = {
     .attrs = clamp_attrs,
     .forward = clamp_forward,
     .backward = clamp_backward,
+    .backward_graph = clamp_backward_graph,
     .samples = clamp_samples,
     .saves = "the input (when it needs a gradient)",
 };

@@ -2,6 +2,7 @@
  * Backward (as PyTorch): d/da = g / b, d/db = -g * a / (b * b).
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_BINARY_F(div, a / b)
 const ew_fns ew_div_fns = EW_TABLE_F(div);
@@ -40,6 +41,21 @@ static int div_samples(nb_sample_sink *sink) {
   return ew_binary_samples(sink, ra, rb, 0);
 }
 
+/* d/da = g / b, d/db = -(g / b) * (a / b), recorded. */
+static int div_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *b = nb_ctx_saved(ctx, 0);
+  nb_tensor *gb = b ? NB_CALL("div", grad_out[0], b) : NULL;
+  if (!gb) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = gb;
+  if (nb_ctx_needs_input_grad(ctx, 1)) {
+    nb_tensor *a = nb_ctx_saved(ctx, 1);
+    nb_tensor *q = a ? NB_CALL("div", a, b) : NULL;
+    nb_tensor *p = q ? NB_CALL("mul", gb, q) : NULL;
+    if (!p || !(grad_in[1] = NB_CALL("neg", p))) return nb_last_status();
+  }
+  return 0;
+}
+
 static const nb_input_spec div_inputs[] = {
     {"input", NB_DT_FLOAT, 0, "dividend"},
     {"other", NB_DT_FLOAT, 0, "divisor, same dtype, broadcastable with input"},
@@ -59,6 +75,7 @@ const nb_op_desc op_div = {
     .outputs = div_outputs,
     .forward = div_forward,
     .backward = div_backward,
+    .backward_graph = div_backward_graph,
     .samples = div_samples,
     .saves = "other when either input needs a gradient; input when other needs one",
 };

@@ -2,6 +2,7 @@
  * Backward: g * y from the saved output y (saved only when the input needs a gradient).
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 #include "ew_exp.h"
 
 EW_UNARY_F(exp, EW_EXP(a)) /* vectorisable, within 1 ulp */
@@ -21,6 +22,12 @@ static int exp_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* g * exp(x), exp(x) being the saved output. */
+static int exp_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0);
+  return y && (grad_in[0] = NB_CALL("mul", grad_out[0], y)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec exp_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec exp_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
@@ -35,6 +42,7 @@ const nb_op_desc op_exp = {
     .outputs = exp_outputs,
     .forward = exp_forward,
     .backward = exp_backward,
+    .backward_graph = exp_backward_graph,
     .samples = exp_samples,
     .saves = "the output (when the input needs a gradient)",
 };

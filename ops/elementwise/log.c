@@ -3,6 +3,7 @@
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(log, log(a))
 static const ew_fns log_fns = EW_TABLE_F(log);
@@ -24,6 +25,11 @@ static int log_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+static int log_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *x = nb_ctx_saved(ctx, 0);
+  return x && (grad_in[0] = NB_CALL("div", grad_out[0], x)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec log_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec log_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
@@ -38,6 +44,7 @@ const nb_op_desc op_log = {
     .outputs = log_outputs,
     .forward = log_forward,
     .backward = log_backward,
+    .backward_graph = log_backward_graph,
     .samples = log_samples,
     .saves = "the input (when the input needs a gradient)",
 };

@@ -3,6 +3,7 @@
  * needs a gradient.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_BINARY_F(mul, a * b)
 EW_BINARY(mul_i64, int64_t, int64_t, int64_t, EW_WRAP(EW_U(a) * EW_U(b)))
@@ -37,6 +38,16 @@ static int mul_samples(nb_sample_sink *sink) {
   return ew_binary_samples(sink, r, r, 0);
 }
 
+/* The same products, recorded: g * other for each input. */
+static int mul_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  for (int i = 0; i < 2; i++) {
+    if (!nb_ctx_needs_input_grad(ctx, i)) continue;
+    nb_tensor *other = nb_ctx_saved(ctx, i);
+    if (!other || !(grad_in[i] = NB_CALL("mul", grad_out[0], other))) return nb_last_status();
+  }
+  return 0;
+}
+
 static const nb_input_spec mul_inputs[] = {
     {"input", NB_DT_FLOAT | NB_DT_I64, 0, "first factor"},
     {"other", NB_DT_FLOAT | NB_DT_I64, 0, "second factor, same dtype, broadcastable with input"},
@@ -56,6 +67,7 @@ const nb_op_desc op_mul = {
     .outputs = mul_outputs,
     .forward = mul_forward,
     .backward = mul_backward,
+    .backward_graph = mul_backward_graph,
     .samples = mul_samples,
     .saves = "other when input needs a gradient, input when other needs one",
 };

@@ -2,6 +2,7 @@
  * Backward: -g. Saves nothing.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(neg, -a)
 EW_UNARY(neg_i64, int64_t, int64_t, EW_WRAP(0 - EW_U(a)))
@@ -23,6 +24,11 @@ static int neg_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+static int neg_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  (void)ctx;
+  return (grad_in[0] = NB_CALL("neg", grad_out[0])) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec neg_inputs[] = {{"input", NB_DT_FLOAT | NB_DT_I64, 0, "any tensor"}};
 static const nb_output_spec neg_outputs[] = {{"out", 0, "-input, same shape and dtype"}};
 
@@ -37,6 +43,7 @@ const nb_op_desc op_neg = {
     .outputs = neg_outputs,
     .forward = neg_forward,
     .backward = neg_backward,
+    .backward_graph = neg_backward_graph,
     .samples = neg_samples,
     .saves = "nothing (the gradient is -g)",
 };

@@ -5,6 +5,7 @@
  *   d/db = a^b * log(a), and 0 where a == 0 and b >= 0.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_BINARY_F(pow, pow(a, b))
 EW_BINARY_F(square, ((void)b, a * a))
@@ -73,6 +74,26 @@ static int pow_samples(nb_sample_sink *sink) {
   return r;
 }
 
+/* d/da = g * b * a^(b-1), d/db = g * a^b * log(a), recorded. */
+static int pow_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *a = nb_ctx_saved(ctx, 0), *b = nb_ctx_saved(ctx, 1);
+  if (!a || !b) return nb_last_status();
+  nb_tensor *g = grad_out[0];
+  if (nb_ctx_needs_input_grad(ctx, 0)) {
+    nb_tensor *bm1 = gu_scalar("sub", b, 1.0);
+    nb_tensor *p = bm1 ? NB_CALL("pow", a, bm1) : NULL;
+    nb_tensor *bp = p ? NB_CALL("mul", b, p) : NULL;
+    if (!bp || !(grad_in[0] = NB_CALL("mul", g, bp))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 1)) {
+    nb_tensor *p = NB_CALL("pow", a, b);
+    nb_tensor *l = p ? NB_CALL("log", a) : NULL;
+    nb_tensor *pl = l ? NB_CALL("mul", p, l) : NULL;
+    if (!pl || !(grad_in[1] = NB_CALL("mul", g, pl))) return nb_last_status();
+  }
+  return 0;
+}
+
 static const nb_input_spec pow_inputs[] = {
     {"input", NB_DT_FLOAT, 0, "base (a 0-d tensor for scalar ** tensor)"},
     {"exponent", NB_DT_FLOAT, 0,
@@ -96,6 +117,7 @@ const nb_op_desc op_pow = {
     .outputs = pow_outputs,
     .forward = pow_forward,
     .backward = pow_backward,
+    .backward_graph = pow_backward_graph,
     .samples = pow_samples,
     .saves = "input and exponent when either needs a gradient (the output is recomputed)",
 };

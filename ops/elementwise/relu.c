@@ -3,6 +3,7 @@
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(relu, a < 0 ? 0 : a) /* nan stays nan, -0 stays -0 (as PyTorch) */
 const ew_fns ew_relu_fns = EW_TABLE_F(relu);
@@ -24,6 +25,11 @@ static int relu_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* Piecewise linear: g times the (constant) derivative mask, recorded through g. */
+static int relu_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return (grad_in[0] = gu_masked(ctx, relu_backward, grad_out[0], 0)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec relu_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec relu_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
@@ -39,6 +45,7 @@ const nb_op_desc op_relu = {
     .outputs = relu_outputs,
     .forward = relu_forward,
     .backward = relu_backward,
+    .backward_graph = relu_backward_graph,
     .samples = relu_samples,
     .saves = "the output (when the input needs a gradient)",
 };

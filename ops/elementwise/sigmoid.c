@@ -3,6 +3,7 @@
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 #include "ew_exp.h"
 
 EW_UNARY_F(sigmoid, 1 / (1 + EW_EXP(-a)))
@@ -25,6 +26,14 @@ static int sigmoid_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* g * y * (1 - y), y the saved output. */
+static int sigmoid_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0);
+  nb_tensor *y2 = y ? NB_CALL("mul", y, y) : NULL;
+  nb_tensor *d = y2 ? NB_CALL("sub", y, y2) : NULL;
+  return d && (grad_in[0] = NB_CALL("mul", grad_out[0], d)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec sigmoid_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec sigmoid_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
@@ -40,6 +49,7 @@ const nb_op_desc op_sigmoid = {
     .outputs = sigmoid_outputs,
     .forward = sigmoid_forward,
     .backward = sigmoid_backward,
+    .backward_graph = sigmoid_backward_graph,
     .samples = sigmoid_samples,
     .saves = "the output (when the input needs a gradient)",
 };

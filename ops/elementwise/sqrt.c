@@ -3,6 +3,7 @@
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(sqrt, sqrt(a))
 static const ew_fns sqrt_fns = EW_TABLE_F(sqrt);
@@ -24,6 +25,13 @@ static int sqrt_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* g / (2 sqrt(x)), sqrt(x) being the saved output. */
+static int sqrt_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0);
+  nb_tensor *y2 = y ? gu_scalar("mul", y, 2.0) : NULL;
+  return y2 && (grad_in[0] = NB_CALL("div", grad_out[0], y2)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec sqrt_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec sqrt_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
@@ -39,6 +47,7 @@ const nb_op_desc op_sqrt = {
     .outputs = sqrt_outputs,
     .forward = sqrt_forward,
     .backward = sqrt_backward,
+    .backward_graph = sqrt_backward_graph,
     .samples = sqrt_samples,
     .saves = "the output (when the input needs a gradient)",
 };

@@ -2,6 +2,7 @@
  * Backward: d/da = g, d/db = -g (the core sums over broadcast dimensions). Saves nothing.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_BINARY_F(sub, a - b)
 EW_BINARY(sub_i64, int64_t, int64_t, int64_t, EW_WRAP(EW_U(a) - EW_U(b)))
@@ -25,6 +26,14 @@ static int sub_samples(nb_sample_sink *sink) {
   return ew_binary_samples(sink, r, r, 0);
 }
 
+/* d/da = g, d/db = -g, recorded. */
+static int sub_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
+  if (nb_ctx_needs_input_grad(ctx, 1) && !(grad_in[1] = NB_CALL("neg", grad_out[0])))
+    return nb_last_status();
+  return 0;
+}
+
 static const nb_input_spec sub_inputs[] = {
     {"input", NB_DT_FLOAT | NB_DT_I64, 0, "minuend"},
     {"other", NB_DT_FLOAT | NB_DT_I64, 0, "subtrahend, same dtype, broadcastable with input"},
@@ -44,6 +53,7 @@ const nb_op_desc op_sub = {
     .outputs = sub_outputs,
     .forward = sub_forward,
     .backward = ew_sub_backward,
+    .backward_graph = sub_backward_graph,
     .samples = sub_samples,
     .saves = "nothing (input's gradient is g, other's is -g)",
 };

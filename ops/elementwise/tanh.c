@@ -3,6 +3,7 @@
  * Saved tensors only when the input needs a gradient.
  */
 #include "ew.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(tanh, tanh(a))
 static const ew_fns tanh_fns = EW_TABLE_F(tanh);
@@ -24,6 +25,14 @@ static int tanh_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* g * (1 - y^2), y the saved output: g - g * y * y. */
+static int tanh_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0);
+  nb_tensor *y2 = y ? NB_CALL("mul", y, y) : NULL;
+  nb_tensor *gy2 = y2 ? NB_CALL("mul", grad_out[0], y2) : NULL;
+  return gy2 && (grad_in[0] = NB_CALL("sub", grad_out[0], gy2)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec tanh_inputs[] = {{"input", NB_DT_FLOAT, 0, "any floating tensor"}};
 static const nb_output_spec tanh_outputs[] = {{"out", 0, "same shape and dtype as input"}};
 
@@ -38,6 +47,7 @@ const nb_op_desc op_tanh = {
     .outputs = tanh_outputs,
     .forward = tanh_forward,
     .backward = tanh_backward,
+    .backward_graph = tanh_backward_graph,
     .samples = tanh_samples,
     .saves = "the output (when the input needs a gradient)",
 };

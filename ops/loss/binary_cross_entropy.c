@@ -5,6 +5,7 @@
  * (the target gradient as PyTorch 2.x). weight broadcasts to the input's shape.
  */
 #include "loss_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -68,6 +69,25 @@ static int bce_samples(nb_sample_sink *s) {
   return rc < 0 ? NB_EINVAL : 0;
 }
 
+/* Recorded: d input = w (x - t) / (x (1 - x)) g', d target = w (log(1 - x) - log x) g'
+ * (without the forward's clamps: at x = 0 or 1 the second derivative is not finite). */
+static int bce_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  loss_pw_graph p;
+  if (loss_pw_graph_prep(ctx, grad_out[0], &p) < 0) return nb_last_status();
+  nb_tensor *vx = NULL, *vt = NULL;
+  nb_tensor *omx = NB_CALL("neg", p.x);
+  omx = omx ? gu_scalar("add", omx, 1.0) : NULL;                   /* 1 - x */
+  nb_tensor *den = omx ? NB_CALL("mul", p.x, omx) : NULL;           /* x (1 - x) */
+  nb_tensor *num = den ? NB_CALL("sub", p.x, p.t) : NULL;
+  if (num && nb_ctx_needs_input_grad(ctx, 0)) vx = NB_CALL("div", num, den);
+  if (num && nb_ctx_needs_input_grad(ctx, 1)) {
+    nb_tensor *l1 = NB_CALL("log", omx), *l0 = l1 ? NB_CALL("log", p.x) : NULL;
+    vt = l0 ? NB_CALL("sub", l1, l0) : NULL;
+    if (!vt) return nb_last_status();
+  }
+  return num ? loss_pw_graph_set(ctx, &p, vx, vt, grad_in) : nb_last_status();
+}
+
 static const nb_input_spec inputs[] = {
     {"input", NB_DT_FLOAT, 0, "probabilities in [0, 1], any shape"},
     {"target", NB_DT_FLOAT, 0, "same shape as input (differentiable)"},
@@ -88,6 +108,7 @@ const nb_op_desc op_binary_cross_entropy = {
     .attrs = loss_reduction_attr,
     .forward = bce_forward,
     .backward = bce_backward,
+    .backward_graph = bce_backward_graph,
     .samples = bce_samples,
     .saves = "input, target and weight",
 };

@@ -10,6 +10,7 @@
  * no FMA: same bits either way).
  */
 #include "loss_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -150,6 +151,40 @@ static int bcel_samples(nb_sample_sink *s) {
   return rc < 0 ? NB_EINVAL : 0;
 }
 
+/* Recorded, with l = 1 + (pos_weight - 1) t (1 without pos_weight):
+ * d input = (1 - t) - l (1 - sigmoid(z)), d target = -z - (pos_weight - 1) log sigmoid(z). */
+static int bcel_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  loss_pw_graph p;
+  if (loss_pw_graph_prep(ctx, grad_out[0], &p) < 0) return nb_last_status();
+  nb_tensor *s = NB_CALL("sigmoid", p.x), *vx = NULL, *vt = NULL;
+  if (!s) return nb_last_status();
+  nb_tensor *pm1 = p.pw ? gu_scalar("sub", p.pw, 1.0) : NULL;
+  if (nb_ctx_needs_input_grad(ctx, 0)) {
+    if (!p.pw) {
+      vx = NB_CALL("sub", s, p.t);
+    } else {
+      nb_tensor *l = pm1 ? NB_CALL("mul", pm1, p.t) : NULL;
+      l = l ? gu_scalar("add", l, 1.0) : NULL;
+      nb_tensor *oms = NB_CALL("neg", s);
+      oms = oms ? gu_scalar("add", oms, 1.0) : NULL;                 /* 1 - sigmoid */
+      nb_tensor *lo = l && oms ? NB_CALL("mul", l, oms) : NULL;
+      nb_tensor *omt = NB_CALL("neg", p.t);
+      omt = omt ? gu_scalar("add", omt, 1.0) : NULL;
+      vx = lo && omt ? NB_CALL("sub", omt, lo) : NULL;
+    }
+    if (!vx) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 1)) {
+    vt = NB_CALL("neg", p.x);
+    if (vt && p.pw) {
+      nb_tensor *ls = NB_CALL("log", s), *m = ls ? NB_CALL("mul", pm1, ls) : NULL;
+      vt = m ? NB_CALL("sub", vt, m) : NULL;
+    }
+    if (!vt) return nb_last_status();
+  }
+  return loss_pw_graph_set(ctx, &p, vx, vt, grad_in);
+}
+
 static const nb_input_spec inputs[] = {
     {"input", NB_DT_FLOAT, 0, "logits, any shape"},
     {"target", NB_DT_FLOAT, 0, "same shape as input, usually in [0, 1] (differentiable)"},
@@ -172,6 +207,7 @@ const nb_op_desc op_binary_cross_entropy_with_logits = {
     .attrs = loss_reduction_attr,
     .forward = bcel_forward,
     .backward = bcel_backward,
+    .backward_graph = bcel_backward_graph,
     .samples = bcel_samples,
     .saves = "input, target, weight and pos_weight",
 };

@@ -130,6 +130,10 @@ static int cross_entropy_samples(nb_sample_sink *s) {
   return rc < 0 ? NB_EINVAL : 0;
 }
 
+static int cross_entropy_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return loss_cls_backward_graph(&op, ctx, grad_out, grad_in);
+}
+
 static const nb_input_spec inputs[] = {
     {"input", NB_DT_FLOAT, 0, "logits (N, C), (N, C, d1, ...) or (C)"},
     LOSS_CLS_TARGET_WEIGHT_INPUTS,
@@ -158,6 +162,7 @@ const nb_op_desc op_cross_entropy = {
     .attrs = attrs,
     .forward = cross_entropy_forward,
     .backward = cross_entropy_backward,
+    .backward_graph = cross_entropy_backward_graph,
     .samples = cross_entropy_samples,
     .saves = "input, target, per-position logsumexp (float64), weight; blob with the weight sum",
 };

@@ -4,12 +4,21 @@
  * with g' = g/n for mean.
  */
 #include "loss_util.h"
+#include "../common/graph_util.h"
 
 LOSS_DIFF_KERNELS(float, f32, d < 0 ? -d : d, (float)((d > 0) - (d < 0)))
 LOSS_DIFF_KERNELS(double, f64, d < 0 ? -d : d, (double)((d > 0) - (d < 0)))
 
 static const loss_pw_op op = {"l1_loss", 0, true, fwd_f32, fwd_f64, bwd_f32, bwd_f64, NULL};
 LOSS_PW_ENTRIES(l1_loss, op)
+
+/* Piecewise linear: g times the constant sign mask (second derivative zero), recorded. */
+static int l1_loss_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  for (int i = 0; i < 2; i++)
+    if (nb_ctx_needs_input_grad(ctx, i) && !(grad_in[i] = gu_masked(ctx, l1_loss_backward, grad_out[0], i)))
+      return nb_last_status();
+  return 0;
+}
 
 const nb_op_desc op_l1_loss = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -24,6 +33,7 @@ const nb_op_desc op_l1_loss = {
     .attrs = loss_reduction_attr,
     .forward = l1_loss_forward,
     .backward = l1_loss_backward,
+    .backward_graph = l1_loss_backward_graph,
     .samples = loss_pair_samples,
     .saves = "input and target",
 };

@@ -1,5 +1,6 @@
 /* ops/loss/loss_util.c — helpers shared by the loss operators (see loss_util.h). */
 #include "loss_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -146,6 +147,43 @@ int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_o
   loss_blocks(n, dt == NB_F32 ? op->bwd_f32 : op->bwd_f64, &j);
   grad_in[0] = gx; /* broadcast shape: the core sums it back to each input's shape */
   grad_in[1] = gt;
+  return 0;
+}
+
+int loss_pw_graph_prep(nb_ctx *ctx, nb_tensor *grad_out, loss_pw_graph *p) {
+  size_t bsz = 0;
+  const int *has = nb_ctx_blob(ctx, &bsz);
+  if (has == NULL || bsz != 2 * sizeof *has)
+    return nb_set_error(NB_ESTATE, "%s: backward found no saved state", nb_ctx_op_name(ctx));
+  int si = 2;
+  memset(p, 0, sizeof *p);
+  p->x = nb_ctx_saved(ctx, 0);
+  p->t = nb_ctx_saved(ctx, 1);
+  if (has[0]) p->w = nb_ctx_saved(ctx, si++);
+  if (has[1]) p->pw = nb_ctx_saved(ctx, si++);
+  if (!p->x || !p->t || (has[0] && !p->w) || (has[1] && !p->pw)) return nb_last_status();
+  p->gs = grad_out;
+  if ((int)nb_ctx_attrs(ctx)[0].i == LOSS_MEAN) {
+    int nd;
+    int64_t shape[NB_MAX_DIMS], n = 1;
+    if (nb_broadcast_shapes(nb_ctx_op_name(ctx), 2, (const nb_tensor *const[]){p->x, p->t}, &nd,
+                            shape) < 0)
+      return nb_last_status();
+    for (int d = 0; d < nd; d++) n *= shape[d];
+    p->gs = gu_scalar("mul", p->gs, n > 0 ? 1.0 / (double)n : 0.0);
+  }
+  return p->gs ? 0 : nb_last_status();
+}
+
+int loss_pw_graph_set(nb_ctx *ctx, const loss_pw_graph *p, nb_tensor *vx, nb_tensor *vt,
+                      nb_tensor **grad_in) {
+  nb_tensor *v[2] = {vx, vt};
+  for (int i = 0; i < 2; i++) {
+    if (!nb_ctx_needs_input_grad(ctx, i) || !v[i]) continue;
+    nb_tensor *gv = NB_CALL("mul", v[i], p->gs);
+    if (gv && p->w) gv = NB_CALL("mul", gv, p->w);
+    if (!(grad_in[i] = gv)) return nb_last_status();
+  }
   return 0;
 }
 
@@ -312,6 +350,65 @@ int loss_cls_backward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *grad
   loss_blocks(g.npos, dt == NB_F32 ? op->bwd_f32 : op->bwd_f64, &j);
   grad_in[0] = dx;
   return 0;
+}
+
+/* A of loss_cls_backward_graph as a tensor of the input's shape and dtype. */
+static nb_tensor *cls_target_dist(nb_ctx *ctx, const loss_cls_op *op, nb_tensor *t, nb_tensor *w,
+                                  double wsum) {
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  int red = (int)attrs[0].i, nd;
+  int64_t ignore = attrs[1].i;
+  double eps = op->logits ? attrs[2].f : 0.0;
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  loss_cls g = {0};
+  cls_dims(nd, xs, &g);
+  nb_tensor *a = nb_zeros(nd, xs, NB_F64), *wd = w ? nb_convert(w, NB_F64) : NULL;
+  t = ops_contig(t);
+  if (!a || !t || (w && !wd)) return NULL;
+  double *av = nb_data(a), scale = red == LOSS_MEAN ? (wsum != 0 ? 1.0 / wsum : 0.0) : 1.0;
+  const double *wv = wd ? nb_data(wd) : NULL;
+  const int64_t *tv = nb_data(t);
+  for (int64_t p = 0; p < g.npos; p++) {
+    if (tv[p] == ignore) continue;
+    double *row = av + loss_cls_off(&g, p);
+    row[tv[p] * g.S] += (1 - eps) * (wv ? wv[tv[p]] : 1.0) * scale;
+    for (int64_t c = 0; eps != 0 && c < g.C; c++) row[c * g.S] += eps / (double)g.C * (wv ? wv[c] : 1.0) * scale;
+  }
+  return nb_convert(a, nb_ctx_input_dtype(ctx, 0));
+}
+
+int loss_cls_backward_graph(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *grad_out,
+                            nb_tensor **grad_in) {
+  size_t bsz = 0;
+  const cls_blob *b = nb_ctx_blob(ctx, &bsz);
+  if (b == NULL || bsz != sizeof *b)
+    return nb_set_error(NB_ESTATE, "%s: backward found no saved state", op->name);
+  int k = 0, nd;
+  nb_tensor *x = op->logits ? nb_ctx_saved(ctx, k++) : NULL, *t = nb_ctx_saved(ctx, k++);
+  if (op->logits) k++; /* the logsumexp: recomputed by softmax, recorded */
+  nb_tensor *w = b->has_weight ? nb_ctx_saved(ctx, k) : NULL;
+  if ((op->logits && !x) || !t || (b->has_weight && !w)) return nb_last_status();
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  nb_tensor *a = cls_target_dist(ctx, op, t, w, b->wsum);
+  if (!a) return nb_last_status();
+  int cdim = nd == 1 ? 0 : 1;
+  nb_tensor *g = grad_out[0];
+  if (nb_ndim(g) > 0) { /* reduction none: one gradient per position, broadcast over classes */
+    int64_t kept[NB_MAX_DIMS];
+    for (int d = 0; d < nd; d++) kept[d] = d == cdim ? 1 : xs[d];
+    g = gu_reshape(g, nd, kept);
+  }
+  nb_tensor *d = NULL;
+  if (!op->logits) {
+    d = g ? gu_scalar("mul", a, -1.0) : NULL;
+  } else {
+    nb_tensor *s = g ? nb_call1("softmax", 1, &x, 1, (nb_attr[]){NB_A_INT("dim", cdim)}) : NULL;
+    nb_tensor *r = s ? nb_call1("sum", 1, &a, 2, (nb_attr[]){NB_A_INTS("dim", cdim), NB_A_BOOL("keepdim", true)}) : NULL;
+    nb_tensor *sr = r ? NB_CALL("mul", s, r) : NULL;
+    d = sr ? NB_CALL("sub", sr, a) : NULL;
+  }
+  grad_in[0] = d ? NB_CALL("mul", g, d) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
 }
 
 const nb_output_spec loss_cls_outputs[1] = {{"out", 0, "0-d for mean/sum, the target's shape for none"}};

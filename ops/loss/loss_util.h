@@ -97,6 +97,16 @@ int loss_pw_backward(const loss_pw_op *op, nb_ctx *ctx, nb_tensor *const *grad_o
   static int PREFIX##_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) { \
     return loss_pw_backward(&OP, ctx, grad_out, grad_in);                                    \
   }
+/* For backward_graph of an elementwise loss (create_graph): the saved input, target,
+ * weight and pos_weight as connected tensors (absent ones NULL) and the output gradient
+ * scaled for the reduction (g for none and sum, g / count for mean), all scoped. */
+typedef struct loss_pw_graph {
+  nb_tensor *x, *t, *w, *pw, *gs;
+} loss_pw_graph;
+int loss_pw_graph_prep(nb_ctx *ctx, nb_tensor *grad_out, loss_pw_graph *p);
+/* grad_in[i] = v * w (when a weight was given), for i = 0, 1 where needed (v NULL: skip). */
+int loss_pw_graph_set(nb_ctx *ctx, const loss_pw_graph *p, nb_tensor *vx, nb_tensor *vt,
+                      nb_tensor **grad_in);
 /* Inputs {input, target} and output of l1_loss and mse_loss. */
 extern const nb_input_spec loss_pair_inputs[2];
 extern const nb_output_spec loss_pair_outputs[1];
@@ -148,6 +158,11 @@ int loss_cls_forward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *in,
                      const nb_attr_value *attrs, nb_tensor **out);
 int loss_cls_backward(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *grad_out,
                       nb_tensor **grad_in);
+/* backward_graph of a class loss (create_graph): the gradient with dispatched ops, from
+ * the constant target distribution A (one row per position: weights, smoothing and the
+ * mean's division folded in): nll_loss -g A, cross_entropy g (softmax(x) rowsum(A) - A). */
+int loss_cls_backward_graph(const loss_cls_op *op, nb_ctx *ctx, nb_tensor *const *grad_out,
+                            nb_tensor **grad_in);
 /* Static forward/backward functions PREFIX_forward, PREFIX_backward running loss_cls_op OP. */
 #define LOSS_CLS_ENTRIES(PREFIX, OP)                                                         \
   static int PREFIX##_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, \

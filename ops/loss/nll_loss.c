@@ -35,6 +35,10 @@ static int nll_loss_samples(nb_sample_sink *s) {
   return rc < 0 ? NB_EINVAL : 0;
 }
 
+static int nll_loss_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return loss_cls_backward_graph(&op, ctx, grad_out, grad_in);
+}
+
 static const nb_input_spec inputs[] = {
     {"input", NB_DT_FLOAT, 0, "log-probabilities (N, C), (N, C, d1, ...) or (C)"},
     LOSS_CLS_TARGET_WEIGHT_INPUTS,
@@ -58,6 +62,7 @@ const nb_op_desc op_nll_loss = {
     .attrs = attrs,
     .forward = nll_loss_forward,
     .backward = nll_loss_backward,
+    .backward_graph = nll_loss_backward_graph,
     .samples = nll_loss_samples,
     .saves = "target and weight; blob with the weight sum",
 };

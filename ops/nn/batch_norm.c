@@ -15,6 +15,7 @@
  * Both are compiled also for AVX2 (ifunc, no FMA: same bits either way).
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 #include <string.h>
@@ -480,6 +481,69 @@ static int batch_norm_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   return 0;
 }
 
+/* Recorded. Training recomputes the batch statistics from x with dispatched ops, so the
+ * second derivative goes through them; eval uses the saved (constant) running stats:
+ *   x̂ = (x − μ)·invstd, dx = w·invstd·(g − mean(g) − x̂·mean(g·x̂)) (training) or
+ *   w·invstd·g (eval), dw = Σ g·x̂, db = Σ g (sums and means over every dim but 1). */
+static int batch_norm_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *x = nb_ctx_saved(ctx, 0), *mean = nb_ctx_saved(ctx, 1), *invstd = nb_ctx_saved(ctx, 2);
+  if (x == NULL || mean == NULL || invstd == NULL) return nb_last_status();
+  size_t bsz = 0;
+  const unsigned char *has_w = nb_ctx_blob(ctx, &bsz);
+  nb_tensor *w = NULL, *g = grad_out[0];
+  if (has_w != NULL && bsz == 1 && *has_w && (w = nb_ctx_saved(ctx, 3)) == NULL)
+    return nb_last_status();
+  const nb_attr_value *a = nb_ctx_attrs(ctx);
+  int nd = nb_ndim(x);
+  int64_t cshape[NB_MAX_DIMS], C = nb_shape(x)[1];
+  nb_attr red = {.name = "dim", .type = NB_ATTR_INTS};
+  for (int d = 0; d < nd; d++) {
+    cshape[d] = d == 1 ? C : 1;
+    if (d != 1) red.v.ints.v[red.v.ints.n++] = d;
+  }
+  nb_attr keep[2] = {red, NB_A_BOOL("keepdim", true)};
+#define BN_MEAN(t) ((t) ? nb_call1("mean", 1, (nb_tensor *const[]){t}, 2, keep) : NULL)
+#define BN_SUM(t) ((t) ? nb_call1("sum", 1, (nb_tensor *const[]){t}, 1, &red) : NULL)
+  bool training = a[0].i != 0;
+  nb_tensor *istd, *xc;
+  if (training) {
+    nb_tensor *m = BN_MEAN(x);
+    xc = m ? NB_CALL("sub", x, m) : NULL;
+    nb_tensor *xc2 = xc ? NB_CALL("mul", xc, xc) : NULL, *var = BN_MEAN(xc2);
+    nb_tensor *ve = var ? gu_scalar("add", var, a[2].f) : NULL;
+    istd = ve ? gu_scalar("pow", ve, -0.5) : NULL;
+  } else {
+    nb_tensor *m = gu_reshape(mean, nd, cshape);
+    istd = gu_reshape(invstd, nd, cshape);
+    xc = m && istd ? NB_CALL("sub", x, m) : NULL;
+  }
+  nb_tensor *xhat = xc && istd ? NB_CALL("mul", xc, istd) : NULL;
+  if (!xhat) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0)) {
+    nb_tensor *inner = g;
+    if (training) {
+      nb_tensor *gx = NB_CALL("mul", g, xhat), *mg = BN_MEAN(g), *mgx = BN_MEAN(gx);
+      nb_tensor *t = mgx ? NB_CALL("mul", xhat, mgx) : NULL;
+      nb_tensor *d = t && mg ? NB_CALL("sub", g, mg) : NULL;
+      inner = d ? NB_CALL("sub", d, t) : NULL;
+    }
+    nb_tensor *dx = inner ? NB_CALL("mul", inner, istd) : NULL;
+    if (dx && w) {
+      nb_tensor *wb = gu_reshape(w, nd, cshape);
+      dx = wb ? NB_CALL("mul", dx, wb) : NULL;
+    }
+    if (!(grad_in[0] = dx)) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 3)) {
+    nb_tensor *gx = NB_CALL("mul", g, xhat);
+    if (!(grad_in[3] = BN_SUM(gx))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 4) && !(grad_in[4] = BN_SUM(g))) return nb_last_status();
+#undef BN_MEAN
+#undef BN_SUM
+  return 0;
+}
+
 static int bn_sample(nb_sample_sink *s, const char *desc, int nd, const int64_t *xs, bool stats,
                      bool affine, bool training) {
   nb_generator *gen = nb_sample_generator(s);
@@ -539,6 +603,7 @@ const nb_op_desc op_batch_norm = {
     .attrs = attrs,
     .forward = batch_norm_forward,
     .backward = batch_norm_backward,
+    .backward_graph = batch_norm_backward_graph,
     .samples = batch_norm_samples,
     .saves = "input, the per-channel mean and 1/sqrt(var + eps) used (float64), and weight",
 };

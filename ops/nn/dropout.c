@@ -10,6 +10,7 @@
  * to within 2^-24. Compiled also for AVX2 (ifunc; integer work, same bits either way).
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 #include <string.h>
@@ -133,6 +134,11 @@ static int dropout_samples(nb_sample_sink *s) {
   return rc < 0 ? NB_EINVAL : 0;
 }
 
+/* Linear in the input: g times the constant mask (rebuilt from the seed), recorded. */
+static int dropout_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return (grad_in[0] = gu_masked(ctx, dropout_backward, grad_out[0], 0)) ? 0 : nb_last_status();
+}
+
 static const nb_input_spec inputs[] = {{"input", NB_DT_FLOAT, 0, "any shape"}};
 static const nb_output_spec outputs[] = {{"out", 0, "same shape"}};
 static const nb_attr_spec attrs[] = {
@@ -157,6 +163,7 @@ const nb_op_desc op_dropout = {
     .attrs = attrs,
     .forward = dropout_forward,
     .backward = dropout_backward,
+    .backward_graph = dropout_backward_graph,
     .samples = dropout_samples,
     .saves = "a blob with the 64-bit seed and p (no mask)",
 };

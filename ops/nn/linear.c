@@ -3,6 +3,7 @@
  * Backward: dx = G·W, dW = Gᵀ·x (both single GEMMs), db = column sums of G.
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <string.h>
 
@@ -101,8 +102,12 @@ static int linear_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   if (nn_gemm(dt, rows, nout, nin, 1.0, nb_data(xm), rs, cs, nb_data(w), ws[1], ws[0], beta,
               nb_data(y), nout, 1) < 0)
     return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, x) < 0) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, w) < 0) return nb_last_status();
+  /* Fixed slots (NULL when not needed): a backward restricted to some inputs
+   * (nb_autograd_grad) may need fewer gradients than forward did. */
+  if (nb_ctx_recording(ctx) &&
+      (nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 1) ? x : NULL) < 0 ||
+       nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 0) ? w : NULL) < 0))
+    return nb_last_status();
   out[0] = y;
   return 0;
 }
@@ -140,9 +145,8 @@ static void colsum(int64_t c0, int64_t c1, void *u) {
 
 static int linear_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 0;
-  nb_tensor *x = need_w ? nb_ctx_saved(ctx, si++) : NULL;
-  nb_tensor *w = need_x ? nb_ctx_saved(ctx, si++) : NULL;
+  nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   int wnd, xnd;
@@ -180,6 +184,27 @@ static int linear_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     nb_parallel_for(nout, grain, colsum, &j);
     grad_in[2] = gb;
   }
+  return 0;
+}
+
+/* Recorded: dx = G W, dW = Gᵀ x over the folded leading dims, db = G (summed back by the
+ * core). */
+static int linear_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
+  int wnd;
+  nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
+  if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
+  const int64_t *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
+  nb_tensor *g = grad_out[0];
+  if (need_x && !(grad_in[0] = NB_CALL("matmul", g, w))) return nb_last_status();
+  if (need_w) {
+    nb_tensor *g2 = gu_reshape(g, 2, (int64_t[]){-1, wsh[0]});
+    nb_tensor *x2 = g2 ? gu_reshape(x, 2, (int64_t[]){-1, wsh[1]}) : NULL;
+    nb_tensor *gt = x2 ? nb_call1("transpose", 1, &g2, 2, (nb_attr[]){NB_A_INT("dim0", 0), NB_A_INT("dim1", 1)}) : NULL;
+    if (!gt || !(grad_in[1] = NB_CALL("matmul", gt, x2))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 2)) grad_in[2] = g;
   return 0;
 }
 
@@ -223,6 +248,7 @@ const nb_op_desc op_linear = {
     .outputs = outputs,
     .forward = linear_forward,
     .backward = linear_backward,
+    .backward_graph = linear_backward_graph,
     .samples = linear_samples,
     .saves = "input (when weight needs a gradient) and weight (when input does)",
 };

@@ -3,10 +3,16 @@
  * dx = g − exp(y)·Σ g along dim. Kernels are shared with softmax.c.
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 static int log_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                                nb_tensor **out) {
   return nn_softmax_forward(ctx, in, attrs, out, true);
+}
+
+static int log_softmax_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out,
+                                      nb_tensor **grad_in) {
+  return nn_softmax_backward_graph(ctx, grad_out, grad_in, true);
 }
 
 static int log_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
@@ -28,6 +34,7 @@ const nb_op_desc op_log_softmax = {
     .attrs = nn_softmax_attrs,
     .forward = log_softmax_forward,
     .backward = log_softmax_backward,
+    .backward_graph = log_softmax_backward_graph,
     .samples = nn_softmax_samples,
     .saves = "the output",
 };

@@ -4,6 +4,7 @@
  * shares one operand folds into a single large GEMM.
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <string.h>
 
@@ -115,17 +116,20 @@ static int matmul_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   if (nn_gemm_batched(dt, g.nbd, g.bshape, g.m, g.n, g.k, 1.0, &g.a, &g.b, 0.0, &c) < 0)
     return nb_last_status();
   /* grad of input needs other and vice versa: save only what backward will read */
-  if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, in[0]) < 0) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, in[1]) < 0) return nb_last_status();
+  /* Fixed slots (NULL when not needed): a backward restricted to some inputs
+   * (nb_autograd_grad) may need fewer gradients than forward did. */
+  if (nb_ctx_recording(ctx) &&
+      (nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 1) ? in[0] : NULL) < 0 ||
+       nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 0) ? in[1] : NULL) < 0))
+    return nb_last_status();
   out[0] = y;
   return 0;
 }
 
 static int matmul_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_a = nb_ctx_needs_input_grad(ctx, 0), need_b = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 0;
-  nb_tensor *a = need_b ? nb_ctx_saved(ctx, si++) : NULL;
-  nb_tensor *b = need_a ? nb_ctx_saved(ctx, si++) : NULL;
+  nb_tensor *a = need_b ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *b = need_a ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_b && a == NULL) || (need_a && b == NULL)) return nb_last_status();
   /* Geometry needs both shapes; stand in an empty tensor of the right shape for the
    * operand that was not saved (its data is never read). */
@@ -168,6 +172,47 @@ static int matmul_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
     if (nn_gemm_batched(dt, g.nbd, g.bshape, g.k, g.n, g.m, 1.0, &at, &G, 0.0, &C) < 0)
       return nb_last_status();
     grad_in[1] = gb;
+  }
+  return 0;
+}
+
+/* transpose of the last two dims, or unsqueeze/squeeze at `dim`, recorded. */
+static nb_tensor *mt(nb_tensor *t) {
+  return nb_call1("transpose", 1, &t, 2, (nb_attr[]){NB_A_INT("dim0", -1), NB_A_INT("dim1", -2)});
+}
+static nb_tensor *unsq(const char *op, nb_tensor *t, int dim) {
+  return t ? nb_call1(op, 1, &t, 1, (nb_attr[]){NB_A_INT("dim", dim)}) : NULL;
+}
+
+/* Recorded, on 1-D operands promoted as forward does: dA = G Bᵀ, dB = Aᵀ G (the core
+ * sums broadcast batch dims back). */
+static int matmul_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  bool need_a = nb_ctx_needs_input_grad(ctx, 0), need_b = nb_ctx_needs_input_grad(ctx, 1);
+  int na, nbd;
+  nb_tensor *a = need_b ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *b = need_a ? nb_ctx_saved(ctx, 1) : NULL;
+  if ((need_b && a == NULL) || (need_a && b == NULL)) return nb_last_status();
+  nb_ctx_input_shape(ctx, 0, &na);
+  nb_ctx_input_shape(ctx, 1, &nbd);
+  nb_tensor *g = grad_out[0];
+  if (na == 1 && nbd == 1)
+    g = gu_reshape(g, 2, (int64_t[]){1, 1});
+  else if (na == 1)
+    g = unsq("unsqueeze", g, -2);
+  else if (nbd == 1)
+    g = unsq("unsqueeze", g, -1);
+  if (!g) return nb_last_status();
+  if (need_a) {
+    nb_tensor *bb = nbd == 1 ? unsq("unsqueeze", b, -1) : b;
+    nb_tensor *ga = bb ? nb_call1("matmul", 2, (nb_tensor *const[]){g, mt(bb)}, 0, NULL) : NULL;
+    if (ga && na == 1) ga = unsq("squeeze", ga, -2);
+    if (!(grad_in[0] = ga)) return nb_last_status();
+  }
+  if (need_b) {
+    nb_tensor *aa = na == 1 ? unsq("unsqueeze", a, 0) : a;
+    nb_tensor *gb = aa ? nb_call1("matmul", 2, (nb_tensor *const[]){mt(aa), g}, 0, NULL) : NULL;
+    if (gb && nbd == 1) gb = unsq("squeeze", gb, -1);
+    if (!(grad_in[1] = gb)) return nb_last_status();
   }
   return 0;
 }
@@ -222,6 +267,7 @@ const nb_op_desc op_matmul = {
     .outputs = outputs,
     .forward = matmul_forward,
     .backward = matmul_backward,
+    .backward_graph = matmul_backward_graph,
     .samples = matmul_samples,
     .saves = "input (when other needs a gradient) and other (when input does)",
 };

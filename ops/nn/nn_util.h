@@ -27,6 +27,9 @@ extern const nb_op_desc op_log_softmax;
  * signature plus the log flag; samples used by both). */
 int nn_softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                        nb_tensor **out, bool log);
+/* The same with dispatched ops, for create_graph (backward_graph). */
+int nn_softmax_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in,
+                              bool log);
 int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool log);
 int nn_softmax_samples(nb_sample_sink *s);
 

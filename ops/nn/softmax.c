@@ -11,6 +11,7 @@
  * compiled also for AVX2 (ifunc, no FMA, so both variants give the same bits).
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -186,6 +187,30 @@ int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   return 0;
 }
 
+/* Recorded, with y the saved output along dim d: softmax y (g - sum_d(g y)), log_softmax
+ * g - exp(y) sum_d(g). */
+int nn_softmax_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in,
+                              bool log) {
+  nb_tensor *y = nb_ctx_saved(ctx, 0), *g = grad_out[0];
+  if (y == NULL) return nb_last_status();
+  nb_attr dims[2] = {NB_A_INTS("dim", nb_ctx_attrs(ctx)[0].i), NB_A_BOOL("keepdim", true)};
+  if (log) {
+    nb_tensor *s = nb_call1("sum", 1, &g, 2, dims), *e = s ? NB_CALL("exp", y) : NULL;
+    nb_tensor *es = e ? NB_CALL("mul", e, s) : NULL;
+    grad_in[0] = es ? NB_CALL("sub", g, es) : NULL;
+  } else {
+    nb_tensor *gy = NB_CALL("mul", g, y);
+    nb_tensor *s = gy ? nb_call1("sum", 1, &gy, 2, dims) : NULL;
+    nb_tensor *d = s ? NB_CALL("sub", g, s) : NULL;
+    grad_in[0] = d ? NB_CALL("mul", y, d) : NULL;
+  }
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+static int softmax_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return nn_softmax_backward_graph(ctx, grad_out, grad_in, false);
+}
+
 static int softmax_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs,
                            nb_tensor **out) {
   return nn_softmax_forward(ctx, in, attrs, out, false);
@@ -223,6 +248,7 @@ const nb_op_desc op_softmax = {
     .attrs = nn_softmax_attrs,
     .forward = softmax_forward,
     .backward = softmax_backward,
+    .backward_graph = softmax_backward_graph,
     .samples = nn_softmax_samples,
     .saves = "the output",
 };

@@ -21,6 +21,7 @@ const nb_op_desc op_max = {
     .outputs = max_outputs,
     .forward = max_forward,
     .backward = red_extreme_all_backward,
+    .backward_graph = red_extreme_backward_graph,
     .samples = red_extreme_all_samples,
     .saves = "the input, the maximum and its number of ties",
 };

@@ -18,6 +18,10 @@ static const nb_input_spec mean_inputs[] = {
 static const nb_output_spec mean_outputs[] = {
     {"out", 0, "the means, same dtype as input; 0-d when every dim is reduced without keepdim"}};
 
+static int mean_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return red_sum_backward_graph(ctx, grad_out, true, grad_in);
+}
+
 const nb_op_desc op_mean = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "mean",
@@ -34,6 +38,7 @@ const nb_op_desc op_mean = {
     .attrs = red_dims_attrs,
     .forward = mean_forward,
     .backward = mean_backward,
+    .backward_graph = mean_backward_graph,
     .samples = red_dims_samples,
     .saves = "nothing (input shape and attributes only)",
 };

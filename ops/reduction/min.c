@@ -21,6 +21,7 @@ const nb_op_desc op_min = {
     .outputs = min_outputs,
     .forward = min_forward,
     .backward = red_extreme_all_backward,
+    .backward_graph = red_extreme_backward_graph,
     .samples = red_extreme_all_samples,
     .saves = "the input, the minimum and its number of ties",
 };

@@ -26,6 +26,7 @@ const nb_op_desc op_min_dim = {
     .attrs = red_extreme_dim_attrs,
     .forward = min_dim_forward,
     .backward = red_extreme_dim_backward,
+    .backward_graph = red_extreme_backward_graph,
     .samples = red_extreme_dim_samples,
     .saves = "the indices output (and the input's shape)",
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "reduce.h"
+#include "../common/graph_util.h"
 
 /* What max/min keep for backward besides the input. */
 typedef struct ext_blob {
@@ -229,4 +230,26 @@ nb_tensor *red_transposed_sample(nb_tensor *fresh2d) {
   const int64_t *s = nb_shape(fresh2d);
   /* a fresh tensor starts at storage offset 0, so the offset argument is 0 either way */
   return nb_as_strided(fresh2d, 2, (int64_t[]){s[1], s[0]}, (int64_t[]){1, s[1]}, 0);
+}
+
+/* g broadcast over the input (reshaped to keep the reduced dim first, for max_dim) times
+ * the selection mask, which is the plain backward at g = ones: recorded through g. */
+int red_extreme_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  if (!nb_ctx_needs_input_grad(ctx, 0)) return 0;
+  bool along_dim = nb_ctx_saved(ctx, 0) && nb_dtype_of(nb_ctx_saved(ctx, 0)) == NB_I64;
+  nb_tensor *m = gu_mask(ctx, along_dim ? red_extreme_dim_backward : red_extreme_all_backward,
+                         grad_out[0], 0);
+  if (!m) return nb_last_status();
+  nb_tensor *g = grad_out[0];
+  if (along_dim) {
+    int ndim;
+    const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
+    int d = ops_wrap_dim(nb_ctx_op_name(ctx), nb_ctx_attrs(ctx)[0].i, ndim, shape, false);
+    if (d < 0) return d;
+    int64_t kept[NB_MAX_DIMS];
+    for (int k = 0; k < ndim; k++) kept[k] = k == d ? 1 : shape[k];
+    g = gu_reshape(g, ndim, kept);
+  }
+  grad_in[0] = g ? NB_CALL("mul", g, m) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
 }

@@ -2,6 +2,7 @@
  * and "mean" (they differ only in the division by the count and in the dtypes they
  * accept). Errors name the op being run (nb_ctx_op_name). */
 #include "reduce.h"
+#include "../common/graph_util.h"
 
 int red_sum_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, bool mean,
                     nb_tensor **out) {
@@ -33,6 +34,28 @@ int red_sum_backward(nb_ctx *ctx, nb_tensor *const *grad_out, bool mean, nb_tens
     scale = count > 0 ? 1.0 / (double)count : 0.0; /* no elements: nothing to feed */
   }
   grad_in[0] = red_expand(op, grad_out[0], ndim, shape, mask, attrs[1].i != 0, scale);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
+/* The same, recorded (backward_graph): g reshaped to keep the reduced dims, broadcast
+ * back by adding zeros, scaled by 1/count for mean. */
+int red_sum_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, bool mean,
+                           nb_tensor **grad_in) {
+  if (!nb_ctx_needs_input_grad(ctx, 0)) return 0;
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  int ndim;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
+  uint32_t mask;
+  if (red_dims_mask(nb_ctx_op_name(ctx), ndim, shape, &attrs[0].ints, &mask) < 0)
+    return nb_last_status();
+  int64_t kept[NB_MAX_DIMS];
+  for (int d = 0; d < ndim; d++) kept[d] = (mask >> d) & 1u ? 1 : shape[d];
+  nb_tensor *g = gu_reshape(grad_out[0], ndim, kept);
+  if (g && mean) {
+    int64_t count = red_count(ndim, shape, mask);
+    g = gu_scalar("mul", g, count > 0 ? 1.0 / (double)count : 0.0);
+  }
+  grad_in[0] = g ? gu_expand(g, ndim, shape) : NULL;
   return grad_in[0] ? 0 : nb_last_status();
 }
 

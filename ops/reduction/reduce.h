@@ -84,6 +84,11 @@ int red_extreme_dim(nb_tensor *x, int dim, bool is_max, nb_tensor *vals, nb_tens
 int red_sum_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, bool mean,
                     nb_tensor **out);
 int red_sum_backward(nb_ctx *ctx, nb_tensor *const *grad_out, bool mean, nb_tensor **grad_in);
+/* red_sum_backward with dispatched ops, for create_graph (backward_graph). */
+int red_sum_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, bool mean,
+                           nb_tensor **grad_in);
+/* Extreme reductions for create_graph: g (broadcast) times the constant selection mask. */
+int red_extreme_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 /* Their attribute schema ("dim", "keepdim") and samples (all dims, dim lists, keepdim,
  * transposed and 0-d inputs, a size-1 reduced dim). */
 extern const nb_attr_spec red_dims_attrs[2];

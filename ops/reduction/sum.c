@@ -18,6 +18,10 @@ static const nb_output_spec sum_outputs[] = {
     {"out", 0, "the sums, same dtype as input (int64 for bool); 0-d when every dim is reduced "
      "without keepdim"}};
 
+static int sum_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return red_sum_backward_graph(ctx, grad_out, false, grad_in);
+}
+
 const nb_op_desc op_sum = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sum",
@@ -34,6 +38,7 @@ const nb_op_desc op_sum = {
     .attrs = red_dims_attrs,
     .forward = sum_forward,
     .backward = sum_backward,
+    .backward_graph = sum_backward_graph,
     .samples = red_dims_samples,
     .saves = "nothing (input shape and attributes only)",
 };

@@ -35,6 +35,7 @@ const nb_op_desc op_clone = {
     .outputs = clone_outputs,
     .forward = clone_forward,
     .backward = shp_backward_identity,
+    .backward_graph = shp_backward_identity,
     .samples = clone_samples,
     .saves = "nothing",
 };

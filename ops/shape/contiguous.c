@@ -39,6 +39,7 @@ const nb_op_desc op_contiguous = {
     .outputs = contiguous_outputs,
     .forward = contiguous_forward,
     .backward = shp_backward_identity,
+    .backward_graph = shp_backward_identity,
     .samples = contiguous_samples,
     .saves = "nothing",
 };

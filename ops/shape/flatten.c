@@ -74,6 +74,7 @@ const nb_op_desc op_flatten = {
     .attrs = flatten_attrs,
     .forward = flatten_forward,
     .backward = shp_backward_reshape_back,
+    .backward_graph = shp_backward_reshape_back_graph,
     .samples = flatten_samples,
     .saves = "nothing (the input's shape)",
 };

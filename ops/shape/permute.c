@@ -51,6 +51,18 @@ static int permute_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor *
   return grad_in[0] ? 0 : nb_last_status();
 }
 
+/* The inverse permutation, through the op itself (recorded). */
+static int permute_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int perm[NB_MAX_DIMS];
+  if (check_perm(grad_out[0], &nb_ctx_attrs(ctx)[0].ints, perm) < 0) return nb_last_status();
+  nb_attr a = {.name = "dims", .type = NB_ATTR_INTS};
+  a.v.ints.n = nb_ndim(grad_out[0]);
+  for (int i = 0; i < a.v.ints.n; i++) a.v.ints.v[perm[i]] = i;
+  nb_tensor *g = grad_out[0];
+  grad_in[0] = nb_call1("permute", 1, &g, 1, &a);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int permute_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -91,6 +103,7 @@ const nb_op_desc op_permute = {
     .attrs = permute_attrs,
     .forward = permute_forward,
     .backward = permute_backward,
+    .backward_graph = permute_backward_graph,
     .samples = permute_samples,
     .saves = "nothing",
 };

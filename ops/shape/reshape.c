@@ -51,6 +51,7 @@ const nb_op_desc op_reshape = {
     .attrs = shp_shape_attrs,
     .forward = reshape_forward,
     .backward = shp_backward_reshape_back,
+    .backward_graph = shp_backward_reshape_back_graph,
     .samples = reshape_samples,
     .saves = "nothing (the input's shape)",
 };

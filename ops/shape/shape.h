@@ -41,6 +41,8 @@ int shp_infer_shape(const char *op, const nb_tensor *t, const nb_ints *req, int6
 int shp_backward_reshape_back(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 /* Backward of clone and contiguous: the output gradient passes through unchanged. */
 int shp_backward_identity(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+/* shp_backward_reshape_back for create_graph: the reshape op, recorded. */
+int shp_backward_reshape_back_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 /* The "shape" attribute of reshape and view (required INTS, one entry may be -1). */
 extern const nb_attr_spec shp_shape_attrs[1];
 

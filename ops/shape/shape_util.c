@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "shape.h"
+#include "../common/graph_util.h"
 
 nb_tensor *shp_view(nb_tensor *t, int ndim, const int64_t *shape, const int64_t *strides) {
   return ops_view(t, ndim, shape, strides, 0);
@@ -69,6 +70,14 @@ int shp_backward_identity(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **g
   (void)ctx;
   grad_in[0] = grad_out[0];
   return 0;
+}
+
+/* The same, recorded (backward_graph): reshape back with the reshape op. */
+int shp_backward_reshape_back_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int ndim;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &ndim);
+  grad_in[0] = gu_reshape(grad_out[0], ndim, shape);
+  return grad_in[0] ? 0 : nb_last_status();
 }
 
 const nb_attr_spec shp_shape_attrs[1] = {

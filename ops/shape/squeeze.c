@@ -57,6 +57,7 @@ const nb_op_desc op_squeeze = {
     .attrs = squeeze_attrs,
     .forward = squeeze_forward,
     .backward = shp_backward_reshape_back,
+    .backward_graph = shp_backward_reshape_back_graph,
     .samples = squeeze_samples,
     .saves = "nothing (the input's shape)",
 };

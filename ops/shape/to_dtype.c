@@ -21,6 +21,13 @@ static int to_dtype_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor 
   return grad_in[0] ? 0 : nb_last_status();
 }
 
+static int to_dtype_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *g = grad_out[0];
+  grad_in[0] = nb_call1("to_dtype", 1, &g, 1,
+                        (nb_attr[]){NB_A_INT("dtype", nb_ctx_input_dtype(ctx, 0))});
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int to_dtype_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -66,6 +73,7 @@ const nb_op_desc op_to_dtype = {
     .attrs = to_dtype_attrs,
     .forward = to_dtype_forward,
     .backward = to_dtype_backward,
+    .backward_graph = to_dtype_backward_graph,
     .samples = to_dtype_samples,
     .saves = "nothing (the input's dtype)",
 };

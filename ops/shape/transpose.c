@@ -34,6 +34,15 @@ static int transpose_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor
   return grad_in[0] ? 0 : nb_last_status();
 }
 
+/* Transposing back is the op itself, recorded. */
+static int transpose_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  const nb_attr_value *a = nb_ctx_attrs(ctx);
+  nb_tensor *g = grad_out[0];
+  grad_in[0] = nb_call1("transpose", 1, &g, 2,
+                        (nb_attr[]){NB_A_INT("dim0", a[0].i), NB_A_INT("dim1", a[1].i)});
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int transpose_samples(nb_sample_sink *sink) {
   nb_generator *g = nb_sample_generator(sink);
   int rc;
@@ -72,6 +81,7 @@ const nb_op_desc op_transpose = {
     .attrs = transpose_attrs,
     .forward = transpose_forward,
     .backward = transpose_backward,
+    .backward_graph = transpose_backward_graph,
     .samples = transpose_samples,
     .saves = "nothing",
 };

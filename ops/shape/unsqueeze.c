@@ -65,6 +65,7 @@ const nb_op_desc op_unsqueeze = {
     .attrs = unsqueeze_attrs,
     .forward = unsqueeze_forward,
     .backward = shp_backward_reshape_back,
+    .backward_graph = shp_backward_reshape_back_graph,
     .samples = unsqueeze_samples,
     .saves = "nothing (the input's shape)",
 };

@@ -59,6 +59,7 @@ const nb_op_desc op_view = {
     .attrs = shp_shape_attrs,
     .forward = view_forward,
     .backward = shp_backward_reshape_back,
+    .backward_graph = shp_backward_reshape_back_graph,
     .samples = view_samples,
     .saves = "nothing (the input's shape)",
 };

@@ -6,8 +6,9 @@
  * with only one input requiring grad (each in turn) nb_backward fills exactly that
  * input's .grad with the expected values, and with none the outputs do not require grad;
  * the float32 forward agrees with float64; outputs and gradients do not depend on the
- * inputs' memory layout (strided, offset copies); and, with --reference, the values
- * agree with PyTorch's.
+ * inputs' memory layout (strided, offset copies); for ops with a backward_graph, the
+ * second-order check (gradgrad.c); and, with --reference, the values agree with
+ * PyTorch's.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -31,6 +32,7 @@ void gc_result_init(gc_result *r, const nb_op *op) {
   const char *pn = nb_op_plugin_name(op), *pp = nb_op_plugin_path(op);
   cJSON_AddStringToObject(r->json, "plugin", pn ? pn : "");
   cJSON_AddStringToObject(r->json, "plugin_path", pp ? pp : "");
+  cJSON_AddBoolToObject(r->json, "double_backward", r->d->backward_graph != NULL);
   r->failures = cJSON_AddArrayToObject(r->json, "failures");
   r->notes = cJSON_AddArrayToObject(r->json, "notes");
 }
@@ -413,6 +415,7 @@ static void check_sample(const nb_op *op, const gc_opts *o, gc_result *r, int k,
       for (int i = 0; i < c.n_in; i++)
         if (c.diff_in[i]) single_input_check(&c, &A, i, false);
       no_input_check(&c);
+      if (d->backward_graph && o->gradgrad) gc_gradgrad_check(&c);
     }
   }
   if (o->gradcheck) {

@@ -25,6 +25,7 @@ typedef struct gc_opts {
   int max_entries;            /* differing entries shown per failure */
   int64_t max_jacobian;       /* skip the Jacobian above this many entries */
   bool fork, verbose, gradcheck;
+  bool gradgrad;              /* second-order check of ops with a backward_graph */
   const char *reference_dir;  /* --reference */
   const char *dump_dir;       /* --dump-samples */
 } gc_opts;
@@ -106,6 +107,12 @@ const char *gc_index_str(int ndim, const int64_t *shape, int64_t m, char *buf, s
 int64_t gc_compare_values(const double *a, const double *b, int64_t n, double atol, double rtol,
                           int ndim, const int64_t *shape, int max, cJSON **entries, double *worst_abs,
                           double *worst_rel);
+
+/* ---- second order (gradgrad.c) ---- */
+/* PyTorch's gradgradcheck for one sample of an op with a backward_graph: finite
+ * differences of the vector-Jacobian product with respect to the inputs and the output
+ * gradient against the double backward; failures recorded as "gradgrad". */
+void gc_gradgrad_check(gc_case *c);
 
 /* ---- reference data (reference.c) ---- */
 /* Write the op's samples to DIR/<op>.safetensors. */

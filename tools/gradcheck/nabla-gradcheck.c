@@ -65,6 +65,8 @@ static void usage(FILE *f) {
 "                      relative, float32 within 1e-5 relative (absolute parts scaled by\n"
 "                      max(1, max|ref|) with the same factors)\n"
 "  --no-gradcheck      skip the gradient checks (e.g. only compare with --reference)\n"
+"  --no-gradgradcheck  skip the second-order check (finite differences of the\n"
+"                      vector-Jacobian product) of ops that declare a backward_graph\n"
 "  --dump-samples DIR  write each op's samples (inputs; attributes as JSON metadata) to\n"
 "                      DIR/<op>.safetensors for the generator, and exit\n"
 "\n"
@@ -112,7 +114,7 @@ static bool parse_int(const char *s, long long *out) {
 }
 
 static int parse_args(int argc, char **argv, cli *c) {
-  enum { O_PLUGIN = 256, O_PATH, O_OP, O_LIST, O_EPS, O_ATOL, O_RTOL, O_F32A, O_F32R, O_REF, O_NOGC, O_DUMP,
+  enum { O_PLUGIN = 256, O_PATH, O_OP, O_LIST, O_EPS, O_ATOL, O_RTOL, O_F32A, O_F32R, O_REF, O_NOGC, O_NOGG, O_DUMP,
          O_TIMEOUT, O_NOFORK, O_THREADS, O_SEED, O_MAXE, O_MAXJ, O_JSON };
   static const struct option longopts[] = {
       {"plugin", required_argument, 0, O_PLUGIN}, {"plugin-path", required_argument, 0, O_PATH},
@@ -121,6 +123,7 @@ static int parse_args(int argc, char **argv, cli *c) {
       {"rtol", required_argument, 0, O_RTOL},     {"f32-atol", required_argument, 0, O_F32A},
       {"f32-rtol", required_argument, 0, O_F32R}, {"reference", required_argument, 0, O_REF},
       {"no-gradcheck", no_argument, 0, O_NOGC},   {"dump-samples", required_argument, 0, O_DUMP},
+      {"no-gradgradcheck", no_argument, 0, O_NOGG},
       {"timeout", required_argument, 0, O_TIMEOUT}, {"no-fork", no_argument, 0, O_NOFORK},
       {"threads", required_argument, 0, O_THREADS}, {"seed", required_argument, 0, O_SEED},
       {"max-entries", required_argument, 0, O_MAXE}, {"max-jacobian", required_argument, 0, O_MAXJ},
@@ -143,6 +146,7 @@ static int parse_args(int argc, char **argv, cli *c) {
     case O_F32R: ok = parse_double(optarg, &c->o.f32_rtol); break;
     case O_REF: c->o.reference_dir = optarg; break;
     case O_NOGC: c->o.gradcheck = false; break;
+    case O_NOGG: c->o.gradgrad = false; break;
     case O_DUMP: c->o.dump_dir = optarg; break;
     case O_TIMEOUT: ok = parse_double(optarg, &c->o.timeout); break;
     case O_NOFORK: c->o.fork = false; break;
@@ -342,7 +346,7 @@ int main(int argc, char **argv) {
   c.o = (gc_opts){.eps = 1e-6, .atol = 1e-5, .rtol = 1e-3, .f32_atol = 1e-5, .f32_rtol = 1e-4,
                   .ref64_atol = 1e-10, .ref64_rtol = 1e-10, .ref32_atol = 1e-5, .ref32_rtol = 1e-5,
                   .timeout = 300, .seed = 1234, .max_entries = 5, .max_jacobian = 4000000,
-                  .fork = true, .gradcheck = true};
+                  .fork = true, .gradcheck = true, .gradgrad = true};
   c.threads = 1;
   if (parse_args(argc, argv, &c) < 0) {
     fprintf(stderr, "Try 'nabla-gradcheck --help'.\n");

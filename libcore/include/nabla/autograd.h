@@ -55,7 +55,14 @@ bool nb_retains_grad(const nb_tensor *t);
 
 enum {
   NB_RETAIN_GRAPH = 1u << 0, /* keep saved tensors so backward can run again */
-  NB_CREATE_GRAPH = 1u << 1  /* record the backward pass (not supported yet: NB_EUNSUPPORTED) */
+  /* Record the backward pass: the gradients it produces require grad and can be
+   * differentiated again, to any order (PyTorch's create_graph=True). Implies
+   * NB_RETAIN_GRAPH. Every op reached must declare a backward_graph (sdk/op.h); one that
+   * does not makes backward fail with NB_EUNSUPPORTED naming it. As in PyTorch,
+   * nb_backward with it makes a reference cycle between a leaf and its .grad (whose graph
+   * reaches the leaf): prefer nb_autograd_grad, or clear .grad (nb_set_grad(t, NULL))
+   * when done with it. */
+  NB_CREATE_GRAPH = 1u << 1
 };
 
 /* Backpropagate from `root`. `grad` is the gradient of root (NULL allowed only for
@@ -118,6 +125,25 @@ int nb_enable_grad_begin(void);
 int nb_grad_mode_end(void);
 /* Alias of nb_grad_mode_end() for readability after nb_no_grad_begin(). */
 int nb_no_grad_end(void);
+
+/* ---- anomaly detection (PyTorch's detect_anomaly; thread-local, off by default) ---- */
+
+/* Turn anomaly detection on or off for this thread; returns the previous setting. While
+ * on, every graph node records where it was created (the label below), and a backward
+ * (started while on) checks the gradients every node's backward returns, failing at the
+ * first NaN or Inf with an error naming the node, its op, its inputs' shapes and dtypes
+ * and that origin. Off, it costs nothing measurable. */
+bool nb_set_detect_anomaly(bool enabled);
+bool nb_is_anomaly_enabled(void);
+/* The label recorded on nodes created from now on (this thread, anomaly mode on): a
+ * string that outlives the graph, such as a literal. NULL clears it. Returns the
+ * previous label. NB_ANOMALY_HERE() labels with the C call site, "file.c:42". */
+const char *nb_anomaly_label(const char *label);
+#define NB_ANOMALY_STR2_(x) #x
+#define NB_ANOMALY_STR_(x) NB_ANOMALY_STR2_(x)
+#define NB_ANOMALY_HERE() nb_anomaly_label(__FILE__ ":" NB_ANOMALY_STR_(__LINE__))
+/* Where a node was created (its label), or NULL when anomaly detection was off. */
+const char *nb_node_origin(const nb_node *n);
 
 /* ---- graph drawing ---------------------------------------------------------- */
 

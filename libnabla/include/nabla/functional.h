@@ -235,6 +235,28 @@ nb_tensor *nb_embedding(nb_tensor *input, nb_tensor *weight, int64_t padding_idx
 nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, bool is_causal,
                                            double scale);
 
+/* ---- derivatives of a function (torch.autograd.functional; libnabla/gradients.c) --------
+ * f receives n input tensors (fresh leaves that require grad, sharing the caller's
+ * memory) and returns one tensor (scoped is fine). Results are scoped tensors; an input
+ * the output does not depend on gets zeros. flags: NB_CREATE_GRAPH keeps the results
+ * differentiable (inputs that already require grad are then used as they are). Each
+ * returns 0 or a negative status with the error set. */
+typedef nb_tensor *(*nb_func)(nb_tensor *const *inputs, void *user);
+/* out = f(x) and vjp[i] = vᵀ ∂f/∂x_i (v NULL: f must return one element, v = 1). */
+int nb_vjp(nb_func f, void *user, int n, nb_tensor *const *inputs, nb_tensor *v, unsigned flags,
+           nb_tensor **out, nb_tensor **vjp);
+/* out = f(x) and *jvp = Σ_i ∂f/∂x_i v_i (the output's shape), through double backward:
+ * the vector-Jacobian product of a dummy u is differentiated with respect to u. */
+int nb_jvp(nb_func f, void *user, int n, nb_tensor *const *inputs, nb_tensor *const *v,
+           unsigned flags, nb_tensor **out, nb_tensor **jvp);
+/* For a one-element f: out = f(x) and hvp[i] = Σ_j ∂²f/∂x_i∂x_j v_j (Hessian times v). */
+int nb_hvp(nb_func f, void *user, int n, nb_tensor *const *inputs, nb_tensor *const *v,
+           unsigned flags, nb_tensor **out, nb_tensor **hvp);
+/* jac[i] = ∂f/∂x_i with shape f(x).shape + x_i.shape (one backward per output element). */
+int nb_jacobian(nb_func f, void *user, int n, nb_tensor *const *inputs, nb_tensor **jac);
+/* For a one-element f: hess[i * n + j] = ∂²f/∂x_i∂x_j with shape x_i.shape + x_j.shape. */
+int nb_hessian(nb_func f, void *user, int n, nb_tensor *const *inputs, nb_tensor **hess);
+
 #ifdef __cplusplus
 }
 #endif

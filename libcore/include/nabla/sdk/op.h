@@ -41,7 +41,8 @@ typedef int (*nb_forward_fn)(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_va
  * computation: the core sums it back to the input's shape. A backward may pass
  * grad_out[j] through unchanged as grad_in[i] (even to several inputs) but must never
  * write into grad_out. Tensors created here are scoped; the engine keeps what it needs.
- * Backward runs with grad mode off. */
+ * Backward runs with grad mode off; backward_graph (same signature) runs with it on, for
+ * NB_CREATE_GRAPH (see "Higher-order gradients" below the descriptor). */
 typedef int (*nb_backward_fn)(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 
 typedef struct nb_sample_sink nb_sample_sink;
@@ -65,7 +66,32 @@ typedef struct nb_op_desc {
                               requires grad (in grad mode) is an error at call time */
   nb_samples_fn samples;   /* NULL: the harness skips the op */
   const char *saves;       /* doc: what forward saves for backward */
+  /* ABI 1.1 (appended; older plugins read as NULL). The op's backward written with
+   * dispatched ops, for NB_CREATE_GRAPH (higher-order gradients); see below. NULL: the
+   * op cannot be differentiated twice, and a create_graph backward that reaches it fails
+   * with an error naming it (never silent zeros). */
+  nb_backward_fn backward_graph;
 } nb_op_desc;
+
+/* Higher-order gradients: how an op supports NB_CREATE_GRAPH.
+ *
+ * One design: `backward` stays the plain C kernel (the first-order fast path, run with
+ * grad mode off), and `backward_graph` computes the same gradients with dispatched ops
+ * (nb_call1 / NB_CALL below, by op name), which record graph nodes by themselves because
+ * a create_graph backward runs it with grad mode on. In it, nb_ctx_saved() returns the
+ * saved values connected to the forward graph (a leaf itself, or a tensor whose grad_fn
+ * is the node that produced it, this node for a saved output), and grad_out may require
+ * grad too; so its result is differentiable again, and again (each op it calls has its
+ * own backward_graph). An op whose backward is already written with dispatched ops sets
+ * both fields to the same function. The harness (nabla-gradcheck) checks backward_graph
+ * of every op that sets it with finite differences of the vector-Jacobian product
+ * (PyTorch's gradgradcheck). */
+
+/* Call op `name` on the listed tensors with no attributes (NULL on error), for
+ * backward_graph: NB_CALL("mul", g, b). */
+#define NB_CALL(name, ...)                                                                 \
+  nb_call1((name), (int)(sizeof((nb_tensor *const[]){__VA_ARGS__}) / sizeof(nb_tensor *)), \
+           (nb_tensor *const[]){__VA_ARGS__}, 0, NULL)
 #define NB_OP_DESC_SIZE ((uint32_t)sizeof(nb_op_desc))
 
 /* ---- kernel context (for plugin forward/backward code) --------------------- */

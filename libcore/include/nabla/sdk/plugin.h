@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 #define NB_ABI_MAJOR 1
-#define NB_ABI_MINOR 0
+#define NB_ABI_MINOR 1
 #define NB_PLUGIN_MAGIC 0x4E61626C61506C67ull /* "NablaPlg" */
 #define NB_PLUGIN_ENTRY_SYMBOL "nabla_plugin_entry"
 /* Smallest descriptor the loader accepts (ABI 1.0: up to and including `init`). */
