@@ -208,24 +208,24 @@ nb_tensor *nb_from_data(const void *data, int ndim, const int64_t *shape, nb_dty
   return nb__scope_register(t);
 }
 
-nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt) {
-  if (n < 0) {
-    nb_set_error(NB_EINVAL, "nb_from_doubles: negative count %lld", (long long)n);
-    return NULL;
-  }
-  nb_tensor *t = new_checked("nb_from_doubles", 1, &n, dt);
+/* A tensor of (ndim, shape) from row-major doubles converted to dt; `fn` names the
+ * caller in messages. */
+static nb_tensor *from_doubles(const char *fn, const double *values, int ndim,
+                               const int64_t *shape, nb_dtype dt) {
+  nb_tensor *t = new_checked(fn, ndim, shape, dt);
   if (!t)
     return NULL;
+  int64_t n = t->numel;
   if (n > 0 && !values) {
     nb_release(t);
-    nb_set_error(NB_EINVAL, "nb_from_doubles: values is NULL for %lld elements", (long long)n);
+    nb_set_error(NB_EINVAL, "%s: values is NULL for %lld elements", fn, (long long)n);
     return NULL;
   }
   for (int64_t i = 0; i < n; i++) {
-    if (nb_value_check("nb_from_doubles", values[i], dt) < 0) {
+    if (nb_value_check(fn, values[i], dt) < 0) {
       nb_release(t);
-      nb_set_error(NB_EINVAL, "nb_from_doubles: element %lld, %g, does not fit int64",
-                   (long long)i, values[i]);
+      nb_set_error(NB_EINVAL, "%s: element %lld, %g, does not fit int64", fn, (long long)i,
+                   values[i]);
       return NULL;
     }
   }
@@ -234,6 +234,18 @@ nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt) {
   for (int64_t i = 0; i < n; i++)
     store_d(p + (size_t)i * es, dt, values[i]);
   return nb__scope_register(t);
+}
+
+nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt) {
+  if (n < 0) {
+    nb_set_error(NB_EINVAL, "nb_from_doubles: negative count %lld", (long long)n);
+    return NULL;
+  }
+  return from_doubles("nb_from_doubles", values, 1, &n, dt);
+}
+
+nb_tensor *nb_from_array(const double *values, int ndim, const int64_t *shape, nb_dtype dt) {
+  return from_doubles("nb_from_array", values, ndim, shape, dt);
 }
 
 nb_tensor *nb__scalar_new(double value, nb_dtype dt) {

@@ -43,6 +43,13 @@ int64_t nb_count_correct(nb_tensor *logits, nb_tensor *labels) {
   return hits;
 }
 
+double nb_accuracy(nb_tensor *logits, nb_tensor *labels) {
+  int64_t hits = nb_count_correct(logits, labels);
+  if (hits < 0) return (double)hits;
+  int64_t n = nb_size(labels, 0);
+  return n > 0 ? (double)hits / (double)n : 0.0;
+}
+
 /* One batch: add its summed loss and per-class counts. */
 static int eval_batch(nb_module *model, nb_tensor *x, nb_tensor *y, nb_class_eval *e, double *loss_sum) {
   nb_tensor *logits = nb_module_forward(model, x);

@@ -7,21 +7,7 @@
 #include <nabla/nabla.h>
 #include <nabla/sdk/op.h> /* descriptor fields: the op name for messages */
 
-/* Resolve an op once per call site; ops are never unregistered once found. */
-#define OP(name)                                                                           \
-  static const nb_op *op_;                                                               \
-  const nb_op *op = __atomic_load_n(&op_, __ATOMIC_ACQUIRE);                             \
-  if (__builtin_expect(!op, 0)) {                                                        \
-    op = nb_op_find(name);                                                               \
-    if (!op) return NULL;                                                                \
-    __atomic_store_n(&op_, op, __ATOMIC_RELEASE);                                        \
-  }
-
-static nb_tensor *call(const nb_op *op, int n_in, nb_tensor *const *in, int n_attrs,
-                       const nb_attr *attrs) {
-  nb_tensor *out = NULL;
-  return nb_op_call(op, n_in, in, n_attrs, attrs, 1, &out) < 0 ? NULL : out;
-}
+#include "functional_internal.h" /* OP(), call() */
 
 static nb_tensor *unary(const nb_op *op, nb_tensor *a) { return call(op, 1, &a, 0, NULL); }
 

@@ -48,4 +48,24 @@ static inline const char *ops_ints_str(const nb_ints *v, char *buf, size_t size)
   return nb_shape_str(v->n, tmp, buf, size);
 }
 
+/* The element offset, from its storage's start, of t's first element (nb_as_strided's
+ * offset argument). Computed from data pointers, so it is right whatever the core
+ * counts offsets from. 0 for an empty tensor. */
+static inline int64_t ops_storage_offset(nb_tensor *t) {
+  if (nb_numel(t) == 0) return 0;
+  nb_tensor *origin = nb_as_strided(t, 0, NULL, NULL, 0);
+  if (!origin) return 0;
+  int64_t off = ((const char *)nb_data(t) - (const char *)nb_data(origin)) /
+                (int64_t)nb_dtype_size(nb_dtype_of(t));
+  nb_release(nb_scope_depth() > 0 ? NULL : origin); /* scoped: the scope frees it */
+  return off;
+}
+
+/* A view of t's storage with this shape and these strides (elements), starting `skip`
+ * elements after t's first element. Shares t's storage and version counter. */
+static inline nb_tensor *ops_view(nb_tensor *t, int ndim, const int64_t *shape,
+                                  const int64_t *strides, int64_t skip) {
+  return nb_as_strided(t, ndim, shape, strides, ops_storage_offset(t) + skip);
+}
+
 #endif

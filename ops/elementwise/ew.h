@@ -194,11 +194,15 @@ int ew_unary_samples(nb_sample_sink *sink, ew_range r, int n_attrs, const nb_att
 int ew_inplace_samples(nb_sample_sink *sink, ew_range rself, ew_range rother);
 /* Comparison samples: integer-valued float64 data so ties occur and f32 agrees. */
 int ew_compare_samples(nb_sample_sink *sink);
+/* Logical-op samples for an op of n_in (1 or 2) inputs: integers 0..3 as float64 (so
+ * zeros occur) in the shapes of the binary samples, and bool operands. */
+int ew_logical_samples(nb_sample_sink *sink, int n_in);
 
 /* ---- the ops (one file each) ------------------------------------------------------------ */
 
 extern const nb_op_desc op_add, op_sub, op_mul, op_div, op_pow;
-extern const nb_op_desc op_eq, op_gt, op_lt;
+extern const nb_op_desc op_eq, op_gt, op_lt, op_ne, op_ge, op_le;
+extern const nb_op_desc op_logical_and, op_logical_or, op_logical_not;
 extern const nb_op_desc op_neg, op_exp, op_log, op_sqrt, op_abs, op_relu,
     op_sigmoid, op_tanh, op_clamp;
 extern const nb_op_desc op_add_, op_sub_, op_mul_, op_div_, op_exp_, op_relu_,

@@ -124,3 +124,25 @@ int ew_compare_samples(nb_sample_sink *sink) {
   nb_scope_end();
   return r;
 }
+
+int ew_logical_samples(nb_sample_sink *sink, int n_in) {
+  if (nb_scope_begin() < 0) return nb_last_status();
+  int r = 0;
+  for (size_t i = 0; r == 0 && i < 4; i++) { /* same shape, broadcasts, 0-d */
+    const shape_pair *p = &binary_pairs[i == 3 ? 4 : i];
+    nb_tensor *in[2] = {draw_int(sink, p->nda, p->sa), draw_int(sink, p->ndb, p->sb)};
+    r = in[0] && in[1] ? nb_sample_add(sink, p->desc, n_in, in, 0, NULL,
+                                       (n_in == 2 ? p->flags : 0) | NB_SAMPLE_NO_GRAD_CHECK)
+                       : nb_last_status();
+  }
+  if (r == 0) { /* bool operands */
+    nb_tensor *a = draw_int(sink, 2, (const int64_t[]){2, 3});
+    nb_tensor *b = draw_int(sink, 1, (const int64_t[]){3});
+    nb_tensor *in[2] = {a ? nb_convert(a, NB_BOOL) : NULL, b ? nb_convert(b, NB_BOOL) : NULL};
+    r = in[0] && in[1] ? nb_sample_add(sink, n_in == 2 ? "bool [2,3] with bool [3]" : "bool [2,3]",
+                                       n_in, in, 0, NULL, NB_SAMPLE_NO_GRAD_CHECK)
+                       : nb_last_status();
+  }
+  nb_scope_end();
+  return r;
+}

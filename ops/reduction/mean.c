@@ -24,7 +24,8 @@ const nb_op_desc op_mean = {
     .doc = "Arithmetic mean of the input's elements over the given dims (all when none), "
            "like torch.mean: the sum (accumulated in double, pairwise, independent of the "
            "thread count) divided by the number of elements reduced; an empty reduction gives "
-           "NaN. Gradient: the output gradient broadcast back and divided by that count.",
+           "NaN. Integer and bool inputs are refused, as PyTorch's mean (convert first). "
+           "Gradient: the output gradient broadcast back and divided by that count.",
     .n_inputs = 1,
     .inputs = mean_inputs,
     .n_outputs = 1,

@@ -9,7 +9,10 @@ int red_sum_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attr
   uint32_t mask;
   if (red_dims_mask(op, nb_ndim(in[0]), nb_shape(in[0]), &attrs[0].ints, &mask) < 0)
     return nb_last_status();
-  out[0] = red_sum_kernel(op, in[0], mask, attrs[1].i != 0, mean);
+  nb_tensor *x = in[0];
+  if (nb_dtype_of(x) == NB_BOOL && !(x = nb_convert(x, NB_I64))) /* PyTorch: bool sums to int64 */
+    return nb_last_status();
+  out[0] = red_sum_kernel(op, x, mask, attrs[1].i != 0, mean);
   return out[0] ? 0 : nb_last_status();
 }
 

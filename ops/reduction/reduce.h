@@ -16,7 +16,7 @@
 
 /* ---- descriptors (one per operator file) -------------------------------------- */
 extern const nb_op_desc op_sum, op_mean, op_max, op_min,
-    op_max_dim, op_min_dim;
+    op_max_dim, op_min_dim, op_argmax, op_argmin;
 
 /* ---- dims and shapes ------------------------------------------------------------ */
 
@@ -101,6 +101,15 @@ extern const nb_input_spec red_extreme_all_inputs[1], red_extreme_dim_inputs[1];
 extern const nb_attr_spec red_extreme_dim_attrs[2];
 int red_extreme_all_samples(nb_sample_sink *sink);
 int red_extreme_dim_samples(nb_sample_sink *sink);
+/* argmax/argmin (red_arg_ops.c): forward (attrs "dim", optional INTS of at most one dim,
+ * and "keepdim"), their schema pieces and samples. */
+int red_arg_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, bool is_max,
+                    nb_tensor **out);
+extern const nb_input_spec red_arg_inputs[1];
+extern const nb_output_spec red_arg_outputs[1];
+extern const nb_attr_spec red_arg_attrs[2];
+int red_arg_samples(nb_sample_sink *sink);
+
 /* Float64 input of `ndim`/`shape` with distinct values spaced >= 0.05 apart (random
  * order), so max/min gradients are well defined under finite differences. */
 nb_tensor *red_distinct_sample(nb_generator *g, int ndim, const int64_t *shape);

@@ -13,16 +13,18 @@ static int sum_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
 }
 
 static const nb_input_spec sum_inputs[] = {
-    {"input", NB_DT_FLOAT | NB_DT_I64, 0, "tensor to sum (float32, float64 or int64)"}};
+    {"input", NB_DT_ANY, 0, "tensor to sum (float32, float64, int64, or bool: counts true)"}};
 static const nb_output_spec sum_outputs[] = {
-    {"out", 0, "the sums, same dtype as input; 0-d when every dim is reduced without keepdim"}};
+    {"out", 0, "the sums, same dtype as input (int64 for bool); 0-d when every dim is reduced "
+     "without keepdim"}};
 
 const nb_op_desc op_sum = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "sum",
     .doc = "Sum of the input's elements over the given dims (all when none), like "
            "torch.sum. Floating sums accumulate in double with pairwise summation and do not "
-           "depend on the thread count; int64 sums wrap on overflow. An empty reduction gives "
+           "depend on the thread count; int64 sums wrap on overflow; a bool input sums to int64 "
+           "(counts true elements), as PyTorch. An empty reduction gives "
            "0. Gradient: the output gradient broadcast back over the reduced dims.",
     .n_inputs = 1,
     .inputs = sum_inputs,

@@ -4,21 +4,8 @@
 
 #include "shape.h"
 
-/* nb_as_strided's offset argument: the element offset that makes the view start at t's
- * first element. Computed from data pointers so it is right whether the core counts the
- * offset from the storage start or from t's own start. */
-static int64_t offset_of(nb_tensor *t) {
-  if (nb_numel(t) == 0) return 0;
-  nb_tensor *origin = nb_as_strided(t, 0, NULL, NULL, 0);
-  if (!origin) return 0;
-  int64_t off =
-      ((const char *)nb_data(t) - (const char *)nb_data(origin)) / (int64_t)nb_dtype_size(nb_dtype_of(t));
-  nb_release(nb_scope_depth() > 0 ? NULL : origin); /* scoped: the scope frees it */
-  return off;
-}
-
 nb_tensor *shp_view(nb_tensor *t, int ndim, const int64_t *shape, const int64_t *strides) {
-  return nb_as_strided(t, ndim, shape, strides, offset_of(t));
+  return ops_view(t, ndim, shape, strides, 0);
 }
 
 bool shp_view_strides(int ondim, const int64_t *oshape, const int64_t *ostrides, int nndim,

@@ -170,6 +170,32 @@ TABLE = {
                                                                 reduction=a["reduction"]),
     "binary_cross_entropy_with_logits": lambda i, a: F.binary_cross_entropy_with_logits(
         i[0], i[1], i[2], reduction=a["reduction"], pos_weight=i[3]),
+    # ops/index, argmax/argmin, and the comparisons and logical ops added with them
+    "ne": lambda i, a: torch.ne(i[0], i[1]),
+    "ge": lambda i, a: torch.ge(i[0], i[1]),
+    "le": lambda i, a: torch.le(i[0], i[1]),
+    "logical_and": lambda i, a: torch.logical_and(i[0], i[1]),
+    "logical_or": lambda i, a: torch.logical_or(i[0], i[1]),
+    "logical_not": lambda i, a: torch.logical_not(i[0]),
+    "argmax": lambda i, a: torch.argmax(i[0], dim=a["dim"][0] if a["dim"] else None,
+                                        keepdim=a["keepdim"]),
+    "argmin": lambda i, a: torch.argmin(i[0], dim=a["dim"][0] if a["dim"] else None,
+                                        keepdim=a["keepdim"]),
+    "select": lambda i, a: torch.select(i[0], a["dim"], a["index"]),
+    "slice": lambda i, a: i[0][(slice(None),) * (a["dim"] % i[0].dim())
+                               + (slice(int(a["start"]), int(a["end"]), int(a["step"])),)],
+    "index_select": lambda i, a: torch.index_select(i[0], a["dim"], i[1]),
+    "gather": lambda i, a: torch.gather(i[0], a["dim"], i[1]),
+    "scatter_add": lambda i, a: torch.scatter_add(i[0], a["dim"], i[1], i[2]),
+    "masked_fill": lambda i, a: torch.masked_fill(i[0], i[1], a["value"]),
+    "where": lambda i, a: torch.where(i[0], i[1], i[2]),
+    "expand": lambda i, a: i[0].expand(*a["size"]),
+    "repeat": lambda i, a: i[0].repeat(*a["repeats"]),
+    "cat": lambda i, a: torch.cat([t for t in i if t is not None], a["dim"]),
+    "stack": lambda i, a: torch.stack([t for t in i if t is not None], a["dim"]),
+    "tril": lambda i, a: torch.tril(i[0], a["diagonal"]),
+    "triu": lambda i, a: torch.triu(i[0], a["diagonal"]),
+    "topk": lambda i, a: tuple(torch.topk(i[0], a["k"], a["dim"], a["largest"], sorted=True)),
 }
 
 # ---- running one sample -------------------------------------------------------------------------

@@ -39,6 +39,9 @@ nb_tensor *nb_arange(double start, double end, double step, nb_dtype dt);
 nb_tensor *nb_from_data(const void *data, int ndim, const int64_t *shape, nb_dtype dt);
 /* Convenience: 1-D tensors from C arrays of doubles, converted to `dt`. */
 nb_tensor *nb_from_doubles(const double *values, int64_t n, nb_dtype dt);
+/* An N-D tensor in one call: row-major doubles (numel of shape of them) converted to
+ * `dt`, e.g. nb_from_array((double[]){1, 2, 3, 4}, 2, (int64_t[]){2, 2}, NB_F32). */
+nb_tensor *nb_from_array(const double *values, int ndim, const int64_t *shape, nb_dtype dt);
 /* 0-d tensor holding `value` converted to `dt`. */
 nb_tensor *nb_scalar(double value, nb_dtype dt);
 

@@ -38,6 +38,10 @@ void nb_class_eval_clear(nb_class_eval *e);
 /* How many rows of logits [N, C] have their highest value (the first, on ties) at the
  * label of labels [N] (int64). Runs under no-grad. Returns the count or a negative status. */
 int64_t nb_count_correct(nb_tensor *logits, nb_tensor *labels);
+/* A training loop's metric in one call: the fraction of rows of logits [N, C] whose
+ * highest value is at the label (nb_count_correct / N; 0 for N = 0). Returns it in
+ * [0, 1], or a negative status (error set) on bad input. */
+double nb_accuracy(nb_tensor *logits, nb_tensor *labels);
 
 #ifdef __cplusplus
 }

@@ -63,6 +63,7 @@ nb_tensor *nb_zero_(nb_tensor *a);
 nb_tensor *nb_fill_(nb_tensor *a, double value);
 
 /* ---- reductions ("sum", "mean": attrs "dim" (INTS, optional: all), "keepdim") -------- */
+/* As PyTorch: a bool sum counts true elements (int64); mean refuses bool and int64. */
 nb_tensor *nb_sum(nb_tensor *a);
 nb_tensor *nb_mean(nb_tensor *a);
 nb_tensor *nb_sum_dims(nb_tensor *a, int n_dims, const int64_t *dims, bool keepdim);
@@ -137,6 +138,68 @@ nb_tensor *nb_binary_cross_entropy(nb_tensor *input, nb_tensor *target, nb_tenso
 nb_tensor *nb_binary_cross_entropy_with_logits(nb_tensor *input, nb_tensor *target,
                                                nb_tensor *weight, nb_tensor *pos_weight,
                                                const char *reduction);
+
+/* ==== indexing, slicing, joining and masks (libnabla/functional_index.c) =============
+ * Ops of the "index" plugin, argmax/argmin of "reduction", and comparisons and logical
+ * ops of "elementwise". select, slice/narrow/split/chunk and expand return views (they
+ * share the input's storage and version counter, as in PyTorch). Index tensors are
+ * int64; masks and conditions are bool. */
+
+/* More comparisons ("ne", "ge", "le") and logical ops ("logical_and", "logical_or",
+ * "logical_not"; any dtype, nonzero is true): bool results, not differentiable. */
+nb_tensor *nb_ne(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_ge(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_le(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_logical_and(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_logical_or(nb_tensor *a, nb_tensor *b);
+nb_tensor *nb_logical_not(nb_tensor *a);
+
+/* "select": x[..., index, ...] at dim, that dim removed (a view; negatives count from
+ * the end). */
+nb_tensor *nb_select(nb_tensor *x, int64_t dim, int64_t index);
+/* "slice": x[start:end:step] along dim (a view), clamped as Python slicing; pass
+ * INT64_MAX as end for "to the end". step >= 1. */
+nb_tensor *nb_slice(nb_tensor *x, int64_t dim, int64_t start, int64_t end, int64_t step);
+/* torch.narrow: `length` elements from `start` along dim (a view); unlike slicing, a
+ * range outside the dim is an error. */
+nb_tensor *nb_narrow(nb_tensor *x, int64_t dim, int64_t start, int64_t length);
+/* torch.split with one size / torch.chunk: views of x along dim, pieces of split_size
+ * (the last may be shorter) / ceil(size / chunks) elements (so possibly fewer than
+ * `chunks` pieces). Writes them to out[0..count) (room for max_out) and returns count,
+ * or a negative status. Each piece is a "slice". */
+int nb_split(nb_tensor *x, int64_t split_size, int64_t dim, int max_out, nb_tensor **out);
+int nb_chunk(nb_tensor *x, int64_t chunks, int64_t dim, int max_out, nb_tensor **out);
+/* "index_select": the slices of dim at the positions in a 1-d int64 index. */
+nb_tensor *nb_index_select(nb_tensor *x, int64_t dim, nb_tensor *index);
+/* "gather": out[p] = x[p with dim's coordinate replaced by index[p]]; index's shape. */
+nb_tensor *nb_gather(nb_tensor *x, int64_t dim, nb_tensor *index);
+/* "scatter_add" (out of place): a copy of x with src[p] added at index[p] along dim. */
+nb_tensor *nb_scatter_add(nb_tensor *x, int64_t dim, nb_tensor *index, nb_tensor *src);
+/* "masked_fill": x with value where the bool mask (broadcast) holds; -INFINITY works. */
+nb_tensor *nb_masked_fill(nb_tensor *x, nb_tensor *mask, double value);
+/* "where": cond ? x : y elementwise, all three broadcast; cond is bool. */
+nb_tensor *nb_where(nb_tensor *cond, nb_tensor *x, nb_tensor *y);
+/* "expand": a view broadcast to size[ndim] (-1 keeps a dim; new dims in front). */
+nb_tensor *nb_expand(nb_tensor *x, int ndim, const int64_t *size);
+/* "repeat": x tiled repeats[d] times along dim d (n >= x's ndim; a copy). */
+nb_tensor *nb_repeat(nb_tensor *x, int n, const int64_t *repeats);
+/* "cat" along an existing dim / "stack" along a new one, of n >= 1 tensors of one dtype
+ * (the ops take up to 16; longer lists are chained, with the same values and gradients). */
+nb_tensor *nb_cat(int n, nb_tensor *const *ts, int64_t dim);
+nb_tensor *nb_stack(int n, nb_tensor *const *ts, int64_t dim);
+/* "tril" / "triu": the lower / upper triangle of the last two dims, from `diagonal`
+ * (0 the main one), the rest zero. nb_tril(nb_ones(..., NB_BOOL), 0) is a causal mask. */
+nb_tensor *nb_tril(nb_tensor *x, int64_t diagonal);
+nb_tensor *nb_triu(nb_tensor *x, int64_t diagonal);
+/* "topk": the k largest (or smallest) values along dim, best first; their int64
+ * positions go to *indices when not NULL (not differentiable). */
+nb_tensor *nb_topk(nb_tensor *x, int64_t k, int64_t dim, bool largest, nb_tensor **indices);
+/* "argmax" / "argmin": int64 positions of the extreme along dim (first on ties), or in
+ * the flattened input (_all, 0-d). Not differentiable; x may require grad. */
+nb_tensor *nb_argmax(nb_tensor *x, int64_t dim, bool keepdim);
+nb_tensor *nb_argmin(nb_tensor *x, int64_t dim, bool keepdim);
+nb_tensor *nb_argmax_all(nb_tensor *x);
+nb_tensor *nb_argmin_all(nb_tensor *x);
 
 #ifdef __cplusplus
 }
