@@ -10,6 +10,7 @@
 
 #include <nabla/nabla.h>
 #include "nabla/module.h"
+#include "layers_internal.h"
 
 typedef struct layer_cfg {
   int64_t kernel[2], stride[2], padding[2], dilation[2], groups; /* conv, pooling */
@@ -19,7 +20,8 @@ typedef struct layer_cfg {
 } layer_cfg;
 
 /* Python's repr of a float (shortest round-trip digits; "0.1", "1e-05", "1.0"). */
-static const char *py_float(double v, char *buf, size_t size) {
+#define py_float nb__py_float
+const char *nb__py_float(double v, char *buf, size_t size) {
   if (!isfinite(v)) {
     snprintf(buf, size, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
     return buf;

@@ -202,6 +202,15 @@ static int step_one(nb_optimizer *o, optim_group *g, int gi, int i) {
     return nb_set_error(NB_EINVAL, "%s.step: group %d parameter %d is %s %s but its grad is %s %s",
                         o->d->name, gi, i, nb_shape_of(p), nb_dtype_name(nb_dtype_of(p)),
                         nb_shape_of(grad), nb_dtype_name(nb_dtype_of(grad)));
+  /* the parameter changed dtype since the state was made (nb_module_to_dtype after the
+   * optimizer was built): the state follows it, as it would have been made in that dtype */
+  for (int s = 0; s < o->d->n_state; s++) {
+    nb_tensor *st = pp->state[s];
+    if (st && nb_dtype_of(st) != nb_dtype_of(p) && nb_dtype_is_floating(nb_dtype_of(st))) {
+      nb_tensor *c = nb_convert(st, nb_dtype_of(p));
+      if (!c || nb_set_data(st, c) < 0) return nb_last_status();
+    }
+  }
   nb_tensor *pw = nb_is_contiguous(p) ? p : nb_copy_data(p);
   nb_tensor *gw = nb_is_contiguous(grad) ? grad : nb_copy_data(grad);
   if (!pw || !gw) return nb_last_status();

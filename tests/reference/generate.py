@@ -198,6 +198,46 @@ TABLE = {
     "topk": lambda i, a: tuple(torch.topk(i[0], a["k"], a["dim"], a["largest"], sorted=True)),
 }
 
+
+# ---- issue 15: activations, normalisation and statistics, embedding, attention ----------------
+
+
+def stat_dims(x, a):
+    """dim of var/std/logsumexp: absent or empty means all dims."""
+    return tuple(a["dim"]) if a["dim"] else tuple(range(x.dim()))
+
+
+def sdpa_composite(q, k, v, causal, scale):
+    """F.scaled_dot_product_attention (torch >= 2.0) spelled out, for torch 1.13."""
+    if scale is None or scale != scale:  # nan (dumped as null): the default
+        scale = 1.0 / (q.shape[-1] ** 0.5)
+    s = torch.matmul(q, k.transpose(-2, -1)) * scale
+    if causal:
+        mask = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+        s = s.masked_fill(~mask, float("-inf"))
+    return torch.matmul(torch.softmax(s, -1), v)
+
+
+TABLE.update({
+    "gelu": lambda i, a: F.gelu(i[0], approximate=a["approximate"]),
+    "silu": lambda i, a: F.silu(i[0]),
+    "leaky_relu": lambda i, a: F.leaky_relu(i[0], a["negative_slope"]),
+    "elu": lambda i, a: F.elu(i[0], a["alpha"]),
+    "softplus": lambda i, a: F.softplus(i[0], a["beta"], a["threshold"]),
+    "var": lambda i, a: torch.var(i[0], stat_dims(i[0], a), unbiased=a["unbiased"],
+                                  keepdim=a["keepdim"]),
+    "std": lambda i, a: torch.std(i[0], stat_dims(i[0], a), unbiased=a["unbiased"],
+                                  keepdim=a["keepdim"]),
+    "logsumexp": lambda i, a: torch.logsumexp(i[0], stat_dims(i[0], a), keepdim=a["keepdim"]),
+    "layer_norm": lambda i, a: F.layer_norm(i[0], a["normalized_shape"], i[1], i[2], a["eps"]),
+    "group_norm": lambda i, a: F.group_norm(i[0], a["num_groups"], i[1], i[2], a["eps"]),
+    "cumsum": lambda i, a: torch.cumsum(i[0], a["dim"]),
+    "embedding": lambda i, a: F.embedding(i[0], i[1], padding_idx=(
+        None if a["padding_idx"] < -2**62 else a["padding_idx"])),
+    "scaled_dot_product_attention": lambda i, a: sdpa_composite(i[0], i[1], i[2], a["is_causal"],
+                                                                a["scale"]),
+})
+
 # ---- running one sample -------------------------------------------------------------------------
 
 

@@ -129,6 +129,10 @@ nb_tensor *nb_as_strided(nb_tensor *t, int ndim, const int64_t *shape, const int
 /* Copy src's values into dst (same shape, or src broadcastable to dst); converts
  * dtype. Bumps dst's version. Not recorded. */
 int nb_copy_into(nb_tensor *dst, const nb_tensor *src);
+/* PyTorch's `t.data = src`: leaf t (not a view) now shares src's storage, dtype, shape
+ * and strides, staying the same object (its grad, requires_grad and hooks are kept).
+ * Used by nb_module_to_dtype so modules and optimizers keep their tensors. 0 or a status. */
+int nb_set_data(nb_tensor *t, nb_tensor *src);
 /* Fill every element with value. Bumps the version. Not recorded. */
 int nb_fill(nb_tensor *t, double value);
 

@@ -139,8 +139,7 @@ nb_tensor *nb_binary_cross_entropy_with_logits(nb_tensor *input, nb_tensor *targ
                                                nb_tensor *weight, nb_tensor *pos_weight,
                                                const char *reduction);
 
-/* ==== indexing, slicing, joining and masks (libnabla/functional_index.c) =============
- * Ops of the "index" plugin, argmax/argmin of "reduction", and comparisons and logical
+/* ==== indexing, slicing, joining and masks (libnabla/functional_index.c) ====== * Ops of the "index" plugin, argmax/argmin of "reduction", and comparisons and logical
  * ops of "elementwise". select, slice/narrow/split/chunk and expand return views (they
  * share the input's storage and version counter, as in PyTorch). Index tensors are
  * int64; masks and conditions are bool. */
@@ -200,6 +199,41 @@ nb_tensor *nb_argmax(nb_tensor *x, int64_t dim, bool keepdim);
 nb_tensor *nb_argmin(nb_tensor *x, int64_t dim, bool keepdim);
 nb_tensor *nb_argmax_all(nb_tensor *x);
 nb_tensor *nb_argmin_all(nb_tensor *x);
+=======
+
+/* ==== issue 15: activations, normalisation, statistics, embedding, attention ==========
+ * (functional_transformer.c; ops in the activation, norm and attention plugins) */
+/* "gelu": x·Φ(x); approximate "none" (NULL) or "tanh", as F.gelu. */
+nb_tensor *nb_gelu(nb_tensor *x, const char *approximate);
+/* "silu": x·σ(x). "leaky_relu": x > 0 ? x : slope·x (PyTorch's default slope 0.01). */
+nb_tensor *nb_silu(nb_tensor *x);
+nb_tensor *nb_leaky_relu(nb_tensor *x, double negative_slope);
+/* "elu": x > 0 ? x : alpha·(eˣ − 1). "softplus": log(1 + e^(βx))/β, x where βx > threshold
+ * (PyTorch's defaults: alpha 1; beta 1, threshold 20). */
+nb_tensor *nb_elu(nb_tensor *x, double alpha);
+nb_tensor *nb_softplus(nb_tensor *x, double beta, double threshold);
+/* "var" / "std" over n dims (n = 0: all), divided by N − 1 when unbiased, else N;
+ * "logsumexp" over n dims (n = 0: all), computed stably. */
+nb_tensor *nb_var(nb_tensor *x, int n, const int64_t *dims, bool unbiased, bool keepdim);
+nb_tensor *nb_std(nb_tensor *x, int n, const int64_t *dims, bool unbiased, bool keepdim);
+nb_tensor *nb_logsumexp(nb_tensor *x, int n, const int64_t *dims, bool keepdim);
+/* "layer_norm" over the trailing n dims given by normalized_shape; weight and bias
+ * (shaped normalized_shape) optional; eps as F.layer_norm (1e-5 by default there). */
+nb_tensor *nb_layer_norm(nb_tensor *x, int n, const int64_t *normalized_shape, nb_tensor *weight,
+                         nb_tensor *bias, double eps);
+/* "group_norm": (N, C, *) in num_groups channel groups; weight, bias (C) optional. */
+nb_tensor *nb_group_norm(nb_tensor *x, int64_t num_groups, nb_tensor *weight, nb_tensor *bias, double eps);
+/* "cumsum": running sum along dim (floating dtypes). */
+nb_tensor *nb_cumsum(nb_tensor *x, int64_t dim);
+/* "embedding": rows of weight (num, dim) picked by int64 indices; padding_idx's row gets
+ * no gradient (NB_NO_PADDING: none; negative counts from the end). */
+#define NB_NO_PADDING INT64_MIN
+nb_tensor *nb_embedding(nb_tensor *input, nb_tensor *weight, int64_t padding_idx);
+/* "scaled_dot_product_attention": softmax(q·kᵀ·scale)·v over (..., L, E), (..., S, E),
+ * (..., S, Ev) with equal leading dims; is_causal masks keys after each query; scale NAN
+ * means 1/√E. Batched matmul with broadcast leading dims is nb_matmul. */
+nb_tensor *nb_scaled_dot_product_attention(nb_tensor *q, nb_tensor *k, nb_tensor *v, bool is_causal,
+                                           double scale);
 
 #ifdef __cplusplus
 }

@@ -80,6 +80,11 @@ bool nb_module_is_training(const nb_module *m);
 int nb_module_set_requires_grad(nb_module *m, bool requires_grad);
 /* Drop (set_to_none) or zero the gradients of every parameter of the subtree. */
 int nb_module_zero_grad(nb_module *m, bool set_to_none);
+/* PyTorch's model.double() (NB_F64) / model.float() (NB_F32): every floating parameter and
+ * buffer of the subtree, and each parameter's .grad, takes dtype dt in place (nb_set_data),
+ * so tensors keep their identity: an optimizer built before keeps working and converts
+ * its state at its next step (optim.h). Integer buffers stay. Returns 0 or a status. */
+int nb_module_to_dtype(nb_module *m, nb_dtype dt);
 /* Number of parameter elements (each shared tensor once); only those that require grad
  * when trainable_only. */
 int64_t nb_module_num_parameters(const nb_module *m, bool trainable_only);
@@ -138,6 +143,31 @@ nb_module *nb_dropout_new(double p);
 nb_module *nb_sequential_new(int n, nb_module *const *mods);
 /* Append a module to a Sequential under the next index; takes ownership. */
 int nb_sequential_append(nb_module *seq, nb_module *m);
+
+/* ---- Transformer layers (layers_transformer.c; issue 15) ------------------------------- */
+
+/* Embedding(num, dim[, padding_idx]): weight [num, dim] N(0, 1), the padding row zeroed;
+ * forward takes int64 indices. padding_idx NB_NO_PADDING (functional.h) for none. */
+nb_module *nb_embedding_new(int64_t num_embeddings, int64_t embedding_dim, int64_t padding_idx,
+                            nb_generator *g);
+/* LayerNorm(normalized_shape): over the trailing n dims; weight 1 and bias 0 when
+ * elementwise_affine. PyTorch's default eps is 1e-5. */
+nb_module *nb_layer_norm_new(int n, const int64_t *normalized_shape, double eps, bool elementwise_affine);
+/* GELU(approximate): "none" (NULL) or "tanh". */
+nb_module *nb_gelu_new(const char *approximate);
+/* MultiheadAttention(embed_dim, num_heads, bias, batch_first=True): in_proj_weight
+ * [3E, E] xavier-uniform, in_proj_bias [3E] zeros, out_proj (a Linear, bias zeroed).
+ * Inputs are (batch, seq, E). nb_module_forward(m, x) is self-attention without a mask. */
+nb_module *nb_multihead_attention_new(int64_t embed_dim, int64_t num_heads, bool bias, nb_generator *g);
+/* Attention of query over key/value with m's projections (batch_first), as
+ * m(query, key, value, need_weights=False, is_causal=...)[0]; is_causal masks later keys. */
+nb_tensor *nb_multihead_attention(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value,
+                                  bool is_causal);
+/* GPT-2's pre-LN block: x + attn(ln_1(x)), then + mlp(ln_2(x)) with mlp = Sequential(Linear(E,
+ * mlp_hidden), GELU, Linear(mlp_hidden, E)); attention causal when `causal`. Children ln_1,
+ * attn, ln_2, mlp. */
+nb_module *nb_transformer_block_new(int64_t embed_dim, int64_t num_heads, int64_t mlp_hidden, bool causal,
+                                    nb_generator *g);
 
 /* ---- state_dict in safetensors (state_dict.c) ------------------------------------------ */
 

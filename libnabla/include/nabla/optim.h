@@ -29,7 +29,10 @@ typedef struct nb_optimizer nb_optimizer;
  * hyperparameters given by name (others take the schema defaults; Adam's betas are
  * "beta1" and "beta2"). These values become the optimizer's defaults for later groups.
  * An unknown name or hyperparameter, or a value out of range, fails with a message
- * listing what is accepted. Caller frees with nb_optimizer_free(). */
+ * listing what is accepted. Caller frees with nb_optimizer_free(). Parameters converted
+ * later by nb_module_to_dtype stay the same tensors, and their state follows the new dtype
+ * at the next step (PyTorch asks for the optimizer to be built after .double(); here
+ * either order works). */
 nb_optimizer *nb_optimizer_new(const char *name, int n_params, nb_tensor *const *params,
                                int n_hp, const nb_attr *hp);
 /* Release the parameters and all state (NULL-safe). */
