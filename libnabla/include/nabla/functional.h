@@ -199,7 +199,6 @@ nb_tensor *nb_argmax(nb_tensor *x, int64_t dim, bool keepdim);
 nb_tensor *nb_argmin(nb_tensor *x, int64_t dim, bool keepdim);
 nb_tensor *nb_argmax_all(nb_tensor *x);
 nb_tensor *nb_argmin_all(nb_tensor *x);
-=======
 
 /* ==== issue 15: activations, normalisation, statistics, embedding, attention ==========
  * (functional_transformer.c; ops in the activation, norm and attention plugins) */
