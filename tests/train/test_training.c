@@ -224,7 +224,7 @@ START_TEST(plot_svg) {
   /* a language model's log has losses only: one panel, no empty accuracy axes */
   nb_metrics *lm = nb_metrics_open(NULL, -1);
   ck_assert_ptr_nonnull(lm);
-  for (int s = 1; s <= 20; s++) nb_metrics_log(lm, "batch", 1, s, 1, (nb_metric[]){{"loss", 4.0 / s}});
+  for (int k = 1; k <= 20; k++) nb_metrics_log(lm, "batch", 1, k, 1, (nb_metric[]){{"loss", 4.0 / k}});
   nb_metrics_log(lm, "epoch", 1, 20, 2, (nb_metric[]){{"loss", 0.5}, {"test_loss", 0.6}});
   ck_assert_int_eq(nb_plot_training_svg(lm, tpath("lm.svg"), "language model"), 0);
   nb_metrics_close(lm);
