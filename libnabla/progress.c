@@ -29,6 +29,7 @@ struct nb_progress {
   double loss_sum;
   double t0, t_last;  /* epoch begin; the last update (or < 0 before the first) */
   double last_draw;
+  char period[16], unit[16]; /* what an epoch and an image are called in the output */
 };
 
 static double now(void) {
@@ -56,6 +57,8 @@ nb_progress *nb_progress_new(FILE *out, int64_t epochs, int64_t batches_per_epoc
   p->bar = mode == NB_PROGRESS_BAR || (mode == NB_PROGRESS_AUTO && isatty(fileno(out)));
   p->epochs = epochs;
   p->per_epoch = batches_per_epoch;
+  strcpy(p->period, "epoch");
+  strcpy(p->unit, "img");
   p->t0 = now();
   p->t_last = -1;
   return p;
@@ -130,9 +133,9 @@ static void draw(nb_progress *p) {
   double per_batch = p->counted ? secs / (double)p->counted : NAN;
   char left[32], tail[160], head[48];
   fmt_duration(left, sizeof left, per_batch * (double)(p->per_epoch - p->done));
-  snprintf(head, sizeof head, "epoch %lld/%lld ", (long long)p->epoch, (long long)p->epochs);
-  snprintf(tail, sizeof tail, "  %lld/%lld  loss %.4f  %.0f img/s  %s left", (long long)p->done,
-           (long long)p->per_epoch, nb_progress_loss(p), rate, left);
+  snprintf(head, sizeof head, "%s %lld/%lld ", p->period, (long long)p->epoch, (long long)p->epochs);
+  snprintf(tail, sizeof tail, "  %lld/%lld  loss %.4f  %.0f %s/s  %s left", (long long)p->done,
+           (long long)p->per_epoch, nb_progress_loss(p), rate, p->unit, left);
   int width = terminal_width(p->out) - 1 - (int)strlen(head) - (int)strlen(tail) - 2;
   if (width > BAR_MAX) width = BAR_MAX;
   if (width < BAR_MIN) width = BAR_MIN;
@@ -145,6 +148,16 @@ static void draw(nb_progress *p) {
   fprintf(p->out, "\r%s[%s]%s\033[K", head, bar, tail);
   fflush(p->out);
   p->drawn = true;
+}
+
+int nb_progress_set_names(nb_progress *p, const char *period, const char *unit) {
+  if (!p || !period || !unit || !*period || !*unit || strlen(period) >= sizeof p->period ||
+      strlen(unit) >= sizeof p->unit)
+    return nb_set_error(NB_EINVAL, "nb_progress_set_names: need a reporter and two names of 1 to "
+                        "%zu characters", sizeof p->period - 1);
+  strcpy(p->period, period);
+  strcpy(p->unit, unit);
+  return 0;
 }
 
 int nb_progress_update(nb_progress *p, int64_t images, double loss) {
@@ -168,9 +181,9 @@ int nb_progress_epoch_end(nb_progress *p, const char *fmt, ...) {
   if (!p) return nb_set_error(NB_EINVAL, "nb_progress_epoch_end: NULL reporter");
   if (p->mode == NB_PROGRESS_QUIET) return 0;
   clear_bar(p);
-  fprintf(p->out, "epoch %lld/%lld  %lld batches  loss %.4f  %.0f img/s  %.1f s", (long long)p->epoch,
-          (long long)p->epochs, (long long)p->done, nb_progress_loss(p),
-          nb_progress_images_per_second(p), nb_progress_seconds(p));
+  fprintf(p->out, "%s %lld/%lld  %lld batches  loss %.4f  %.0f %s/s  %.1f s", p->period,
+          (long long)p->epoch, (long long)p->epochs, (long long)p->done, nb_progress_loss(p),
+          nb_progress_images_per_second(p), p->unit, nb_progress_seconds(p));
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);

@@ -83,6 +83,22 @@ START_TEST(progress_bar_and_quiet) {
   free(s);
   fclose(f);
 
+  /* other names for the period and the unit (a language model's rounds of tokens) */
+  f = tmpfile();
+  p = nb_progress_new(f, 3, 2, NB_PROGRESS_BAR);
+  ck_assert_int_eq(nb_progress_set_names(p, "round", "tok"), 0);
+  ck_assert_int_eq(nb_progress_set_names(p, "a-name-far-too-long", "tok"), NB_EINVAL);
+  ck_assert_int_eq(nb_progress_set_names(p, "round", ""), NB_EINVAL);
+  nb_progress_epoch_begin(p, 1, 0);
+  for (int b = 0; b < 2; b++) nb_progress_update(p, 1024, 4.0);
+  nb_progress_epoch_end(p, NULL);
+  nb_progress_free(p);
+  s = slurp(f);
+  assert_matches(s, "^\rround 1/3 \\[[#.]+\\]  1/2  loss 4\\.0000  [0-9]+ tok/s  ");
+  assert_matches(s, "\r\033\\[Kround 1/3  2 batches  loss 4\\.0000  [0-9]+ tok/s  [0-9.]+ s\n$");
+  free(s);
+  fclose(f);
+
   f = tmpfile();
   p = nb_progress_new(f, 1, 1, NB_PROGRESS_QUIET);
   nb_progress_epoch_begin(p, 1, 0);

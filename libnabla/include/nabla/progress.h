@@ -49,6 +49,9 @@ typedef struct nb_progress nb_progress;
  * `batches_per_epoch` batches each (both >= 1). NULL with an error. */
 nb_progress *nb_progress_new(FILE *out, int64_t epochs, int64_t batches_per_epoch,
                              nb_progress_mode mode);
+/* What the output calls an epoch and an image (default "epoch" and "img"; a language
+ * model may count "round"s of steps and "tok"ens). 1 to 15 characters each. */
+int nb_progress_set_names(nb_progress *p, const char *period, const char *unit);
 /* Free it (NULL-safe); a bar still drawn is ended with a newline. */
 void nb_progress_free(nb_progress *p);
 
