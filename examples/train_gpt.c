@@ -40,7 +40,7 @@ typedef struct options {
 static void usage(FILE *f) {
   fputs("Usage: train_gpt [OPTIONS]\n"
         "Train a character-level GPT on a text corpus; print the held-out loss and a sample.\n\n"
-        "  --steps N            optimizer steps (default 600; a multiple of --eval-every)\n"
+        "  --steps N            optimizer steps (default 300; a multiple of --eval-every)\n"
         "  --eval-every N       steps between evaluations, samples and checkpoints (default 100)\n"
         "  --batch-size N       windows per step (default 16)\n"
         "  --context N          characters per window (default 64)\n"
@@ -77,7 +77,7 @@ static bool to_positive(const char *v, double *out) {
 
 /* Parse argv into o. Returns 0, 1 for --help, or 2 after printing a usage error. */
 static int parse_args(int argc, char **argv, options *o) {
-  *o = (options){.steps = 600, .eval_every = 100, .batch_size = 16, .context = 64, .width = 128,
+  *o = (options){.steps = 300, .eval_every = 100, .batch_size = 16, .context = 64, .width = 128,
                  .heads = 4, .layers = 4, .sample_chars = 200, .lr = 3e-3, .temperature = 0.8,
                  .seed = 1, .data = NB_FORTUNES_DIR, .prompt = "\n"};
   for (int i = 1; i < argc; i++) {
@@ -223,7 +223,7 @@ static int train(const options *o) {
   }
   nb_metrics *log = nb_metrics_open(o->metrics, o->resume ? ck.step : -1);
   nb_progress *prog = nb_progress_new(stdout, o->steps / o->eval_every, o->eval_every, NB_PROGRESS_AUTO);
-  CHECK(log && prog);
+  CHECK(log && prog && nb_progress_set_names(prog, "round", "tok") == 0);
   CHECK(nb_interrupt_install("\nstopping after this step (Ctrl-C again to quit now)\n") == 0);
 
   bool stop = false;
