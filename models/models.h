@@ -29,6 +29,13 @@ nb_module *resnet18_new(int64_t num_classes, nb_generator *g);
  * features. resnet18_new(c, g) is resnet18_new_width(64, c, g). Narrow variants keep the
  * PyTorch golden files of tests/models small. (resnet18.c) */
 nb_module *resnet18_new_width(int64_t base_width, int64_t num_classes, nb_generator *g);
+/* A character-level GPT (GPT-2's pre-LN decoder): wte Embedding(vocab, width), wpe
+ * Embedding(context, width), h.0 .. h.<layers-1> Transformer blocks (ln_1, attn with
+ * `heads` heads and a causal mask, ln_2, mlp with 4*width hidden units), ln_f LayerNorm,
+ * lm_head Linear(width, vocab, bias=False). Forward: int64 ids [B, T <= context] ->
+ * logits [B, T, vocab]. (gpt.c) */
+nb_module *gpt_new(int64_t vocab, int64_t context, int64_t width, int64_t heads, int64_t layers,
+                   nb_generator *g);
 
 /* ---- helpers for writing models ---------------------------------------------------- */
 
