@@ -13,9 +13,10 @@
  *        bench_models --hog mem|cpu     a busy neighbour for run.sh --busy: streams memset
  *                                       over 64 MB, or spins on arithmetic, until killed
  * CASES_FILE lines are "NAME KIND BATCH". Output, one line per case:
- *   NAME MEDIAN_MS MIN_MS PEAK_RSS_MB START_RSS_MB
+ *   NAME MEDIAN_MS MIN_MS PEAK_RSS_MB START_RSS_MB FAULTS_PER_STEP
  * PEAK is the process's peak resident set (getrusage), START its resident set before the
- * case's model and data were made.
+ * case's model and data were made, FAULTS the minor page faults per timed step (a steady
+ * loop that reuses its memory has none).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <nabla/nabla.h>
@@ -34,6 +35,7 @@ typedef struct model_case {
   nb_named_tensors *params;
   nb_tensor *x, *y, *a, *b, *ones; /* y: target (labels, classes or values) */
   int kind;
+  long steps; /* calls of step(), to count page faults per step */
 } model_case;
 
 enum { SEED_Q, TOY_STEP, LENET_STEP, RESNET_STEP, RESNET_FWD, N_KINDS };
@@ -48,6 +50,7 @@ static int seed_q_step(model_case *c) {
 
 static int step(void *u) {
   model_case *c = u;
+  c->steps++;
   if (c->kind == SEED_Q) return seed_q_step(c);
   nb_scope_begin();
   int rc = 0;
@@ -122,6 +125,11 @@ static double rss_peak_mb(void) {
   return getrusage(RUSAGE_SELF, &ru) == 0 ? (double)ru.ru_maxrss / 1024.0 : 0;
 }
 
+static long minor_faults(void) {
+  struct rusage ru;
+  return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_minflt : 0;
+}
+
 /* A busy neighbour: never returns. */
 static int hog(const char *what) {
   if (strcmp(what, "mem") == 0) {
@@ -144,7 +152,7 @@ int main(int argc, char **argv) {
   double min_s;
   FILE *f = bench_start(argc, argv,
                         "Times whole model steps (see bench/models/cases.txt) and prints\n"
-                        "NAME MEDIAN_MS MIN_MS PEAK_RSS_MB START_RSS_MB per case.\n"
+                        "NAME MEDIAN_MS MIN_MS PEAK_RSS_MB START_RSS_MB FAULTS_PER_STEP per case.\n"
                         "bench_models --hog mem|cpu: a busy neighbour that runs until killed.\n",
                         &threads, &min_s, &status);
   if (f == NULL) return status;
@@ -166,12 +174,18 @@ int main(int argc, char **argv) {
     double start_rss = rss_now_mb(), med = 0, mn = 0;
     nb_scope_begin();
     int rc = setup(&c, batch, gen);
+    long faults = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) rc = step(&c); /* a loop's first steps fault in its memory */
+    c.steps = 0;
+    faults = minor_faults();
     if (rc == 0) rc = bench_timeit(step, &c, min_s, &med, &mn);
+    faults = minor_faults() - faults;
     if (rc < 0) {
       fprintf(stderr, "%s: %s\n", name, nb_last_error());
       status = 1;
     } else {
-      printf("%s %.4f %.4f %.1f %.1f\n", name, med * 1e3, mn * 1e3, rss_peak_mb(), start_rss);
+      printf("%s %.4f %.4f %.1f %.1f %.1f\n", name, med * 1e3, mn * 1e3, rss_peak_mb(), start_rss,
+             (double)faults / (double)(c.steps > 0 ? c.steps : 1));
       fflush(stdout);
     }
     nb_scope_end();

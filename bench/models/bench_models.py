@@ -2,8 +2,9 @@
 """PyTorch side of bench_models.c: the same whole-model steps, same timing, same output.
 
 usage: /usr/bin/python3 bench_models.py CASES_FILE [THREADS] [MIN_SECONDS]
-Prints one line per case: NAME MEDIAN_MS MIN_MS PEAK_RSS_MB START_RSS_MB (START: the
-resident set before the case's model and data were made, with torch imported).
+Prints one line per case: NAME MEDIAN_MS MIN_MS PEAK_RSS_MB START_RSS_MB FAULTS_PER_STEP
+(START: the resident set before the case's model and data were made, with torch
+imported; FAULTS: minor page faults per timed step).
 ResNet-18 is torchvision's resnet18 when python3-torchvision is installed, else the
 plain torch.nn copy of it in tests/models/gen_resnet18_golden.py (same modules, same
 initialisation). LeNet is examples/train_fashion.py's.
@@ -103,9 +104,18 @@ def main():
             continue
         name, kind, batch = f[0], f[1], int(f[2]) if len(f) > 2 else 1
         start_rss = rss_now_mb()
-        med, mn = timeit(make(kind, batch), min_s)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"{name} {med * 1e3:.4f} {mn * 1e3:.4f} {peak:.1f} {start_rss:.1f}", flush=True)
+        fn, steps = make(kind, batch), [0]
+
+        def step():
+            steps[0] += 1
+            fn()
+        for _ in range(3):  # a loop's first steps fault in its memory
+            fn()
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        med, mn = timeit(step, min_s)
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"{name} {med * 1e3:.4f} {mn * 1e3:.4f} {ru.ru_maxrss / 1024:.1f} {start_rss:.1f} "
+              f"{(ru.ru_minflt - faults) / steps[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ the environment first): runs every case of cases.txt in nabla (bench_models) and
 PyTorch (bench_models.py) as separate processes, alternating case by case for --rounds
 rounds, plus one Fashion-MNIST epoch of examples/train_fashion and its PyTorch twin, and
 prints one table: the median over the rounds of each process's median step time, the
-ratio PyTorch time / nabla time (> 1: nabla is faster; the range is over the rounds)
-and each process's peak resident set.
+ratio PyTorch time / nabla time (> 1: nabla is faster; the range is over the rounds),
+each process's peak resident set (and PyTorch's before its model: the interpreter and
+torch) and the minor page faults per step of a steady loop, nabla's then PyTorch's.
 
 --busy N repeats the LeNet and ResNet-18 rows quiet, next to N processes streaming
 memset over 64 MB each, and next to N CPU-only loops (bench_models --hog), the three
@@ -56,14 +57,14 @@ class Sides:
         self.tmp = os.path.join(a.build, "bench", "models", "one-case.txt")
 
     def case(self, side, line):
-        """One case in a fresh process: (median ms, min ms, peak MB, start MB)."""
+        """One case in a fresh process: (median ms, min ms, peak MB, start MB, faults/step)."""
         with open(self.tmp, "w") as f:
             f.write(line + "\n")
         args = [self.tmp, str(self.a.threads), str(self.a.min_seconds)]
         cmd = [self.nb] + args if side == "nb" else ["/usr/bin/python3", self.pt] + args
         out = run_child(cmd)
         f = out.split()
-        return float(f[1]), float(f[2]), float(f[3]), float(f[4])
+        return tuple(float(v) for v in f[1:6])
 
     def epoch(self, side):
         """One Fashion-MNIST epoch: (seconds of its batches, peak MB)."""
@@ -146,20 +147,21 @@ def main():
                 if epoch and cond == "quiet":
                     for side in ("nb", "pt"):
                         ms, peak = sides.epoch(side)
-                        res.setdefault((cond, "fashion_epoch", side), []).append((ms, ms, peak, 0.0))
+                        res.setdefault((cond, "fashion_epoch", side), []).append((ms, ms, peak, 0.0, float("nan")))
             finally:
                 stop(procs)
     names = [l.split()[0] for l in lines] + (["fashion_epoch"] if epoch else [])
     med = lambda cond, n, s, i=0: statistics.median(v[i] for v in res[(cond, n, s)])  # noqa: E731
     print(f"# end: {conditions()}")
     print(f"{'workload':<18} {'nabla ms':>10} {'torch ms':>10} {'torch/nabla':>11} {'(range)':>12} "
-          f"{'nabla MB':>9} {'torch MB':>9} {'(torch start)':>13}")
+          f"{'nabla MB':>9} {'torch MB':>9} {'(start)':>8} {'faults/step':>13}")
     for n in names:
         ratios = [p[0] / q[0] for p, q in zip(res[("quiet", n, "pt")], res[("quiet", n, "nb")])]
         print(f"{n:<18} {med('quiet', n, 'nb'):>10.3f} {med('quiet', n, 'pt'):>10.3f} "
               f"{statistics.median(ratios):>10.2f}x {min(ratios):>5.2f}-{max(ratios):<5.2f} "
               f"{max(v[2] for v in res[('quiet', n, 'nb')]):>9.0f} {max(v[2] for v in res[('quiet', n, 'pt')]):>9.0f} "
-              f"{min(v[3] for v in res[('quiet', n, 'pt')]) or float('nan'):>13.0f}")
+              f"{min(v[3] for v in res[('quiet', n, 'pt')]) or float('nan'):>8.0f} "
+              f"{med('quiet', n, 'nb', 4):>6.0f} {med('quiet', n, 'pt', 4):>6.0f}")
     if a.busy:
         print(f"\nslowdown next to {a.busy} memory-streaming (mem) / CPU-only (cpu) processes: "
               f"median ms (median / quiet median)")
