@@ -4,7 +4,8 @@ the environment first): runs every case of cases.txt in nabla (bench_models) and
 PyTorch (bench_models.py) as separate processes, alternating case by case for --rounds
 rounds, plus one Fashion-MNIST epoch of examples/train_fashion and its PyTorch twin, and
 prints one table: the median over the rounds of each process's median step time, the
-ratio PyTorch time / nabla time (> 1: nabla is faster; the range is over the rounds),
+ratio PyTorch time / nabla time (> 1: nabla is faster; the range is over the rounds;
+best/best: the ratio of each side's fastest round, the least noisy on a shared machine),
 each process's peak resident set (and PyTorch's before its model: the interpreter and
 torch) and the minor page faults per step of a steady loop, nabla's then PyTorch's.
 
@@ -153,12 +154,13 @@ def main():
     names = [l.split()[0] for l in lines] + (["fashion_epoch"] if epoch else [])
     med = lambda cond, n, s, i=0: statistics.median(v[i] for v in res[(cond, n, s)])  # noqa: E731
     print(f"# end: {conditions()}")
-    print(f"{'workload':<18} {'nabla ms':>10} {'torch ms':>10} {'torch/nabla':>11} {'(range)':>12} "
+    print(f"{'workload':<18} {'nabla ms':>10} {'torch ms':>10} {'torch/nabla':>11} {'(range)':>12} {'best/best':>9} "
           f"{'nabla MB':>9} {'torch MB':>9} {'(start)':>8} {'faults/step':>13}")
     for n in names:
         ratios = [p[0] / q[0] for p, q in zip(res[("quiet", n, "pt")], res[("quiet", n, "nb")])]
         print(f"{n:<18} {med('quiet', n, 'nb'):>10.3f} {med('quiet', n, 'pt'):>10.3f} "
               f"{statistics.median(ratios):>10.2f}x {min(ratios):>5.2f}-{max(ratios):<5.2f} "
+              f"{min(v[0] for v in res[('quiet', n, 'pt')]) / min(v[0] for v in res[('quiet', n, 'nb')]):>8.2f}x "
               f"{max(v[2] for v in res[('quiet', n, 'nb')]):>9.0f} {max(v[2] for v in res[('quiet', n, 'pt')]):>9.0f} "
               f"{min(v[3] for v in res[('quiet', n, 'pt')]) or float('nan'):>8.0f} "
               f"{med('quiet', n, 'nb', 4):>6.0f} {med('quiet', n, 'pt', 4):>6.0f}")
