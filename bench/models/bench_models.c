@@ -8,6 +8,9 @@
  *   resnet18_step   ResNet-18 on Nx3x64x64: zero_grad, the seed's (prediction - labels).sum(),
  *                   backward, SGD(lr 1e-2, momentum 0.9) step (train mode)
  *   resnet18_fwd    ResNet-18 forward on Nx3x64x64 in eval mode under no-grad
+ *   gpt_step        the character-level GPT of examples/train_gpt (vocabulary 114, context
+ *                   64, width 128, 4 heads, 4 blocks) on N random windows: zero_grad,
+ *                   cross-entropy over every position, backward, AdamW step
  *
  * usage: bench_models CASES_FILE [THREADS] [MIN_SECONDS]
  *        bench_models --hog mem|cpu     a busy neighbour for run.sh --busy: streams memset
@@ -38,9 +41,10 @@ typedef struct model_case {
   long steps; /* calls of step(), to count page faults per step */
 } model_case;
 
-enum { SEED_Q, TOY_STEP, LENET_STEP, RESNET_STEP, RESNET_FWD, N_KINDS };
+enum { SEED_Q, TOY_STEP, LENET_STEP, RESNET_STEP, RESNET_FWD, GPT_STEP, N_KINDS };
 static const char *const kind_names[N_KINDS] = {"seed_q", "toy_step", "lenet_step", "resnet18_step",
-                                                "resnet18_fwd"};
+                                                "resnet18_fwd", "gpt_step"};
+enum { GPT_VOCAB = 114, GPT_CONTEXT = 64 }; /* Debian's fortunes: 114 distinct bytes */
 
 static int seed_q_step(model_case *c) {
   nb_scope_begin();
@@ -63,6 +67,10 @@ static int step(void *u) {
     nb_tensor *out = rc < 0 ? NULL : nb_module_forward(c->model, c->x), *loss;
     if (c->kind == TOY_STEP) loss = nb_mse_loss(out, c->y, "mean");
     else if (c->kind == LENET_STEP) loss = nb_cross_entropy(out, c->y, NULL, "mean", -100, 0.0);
+    else if (c->kind == GPT_STEP)
+      loss = out ? nb_cross_entropy(nb_reshape(out, 2, (int64_t[]){nb_numel(c->y), GPT_VOCAB}),
+                                    nb_reshape(c->y, 1, (int64_t[]){nb_numel(c->y)}), NULL, "mean",
+                                    -100, 0.0) : NULL;
     else loss = out ? nb_sum(nb_sub(out, c->y)) : NULL;
     rc = loss ? nb_backward(loss, NULL, 0) : -1;
     if (rc >= 0) rc = nb_optimizer_step(c->opt);
@@ -89,6 +97,11 @@ static int setup(model_case *c, int64_t batch, nb_generator *g) {
     c->x = nb_randn(4, (int64_t[]){batch, 1, 28, 28}, NB_F32, g);
     c->y = nb_randint(1, (int64_t[]){batch}, 0, 10, g);
     break;
+  case GPT_STEP:
+    c->model = gpt_new(GPT_VOCAB, GPT_CONTEXT, 128, 4, 4, g);
+    c->x = nb_randint(2, (int64_t[]){batch, GPT_CONTEXT}, 0, GPT_VOCAB, g);
+    c->y = nb_randint(2, (int64_t[]){batch, GPT_CONTEXT}, 0, GPT_VOCAB, g);
+    break;
   default:
     c->model = resnet18_new(1000, g);
     c->x = nb_rand(4, (int64_t[]){batch, 3, 64, 64}, NB_F32, g);
@@ -102,6 +115,12 @@ static int setup(model_case *c, int64_t batch, nb_generator *g) {
   }
   c->params = nb_module_named_parameters(c->model);
   if (!c->params) return -1;
+  if (c->kind == GPT_STEP) { /* examples/train_gpt's AdamW */
+    c->opt = nb_optimizer_new("adamw", c->params->n, c->params->tensors, 4, (nb_attr[]){
+        NB_A_FLOAT("lr", 3e-3), NB_A_FLOAT("beta1", 0.9), NB_A_FLOAT("beta2", 0.95),
+        NB_A_FLOAT("weight_decay", 0.1)});
+    return c->opt ? 0 : -1;
+  }
   nb_attr hp[2] = {NB_A_FLOAT("lr", c->kind == LENET_STEP ? 0.004 : c->kind == TOY_STEP ? 0.1 : 1e-2),
                    NB_A_FLOAT("momentum", 0.9)};
   c->opt = nb_optimizer_new(c->kind == LENET_STEP ? "adam" : "sgd", c->params->n, c->params->tensors,

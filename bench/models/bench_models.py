@@ -23,6 +23,14 @@ sys.path.insert(0, os.path.dirname(HERE))
 from timing import start, timeit  # noqa: E402  (bench/timing.py)
 
 
+def gpt():
+    """models/gpt.c's GPT as tests/models/gen_gpt_golden.py writes it, at train_gpt's size."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "models"))
+    import gen_gpt_golden as g
+    g.V, g.T, g.E, g.H, g.L = 114, 64, 128, 4, 4
+    return g.GPT()
+
+
 def resnet18():
     try:
         import torchvision
@@ -82,6 +90,11 @@ def make(kind, batch):
         model, x, y = lenet(), torch.randn(batch, 1, 28, 28), torch.randint(0, 10, (batch,))
         opt = torch.optim.Adam(model.parameters(), lr=0.004)
         loss_fn = F.cross_entropy
+    elif kind == "gpt_step":  # examples/train_gpt's model and AdamW (bench_models.c)
+        model = gpt()
+        x, y = torch.randint(0, 114, (batch, 64)), torch.randint(0, 114, (batch, 64))
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3, betas=(0.9, 0.95), weight_decay=0.1)
+        loss_fn = lambda out, t: F.cross_entropy(out.view(-1, 114), t.view(-1))  # noqa: E731
     elif kind == "resnet18_step":
         model, x, y = resnet18(), torch.rand(batch, 3, 64, 64), torch.rand(batch, 1000)
         opt = torch.optim.SGD(model.parameters(), lr=1e-2, momentum=0.9)
