@@ -67,8 +67,7 @@ x4 = torch.tensor([-1.5, -0.25, 0.3, 2.0], dtype=D, requires_grad=True)
 put("x4_x", x4)
 put("x4_d3", d3)
 
-# 4. hvp on a linear + batch_norm (training) + cross_entropy network (conv2d has no
-#    double backward in nabla yet: see the README)
+# 4. hvp on a linear + batch_norm (training) + cross_entropy network
 hx = rnd(6, 3)
 target = torch.tensor([0, 2, 1, 3, 2, 0])
 Q = [rnd(4, 3), rnd(4), rnd(4) * 0.5 + 1, rnd(4)]
@@ -88,6 +87,30 @@ def net_loss(W, b, gamma, beta):
 
 _, HV = hvp(net_loss, tuple(Q), tuple(V))
 for n, v in zip(["hvp_W_out", "hvp_b_out", "hvp_gamma_out", "hvp_beta_out"], HV):
+    put(n, v)
+
+# 5. hvp on a conv2d (stride 2, padding 1) + batch_norm (training) + mean over the
+#    positions + cross_entropy network
+cx = rnd(4, 2, 5, 5)
+ctarget = torch.tensor([1, 0, 2, 1])
+CQ = [rnd(3, 2, 3, 3), rnd(3), rnd(3) * 0.5 + 1, rnd(3)]
+CV = [rnd(3, 2, 3, 3), rnd(3), rnd(3), rnd(3)]
+put("chvp_x", cx)
+put("chvp_target", ctarget)
+for n, v in zip(["chvp_W", "chvp_b", "chvp_gamma", "chvp_beta"], CQ):
+    put(n, v)
+for n, v in zip(["chvp_vW", "chvp_vb", "chvp_vgamma", "chvp_vbeta"], CV):
+    put(n, v)
+
+
+def conv_loss(W, b, gamma, beta):
+    h = F.conv2d(cx, W, b, stride=2, padding=1)
+    h = F.batch_norm(h, None, None, gamma, beta, training=True, eps=1e-5)
+    return F.cross_entropy(h.mean(dim=(2, 3)), ctarget)
+
+
+_, CHV = hvp(conv_loss, tuple(CQ), tuple(CV))
+for n, v in zip(["chvp_W_out", "chvp_b_out", "chvp_gamma_out", "chvp_beta_out"], CHV):
     put(n, v)
 
 here = os.path.dirname(os.path.abspath(__file__))

@@ -37,7 +37,7 @@ static nb_tensor *golden(const char *name) {
       ck_assert_int_eq(fscanf(f, "%" SCNd64, &shape[d]), 1);
       n *= shape[d];
     }
-    bool idx = strcmp(name, "hvp_target") == 0;
+    bool idx = strcmp(name, "hvp_target") == 0 || strcmp(name, "chvp_target") == 0;
     t = nb_zeros(nd, shape, idx ? NB_I64 : NB_F64);
     for (int64_t k = 0; k < n; k++) {
       double v;
@@ -138,6 +138,27 @@ START_TEST(hvp_linear_batchnorm_cross_entropy) {
 }
 END_TEST
 
+/* ---- 5. hvp through conv2d + batch_norm + mean + cross_entropy ---- */
+static nb_tensor *conv_loss(nb_tensor *const *p, void *user) {
+  (void)user;
+  nb_tensor *h = nb_conv2d(golden("chvp_x"), p[0], p[1], (int64_t[]){2, 2}, (int64_t[]){1, 1}, NULL, 1);
+  h = nb_batch_norm(h, NULL, NULL, p[2], p[3], true, 0.1, 1e-5);
+  h = nb_mean_dims(h, 2, (int64_t[]){2, 3}, false);
+  return nb_cross_entropy(h, golden("chvp_target"), NULL, "mean", -100, 0.0);
+}
+
+START_TEST(hvp_conv2d_batchnorm_cross_entropy) {
+  nb_tensor *p[4] = {golden("chvp_W"), golden("chvp_b"), golden("chvp_gamma"), golden("chvp_beta")};
+  nb_tensor *v[4] = {golden("chvp_vW"), golden("chvp_vb"), golden("chvp_vgamma"), golden("chvp_vbeta")};
+  nb_tensor *hv[4], *out;
+  ck_assert_msg(nb_hvp(conv_loss, NULL, 4, p, v, 0, &out, hv) == 0, "%s", nb_last_error());
+  assert_close(hv[0], "chvp_W_out");
+  assert_close(hv[1], "chvp_b_out");
+  assert_close(hv[2], "chvp_gamma_out");
+  assert_close(hv[3], "chvp_beta_out");
+}
+END_TEST
+
 int main(int argc, char **argv) {
   golden_path = argc > 1 ? argv[1] : "higher_order_golden.txt";
   Suite *s = suite_create("higher_order_golden");
@@ -148,6 +169,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, gradient_penalty_step);
   tcase_add_test(tc, third_derivative_of_x4);
   tcase_add_test(tc, hvp_linear_batchnorm_cross_entropy);
+  tcase_add_test(tc, hvp_conv2d_batchnorm_cross_entropy);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
