@@ -35,6 +35,13 @@ nb_tensor *rows_gather(nb_tensor *x, const rows_plan *p);
  * error. */
 nb_tensor *rows_scatter(nb_tensor *rows, const rows_plan *p);
 
+/* For backward_graph: the plan of a reduction of x over `dims` with keepdim (so
+ * p->out_shape is the output's shape with each reduced dim kept as 1), the reduced dims
+ * in *red (their count returned, or a negative status), and t (an output or its
+ * gradient) reshaped, recorded, to that shape in *kept (NULL t: skipped). */
+int rows_graph_plan(const char *op, nb_tensor *x, const nb_ints *dims, rows_plan *p, int64_t *red,
+                    nb_tensor *t, nb_tensor **kept);
+
 /* Attribute specs of var/std/logsumexp: dim (INTS, optional) and keepdim. */
 #define NORM_DIM_ATTR                                                                        \
   {.name = "dim", .type = NB_ATTR_INTS, .flags = NB_ATTR_OPTIONAL,                           \

@@ -1,5 +1,6 @@
 /* ops/norm/rows.c — the (outer, R) row layout of a reduction over some dims (norm.h). */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 #include <string.h>
 
@@ -69,4 +70,14 @@ nb_tensor *rows_scatter(nb_tensor *rows, const rows_plan *p) {
   nb_tensor *src = dst ? nb_as_strided(rows, p->ndim, shape, rst, 0) : NULL;
   if (!src || nb_copy_into(dst, src) < 0) return NULL;
   return out;
+}
+
+int rows_graph_plan(const char *op, nb_tensor *x, const nb_ints *dims, rows_plan *p, int64_t *red,
+                    nb_tensor *t, nb_tensor **kept) {
+  if (rows_plan_init(op, x, dims, true, p) < 0) return nb_last_status();
+  int n = 0;
+  for (int d = 0; d < p->ndim; d++)
+    if (p->red[d]) red[n++] = d;
+  if (t && !(*kept = gu_reshape(t, p->out_ndim, p->out_shape))) return nb_last_status();
+  return n;
 }
