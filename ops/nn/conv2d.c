@@ -242,8 +242,12 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   if (nn_wino_applies(dt, &g) ? nn_wino_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y)) < 0
                               : col_forward(ctx, &g, dt, x, w, b, y, &kept) < 0)
     return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 1) && nb_ctx_save(ctx, in[0]) < 0) return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 0) && nb_ctx_save(ctx, in[1]) < 0) return nb_last_status();
+  /* fixed slots (0: input, when weight needs a gradient; 1: weight, when input does; 2:
+   * the kept column matrix): a backward restricted to some inputs reads the right one */
+  if (nb_ctx_recording(ctx) &&
+      (nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 1) ? in[0] : NULL) < 0 ||
+       nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 0) ? in[1] : NULL) < 0))
+    return nb_last_status();
   if (kept != NULL) {
     int one = 1;
     if (nb_ctx_save(ctx, kept) < 0 || nb_ctx_save_blob(ctx, &one, sizeof one) < 0) return nb_last_status();
@@ -370,9 +374,9 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
 
 static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 0, xnd, wnd;
-  nb_tensor *x = need_w ? nb_ctx_saved(ctx, si++) : NULL;
-  nb_tensor *w = need_x ? nb_ctx_saved(ctx, si++) : NULL;
+  int si = 2, xnd, wnd;
+  nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   size_t bsz = 0;
   const int *kflag = nb_ctx_blob(ctx, &bsz);
@@ -481,6 +485,7 @@ const nb_op_desc op_conv2d = {
     .attrs = attrs,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
+    .backward_graph = nn_conv2d_backward_graph,
     .samples = conv2d_samples,
     .saves = "input (when weight needs a gradient) and weight (when input does)",
 };

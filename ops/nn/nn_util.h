@@ -15,6 +15,8 @@
 extern const nb_op_desc op_matmul;
 extern const nb_op_desc op_linear;
 extern const nb_op_desc op_conv2d;
+/* conv2d's backward_graph (conv2d_graph.c): its gradients with dispatched ops. */
+int nn_conv2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 extern const nb_op_desc op_batch_norm;
 extern const nb_op_desc op_max_pool2d;
 extern const nb_op_desc op_avg_pool2d;
