@@ -67,8 +67,7 @@ x4 = torch.tensor([-1.5, -0.25, 0.3, 2.0], dtype=D, requires_grad=True)
 put("x4_x", x4)
 put("x4_d3", d3)
 
-# 4. hvp on a linear + batch_norm (training) + cross_entropy network (conv2d has no
-#    double backward in nabla yet: see the README)
+# 4. hvp on a linear + batch_norm (training) + cross_entropy network
 hx = rnd(6, 3)
 target = torch.tensor([0, 2, 1, 3, 2, 0])
 Q = [rnd(4, 3), rnd(4), rnd(4) * 0.5 + 1, rnd(4)]
@@ -88,6 +87,30 @@ def net_loss(W, b, gamma, beta):
 
 _, HV = hvp(net_loss, tuple(Q), tuple(V))
 for n, v in zip(["hvp_W_out", "hvp_b_out", "hvp_gamma_out", "hvp_beta_out"], HV):
+    put(n, v)
+
+# 5. hvp on a conv2d (padding 1) + batch_norm (training) + gelu + adaptive_avg_pool2d +
+#    cross_entropy network (appended last: the earlier sections keep their random draws)
+cx = rnd(2, 2, 5, 5)
+ctarget = torch.tensor([1, 2])
+CQ = [rnd(3, 2, 3, 3), rnd(3), rnd(3) * 0.5 + 1, rnd(3)]
+CV = [rnd(3, 2, 3, 3), rnd(3), rnd(3), rnd(3)]
+put("cnn_x", cx)
+put("cnn_target", ctarget)
+for n, v in zip(["cnn_W", "cnn_b", "cnn_gamma", "cnn_beta"], CQ):
+    put(n, v)
+for n, v in zip(["cnn_vW", "cnn_vb", "cnn_vgamma", "cnn_vbeta"], CV):
+    put(n, v)
+
+
+def cnn_loss(W, b, gamma, beta):
+    h = F.batch_norm(F.conv2d(cx, W, b, padding=1), None, None, gamma, beta, training=True, eps=1e-5)
+    h = F.adaptive_avg_pool2d(F.gelu(h), 1).flatten(1)
+    return F.cross_entropy(h, ctarget)
+
+
+_, CHV = hvp(cnn_loss, tuple(CQ), tuple(CV))
+for n, v in zip(["cnn_W_out", "cnn_b_out", "cnn_gamma_out", "cnn_beta_out"], CHV):
     put(n, v)
 
 here = os.path.dirname(os.path.abspath(__file__))
