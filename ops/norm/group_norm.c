@@ -177,25 +177,13 @@ static int gn_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor 
   other[0] = 0;
   for (int d = 2; d < nd; d++) other[d - 1] = d;
   nb_tensor *xg = gu_reshape(x, 3, gs);
-  nb_tensor *mu = xg ? gu_reduce("mean", xg, 1, &last, true) : NULL;
-  nb_tensor *xc = mu ? NB_CALL("sub", xg, mu) : NULL;
-  nb_tensor *sq = xc ? NB_CALL("mul", xc, xc) : NULL;
-  nb_tensor *var = sq ? gu_reduce("mean", sq, 1, &last, true) : NULL;
-  nb_tensor *ve = var ? gu_scalar("add", var, nb_ctx_attrs(ctx)[1].f) : NULL;
-  nb_tensor *sd = ve ? NB_CALL("sqrt", ve) : NULL;
-  nb_tensor *xh = sd ? NB_CALL("div", xc, sd) : NULL; /* x̂, grouped */
-  if (!xh) return nb_last_status();
+  nb_tensor *sd = NULL, *xh = xg ? norm_graph_xhat(xg, 1, &last, nb_ctx_attrs(ctx)[1].f, &sd) : NULL;
+  if (!xh) return nb_last_status(); /* x̂, grouped */
   if (nb_ctx_needs_input_grad(ctx, 0)) {
     nb_tensor *wv = w ? gu_reshape(w, nd - 1, ws) : NULL;
     nb_tensor *h = w ? (wv ? NB_CALL("mul", g, wv) : NULL) : g;
     nb_tensor *hg = h ? gu_reshape(h, 3, gs) : NULL;
-    nb_tensor *mh = hg ? gu_reduce("mean", hg, 1, &last, true) : NULL;
-    nb_tensor *hx = mh ? NB_CALL("mul", hg, xh) : NULL;
-    nb_tensor *mhx = hx ? gu_reduce("mean", hx, 1, &last, true) : NULL;
-    nb_tensor *t = mhx ? NB_CALL("mul", xh, mhx) : NULL;
-    nb_tensor *u = t ? NB_CALL("sub", hg, mh) : NULL;
-    nb_tensor *v = u ? NB_CALL("sub", u, t) : NULL;
-    nb_tensor *dx = v ? NB_CALL("div", v, sd) : NULL;
+    nb_tensor *dx = hg ? norm_graph_dx(hg, xh, sd, 1, &last) : NULL;
     if (!dx || !(grad_in[0] = gu_reshape(dx, nd, xs))) return nb_last_status();
   }
   if (nb_ctx_needs_input_grad(ctx, 1)) {

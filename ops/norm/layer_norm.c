@@ -227,23 +227,11 @@ static int ln_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor 
   int64_t rd[NB_MAX_DIMS], ld[NB_MAX_DIMS];
   for (int d = 0; d < k; d++) rd[d] = d - k;
   for (int d = 0; d < nd - k; d++) ld[d] = d;
-  nb_tensor *mu = gu_reduce("mean", x, k, rd, true);
-  nb_tensor *xc = mu ? NB_CALL("sub", x, mu) : NULL;
-  nb_tensor *sq = xc ? NB_CALL("mul", xc, xc) : NULL;
-  nb_tensor *var = sq ? gu_reduce("mean", sq, k, rd, true) : NULL;
-  nb_tensor *ve = var ? gu_scalar("add", var, nb_ctx_attrs(ctx)[1].f) : NULL;
-  nb_tensor *sd = ve ? NB_CALL("sqrt", ve) : NULL;
-  nb_tensor *xh = sd ? NB_CALL("div", xc, sd) : NULL; /* x̂ */
+  nb_tensor *sd, *xh = norm_graph_xhat(x, k, rd, nb_ctx_attrs(ctx)[1].f, &sd); /* x̂ */
   if (!xh) return nb_last_status();
   if (nb_ctx_needs_input_grad(ctx, 0)) {
     nb_tensor *h = w ? NB_CALL("mul", g, w) : g;
-    nb_tensor *mh = h ? gu_reduce("mean", h, k, rd, true) : NULL;
-    nb_tensor *hx = mh ? NB_CALL("mul", h, xh) : NULL;
-    nb_tensor *mhx = hx ? gu_reduce("mean", hx, k, rd, true) : NULL;
-    nb_tensor *t = mhx ? NB_CALL("mul", xh, mhx) : NULL;
-    nb_tensor *u = t ? NB_CALL("sub", h, mh) : NULL;
-    nb_tensor *v = u ? NB_CALL("sub", u, t) : NULL;
-    if (!v || !(grad_in[0] = NB_CALL("div", v, sd))) return nb_last_status();
+    if (!h || !(grad_in[0] = norm_graph_dx(h, xh, sd, k, rd))) return nb_last_status();
   }
   if (nb_ctx_needs_input_grad(ctx, 1)) {
     nb_tensor *gx = NB_CALL("mul", g, xh);

@@ -81,3 +81,23 @@ int rows_graph_plan(const char *op, nb_tensor *x, const nb_ints *dims, rows_plan
   if (t && !(*kept = gu_reshape(t, p->out_ndim, p->out_shape))) return nb_last_status();
   return n;
 }
+
+nb_tensor *norm_graph_xhat(nb_tensor *x, int n, const int64_t *dims, double eps, nb_tensor **sd) {
+  nb_tensor *mu = gu_reduce("mean", x, n, dims, true);
+  nb_tensor *xc = mu ? NB_CALL("sub", x, mu) : NULL;
+  nb_tensor *sq = xc ? NB_CALL("mul", xc, xc) : NULL;
+  nb_tensor *var = sq ? gu_reduce("mean", sq, n, dims, true) : NULL;
+  nb_tensor *ve = var ? gu_scalar("add", var, eps) : NULL;
+  *sd = ve ? NB_CALL("sqrt", ve) : NULL;
+  return *sd ? NB_CALL("div", xc, *sd) : NULL;
+}
+
+nb_tensor *norm_graph_dx(nb_tensor *h, nb_tensor *xh, nb_tensor *sd, int n, const int64_t *dims) {
+  nb_tensor *mh = gu_reduce("mean", h, n, dims, true);
+  nb_tensor *hx = mh ? NB_CALL("mul", h, xh) : NULL;
+  nb_tensor *mhx = hx ? gu_reduce("mean", hx, n, dims, true) : NULL;
+  nb_tensor *t = mhx ? NB_CALL("mul", xh, mhx) : NULL;
+  nb_tensor *u = t ? NB_CALL("sub", h, mh) : NULL;
+  nb_tensor *v = u ? NB_CALL("sub", u, t) : NULL;
+  return v ? NB_CALL("div", v, sd) : NULL;
+}
