@@ -63,18 +63,6 @@ static void usage(FILE *f) {
         f);
 }
 
-/* A whole number >= min, or a positive real number, from the text of a flag's value. */
-static bool to_long(const char *v, long min, long *out) {
-  char *end;
-  errno = 0;
-  *out = strtol(v, &end, 10);
-  return *v && !*end && !errno && *out >= min;
-}
-static bool to_positive(const char *v, double *out) {
-  char *end;
-  *out = strtod(v, &end);
-  return *v && !*end && *out > 0 && *out < 1e6;
-}
 
 /* Parse argv into o. Returns 0, 1 for --help, or 2 after printing a usage error. */
 static int parse_args(int argc, char **argv, options *o) {

@@ -1,9 +1,10 @@
 /* gemm.c — the GEMM service over BLIS's typed API.
  *
  * C = alpha * op(A) * op(B) + beta * C with arbitrary element strides. Strides BLIS
- * accepts go to bli_?gemm_ex with the core's thread count (one thread inside a parallel
- * region), or, when m, n or k is 1, to BLIS's level-2 gemv / ger on one thread; the
- * rare layouts BLIS rejects (zero, negative or overlapping strides) use a plain loop
+ * accepts go to bli_?gemm_ex on one thread, a large product cut into blocks of C that
+ * run side by side on the core's threads (gemm_split; one thread inside a parallel
+ * loop), or, when m, n or k is 1, to BLIS's level-2 gemv / ger on one thread; the rare
+ * layouts BLIS rejects (zero, negative or overlapping strides) use a plain loop
  * instead, so no input can make BLIS abort the process. Small k with column-major B
  * uses the core's own loop (tiny_*).
  */
@@ -165,6 +166,111 @@ static void level2(nb_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t 
   }
 }
 
+/* One product on the calling thread: BLIS's GEMM, its level-2 kernels when m, n or k is
+ * 1, or the plain loop for strides BLIS rejects. */
+static void gemm_serial(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                        const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
+                        double beta, void *c, int64_t rs_c, int64_t cs_c) {
+  /* Stored shapes: A is (k x m) when transposed, B is (n x k). */
+  int64_t ar = trans_a ? k : m, ac = trans_a ? m : k;
+  int64_t br = trans_b ? n : k, bc = trans_b ? k : n;
+  normalise(ar, ac, &rs_a, &cs_a);
+  normalise(br, bc, &rs_b, &cs_b);
+  normalise(m, n, &rs_c, &cs_c);
+  bool ok = blis_ok(ar, ac, rs_a, cs_a) && blis_ok(br, bc, rs_b, cs_b) && blis_ok(m, n, rs_c, cs_c);
+  if (!ok) {
+    if (dt == NB_F32)
+      naive_float(trans_a, trans_b, m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b,
+                  (float)beta, c, rs_c, cs_c);
+    else
+      naive_double(trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
+                   cs_c);
+    return;
+  }
+  if (m == 1 || n == 1 || k == 1) {
+    level2(dt, trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
+    return;
+  }
+  rntm_t rntm = BLIS_RNTM_INITIALIZER;
+  bli_rntm_set_num_threads(1, &rntm);
+  trans_t ta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+  trans_t tb = trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
+  if (dt == NB_F32) {
+    float al = (float)alpha, be = (float)beta;
+    bli_sgemm_ex(ta, tb, m, n, k, &al, (float *)a, rs_a, cs_a, (float *)b, rs_b, cs_b, &be, c, rs_c,
+                 cs_c, NULL, &rntm);
+  } else {
+    double al = alpha, be = beta;
+    bli_dgemm_ex(ta, tb, m, n, k, &al, (double *)a, rs_a, cs_a, (double *)b, rs_b, cs_b, &be, c, rs_c,
+                 cs_c, NULL, &rntm);
+  }
+}
+
+/* ---- one GEMM on several threads ------------------------------------------------------ */
+
+/* A GEMM worth several threads is cut into independent products over blocks of C's rows
+ * (when m >= n: every block reads all of B) or columns (all of A), NB_GEMM_BLOCKS_PER_THREAD
+ * blocks per thread so that a descheduled thread's blocks go to the others, each block a
+ * whole number of BLIS micro-tiles. Each runs on one thread (BLIS's threads wait for each
+ * other in a barrier that spins without end, which stalled whole steps on a busy
+ * machine). No block splits k, so the result does not depend on the thread count. */
+#define NB_GEMM_BLOCKS_PER_THREAD 2
+
+typedef struct gemm_split {
+  nb_dtype dt;
+  bool ta, tb, by_rows;
+  int64_t m, n, k, rs_a, cs_a, rs_b, cs_b, rs_c, cs_c;
+  double alpha, beta;
+  const char *a, *b;
+  char *c;
+  int64_t blocks, tile; /* block i starts at round(i·dim/blocks) down to a multiple of tile */
+} gemm_split;
+
+static int64_t block_start(const gemm_split *g, int64_t i) {
+  int64_t dim = g->by_rows ? g->m : g->n;
+  return i >= g->blocks ? dim : i * dim / g->blocks / g->tile * g->tile;
+}
+
+static void gemm_block(int64_t i, int64_t i_end, void *user) {
+  const gemm_split *g = user;
+  (void)i_end;
+  int64_t lo = block_start(g, i), len = block_start(g, i + 1) - lo;
+  size_t es = nb__dtype_size(g->dt);
+  if (len <= 0)
+    return;
+  if (g->by_rows) { /* rows lo.. of op(A) and of C */
+    int64_t ra = g->ta ? g->cs_a : g->rs_a;
+    gemm_serial(g->dt, g->ta, g->tb, len, g->n, g->k, g->alpha, g->a + (size_t)(lo * ra) * es, g->rs_a, g->cs_a,
+                g->b, g->rs_b, g->cs_b, g->beta, g->c + (size_t)(lo * g->rs_c) * es, g->rs_c, g->cs_c);
+  } else { /* columns lo.. of op(B) and of C */
+    int64_t cb = g->tb ? g->rs_b : g->cs_b;
+    gemm_serial(g->dt, g->ta, g->tb, g->m, len, g->k, g->alpha, g->a, g->rs_a, g->cs_a,
+                g->b + (size_t)(lo * cb) * es, g->rs_b, g->cs_b, g->beta, g->c + (size_t)(lo * g->cs_c) * es,
+                g->rs_c, g->cs_c);
+  }
+}
+
+/* BLIS's micro-tile for dt: blocks are multiples of both of its sides (either may end up
+ * along m, as BLIS transposes a product to suit its kernel). */
+static int64_t micro_tile(nb_dtype dt) {
+  static int64_t tile[2]; /* float, double; 0 until asked */
+  int i = dt == NB_F64;
+  int64_t t = __atomic_load_n(&tile[i], __ATOMIC_RELAXED);
+  if (t == 0) {
+    cntx_t *cx = bli_gks_query_cntx();
+    num_t bt = dt == NB_F32 ? BLIS_FLOAT : BLIS_DOUBLE;
+    int64_t mr = cx ? (int64_t)bli_cntx_get_blksz_def_dt(bt, BLIS_MR, cx) : 16;
+    int64_t nr = cx ? (int64_t)bli_cntx_get_blksz_def_dt(bt, BLIS_NR, cx) : 16;
+    int64_t x = mr > 0 ? mr : 16, y = nr > 0 ? nr : 16, r;
+    while (y) r = x % y, x = y, y = r; /* gcd */
+    t = (mr > 0 ? mr : 16) / x * (nr > 0 ? nr : 16);
+    if (t > 256) t = 256;
+    if (t < 4) t = 4;
+    __atomic_store_n(&tile[i], t, __ATOMIC_RELAXED);
+  }
+  return t;
+}
+
 int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
             const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
             double beta, void *c, int64_t rs_c, int64_t cs_c) {
@@ -179,9 +285,6 @@ int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
   if (!c || (k > 0 && (!a || !b)))
     return nb_set_error(NB_EINVAL, "gemm: NULL matrix pointer (a=%p b=%p c=%p) for m=%lld n=%lld k=%lld",
                         a, b, c, (long long)m, (long long)n, (long long)k);
-  /* Stored shapes: A is (k x m) when transposed, B is (n x k). */
-  int64_t ar = trans_a ? k : m, ac = trans_a ? m : k;
-  int64_t br = trans_b ? n : k, bc = trans_b ? k : n;
   if (k == 0) { /* C = beta * C (C not read when beta == 0) */
     for (int64_t i = 0; i < m; i++)
       for (int64_t j = 0; j < n; j++) {
@@ -208,39 +311,20 @@ int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64
     free(bt);
     return 0;
   }
-  normalise(ar, ac, &rs_a, &cs_a);
-  normalise(br, bc, &rs_b, &cs_b);
-  normalise(m, n, &rs_c, &cs_c);
-  bool ok = blis_ok(ar, ac, rs_a, cs_a) && blis_ok(br, bc, rs_b, cs_b) && blis_ok(m, n, rs_c, cs_c);
-  if (!ok) {
-    if (dt == NB_F32)
-      naive_float(trans_a, trans_b, m, n, k, (float)alpha, a, rs_a, cs_a, b, rs_b, cs_b,
-                  (float)beta, c, rs_c, cs_c);
-    else
-      naive_double(trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c,
-                   cs_c);
-    return 0;
-  }
-  if (m == 1 || n == 1 || k == 1) {
-    level2(dt, trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
-    return 0;
-  }
   /* Small products do not pay for waking threads, and inside a parallel loop each
-   * thread runs its own GEMMs. BLIS splits m and n, never k, so the thread count does not
-   * change the result. */
+   * thread runs its own GEMMs. */
   int nt = (double)m * (double)n * (double)k < NB_GEMM_SERIAL_FLOPS ? 1 : nb__threads_here();
-  rntm_t rntm = BLIS_RNTM_INITIALIZER;
-  bli_rntm_set_num_threads(nt, &rntm);
-  trans_t ta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-  trans_t tb = trans_b ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;
-  if (dt == NB_F32) {
-    float al = (float)alpha, be = (float)beta;
-    bli_sgemm_ex(ta, tb, m, n, k, &al, (float *)a, rs_a, cs_a, (float *)b, rs_b, cs_b, &be, c, rs_c,
-                 cs_c, NULL, &rntm);
-  } else {
-    double al = alpha, be = beta;
-    bli_dgemm_ex(ta, tb, m, n, k, &al, (double *)a, rs_a, cs_a, (double *)b, rs_b, cs_b, &be, c, rs_c,
-                 cs_c, NULL, &rntm);
+  gemm_split g = {.dt = dt, .ta = trans_a, .tb = trans_b, .by_rows = m >= n, .m = m, .n = n, .k = k,
+                  .rs_a = rs_a, .cs_a = cs_a, .rs_b = rs_b, .cs_b = cs_b, .rs_c = rs_c, .cs_c = cs_c,
+                  .alpha = alpha, .beta = beta, .a = a, .b = b, .c = c, .tile = micro_tile(dt)};
+  int64_t dim = g.by_rows ? m : n;
+  g.blocks = nt > 1 && m > 1 && n > 1 ? dim / (2 * g.tile) : 1; /* blocks of >= 2 tiles */
+  if (g.blocks > (int64_t)nt * NB_GEMM_BLOCKS_PER_THREAD)
+    g.blocks = (int64_t)nt * NB_GEMM_BLOCKS_PER_THREAD;
+  if (g.blocks < 2) {
+    gemm_serial(dt, trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
+    return 0;
   }
+  nb__parallel_tasks(g.blocks, gemm_block, &g);
   return 0;
 }

@@ -338,5 +338,20 @@ NB_INTERNAL char *nb__tmpbuf(size_t *size);
 /* Threads for work started here (parallel.c): the thread count, or 1 inside a parallel
  * loop's body (parallel regions do not nest). */
 NB_INTERNAL int nb__threads_here(void);
+/* Run tasks 0..ntasks-1 (fn(i, i + 1, user) each) on the core's threads, each task on
+ * whichever thread is free first: for work split finer than the thread count so a
+ * descheduled thread's share moves to the others (parallel.c). */
+NB_INTERNAL void nb__parallel_tasks(int64_t ntasks, nb_range_fn fn, void *user);
+
+/* ---- worker threads (pool.c) ------------------------------------------------------------ */
+
+/* Run fn over chunks [c·size, min((c+1)·size, n)) for c in [0, chunks) on up to `threads`
+ * threads (the caller and pool workers), each chunk once, returning when all are done.
+ * Runs them in order on the calling thread when threads or chunks is 1, inside a loop,
+ * or while another thread's loop runs. */
+NB_INTERNAL void nb__pool_run(int threads, int64_t n, int64_t size, int64_t chunks, nb_range_fn fn,
+                              void *user);
+/* True on a pool worker and on a caller inside its loop (loops do not nest). */
+NB_INTERNAL bool nb__pool_in_loop(void);
 
 #endif

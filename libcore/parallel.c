@@ -1,24 +1,14 @@
 /* parallel.c — the thread count, parallel loops and per-thread scratch memory.
  *
  * One process-wide thread count (NABLA_NUM_THREADS, else the number of cores) governs
- * BLIS and nb_parallel_for. Loops run on OpenMP when the build has it, else serially
- * over the same chunks, so results depend only on n, grain and the thread count.
+ * nb_parallel_for and nb_gemm, which both run on the core's own workers (pool.c); BLIS
+ * itself always runs on one thread, so its threads and the core's never compete. Chunks
+ * depend only on n, grain and the thread count, so results do too.
  */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* blis.h trips -Wextra in its inline helpers; they are not ours to fix. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wunused-parameter"
-#pragma GCC diagnostic ignored "-Wtype-limits"
-#pragma GCC diagnostic ignored "-Wunused-function"
-#include <blis.h>
-#pragma GCC diagnostic pop
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "internal.h"
 
@@ -47,7 +37,6 @@ static void threads_init(void) {
     n = (int)(c > NB_MAX_THREADS ? NB_MAX_THREADS : c);
   }
   __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
-  bli_thread_set_num_threads(n);
 }
 
 int nb_set_num_threads(int n) {
@@ -60,7 +49,6 @@ int nb_set_num_threads(int n) {
     nb_log_message(NB_LOG_WARN, "nb_set_num_threads: %d threads on %ld cores: threads will wait "
                    "for each other; expect a large slowdown", n, cores);
   __atomic_store_n(&num_threads, n, __ATOMIC_RELAXED);
-  bli_thread_set_num_threads(n);
   return 0;
 }
 
@@ -69,13 +57,7 @@ int nb_get_num_threads(void) {
   return __atomic_load_n(&num_threads, __ATOMIC_RELAXED);
 }
 
-int nb__threads_here(void) {
-#ifdef _OPENMP
-  if (omp_in_parallel())
-    return 1;
-#endif
-  return nb_get_num_threads();
-}
+int nb__threads_here(void) { return nb__pool_in_loop() ? 1 : nb_get_num_threads(); }
 
 void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user) {
   if (n <= 0 || !fn)
@@ -92,13 +74,12 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user) {
     chunks = nt;
   int64_t size = (n + chunks - 1) / chunks;
   chunks = (n + size - 1) / size;
-#ifdef _OPENMP
-#pragma omp parallel for num_threads((int)chunks) schedule(static, 1)
-#endif
-  for (int64_t c = 0; c < chunks; c++) {
-    int64_t b = c * size, e = b + size < n ? b + size : n;
-    fn(b, e, user);
-  }
+  nb__pool_run(nt, n, size, chunks, fn, user);
+}
+
+void nb__parallel_tasks(int64_t ntasks, nb_range_fn fn, void *user) {
+  if (ntasks > 0)
+    nb__pool_run(nb__threads_here(), ntasks, 1, ntasks, fn, user);
 }
 
 /* ---- scratch --------------------------------------------------------------------------- */

@@ -141,15 +141,18 @@ nb_module *nb_gelu_new(const char *approximate) {
 
 /* ---- MultiheadAttention ------------------------------------------------------------------ */
 
-/* Block i of 3 along dim 0 of t (in_proj_weight (3E, E) or in_proj_bias (3E)), recorded:
- * a one-hot row e_i times t viewed as (3, rest), so the gradient lands in that block. */
+/* Block i of 3 along dim 0 of t (in_proj_weight (3E, E) or in_proj_bias (3E)): a narrow
+ * view, so the gradient lands in that block. */
 static nb_tensor *third(nb_tensor *t, int i) {
-  double oh[3] = {i == 0, i == 1, i == 2};
-  nb_tensor *e = nb_from_doubles(oh, 3, nb_dtype_of(t));
-  int64_t rest = nb_numel(t) / 3, E = nb_shape(t)[0] / 3;
-  nb_tensor *r = e ? nb_matmul(e, nb_reshape(t, 2, (int64_t[]){3, rest})) : NULL;
-  if (!r) return NULL;
-  return nb_ndim(t) == 2 ? nb_reshape(r, 2, (int64_t[]){E, nb_shape(t)[1]}) : r;
+  int64_t E = nb_shape(t)[0] / 3;
+  return nb_narrow(t, 0, i * E, E);
+}
+
+/* y (B, T, E), one projection → (B, H, T, D). */
+static nb_tensor *heads(const tfm_cfg *c, nb_tensor *y) {
+  if (!y) return NULL;
+  int64_t B = nb_shape(y)[0], T = nb_shape(y)[1], H = c->num_heads;
+  return nb_transpose(nb_reshape(y, 4, (int64_t[]){B, T, H, c->embed_dim / H}), 1, 2);
 }
 
 /* (B, T, E) → (B, H, T, D) with x's projection i. */
@@ -160,10 +163,19 @@ static nb_tensor *project_heads(nb_module *self, nb_tensor *x, int i) {
   if (!w || (c->bias && !b)) return NULL;
   nb_tensor *wi = third(w, i), *bi = b ? third(b, i) : NULL;
   if (!wi || (b && !bi)) return NULL;
-  nb_tensor *y = nb_linear(x, wi, bi);
-  if (!y) return NULL;
-  int64_t B = nb_shape(x)[0], T = nb_shape(x)[1], H = c->num_heads;
-  return nb_transpose(nb_reshape(y, 4, (int64_t[]){B, T, H, c->embed_dim / H}), 1, 2);
+  return heads(c, nb_linear(x, wi, bi));
+}
+
+/* Self-attention's q, k and v from one product with the whole in_proj_weight (one GEMM
+ * of (B·T, E) by (E, 3E) instead of three), then narrow views of its last dim. */
+static int project_self(nb_module *self, nb_tensor *x, nb_tensor **qkv) {
+  const tfm_cfg *c = cfg_of(self);
+  nb_tensor *w = nb_module_get(self, "in_proj_weight");
+  nb_tensor *b = c->bias ? nb_module_get(self, "in_proj_bias") : NULL;
+  nb_tensor *y = w && (b || !c->bias) ? nb_linear(x, w, b) : NULL; /* (B, T, 3E) */
+  for (int i = 0; i < 3; i++)
+    if (!(qkv[i] = heads(c, y ? nb_narrow(y, 2, i * c->embed_dim, c->embed_dim) : NULL))) return -1;
+  return 0;
 }
 
 nb_tensor *nb_multihead_attention(nb_module *m, nb_tensor *query, nb_tensor *key, nb_tensor *value,
@@ -181,8 +193,11 @@ nb_tensor *nb_multihead_attention(nb_module *m, nb_tensor *query, nb_tensor *key
                    nb_shape_of(in[i]), i);
       return NULL;
     }
-  nb_tensor *q = project_heads(m, query, 0), *k = q ? project_heads(m, key, 1) : NULL;
-  nb_tensor *v = k ? project_heads(m, value, 2) : NULL;
+  nb_tensor *qkv[3] = {NULL, NULL, NULL};
+  if (query == key && key == value) project_self(m, query, qkv);
+  else if ((qkv[0] = project_heads(m, query, 0)) && (qkv[1] = project_heads(m, key, 1)))
+    qkv[2] = project_heads(m, value, 2);
+  nb_tensor *q = qkv[0], *k = qkv[1], *v = qkv[2];
   nb_tensor *a = v ? nb_scaled_dot_product_attention(q, k, v, is_causal, NAN) : NULL;
   if (!a) return NULL;
   int64_t B = nb_shape(query)[0], T = nb_shape(query)[1];

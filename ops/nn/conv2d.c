@@ -372,49 +372,97 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
   return 0;
 }
 
+int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, const int64_t *wsh,
+                    nb_tensor *w, nb_tensor *gout, const nb_attr_value *attrs, nb_tensor *kept,
+                    nb_tensor **dx, nb_tensor **dw) {
+  bool need_x = dx != NULL, need_w = dw != NULL;
+  /* geometry from the shapes (stand-ins for operands that were not given) */
+  nb_tensor *xs = x ? x : nb_empty(xnd, xsh, dt), *wt = w ? w : nb_empty(4, wsh, dt);
+  cgeom g;
+  if (xs == NULL || wt == NULL || setup(xs, wt, NULL, attrs, &g) < 0) return nb_last_status();
+  int64_t ys[4] = {g.N, g.M, g.OH, g.OW};
+  const int64_t *os = g.batched ? ys : ys + 1;
+  int ond = g.batched ? 4 : 3;
+  bool fits = nb_ndim(gout) == ond && nb_dtype_of(gout) == dt;
+  for (int d = 0; fits && d < ond; d++) fits = nb_shape(gout)[d] == os[d];
+  if (!fits)
+    return nb_set_error(NB_ESHAPE, "conv2d: the output gradient is %s %s; this convolution's output "
+                        "is %s %s", nb_dtype_name(nb_dtype_of(gout)), nb_shape_of(gout),
+                        nb_dtype_name(dt), nb_shape_str(ond, os, (char[96]){0}, 96));
+  nb_tensor *go = ops_contig(gout);
+  if (x) x = ops_contig(x);
+  if (w) w = ops_contig(w);
+  if (go == NULL || (need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
+  const char *gp = nb_data(go);
+  bool wino = nn_wino_applies(dt, &g);
+  if (need_x) *dx = g.direct || wino ? nb_empty(xnd, xsh, dt) : nb_zeros(xnd, xsh, dt);
+  if (need_w) *dw = nb_empty(4, wsh, dt);
+  if ((need_x && *dx == NULL) || (need_w && *dw == NULL)) return nb_last_status();
+  if (wino) {
+    if (nn_wino_backward(&g, x ? nb_data(x) : NULL, w ? nb_data(w) : NULL, (const float *)gp,
+                         need_x ? nb_data(*dx) : NULL, need_w ? nb_data(*dw) : NULL) < 0)
+      return nb_last_status();
+  } else if (col_backward(&g, dt, x, w, gp, need_x ? *dx : NULL, need_w ? *dw : NULL, kept) < 0) {
+    return nb_last_status();
+  }
+  if (need_w && g.N == 0) nb_fill(*dw, 0.0);
+  return 0;
+}
+
+/* db[m] = Σ over samples and positions of the output gradient of channel m. */
+static nb_tensor *bias_grad(nb_dtype dt, const cgeom *g, nb_tensor *gout) {
+  nb_tensor *go = ops_contig(gout), *db = go ? nb_empty(1, &g->M, dt) : NULL;
+  if (db == NULL) return NULL;
+  bias_job j = {dt, g, nb_data(go), nb_data(db)};
+  nb_parallel_for(g->M, 1 + NB_PARALLEL_GRAIN / (g->N * g->P + 1), bias_sum, &j);
+  return db;
+}
+
 static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 2, xnd, wnd;
+  int xnd, wnd;
   nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL;
   nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   size_t bsz = 0;
   const int *kflag = nb_ctx_blob(ctx, &bsz);
-  nb_tensor *kept = kflag && bsz == sizeof *kflag && *kflag ? nb_ctx_saved(ctx, si++) : NULL;
+  nb_tensor *kept = kflag && bsz == sizeof *kflag && *kflag ? nb_ctx_saved(ctx, 2) : NULL;
   if (kflag && bsz == sizeof *kflag && *kflag && kept == NULL) return nb_last_status();
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
-  /* geometry from the shapes (stand-ins for operands that were not saved) */
-  nb_tensor *xs = x ? x : nb_empty(xnd, xsh, dt), *wt = w ? w : nb_empty(wnd, wsh, dt);
-  cgeom g;
-  if (xs == NULL || wt == NULL || setup(xs, wt, NULL, nb_ctx_attrs(ctx), &g) < 0)
+  if (nn_conv2d_grads(dt, xnd, xsh, x, wsh, w, grad_out[0], nb_ctx_attrs(ctx), kept,
+                      need_x ? &grad_in[0] : NULL, need_w ? &grad_in[1] : NULL) < 0)
     return nb_last_status();
-  nb_tensor *go = ops_contig(grad_out[0]);
-  if (x) x = ops_contig(x);
-  if (w) w = ops_contig(w);
-  if (go == NULL || (need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
-  const char *gp = nb_data(go);
-  nb_tensor *dx = NULL, *dw = NULL;
-  bool wino = nn_wino_applies(dt, &g);
-  if (need_x) dx = g.direct || wino ? nb_empty(xnd, xsh, dt) : nb_zeros(xnd, xsh, dt);
-  if (need_w) dw = nb_empty(wnd, wsh, dt);
-  if ((need_x && dx == NULL) || (need_w && dw == NULL)) return nb_last_status();
-  if (wino) {
-    if (nn_wino_backward(&g, x ? nb_data(x) : NULL, w ? nb_data(w) : NULL, (const float *)gp,
-                         dx ? nb_data(dx) : NULL, dw ? nb_data(dw) : NULL) < 0)
-      return nb_last_status();
-  } else if (col_backward(&g, dt, x, w, gp, dx, dw, kept) < 0) {
-    return nb_last_status();
-  }
-  if (need_w && g.N == 0) nb_fill(dw, 0.0);
-  grad_in[0] = dx;
-  grad_in[1] = dw;
   if (nb_ctx_needs_input_grad(ctx, 2)) {
-    nb_tensor *db = nb_empty(1, &g.M, dt);
-    if (db == NULL) return nb_last_status();
-    bias_job j = {dt, &g, gp, nb_data(db)};
-    nb_parallel_for(g.M, 1 + NB_PARALLEL_GRAIN / (g.N * g.P + 1), bias_sum, &j);
-    grad_in[2] = db;
+    nb_tensor *xs = nb_empty(xnd, xsh, dt), *ws = nb_empty(wnd, wsh, dt);
+    cgeom g;
+    if (!xs || !ws || setup(xs, ws, NULL, nb_ctx_attrs(ctx), &g) < 0 ||
+        !(grad_in[2] = bias_grad(dt, &g, grad_out[0])))
+      return nb_last_status();
+  }
+  return 0;
+}
+
+/* The same gradients with dispatched ops, for NB_CREATE_GRAPH: the input and weight
+ * gradients are the ops conv2d_input_grad and conv2d_weight_grad (conv2d_grad.c), which
+ * are differentiable again; the bias gradient is a sum. */
+static int conv2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
+  int xnd, wnd;
+  nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL; /* fixed slots: see conv2d_forward */
+  nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
+  if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
+  const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
+  nb_tensor *g = grad_out[0];
+  if (need_x && !(grad_in[0] = nn_conv2d_grad_call("conv2d_input_grad", g, w, nb_ctx_attrs(ctx),
+                                                   xsh[xnd - 2], xsh[xnd - 1])))
+    return nb_last_status();
+  if (need_w && !(grad_in[1] = nn_conv2d_grad_call("conv2d_weight_grad", x, g, nb_ctx_attrs(ctx),
+                                                   wsh[2], wsh[3])))
+    return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 2)) {
+    nb_attr dims = xnd == 4 ? NB_A_INTS("dim", 0, 2, 3) : NB_A_INTS("dim", 1, 2);
+    if (!(grad_in[2] = nb_call1("sum", 1, &g, 1, &dims))) return nb_last_status();
   }
   return 0;
 }
@@ -456,16 +504,7 @@ static const nb_input_spec inputs[] = {
 static const nb_output_spec outputs[] = {
     {"out", 0, "(N, out_channels, OH, OW) with OH = floor((H + 2p - d(kH-1) - 1)/s) + 1"},
 };
-static const nb_attr_spec attrs[] = {
-    {"stride", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,
-     "step of the window (1 or 2 values)"},
-    {"padding", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {0, 0}}}, 0, 0, NULL,
-     "implicit zeros on both sides (1 or 2 values)"},
-    {"dilation", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,
-     "spacing between kernel elements (1 or 2 values)"},
-    {"groups", NB_ATTR_INT, NB_ATTR_HAS_MIN, {.i = 1}, 1, 0, NULL,
-     "channel groups: in and out channels are split into this many independent convolutions"},
-};
+static const nb_attr_spec attrs[] = {NN_CONV2D_ATTR_SPECS};
 
 const nb_op_desc op_conv2d = {
     .struct_size = NB_OP_DESC_SIZE,
@@ -485,7 +524,7 @@ const nb_op_desc op_conv2d = {
     .attrs = attrs,
     .forward = conv2d_forward,
     .backward = conv2d_backward,
-    .backward_graph = nn_conv2d_backward_graph,
     .samples = conv2d_samples,
+    .backward_graph = conv2d_backward_graph,
     .saves = "input (when weight needs a gradient) and weight (when input does)",
 };

@@ -15,8 +15,8 @@
 extern const nb_op_desc op_matmul;
 extern const nb_op_desc op_linear;
 extern const nb_op_desc op_conv2d;
-/* conv2d's backward_graph (conv2d_graph.c): its gradients with dispatched ops. */
-int nn_conv2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
+extern const nb_op_desc op_conv2d_input_grad;
+extern const nb_op_desc op_conv2d_weight_grad;
 extern const nb_op_desc op_batch_norm;
 extern const nb_op_desc op_max_pool2d;
 extern const nb_op_desc op_avg_pool2d;
@@ -34,6 +34,30 @@ int nn_softmax_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor
                               bool log);
 int nn_softmax_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool log);
 int nn_softmax_samples(nb_sample_sink *s);
+
+/* conv2d's attributes (stride, padding, dilation, groups), which conv2d_input_grad and
+ * conv2d_weight_grad (conv2d_grad.c) take too, in the same order. */
+#define NN_CONV2D_ATTR_SPECS                                                                   \
+  {"stride", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,                 \
+   "step of the window (1 or 2 values)"},                                                      \
+  {"padding", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {0, 0}}}, 0, 0, NULL,                \
+   "implicit zeros on both sides (1 or 2 values)"},                                            \
+  {"dilation", NB_ATTR_INTS, NB_ATTR_HAS_MIN, {.ints = {2, {1, 1}}}, 1, 0, NULL,               \
+   "spacing between kernel elements (1 or 2 values)"},                                         \
+  {"groups", NB_ATTR_INT, NB_ATTR_HAS_MIN, {.i = 1}, 1, 0, NULL,                               \
+   "channel groups: in and out channels are split into this many independent convolutions"}
+/* conv2d's input and/or weight gradient (*dx, *dw; NULL: not wanted) for an input of shape
+ * xsh (xnd 3 or 4 dims) and a weight of shape wsh, from the output gradient gout and
+ * conv2d's resolved attributes: x is needed for dw, w for dx; kept is forward's column
+ * matrix or NULL. A gout of the wrong shape is an error. Returns 0 or a status. */
+int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, const int64_t *wsh,
+                    nb_tensor *w, nb_tensor *gout, const nb_attr_value *attrs, nb_tensor *kept,
+                    nb_tensor **dx, nb_tensor **dw);
+/* Call op `name` (conv2d_input_grad or conv2d_weight_grad) on (a, b) with conv2d's
+ * resolved attributes and the spatial size (h, w) of the input or kernel it rebuilds;
+ * recorded like any op call. */
+nb_tensor *nn_conv2d_grad_call(const char *name, nb_tensor *a, nb_tensor *b,
+                               const nb_attr_value *conv_attrs, int64_t h, int64_t w);
 
 /* Largest magnitude nn_pair accepts for a size/stride/padding-like attribute: keeps the
  * output-size arithmetic of the conv and pooling ops far from int64 overflow. */

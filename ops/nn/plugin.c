@@ -5,7 +5,7 @@
 #include "nn_util.h"
 
 static const nb_op_desc *const nn_ops[] = {
-    &op_matmul,     &op_linear,     &op_conv2d,
+    &op_matmul,     &op_linear,     &op_conv2d,     &op_conv2d_input_grad, &op_conv2d_weight_grad,
     &op_batch_norm, &op_max_pool2d, &op_avg_pool2d,
     &op_adaptive_avg_pool2d, &op_dropout, &op_softmax,
     &op_log_softmax, NULL,

@@ -89,28 +89,52 @@ _, HV = hvp(net_loss, tuple(Q), tuple(V))
 for n, v in zip(["hvp_W_out", "hvp_b_out", "hvp_gamma_out", "hvp_beta_out"], HV):
     put(n, v)
 
-# 5. hvp on a conv2d (padding 1) + batch_norm (training) + gelu + adaptive_avg_pool2d +
-#    cross_entropy network (appended last: the earlier sections keep their random draws)
-cx = rnd(2, 2, 5, 5)
-ctarget = torch.tensor([1, 2])
+# 5. hvp on a conv2d (stride 2, padding 1) + batch_norm (training) + mean over the
+#    positions + cross_entropy network
+cx = rnd(4, 2, 5, 5)
+ctarget = torch.tensor([1, 0, 2, 1])
 CQ = [rnd(3, 2, 3, 3), rnd(3), rnd(3) * 0.5 + 1, rnd(3)]
 CV = [rnd(3, 2, 3, 3), rnd(3), rnd(3), rnd(3)]
-put("cnn_x", cx)
-put("cnn_target", ctarget)
-for n, v in zip(["cnn_W", "cnn_b", "cnn_gamma", "cnn_beta"], CQ):
+put("chvp_x", cx)
+put("chvp_target", ctarget)
+for n, v in zip(["chvp_W", "chvp_b", "chvp_gamma", "chvp_beta"], CQ):
     put(n, v)
-for n, v in zip(["cnn_vW", "cnn_vb", "cnn_vgamma", "cnn_vbeta"], CV):
+for n, v in zip(["chvp_vW", "chvp_vb", "chvp_vgamma", "chvp_vbeta"], CV):
+    put(n, v)
+
+
+def conv_loss(W, b, gamma, beta):
+    h = F.conv2d(cx, W, b, stride=2, padding=1)
+    h = F.batch_norm(h, None, None, gamma, beta, training=True, eps=1e-5)
+    return F.cross_entropy(h.mean(dim=(2, 3)), ctarget)
+
+
+_, CHV = hvp(conv_loss, tuple(CQ), tuple(CV))
+for n, v in zip(["chvp_W_out", "chvp_b_out", "chvp_gamma_out", "chvp_beta_out"], CHV):
+    put(n, v)
+
+# 6. hvp on a conv2d (padding 1) + batch_norm (training) + gelu + adaptive_avg_pool2d +
+#    cross_entropy network (appended last: the earlier sections keep their random draws)
+gx6 = rnd(2, 2, 5, 5)
+gtarget = torch.tensor([1, 2])
+GQ = [rnd(3, 2, 3, 3), rnd(3), rnd(3) * 0.5 + 1, rnd(3)]
+GV = [rnd(3, 2, 3, 3), rnd(3), rnd(3), rnd(3)]
+put("cnn_x", gx6)
+put("cnn_target", gtarget)
+for n, v in zip(["cnn_W", "cnn_b", "cnn_gamma", "cnn_beta"], GQ):
+    put(n, v)
+for n, v in zip(["cnn_vW", "cnn_vb", "cnn_vgamma", "cnn_vbeta"], GV):
     put(n, v)
 
 
 def cnn_loss(W, b, gamma, beta):
-    h = F.batch_norm(F.conv2d(cx, W, b, padding=1), None, None, gamma, beta, training=True, eps=1e-5)
+    h = F.batch_norm(F.conv2d(gx6, W, b, padding=1), None, None, gamma, beta, training=True, eps=1e-5)
     h = F.adaptive_avg_pool2d(F.gelu(h), 1).flatten(1)
-    return F.cross_entropy(h, ctarget)
+    return F.cross_entropy(h, gtarget)
 
 
-_, CHV = hvp(cnn_loss, tuple(CQ), tuple(CV))
-for n, v in zip(["cnn_W_out", "cnn_b_out", "cnn_gamma_out", "cnn_beta_out"], CHV):
+_, GHV = hvp(cnn_loss, tuple(GQ), tuple(GV))
+for n, v in zip(["cnn_W_out", "cnn_b_out", "cnn_gamma_out", "cnn_beta_out"], GHV):
     put(n, v)
 
 here = os.path.dirname(os.path.abspath(__file__))

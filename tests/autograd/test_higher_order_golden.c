@@ -1,8 +1,8 @@
 /* test_higher_order_golden.c — higher-order gradients against PyTorch (float64, 1e-10):
  * the Hessian of a small MLP's loss with respect to its weights (nb_hessian), a WGAN-GP
  * gradient-penalty step, the third derivative of x**4, and nb_hvp on a linear +
- * batch_norm + cross_entropy network and on a conv2d + batch_norm + gelu + adaptive pool +
- * cross_entropy one. Goldens: higher_order_golden.txt, written by
+ * batch_norm + cross_entropy network, a conv2d one, and a conv2d + batch_norm + gelu +
+ * adaptive pool + cross_entropy one. Goldens: higher_order_golden.txt, written by
  * higher_order_golden.py (committed next to this file; run with /usr/bin/python3). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -139,7 +139,28 @@ START_TEST(hvp_linear_batchnorm_cross_entropy) {
 }
 END_TEST
 
-/* ---- 5. hvp through conv2d + batch_norm + gelu + adaptive_avg_pool2d + cross_entropy ---- */
+/* ---- 5. hvp through conv2d + batch_norm + mean + cross_entropy ---- */
+static nb_tensor *conv_loss(nb_tensor *const *p, void *user) {
+  (void)user;
+  nb_tensor *h = nb_conv2d(golden("chvp_x"), p[0], p[1], (int64_t[]){2, 2}, (int64_t[]){1, 1}, NULL, 1);
+  h = nb_batch_norm(h, NULL, NULL, p[2], p[3], true, 0.1, 1e-5);
+  h = nb_mean_dims(h, 2, (int64_t[]){2, 3}, false);
+  return nb_cross_entropy(h, golden("chvp_target"), NULL, "mean", -100, 0.0);
+}
+
+START_TEST(hvp_conv2d_batchnorm_cross_entropy) {
+  nb_tensor *p[4] = {golden("chvp_W"), golden("chvp_b"), golden("chvp_gamma"), golden("chvp_beta")};
+  nb_tensor *v[4] = {golden("chvp_vW"), golden("chvp_vb"), golden("chvp_vgamma"), golden("chvp_vbeta")};
+  nb_tensor *hv[4], *out;
+  ck_assert_msg(nb_hvp(conv_loss, NULL, 4, p, v, 0, &out, hv) == 0, "%s", nb_last_error());
+  assert_close(hv[0], "chvp_W_out");
+  assert_close(hv[1], "chvp_b_out");
+  assert_close(hv[2], "chvp_gamma_out");
+  assert_close(hv[3], "chvp_beta_out");
+}
+END_TEST
+
+/* ---- 6. hvp through conv2d + batch_norm + gelu + adaptive_avg_pool2d + cross_entropy ---- */
 static nb_tensor *cnn_loss(nb_tensor *const *p, void *user) {
   (void)user;
   nb_tensor *h = nb_conv2d(golden("cnn_x"), p[0], p[1], NULL, (int64_t[]){1, 1}, NULL, 1);
@@ -170,6 +191,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, gradient_penalty_step);
   tcase_add_test(tc, third_derivative_of_x4);
   tcase_add_test(tc, hvp_linear_batchnorm_cross_entropy);
+  tcase_add_test(tc, hvp_conv2d_batchnorm_cross_entropy);
   tcase_add_test(tc, hvp_conv2d_batchnorm_gelu_pool_cross_entropy);
   suite_add_tcase(s, tc);
   return nb_test_run(s);

@@ -248,6 +248,45 @@ START_TEST(test_scratch_freed_at_thread_exit) {
 }
 END_TEST
 
+/* The same product gives the same bits on 1 to 4 threads: nb_gemm cuts a large GEMM into
+ * blocks of rows or columns of C, never along k. Shapes of ResNet-18's and LeNet's layers
+ * as im2col GEMMs, a linear layer, and odd sizes, under every transpose. */
+START_TEST(test_gemm_same_bits_any_thread_count) {
+  static const int64_t shapes[][3] = {{64, 1024, 147}, {512, 4, 4608}, {128, 64, 1152}, {1000, 16, 512},
+                                      {16, 100, 150},  {200, 300, 250}, {37, 500, 61},   {513, 129, 64},
+                                      {4608, 512, 4}};
+  int prev = nb_get_num_threads();
+  uint64_t seed = 11;
+  for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
+    for (int dt = 0; dt < 2; dt++)
+      for (int t = 0; t < 4; t++) {
+        int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+        bool ta = t & 1, tb = t & 2;
+        size_t es = dt ? 8 : 4;
+        char *a = malloc((size_t)(m * k) * es), *b = malloc((size_t)(k * n) * es);
+        char *c[4];
+        for (int64_t i = 0; i < m * k; i++)
+          dt ? (void)(((double *)a)[i] = lcg(&seed)) : (void)(((float *)a)[i] = (float)lcg(&seed));
+        for (int64_t i = 0; i < k * n; i++)
+          dt ? (void)(((double *)b)[i] = lcg(&seed)) : (void)(((float *)b)[i] = (float)lcg(&seed));
+        for (int nt = 1; nt <= 4; nt++) {
+          ck_assert_int_eq(nb_set_num_threads(nt), 0);
+          c[nt - 1] = malloc((size_t)(m * n) * es);
+          ck_assert_int_eq(nb_gemm(dt ? NB_F64 : NB_F32, ta, tb, m, n, k, 1.0, a, ta ? m : k, 1, b, tb ? k : n, 1,
+                                   0.0, c[nt - 1], n, 1),
+                           0);
+          if (nt > 1)
+            ck_assert_msg(memcmp(c[0], c[nt - 1], (size_t)(m * n) * es) == 0,
+                          "%lldx%lldx%lld %s ta=%d tb=%d: %d threads differ from 1", (long long)m, (long long)n,
+                          (long long)k, dt ? "f64" : "f32", ta, tb, nt);
+        }
+        for (int i = 0; i < 4; i++) free(c[i]);
+        free(a), free(b);
+      }
+  nb_set_num_threads(prev);
+}
+END_TEST
+
 static Suite *make(void) {
   Suite *s = suite_create("core_gemm");
   TCase *tc = tcase_create("gemm");
@@ -257,6 +296,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_gemm_errors);
   tcase_add_test(tc, test_parallel_for);
   tcase_add_test(tc, test_gemm_in_parallel_for);
+  tcase_add_test(tc, test_gemm_same_bits_any_thread_count);
   tcase_add_test(tc, test_scratch);
   tcase_add_test(tc, test_scratch_freed_at_thread_exit);
   suite_add_tcase(s, tc);

@@ -105,6 +105,23 @@ def arg_reduce(fn):
     return lambda i, a: fn(i[0], dim=a["dim"][0] if a["dim"] else None, keepdim=a["keepdim"])
 
 
+def conv2d_input_grad(g, w, a):
+    """torch.nn.grad.conv2d_input for nabla's conv2d_input_grad (3-D: unbatched)."""
+    one = g.dim() == 3
+    g = g.unsqueeze(0) if one else g
+    size = (g.shape[0], w.shape[1] * a["groups"], *a["input_size"])
+    dx = torch.nn.grad.conv2d_input(size, w, g, a["stride"], a["padding"], a["dilation"], a["groups"])
+    return dx.squeeze(0) if one else dx
+
+
+def conv2d_weight_grad(x, g, a):
+    """torch.nn.grad.conv2d_weight for nabla's conv2d_weight_grad (3-D: unbatched)."""
+    if x.dim() == 3:
+        x, g = x.unsqueeze(0), g.unsqueeze(0)
+    size = (g.shape[1], x.shape[1] // a["groups"], *a["kernel_size"])
+    return torch.nn.grad.conv2d_weight(x, size, g, a["stride"], a["padding"], a["dilation"], a["groups"])
+
+
 def inplace(method):
     return lambda i, a: getattr(i[0].clone(), method)(*i[1:])
 
@@ -156,6 +173,8 @@ TABLE = {
     "linear": lambda i, a: F.linear(i[0], i[1], i[2]),
     "conv2d": lambda i, a: F.conv2d(i[0], i[1], i[2], a["stride"], a["padding"], a["dilation"],
                                     a["groups"]),
+    "conv2d_input_grad": lambda i, a: conv2d_input_grad(i[0], i[1], a),
+    "conv2d_weight_grad": lambda i, a: conv2d_weight_grad(i[0], i[1], a),
     "batch_norm": lambda i, a: F.batch_norm(i[0], i[1], i[2], i[3], i[4], a["training"],
                                             a["momentum"], a["eps"]),
     "max_pool2d": lambda i, a: F.max_pool2d(i[0], a["kernel_size"], a["stride"], a["padding"],

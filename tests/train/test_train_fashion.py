@@ -32,7 +32,9 @@ import struct
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trainer_check import check, fail, runner, wait_for_lines  # noqa: E402
 
 EXE, CASE = sys.argv[1], sys.argv[2]
 TWIN = sys.argv[3] if len(sys.argv) > 3 else None  # examples/train_fashion.py
@@ -64,18 +66,7 @@ def make_data(d):
         write_idx(os.path.join(d, f"{stem}-labels-idx1-ubyte.gz"), [n], labels)
 
 
-def run(*args, **kw):
-    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=300, **kw)
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
+run = runner(EXE)
 
 
 def case_flags(d):
@@ -166,13 +157,6 @@ def case_resume(d):
     check(r.returncode == 1 and "another --batch-size" in r.stderr, r.stderr)
 
 
-def wait_for_batches(path, n, proc):
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.exists(path) and sum(1 for _ in open(path)) >= n:
-            return
-        time.sleep(0.01)
-    fail(f"no {n} batches logged (exit {proc.poll()})")
 
 
 def case_interrupt(d):
@@ -182,7 +166,7 @@ def case_interrupt(d):
     # ten batches an epoch; interrupt in the first one, after at least three
     p = subprocess.Popen([EXE, *common, "--checkpoint", b, "--metrics", mb],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_batches(mb, 3, p)
+    wait_for_lines(mb, 3, p, "batches")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     check(p.returncode == 130, f"exit {p.returncode}: {err}")

@@ -20,7 +20,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from trainer_check import check, fail, runner, wait_for_lines  # noqa: E402
 
 EXE, CASE = sys.argv[1], sys.argv[2]
 # A tiny model on a small, very regular text: 60 steps at one thread take a few seconds.
@@ -37,18 +39,7 @@ def write_corpus(d):
     return path, len(set("".join(w + "\n" for w in WORDS)))
 
 
-def run(*args):
-    return subprocess.run([EXE, *args], capture_output=True, text=True, timeout=300)
-
-
-def fail(msg):
-    print("FAIL:", msg)
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
+run = runner(EXE)
 
 
 def case_flags(d, corpus, vocab):
@@ -98,13 +89,6 @@ def case_output(d, corpus, vocab):
     check(steps == list(range(1, 61)), f"metrics steps {steps}")
 
 
-def wait_for_steps(path, n, proc):
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if os.path.exists(path) and sum(1 for _ in open(path)) >= n:
-            return
-        time.sleep(0.01)
-    fail(f"no {n} steps logged (exit {proc.poll()})")
 
 
 def case_interrupt(d, corpus, vocab):
@@ -114,7 +98,7 @@ def case_interrupt(d, corpus, vocab):
     check(r.returncode == 0, f"straight run: {r.stderr}")
     p = subprocess.Popen([EXE, *common, "--checkpoint", b, "--metrics", mb],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_steps(mb, 3, p)
+    wait_for_lines(mb, 3, p, "steps")
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=120)
     check(p.returncode == 130, f"exit {p.returncode}: {err}")

@@ -126,6 +126,36 @@ START_TEST(test_mha_matches_pytorch) {
 }
 END_TEST
 
+/* Self-attention takes q, k and v from one product with the whole in_proj_weight; three
+ * distinct inputs take them block by block. Equal values must give equal outputs and
+ * gradients either way (causal and not). */
+START_TEST(test_mha_self_and_separate_agree) {
+  nb_scope_begin();
+  nb_generator *g = nb_generator_new(3);
+  nb_module *mha = nb_multihead_attention_new(8, 2, true, g);
+  nb_tensor *bias = nb_module_get(mha, "in_proj_bias");
+  nb_tensor *rb = nb_rand_range(1, (int64_t[]){24}, -1, 1, NB_F32, g);
+  ck_assert_int_eq(nb_set_data(bias, rb), 0); /* a bias that is not zero */
+  nb_tensor *x = nb_rand_range(3, (int64_t[]){2, 5, 8}, -1, 1, NB_F32, g);
+  for (int causal = 0; causal < 2; causal++) {
+    nb_tensor *w = nb_module_get(mha, "in_proj_weight");
+    ck_assert_int_eq(nb_module_zero_grad(mha, true), 0);
+    nb_tensor *a = nb_multihead_attention(mha, x, x, x, causal);
+    ck_assert_msg(a && nb_backward(nb_sum(nb_mul(a, a)), NULL, 0) == 0, "%s", nb_last_error());
+    nb_tensor *gw = nb_clone(nb_grad(w)), *gb = nb_clone(nb_grad(bias));
+    ck_assert_int_eq(nb_module_zero_grad(mha, true), 0);
+    nb_tensor *b = nb_multihead_attention(mha, x, nb_clone(x), nb_clone(x), causal);
+    ck_assert_msg(b && nb_backward(nb_sum(nb_mul(b, b)), NULL, 0) == 0, "%s", nb_last_error());
+    nb_test_assert_close_tensors(b, a, 1e-6, "output");
+    nb_test_assert_close_tensors(nb_grad(w), gw, 1e-5, "in_proj_weight.grad");
+    nb_test_assert_close_tensors(nb_grad(bias), gb, 1e-5, "in_proj_bias.grad");
+  }
+  nb_module_free(mha);
+  nb_generator_free(g);
+  nb_scope_end();
+}
+END_TEST
+
 START_TEST(test_to_dtype) {
   nb_module *seq = nb_sequential_new(2, (nb_module *[]){nb_linear_new(3, 2, true, NULL),
                                                         nb_batch_norm2d_new(2, 1e-5, 0.1)});
@@ -236,6 +266,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, test_print_like_pytorch);
   tcase_add_test(tc, test_block_parameters);
   tcase_add_test(tc, test_block_matches_pytorch);
+  tcase_add_test(tc, test_mha_self_and_separate_agree);
   tcase_add_test(tc, test_mha_matches_pytorch);
   tcase_add_test(tc, test_set_data);
   tcase_add_test(tc, test_to_dtype);

@@ -75,7 +75,8 @@ bool nb_iter_is_flat(const nb_iter *it);
  * core's threads (nb_set_num_threads). Runs inline when n <= grain or one thread.
  * Inside fn, nb_parallel_for and nb_gemm run on the calling thread (no nesting).
  * Chunking depends only on n, grain and the thread count, so results are reproducible
- * for a fixed count. */
+ * for a fixed count; which thread runs a chunk does not (a thread that is free takes the
+ * next), and waiting threads sleep after a few microseconds of spinning. */
 typedef void (*nb_range_fn)(int64_t begin, int64_t end, void *user);
 void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user);
 
@@ -89,9 +90,10 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user);
 /* C = alpha * op(A) * op(B) + beta * C where op(X) is X or Xᵀ; A is m×k after op, B is
  * k×n, C is m×n. Each matrix is given by a pointer and row/column strides in elements
  * (any strides, so transposes need no copy). dt is NB_F32 or NB_F64. beta == 0 means C
- * is not read. Uses the core's threads; only the calling one inside an OpenMP parallel
- * region such as an nb_parallel_for body (so independent GEMMs can run side by side),
- * and for m, n or k of 1 (BLIS's level-2 gemv / ger). Returns 0 or a negative status. */
+ * is not read. Uses the core's threads (blocks of C side by side, each on one BLIS
+ * thread, so the result does not depend on the count); only the calling one inside an
+ * nb_parallel_for body (so independent GEMMs can run side by side), and for m, n or k
+ * of 1 (BLIS's level-2 gemv / ger). Returns 0 or a negative status. */
 int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
             const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
             double beta, void *c, int64_t rs_c, int64_t cs_c);
