@@ -63,6 +63,7 @@ nb_tensor *nb_abs(nb_tensor *a) { OP("abs"); return unary(op, a); }
 nb_tensor *nb_relu(nb_tensor *a) { OP("relu"); return unary(op, a); }
 nb_tensor *nb_sigmoid(nb_tensor *a) { OP("sigmoid"); return unary(op, a); }
 nb_tensor *nb_tanh(nb_tensor *a) { OP("tanh"); return unary(op, a); }
+nb_tensor *nb_erf(nb_tensor *a) { OP("erf"); return unary(op, a); }
 
 nb_tensor *nb_clamp(nb_tensor *a, double min, double max) {
   OP("clamp");

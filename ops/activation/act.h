@@ -41,6 +41,16 @@ int act_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value *attrs, i
 int act_backward(nb_ctx *ctx, nb_tensor *const *grad_out, int n_attrs, const ew_fns grad_fns,
                  nb_tensor **grad_in);
 
+/* f'(x) for the saved input x, written with dispatched ops (so recorded); attrs are the
+ * node's resolved attributes. Returns a scoped tensor or NULL with the error set. */
+typedef nb_tensor *(*act_deriv_fn)(nb_tensor *x, const nb_attr_value *attrs);
+/* backward_graph of an activation: grad_in[0] = g · deriv(saved input), recorded. */
+int act_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, act_deriv_fn deriv,
+                       nb_tensor **grad_in);
+/* where(x op c, 1, t) for a constant c ("gt" ...): 1 where the comparison holds, t
+ * elsewhere; the branch not taken gets no gradient. */
+nb_tensor *act_one_where(nb_tensor *x, const char *cmp, double c, nb_tensor *t);
+
 /* The input list shared by every activation. */
 extern const nb_input_spec act_inputs[1];
 extern const nb_output_spec act_outputs[1];

@@ -2,6 +2,7 @@
  * Backward: g for x > 0, g·alpha·eˣ otherwise (PyTorch's elu_backward on the input).
  */
 #include "act.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(elu, a > 0 ? a : ACT_P0 * (EW_EXP(a) - 1))
 static const ew_fns elu_fns = EW_TABLE_F(elu);
@@ -24,6 +25,18 @@ static int elu_samples(nb_sample_sink *sink) {
   return rc;
 }
 
+/* Recorded: f'(x) = 1 for x > 0, alpha·e^min(x, 0) otherwise (the clamp keeps e^x finite
+ * on the branch where() drops, whose gradient would otherwise be 0·inf). */
+static nb_tensor *elu_deriv(nb_tensor *x, const nb_attr_value *attrs) {
+  nb_tensor *c = nb_call1("clamp", 1, &x, 1, &NB_A_FLOAT("max", 0.0));
+  nb_tensor *e = c ? NB_CALL("exp", c) : NULL;
+  nb_tensor *ae = e ? gu_scalar("mul", e, attrs[0].f) : NULL;
+  return ae ? act_one_where(x, "gt", 0.0, ae) : NULL;
+}
+static int elu_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return act_backward_graph(ctx, grad_out, elu_deriv, grad_in);
+}
+
 static const nb_attr_spec elu_attrs[] = {
     {.name = "alpha", .type = NB_ATTR_FLOAT, .def = {.f = 1.0}, .doc = "scale of the negative part"},
 };
@@ -42,6 +55,7 @@ const nb_op_desc op_elu = {
     .attrs = elu_attrs,
     .forward = elu_forward,
     .backward = elu_backward,
+    .backward_graph = elu_backward_graph,
     .samples = elu_samples,
     .saves = "the input (when it needs a gradient)",
 };

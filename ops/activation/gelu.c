@@ -4,6 +4,7 @@
  * ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²) with t = tanh(√(2/π)(x + 0.044715x³)).
  */
 #include "act.h"
+#include "../common/graph_util.h"
 
 #define GELU_RSQRT2 0.70710678118654752440
 #define GELU_RSQRT2PI 0.39894228040143267794 /* 1/√(2π) */
@@ -44,6 +45,36 @@ static int gelu_samples(nb_sample_sink *sink) {
   return rc;
 }
 
+/* Recorded f'(x). Exact: Φ(x) + x·φ(x) with Φ(x) = ½(1 + erf(x/√2)) and
+ * φ(x) = e^(−x²/2)/√(2π). Tanh: ½(1 + t) + ½x(1 − t²)·√(2/π)(1 + 3·0.044715·x²),
+ * t = tanh(√(2/π)(x + 0.044715x³)). */
+static nb_tensor *gelu_deriv(nb_tensor *x, const nb_attr_value *attrs) {
+  nb_tensor *x2 = NB_CALL("mul", x, x);
+  if (!x2) return NULL;
+  if (!attrs[0].i) {
+    nb_tensor *xs = gu_scalar("mul", x, GELU_RSQRT2), *e = xs ? NB_CALL("erf", xs) : NULL;
+    nb_tensor *e1 = e ? gu_scalar("add", e, 1.0) : NULL;
+    nb_tensor *cdf = e1 ? gu_scalar("mul", e1, 0.5) : NULL;
+    nb_tensor *h = cdf ? gu_scalar("mul", x2, -0.5) : NULL, *ex = h ? NB_CALL("exp", h) : NULL;
+    nb_tensor *pdf = ex ? gu_scalar("mul", ex, GELU_RSQRT2PI) : NULL;
+    nb_tensor *xp = pdf ? NB_CALL("mul", x, pdf) : NULL;
+    return xp ? NB_CALL("add", cdf, xp) : NULL;
+  }
+  nb_tensor *x3 = NB_CALL("mul", x2, x), *cx3 = x3 ? gu_scalar("mul", x3, GELU_C) : NULL;
+  nb_tensor *in = cx3 ? NB_CALL("add", x, cx3) : NULL;
+  nb_tensor *u = in ? gu_scalar("mul", in, GELU_SQRT2_PI) : NULL, *t = u ? NB_CALL("tanh", u) : NULL;
+  nb_tensor *t1 = t ? gu_scalar("add", t, 1.0) : NULL, *a = t1 ? gu_scalar("mul", t1, 0.5) : NULL;
+  nb_tensor *t2 = a ? NB_CALL("mul", t, t) : NULL, *nt2 = t2 ? NB_CALL("neg", t2) : NULL;
+  nb_tensor *omt = nt2 ? gu_scalar("add", nt2, 1.0) : NULL;                     /* 1 − t² */
+  nb_tensor *p3 = omt ? gu_scalar("mul", x2, 3 * GELU_C) : NULL, *p = p3 ? gu_scalar("add", p3, 1.0) : NULL;
+  nb_tensor *xo = p ? NB_CALL("mul", x, omt) : NULL, *xop = xo ? NB_CALL("mul", xo, p) : NULL;
+  nb_tensor *b = xop ? gu_scalar("mul", xop, 0.5 * GELU_SQRT2_PI) : NULL;
+  return b ? NB_CALL("add", a, b) : NULL;
+}
+static int gelu_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return act_backward_graph(ctx, grad_out, gelu_deriv, grad_in);
+}
+
 static const nb_attr_spec gelu_attrs[] = {
     {.name = "approximate",
      .type = NB_ATTR_STRING,
@@ -67,6 +98,7 @@ const nb_op_desc op_gelu = {
     .attrs = gelu_attrs,
     .forward = gelu_forward,
     .backward = gelu_backward,
+    .backward_graph = gelu_backward_graph,
     .samples = gelu_samples,
     .saves = "the input (when it needs a gradient)",
 };

@@ -3,6 +3,7 @@
  * gradient at 0 is the slope, as PyTorch).
  */
 #include "act.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(leaky_relu, a > 0 ? a : a * ACT_P0)
 static const ew_fns leaky_relu_fns = EW_TABLE_F(leaky_relu);
@@ -25,6 +26,12 @@ static int leaky_relu_samples(nb_sample_sink *sink) {
   return rc;
 }
 
+/* Piecewise linear: g times the plain backward's (constant) slope, recorded through g. */
+static int leaky_relu_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  grad_in[0] = gu_masked(ctx, leaky_relu_backward, grad_out[0], 0);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_attr_spec leaky_relu_attrs[] = {
     {.name = "negative_slope", .type = NB_ATTR_FLOAT, .def = {.f = 0.01},
      .doc = "slope for x <= 0"},
@@ -44,6 +51,7 @@ const nb_op_desc op_leaky_relu = {
     .attrs = leaky_relu_attrs,
     .forward = leaky_relu_forward,
     .backward = leaky_relu_backward,
+    .backward_graph = leaky_relu_backward_graph,
     .samples = leaky_relu_samples,
     .saves = "the input (when it needs a gradient)",
 };

@@ -2,6 +2,7 @@
  * Backward from the saved input: σ(x)·(1 + x(1 − σ(x))).
  */
 #include "act.h"
+#include "../common/graph_util.h"
 
 #define SIG(v) (1 / (1 + EW_EXP(-(v))))
 EW_UNARY_F(silu, a * SIG(a))
@@ -23,6 +24,20 @@ static int silu_samples(nb_sample_sink *sink) {
   return ew_unary_samples(sink, r, 0, NULL);
 }
 
+/* Recorded: f'(x) = s + x·s·(1 − s) with s = σ(x). */
+static nb_tensor *silu_deriv(nb_tensor *x, const nb_attr_value *attrs) {
+  (void)attrs;
+  nb_tensor *s = NB_CALL("sigmoid", x);
+  nb_tensor *ms = s ? NB_CALL("neg", s) : NULL;
+  nb_tensor *om = ms ? gu_scalar("add", ms, 1.0) : NULL; /* 1 − s */
+  nb_tensor *xs = om ? NB_CALL("mul", x, s) : NULL;
+  nb_tensor *t = xs ? NB_CALL("mul", xs, om) : NULL;
+  return t ? NB_CALL("add", s, t) : NULL;
+}
+static int silu_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return act_backward_graph(ctx, grad_out, silu_deriv, grad_in);
+}
+
 const nb_op_desc op_silu = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "silu",
@@ -35,6 +50,7 @@ const nb_op_desc op_silu = {
     .outputs = act_outputs,
     .forward = silu_forward,
     .backward = silu_backward,
+    .backward_graph = silu_backward_graph,
     .samples = silu_samples,
     .saves = "the input (when it needs a gradient)",
 };

@@ -3,6 +3,7 @@
  * Backward: g·z/(z + 1) with z = e^(βx), or g in the linear regime.
  */
 #include "act.h"
+#include "../common/graph_util.h"
 
 EW_UNARY_F(softplus, a * ACT_P0 > ACT_P1 ? a : log1p(EW_EXP(a * ACT_P0)) / ACT_P0)
 static const ew_fns softplus_fns = EW_TABLE_F(softplus);
@@ -28,6 +29,16 @@ static int softplus_samples(nb_sample_sink *sink) {
   return rc;
 }
 
+/* Recorded: f'(x) = σ(βx), or 1 in the linear regime βx > threshold. */
+static nb_tensor *softplus_deriv(nb_tensor *x, const nb_attr_value *attrs) {
+  nb_tensor *bx = gu_scalar("mul", x, attrs[0].f);
+  nb_tensor *s = bx ? NB_CALL("sigmoid", bx) : NULL;
+  return s ? act_one_where(bx, "gt", attrs[1].f, s) : NULL;
+}
+static int softplus_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return act_backward_graph(ctx, grad_out, softplus_deriv, grad_in);
+}
+
 static const nb_attr_spec softplus_attrs[] = {
     {.name = "beta", .type = NB_ATTR_FLOAT, .def = {.f = 1.0}, .doc = "sharpness β (non-zero)"},
     {.name = "threshold", .type = NB_ATTR_FLOAT, .def = {.f = 20.0},
@@ -48,6 +59,7 @@ const nb_op_desc op_softplus = {
     .attrs = softplus_attrs,
     .forward = softplus_forward,
     .backward = softplus_backward,
+    .backward_graph = softplus_backward_graph,
     .samples = softplus_samples,
     .saves = "the input (when it needs a gradient)",
 };

@@ -5,6 +5,7 @@
  * parallel, each walking the indices in order, so sums are reproducible.
  */
 #include "attention.h"
+#include "../common/graph_util.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -90,6 +91,36 @@ static int emb_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   return 0;
 }
 
+/* Recorded: the gradient's rows (the padding index's rows zeroed by a constant mask)
+ * summed into zeros of the weight's shape by scatter_add at the picked rows. */
+static int emb_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *idx = nb_ctx_saved(ctx, 0);
+  if (!idx) return nb_last_status();
+  int nd;
+  const int64_t *ws = nb_ctx_input_shape(ctx, 1, &nd);
+  int64_t n = nb_numel(idx), D = ws[1], pad = nb_ctx_attrs(ctx)[0].i;
+  if (pad != NO_PADDING && pad < 0) pad += ws[0];
+  const int64_t *ix = nb_data(idx);
+  nb_tensor *g = gu_reshape(grad_out[0], 2, (int64_t[]){n, D});
+  nb_tensor *pos = nb_empty(2, (int64_t[]){n, D}, NB_I64);
+  if (!g || !pos) return nb_last_status();
+  for (int64_t i = 0; i < n; i++)
+    for (int64_t c = 0; c < D; c++) ((int64_t *)nb_data(pos))[i * D + c] = ix[i];
+  if (pad != NO_PADDING) {
+    nb_tensor *keep = nb_empty(2, (int64_t[]){n, 1}, nb_dtype_of(g));
+    if (!keep) return nb_last_status();
+    for (int64_t i = 0; i < n; i++) {
+      if (nb_dtype_of(g) == NB_F32) ((float *)nb_data(keep))[i] = ix[i] != pad;
+      else ((double *)nb_data(keep))[i] = ix[i] != pad;
+    }
+    if (!(g = NB_CALL("mul", g, keep))) return nb_last_status();
+  }
+  nb_tensor *z = nb_zeros(nd, ws, nb_dtype_of(g));
+  grad_in[1] = z ? nb_call1("scatter_add", 3, (nb_tensor *const[]){z, pos, g}, 1, &NB_A_INT("dim", 0))
+                 : NULL;
+  return grad_in[1] ? 0 : nb_last_status();
+}
+
 static int emb_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -128,6 +159,7 @@ const nb_op_desc op_embedding = {
     .attrs = emb_attrs,
     .forward = emb_forward,
     .backward = emb_backward,
+    .backward_graph = emb_backward_graph,
     .samples = emb_samples,
     .saves = "the indices",
 };

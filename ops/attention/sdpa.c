@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 
 #include "../elementwise/ew_exp.h" /* EW_EXP: e^x the compiler can vectorise */
+#include "../common/graph_util.h"
 
 typedef struct sdpa_job {
   nb_dtype dt;
@@ -201,6 +202,62 @@ static int sdpa_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gr
   return 0;
 }
 
+/* t with its last two dims swapped, recorded. */
+static nb_tensor *swap_last(nb_tensor *t) {
+  return nb_call1("transpose", 1, &t, 2, (nb_attr[]){NB_A_INT("dim0", -2), NB_A_INT("dim1", -1)});
+}
+
+/* The causal mask as an additive (L, S) bias: 0 where key j <= query i, -inf after. */
+static nb_tensor *causal_bias(int64_t L, int64_t S, nb_dtype dt) {
+  nb_tensor *m = nb_zeros(2, (int64_t[]){L, S}, dt);
+  if (!m) return NULL;
+  for (int64_t i = 0; i < L; i++)
+    for (int64_t c = i + 1; c < S; c++) {
+      if (dt == NB_F32) ((float *)nb_data(m))[i * S + c] = -INFINITY;
+      else ((double *)nb_data(m))[i * S + c] = -INFINITY;
+    }
+  return m;
+}
+
+/* Recorded, unfused: P = softmax(scale·Q·Kᵀ + causal bias) recomputed with dispatched ops
+ * (the saved P is not connected to Q and K), then dV = Pᵀ·dO, dP = dO·Vᵀ,
+ * dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale, dQ = dS·K, dK = dSᵀ·Q. */
+static int sdpa_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *q = nb_ctx_saved(ctx, 0), *k = nb_ctx_saved(ctx, 1), *v = nb_ctx_saved(ctx, 2);
+  nb_tensor *g = grad_out[0];
+  if (!q || !k || !v) return nb_last_status();
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  int nd = nb_ndim(q);
+  int64_t L = nb_shape(q)[nd - 2], E = nb_shape(q)[nd - 1], S = nb_shape(k)[nd - 2];
+  double scale = isnan(attrs[1].f) ? (E > 0 ? 1.0 / sqrt((double)E) : 1.0) : attrs[1].f;
+  nb_tensor *kt = swap_last(k), *qk = kt ? NB_CALL("matmul", q, kt) : NULL;
+  nb_tensor *sc = qk ? gu_scalar("mul", qk, scale) : NULL;
+  if (sc && attrs[0].i) {
+    nb_tensor *bias = causal_bias(L, S, nb_dtype_of(q));
+    sc = bias ? NB_CALL("add", sc, bias) : NULL;
+  }
+  nb_tensor *p = sc ? nb_call1("softmax", 1, &sc, 1, &NB_A_INT("dim", -1)) : NULL;
+  if (!p) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 2)) {
+    nb_tensor *pt = swap_last(p);
+    if (!pt || !(grad_in[2] = NB_CALL("matmul", pt, g))) return nb_last_status();
+  }
+  if (!nb_ctx_needs_input_grad(ctx, 0) && !nb_ctx_needs_input_grad(ctx, 1)) return 0;
+  nb_tensor *vt = swap_last(v), *dp = vt ? NB_CALL("matmul", g, vt) : NULL;
+  nb_tensor *dpp = dp ? NB_CALL("mul", dp, p) : NULL;
+  nb_tensor *rs = dpp ? gu_reduce("sum", dpp, 1, (int64_t[]){-1}, true) : NULL;
+  nb_tensor *dif = rs ? NB_CALL("sub", dp, rs) : NULL;
+  nb_tensor *pd = dif ? NB_CALL("mul", p, dif) : NULL;
+  nb_tensor *ds = pd ? gu_scalar("mul", pd, scale) : NULL;
+  if (!ds) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0) && !(grad_in[0] = NB_CALL("matmul", ds, k))) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 1)) {
+    nb_tensor *dst = swap_last(ds);
+    if (!dst || !(grad_in[1] = NB_CALL("matmul", dst, q))) return nb_last_status();
+  }
+  return 0;
+}
+
 static int sdpa_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -245,6 +302,7 @@ const nb_op_desc op_scaled_dot_product_attention = {
     .attrs = sdpa_attrs,
     .forward = sdpa_forward,
     .backward = sdpa_backward,
+    .backward_graph = sdpa_backward_graph,
     .samples = sdpa_samples,
     .saves = "query, key, value and the attention probabilities (batch, L, S)",
 };

@@ -56,4 +56,15 @@ static inline nb_tensor *gu_reshape(nb_tensor *t, int ndim, const int64_t *shape
   return nb_call1("reshape", 1, &t, 1, &a);
 }
 
+/* op(t, dim = dims[0..n), keepdim), recorded: a reduction ("sum", "mean", ...) over the
+ * listed dims (n = 0: t itself, nothing reduced). */
+static inline nb_tensor *gu_reduce(const char *op, nb_tensor *t, int n, const int64_t *dims,
+                                   bool keepdim) {
+  if (n == 0) return NB_CALL("clone", t);
+  nb_attr a[2] = {{.name = "dim", .type = NB_ATTR_INTS}, NB_A_BOOL("keepdim", keepdim)};
+  a[0].v.ints.n = n;
+  for (int d = 0; d < n; d++) a[0].v.ints.v[d] = dims[d];
+  return nb_call1(op, 1, &t, 2, a);
+}
+
 #endif

@@ -204,7 +204,7 @@ extern const nb_op_desc op_add, op_sub, op_mul, op_div, op_pow;
 extern const nb_op_desc op_eq, op_gt, op_lt, op_ne, op_ge, op_le;
 extern const nb_op_desc op_logical_and, op_logical_or, op_logical_not;
 extern const nb_op_desc op_neg, op_exp, op_log, op_sqrt, op_abs, op_relu,
-    op_sigmoid, op_tanh, op_clamp;
+    op_sigmoid, op_tanh, op_erf, op_clamp;
 extern const nb_op_desc op_add_, op_sub_, op_mul_, op_div_, op_exp_, op_relu_,
     op_zero_, op_fill_;
 

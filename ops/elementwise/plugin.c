@@ -10,7 +10,7 @@ static int elementwise_init(nb_registrar *r) {
       &op_abs,   &op_relu, &op_sigmoid, &op_tanh, &op_clamp, &op_add_,
       &op_sub_,  &op_mul_, &op_div_,    &op_exp_, &op_relu_, &op_zero_,
       &op_fill_, &op_ne,    &op_ge,  &op_le,  &op_logical_and, &op_logical_or,
-      &op_logical_not, NULL};
+      &op_logical_not, &op_erf, NULL};
   return nb_register_ops(r, ops);
 }
 

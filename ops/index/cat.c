@@ -122,6 +122,26 @@ const nb_input_spec idx_join_inputs[IDX_MAX_JOIN] = {
     JOIN_INPUT(15)};
 static const nb_output_spec cat_outputs[] = {
     {"out", 0, "the tensors one after another along dim"}};
+/* Recorded: each input's part of the gradient, a slice along dim. */
+static int cat_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int nd;
+  const int64_t *shape0 = nb_ctx_input_shape(ctx, 0, &nd);
+  int dim = ops_wrap_dim("cat", nb_ctx_attrs(ctx)[0].i, nd, shape0, false);
+  if (dim < 0) return dim;
+  int n = idx_joined_count(ctx);
+  if (n < 0) return n;
+  nb_tensor *g = grad_out[0];
+  int64_t at = 0;
+  for (int i = 0; i < n; i++) {
+    int64_t len = nb_ctx_input_shape(ctx, i, NULL)[dim];
+    nb_attr a[3] = {NB_A_INT("dim", dim), NB_A_INT("start", at), NB_A_INT("end", at + len)};
+    if (nb_ctx_needs_input_grad(ctx, i) && !(grad_in[i] = nb_call1("slice", 1, &g, 3, a)))
+      return nb_last_status();
+    at += len;
+  }
+  return 0;
+}
+
 static const nb_attr_spec cat_attrs[] = {
     {.name = "dim", .type = NB_ATTR_INT, .def = {.i = 0}, .doc = "dim to join along"}};
 
@@ -140,6 +160,7 @@ const nb_op_desc op_cat = {
     .attrs = cat_attrs,
     .forward = cat_forward,
     .backward = cat_backward,
+    .backward_graph = cat_backward_graph,
     .samples = cat_samples,
     .saves = "nothing (input shapes only)",
 };

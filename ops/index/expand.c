@@ -45,6 +45,8 @@ static int expand_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
 }
 
 /* The output gradient as is: the core sums it back over the broadcast dims. */
+/* Also the backward_graph: the core sums the gradient back to the input's shape, recorded
+ * under create_graph. */
 static int expand_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   grad_in[0] = grad_out[0];
   return 0;
@@ -63,6 +65,7 @@ static int expand_samples(nb_sample_sink *sink) {
   return idx_add_sample(sink, "0-d to [2,3]", 1, (nb_tensor *[]){idx_rand(sink, 0, NULL)}, 1,
                         (nb_attr[]){NB_A_INTS("size", 2, 3)}, NB_SAMPLE_BROADCAST);
 }
+
 
 static const nb_input_spec expand_inputs[] = {{"input", NB_DT_ANY, 0, "tensor"}};
 static const nb_output_spec expand_outputs[] = {
@@ -86,6 +89,7 @@ const nb_op_desc op_expand = {
     .attrs = expand_attrs,
     .forward = expand_forward,
     .backward = expand_backward,
+    .backward_graph = expand_backward,
     .samples = expand_samples,
     .saves = "nothing",
 };

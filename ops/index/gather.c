@@ -62,6 +62,18 @@ static int gather_samples(nb_sample_sink *sink) {
       1, (nb_attr[]){NB_A_INT("dim", -1)}, 0);
 }
 
+/* Recorded: scatter_add of the gradient into zeros of the input's shape. */
+static int gather_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *idx = nb_ctx_saved(ctx, 0);
+  if (!idx) return nb_last_status();
+  int nd;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  int dim = ops_wrap_dim("gather", nb_ctx_attrs(ctx)[0].i, nd, shape, false);
+  if (dim < 0) return dim;
+  grad_in[0] = idx_scatter_graph(grad_out[0], nd, shape, dim, idx);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec gather_inputs[] = {
     {"input", NB_DT_ANY, 0, "tensor to pick from"},
     {"index", NB_DT_I64, NB_IN_NONDIFF,
@@ -87,6 +99,7 @@ const nb_op_desc op_gather = {
     .attrs = gather_attrs,
     .forward = gather_forward,
     .backward = gather_backward,
+    .backward_graph = gather_backward_graph,
     .samples = gather_samples,
     .saves = "the index when input needs a gradient",
 };

@@ -69,9 +69,22 @@ int idx_triangle_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value 
                          bool upper, nb_tensor **out);
 int idx_triangle_backward(nb_ctx *ctx, nb_tensor *const *grad_out, bool upper,
                           nb_tensor **grad_in);
+/* tril/triu's backward_graph: the node's own op on the gradient, recorded. */
+int idx_triangle_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in);
 int idx_triangle_samples(nb_sample_sink *sink);
 extern const nb_input_spec idx_triangle_inputs[1];
 extern const nb_attr_spec idx_triangle_attrs[1];
+
+/* backward_graph helpers (graph.c), each recorded, a scoped result or NULL: */
+/* scatter_add(zeros(shape), dim, index, g): g's elements added at index along dim. */
+nb_tensor *idx_scatter_graph(nb_tensor *g, int ndim, const int64_t *shape, int dim,
+                             nb_tensor *index);
+/* An int64 tensor of like's shape whose value at coordinate c of dim is pos[c]. */
+nb_tensor *idx_positions(const nb_tensor *like, int dim, const int64_t *pos);
+/* idx_scatter_graph with the index idx_positions(g, dim, pos): slice c of g along dim
+ * lands at position pos[c] of an input of (ndim, shape). */
+nb_tensor *idx_scatter_at(nb_tensor *g, int ndim, const int64_t *shape, int dim,
+                          const int64_t *pos);
 
 /* Add a sample with n_in inputs (a NULL among them: the pending error). */
 int idx_add_sample(nb_sample_sink *sink, const char *desc, int n_in, nb_tensor *const *in,

@@ -106,6 +106,19 @@ static int index_select_samples(nb_sample_sink *sink) {
                         1, (nb_attr[]){NB_A_INT("dim", 1)}, 0);
 }
 
+/* Recorded: slice c of the gradient scattered to position index[c] of zeros. */
+static int index_select_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *idx = nb_ctx_saved(ctx, 0);
+  idx = idx ? ops_contig(idx) : NULL;
+  if (!idx) return nb_last_status();
+  int nd;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  int dim = ops_wrap_dim("index_select", nb_ctx_attrs(ctx)[0].i, nd, shape, false);
+  if (dim < 0) return dim;
+  grad_in[0] = idx_scatter_at(grad_out[0], nd, shape, dim, nb_data(idx));
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec index_select_inputs[] = {
     {"input", NB_DT_ANY, 0, "tensor to pick from"},
     {"index", NB_DT_I64, NB_IN_NONDIFF, "1-d int64 positions along dim, each in [0, size)"},
@@ -130,6 +143,7 @@ const nb_op_desc op_index_select = {
     .attrs = index_select_attrs,
     .forward = index_select_forward,
     .backward = index_select_backward,
+    .backward_graph = index_select_backward_graph,
     .samples = index_select_samples,
     .saves = "the index (contiguous) when input needs a gradient",
 };

@@ -41,6 +41,16 @@ static int masked_fill_samples(nb_sample_sink *sink) {
                         1, (nb_attr[]){NB_A_FLOAT("value", 0)}, 0);
 }
 
+/* Recorded: where(mask, 0, g). */
+static int masked_fill_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *m = nb_ctx_saved(ctx, 0), *g = grad_out[0];
+  nb_tensor *z = m ? nb_op_scalar_operand(0, nb_dtype_of(g)) : NULL;
+  if (!z) return nb_last_status();
+  grad_in[0] = NB_CALL("where", m, z, g);
+  nb_release(z);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec masked_fill_inputs[] = {
     {"input", NB_DT_ANY, 0, "tensor"},
     {"mask", NB_DT_BOOL, NB_IN_NONDIFF, "bool, broadcastable with input: where to fill"},
@@ -66,6 +76,7 @@ const nb_op_desc op_masked_fill = {
     .attrs = masked_fill_attrs,
     .forward = masked_fill_forward,
     .backward = masked_fill_backward,
+    .backward_graph = masked_fill_backward_graph,
     .samples = masked_fill_samples,
     .saves = "the mask when input needs a gradient",
 };

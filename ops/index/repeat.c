@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "index.h"
+#include "../common/graph_util.h"
 
 /* The input seen with len(repeats) dims (leading size-1 dims added): shape and strides. */
 static int padded(const char *op, int nd, const int64_t *shape, const int64_t *strides,
@@ -90,6 +91,31 @@ static int repeat_samples(nb_sample_sink *sink) {
                         (nb_attr[]){NB_A_INTS("repeats", 1, 3, 2)}, 0);
 }
 
+/* Recorded: for each dim d in turn, the gradient seen as (before, r_d, p_d·after) and
+ * summed over its tiles r_d; then given the input's shape. */
+static int repeat_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int nd;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  const nb_ints *rep = &nb_ctx_attrs(ctx)[0].ints;
+  int64_t pshape[NB_MAX_DIMS], pstrides[NB_MAX_DIMS], cur[NB_MAX_DIMS];
+  int n = padded("repeat", nd, shape, NULL, rep, pshape, pstrides);
+  if (n < 0) return n;
+  for (int d = 0; d < n; d++) cur[d] = pshape[d] * rep->v[d];
+  nb_tensor *g = grad_out[0];
+  for (int d = 0; d < n && g; d++) {
+    if (rep->v[d] == 1) continue;
+    int64_t before = 1, after = 1;
+    for (int e = 0; e < d; e++) before *= cur[e];
+    for (int e = d + 1; e < n; e++) after *= cur[e];
+    nb_tensor *r = gu_reshape(g, 3, (int64_t[]){before, rep->v[d], pshape[d] * after});
+    g = r ? gu_reduce("sum", r, 1, (int64_t[]){1}, false) : NULL;
+    cur[d] = pshape[d];
+    if (g) g = gu_reshape(g, n, cur);
+  }
+  grad_in[0] = g ? gu_reshape(g, nd, shape) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec repeat_inputs[] = {{"input", NB_DT_ANY, 0, "tensor"}};
 static const nb_output_spec repeat_outputs[] = {
     {"out", 0, "the input tiled: size repeats[d] * input.size(d) in dim d"}};
@@ -112,6 +138,7 @@ const nb_op_desc op_repeat = {
     .attrs = repeat_attrs,
     .forward = repeat_forward,
     .backward = repeat_backward,
+    .backward_graph = repeat_backward_graph,
     .samples = repeat_samples,
     .saves = "nothing (input shape and repeats only)",
 };

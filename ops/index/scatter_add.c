@@ -72,6 +72,30 @@ static int scatter_add_samples(nb_sample_sink *sink) {
       1, (nb_attr[]){NB_A_INT("dim", 0)}, 0);
 }
 
+/* Recorded: input gets the gradient, src its gather at the index. */
+static int scatter_add_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  if (nb_ctx_needs_input_grad(ctx, 0)) grad_in[0] = grad_out[0];
+  if (!nb_ctx_needs_input_grad(ctx, 2)) return 0;
+  nb_tensor *idx = nb_ctx_saved(ctx, 0);
+  if (!idx) return nb_last_status();
+  nb_tensor *in[2] = {grad_out[0], idx};
+  nb_tensor *r = nb_call1("gather", 2, in, 1, &NB_A_INT("dim", nb_ctx_attrs(ctx)[0].i));
+  /* an index smaller than src: pad with zeros (cat) up to src's shape, dim by dim */
+  int snd;
+  const int64_t *sshape = nb_ctx_input_shape(ctx, 2, &snd);
+  for (int d = 0; d < snd && r; d++) {
+    if (nb_shape(r)[d] == sshape[d]) continue;
+    int64_t zs[NB_MAX_DIMS];
+    for (int e = 0; e < snd; e++) zs[e] = nb_shape(r)[e];
+    zs[d] = sshape[d] - zs[d];
+    nb_tensor *z = nb_zeros(snd, zs, nb_dtype_of(r));
+    nb_tensor *parts[IDX_MAX_JOIN] = {r, z}; /* cat's fixed slots, the rest NULL */
+    r = z ? nb_call1("cat", IDX_MAX_JOIN, parts, 1, &NB_A_INT("dim", d)) : NULL;
+  }
+  grad_in[2] = r;
+  return grad_in[2] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec scatter_add_inputs[] = {
     {"input", NB_DT_FLOAT, 0, "tensor added into (not modified: the result is a copy)"},
     {"index", NB_DT_I64, NB_IN_NONDIFF,
@@ -99,6 +123,7 @@ const nb_op_desc op_scatter_add = {
     .attrs = scatter_add_attrs,
     .forward = scatter_add_forward,
     .backward = scatter_add_backward,
+    .backward_graph = scatter_add_backward_graph,
     .samples = scatter_add_samples,
     .saves = "the index when src needs a gradient",
 };

@@ -56,6 +56,19 @@ static int select_samples(nb_sample_sink *sink) {
                         (nb_attr[]){NB_A_INT("dim", 0), NB_A_INT("index", 2)}, 0);
 }
 
+/* Recorded: the gradient, given back its dim, scattered to position i of zeros. */
+static int select_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int nd, dim;
+  int64_t i;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  int rc = resolve("select", nb_ctx_attrs(ctx), nd, shape, &dim, &i);
+  if (rc < 0) return rc;
+  nb_tensor *g = grad_out[0];
+  nb_tensor *u = nb_call1("unsqueeze", 1, &g, 1, &NB_A_INT("dim", dim));
+  grad_in[0] = u ? idx_scatter_at(u, nd, shape, dim, &i) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec select_inputs[] = {{"input", NB_DT_ANY, 0, "tensor (at least 1-d)"}};
 static const nb_output_spec select_outputs[] = {
     {"out", 0, "view of the slice at `index` along `dim`, that dim removed"}};
@@ -83,6 +96,7 @@ const nb_op_desc op_select = {
     .attrs = select_attrs,
     .forward = select_forward,
     .backward = select_backward,
+    .backward_graph = select_backward_graph,
     .samples = select_samples,
     .saves = "nothing (input shape and attributes only)",
 };

@@ -2,6 +2,8 @@
  * (x[:, start:end:step]); a view. torch.narrow is slice with step 1 (nb_narrow). */
 #include <limits.h>
 
+#include <stdlib.h>
+
 #include "index.h"
 
 /* Wrapped dim, clamped start and the number of elements, as Python slicing: negative
@@ -71,6 +73,22 @@ static int slice_samples(nb_sample_sink *sink) {
                         0);
 }
 
+/* Recorded: slice c of the gradient scattered to position start + c·step of zeros. */
+static int slice_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int nd, dim;
+  int64_t start, len;
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  int rc = resolve("slice", attrs, nd, shape, &dim, &start, &len);
+  if (rc < 0) return rc;
+  int64_t *pos = malloc((size_t)(len > 0 ? len : 1) * sizeof *pos);
+  if (!pos) return nb_set_error(NB_ENOMEM, "slice: out of memory for %lld positions", (long long)len);
+  for (int64_t c = 0; c < len; c++) pos[c] = start + c * attrs[3].i;
+  grad_in[0] = idx_scatter_at(grad_out[0], nd, shape, dim, pos);
+  free(pos);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec slice_inputs[] = {{"input", NB_DT_ANY, 0, "tensor (at least 1-d)"}};
 static const nb_output_spec slice_outputs[] = {
     {"out", 0, "view of the elements start, start+step, ... < end along dim"}};
@@ -100,6 +118,7 @@ const nb_op_desc op_slice = {
     .attrs = slice_attrs,
     .forward = slice_forward,
     .backward = slice_backward,
+    .backward_graph = slice_backward_graph,
     .samples = slice_samples,
     .saves = "nothing (input shape and attributes only)",
 };

@@ -61,6 +61,23 @@ static int stack_samples(nb_sample_sink *sink) {
 
 static const nb_output_spec stack_outputs[] = {
     {"out", 0, "the tensors side by side along a new dim"}};
+/* Recorded: input i's gradient is select(g, dim, i). */
+static int stack_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int n = idx_joined_count(ctx);
+  if (n < 0) return n;
+  int nd;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  int dim = ops_wrap_dim("stack", nb_ctx_attrs(ctx)[0].i, nd, shape, true);
+  if (dim < 0) return dim;
+  nb_tensor *g = grad_out[0];
+  for (int i = 0; i < n; i++) {
+    nb_attr a[2] = {NB_A_INT("dim", dim), NB_A_INT("index", i)};
+    if (nb_ctx_needs_input_grad(ctx, i) && !(grad_in[i] = nb_call1("select", 1, &g, 2, a)))
+      return nb_last_status();
+  }
+  return 0;
+}
+
 static const nb_attr_spec stack_attrs[] = {
     {.name = "dim", .type = NB_ATTR_INT, .def = {.i = 0},
      .doc = "position of the new dim, in [-(ndim+1), ndim]"}};
@@ -80,6 +97,7 @@ const nb_op_desc op_stack = {
     .attrs = stack_attrs,
     .forward = stack_forward,
     .backward = stack_backward,
+    .backward_graph = stack_backward_graph,
     .samples = stack_samples,
     .saves = "the number of tensors",
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "index.h"
+#include "../common/graph_util.h"
 
 typedef struct entry {
   double v;
@@ -178,6 +179,21 @@ static int topk_samples(nb_sample_sink *sink) {
                         (nb_attr[]){NB_A_INT("k", 2), NB_A_BOOL("largest", false)}, 0);
 }
 
+/* Recorded: the values' gradient scattered to the saved positions of zeros. */
+static int topk_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *idx = nb_ctx_saved(ctx, 0), *g = grad_out[0];
+  if (!idx) return nb_last_status();
+  int nd;
+  const int64_t *shape = nb_ctx_input_shape(ctx, 0, &nd);
+  int dim = ops_wrap_dim("topk", nb_ctx_attrs(ctx)[1].i, nd, shape, false);
+  if (dim < 0) return dim;
+  if (nd == 0) /* a 0-d input: k is 0 or 1 */
+    grad_in[0] = nb_numel(idx) ? gu_reshape(g, 0, NULL) : nb_zeros(0, NULL, nb_dtype_of(g));
+  else
+    grad_in[0] = idx_scatter_graph(g, nd, shape, dim, idx);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static const nb_input_spec topk_inputs[] = {
     {"input", NB_DT_FLOAT | NB_DT_I64, 0, "tensor"}};
 static const nb_output_spec topk_outputs[] = {
@@ -207,6 +223,7 @@ const nb_op_desc op_topk = {
     .attrs = topk_attrs,
     .forward = topk_forward,
     .backward = topk_backward,
+    .backward_graph = topk_backward_graph,
     .samples = topk_samples,
     .saves = "the indices when input needs a gradient",
 };

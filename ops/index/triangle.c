@@ -59,3 +59,9 @@ const nb_input_spec idx_triangle_inputs[1] = {
 const nb_attr_spec idx_triangle_attrs[1] = {
     {.name = "diagonal", .type = NB_ATTR_INT, .def = {.i = 0},
      .doc = "which diagonal bounds the triangle: 0 the main one, > 0 above it, < 0 below"}};
+
+int idx_triangle_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *g = grad_out[0];
+  grad_in[0] = nb_call1(nb_ctx_op_name(ctx), 1, &g, 1, &NB_A_INT("diagonal", nb_ctx_attrs(ctx)[0].i));
+  return grad_in[0] ? 0 : nb_last_status();
+}

@@ -16,6 +16,11 @@ static int tril_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gr
 static const nb_output_spec tril_outputs[] = {
     {"out", 0, "input where column - row <= diagonal, zero elsewhere"}};
 
+/* Recorded: the same triangle of the gradient. */
+static int tril_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return idx_triangle_backward_graph(ctx, grad_out, grad_in);
+}
+
 const nb_op_desc op_tril = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "tril",
@@ -31,6 +36,7 @@ const nb_op_desc op_tril = {
     .attrs = idx_triangle_attrs,
     .forward = tril_forward,
     .backward = tril_backward,
+    .backward_graph = tril_backward_graph,
     .samples = idx_triangle_samples,
     .saves = "nothing",
 };

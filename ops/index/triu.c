@@ -16,6 +16,11 @@ static int triu_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gr
 static const nb_output_spec triu_outputs[] = {
     {"out", 0, "input where column - row >= diagonal, zero elsewhere"}};
 
+/* Recorded: the same triangle of the gradient. */
+static int triu_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return idx_triangle_backward_graph(ctx, grad_out, grad_in);
+}
+
 const nb_op_desc op_triu = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "triu",
@@ -31,6 +36,7 @@ const nb_op_desc op_triu = {
     .attrs = idx_triangle_attrs,
     .forward = triu_forward,
     .backward = triu_backward,
+    .backward_graph = triu_backward_graph,
     .samples = idx_triangle_samples,
     .saves = "nothing",
 };

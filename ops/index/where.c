@@ -55,6 +55,20 @@ static int where_samples(nb_sample_sink *sink) {
                         0, NULL, NB_SAMPLE_BROADCAST);
 }
 
+/* Recorded: where(cond, g, 0) for input, where(cond, 0, g) for other. */
+static int where_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *cond = nb_ctx_saved(ctx, 0), *g = grad_out[0];
+  nb_tensor *z = cond ? nb_op_scalar_operand(0, nb_dtype_of(g)) : NULL;
+  if (!z) return nb_last_status();
+  int rc = 0;
+  for (int i = 1; i <= 2 && rc == 0; i++)
+    if (nb_ctx_needs_input_grad(ctx, i) &&
+        !(grad_in[i] = i == 1 ? NB_CALL("where", cond, g, z) : NB_CALL("where", cond, z, g)))
+      rc = nb_last_status();
+  nb_release(z);
+  return rc;
+}
+
 static const nb_input_spec where_inputs[] = {
     {"condition", NB_DT_BOOL, NB_IN_NONDIFF, "bool: where to take input"},
     {"input", NB_DT_ANY, 0, "values where condition holds"},
@@ -76,6 +90,7 @@ const nb_op_desc op_where = {
     .outputs = where_outputs,
     .forward = where_forward,
     .backward = where_backward,
+    .backward_graph = where_backward_graph,
     .samples = where_samples,
     .saves = "the condition when input or other needs a gradient",
 };

@@ -5,6 +5,7 @@
  * plane loop computing the same values as the window tables (sum in double in order).
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 typedef struct gap_job {
   int64_t hw;
@@ -97,6 +98,17 @@ static int adaptive_avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out,
   return 0;
 }
 
+/* Recorded: g/divisor spread over each window (nn_avg_windows_graph). */
+static int adaptive_avg_pool2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  int ond, nd;
+  const int64_t *ys = nb_ctx_output_shape(ctx, 0, &ond), *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  nn_avg_windows a = {.OH = ys[ond - 2], .OW = ys[ond - 1], .H = xs[nd - 2], .W = xs[nd - 1]};
+  a.planes = a.H * a.W > 0 ? nb_numel(grad_out[0]) / (a.OH * a.OW > 0 ? a.OH * a.OW : 1) : 0;
+  if (windows(&a) < 0) return nb_last_status();
+  grad_in[0] = nn_avg_windows_graph(&a, grad_out[0], nd, xs);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int adaptive_avg_pool2d_samples(nb_sample_sink *s) {
   nb_generator *gen = nb_sample_generator(s);
   int rc = 0;
@@ -130,6 +142,7 @@ const nb_op_desc op_adaptive_avg_pool2d = {
     .attrs = attrs,
     .forward = adaptive_avg_pool2d_forward,
     .backward = adaptive_avg_pool2d_backward,
+    .backward_graph = adaptive_avg_pool2d_backward_graph,
     .samples = adaptive_avg_pool2d_samples,
     .saves = "nothing (shapes only)",
 };

@@ -4,6 +4,7 @@
  * ceil_mode window hangs past the padding). Backward spreads g/divisor over each window.
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 /* The windows of pooling geometry p (PyTorch's rules: the divisor counts padded cells with
  * include_pad, but never cells a ceil_mode window hangs past the padding). */
@@ -57,6 +58,20 @@ static int avg_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   return 0;
 }
 
+/* Recorded: g/divisor spread over each window (nn_avg_windows_graph). */
+static int avg_pool2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  int nd;
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  nb_tensor *shape_only = nb_empty(nd, xs, nb_dtype_of(grad_out[0]));
+  nn_pool p;
+  nn_avg_windows a;
+  if (!shape_only || setup(shape_only, attrs, &p) < 0 || windows(&p, attrs[4].i != 0, &a) < 0)
+    return nb_last_status();
+  grad_in[0] = nn_avg_windows_graph(&a, grad_out[0], nd, xs);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int avg_pool2d_samples(nb_sample_sink *s) {
   int rc = 0;
 #define S(...) (int64_t[]){__VA_ARGS__}
@@ -98,6 +113,7 @@ const nb_op_desc op_avg_pool2d = {
     .attrs = attrs,
     .forward = avg_pool2d_forward,
     .backward = avg_pool2d_backward,
+    .backward_graph = avg_pool2d_backward_graph,
     .samples = avg_pool2d_samples,
     .saves = "nothing (shapes and attributes only)",
 };

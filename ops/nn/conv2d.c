@@ -420,13 +420,13 @@ static nb_tensor *bias_grad(nb_dtype dt, const cgeom *g, nb_tensor *gout) {
 
 static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
-  int si = 2, xnd, wnd;
+  int xnd, wnd;
   nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL;
   nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   size_t bsz = 0;
   const int *kflag = nb_ctx_blob(ctx, &bsz);
-  nb_tensor *kept = kflag && bsz == sizeof *kflag && *kflag ? nb_ctx_saved(ctx, si++) : NULL;
+  nb_tensor *kept = kflag && bsz == sizeof *kflag && *kflag ? nb_ctx_saved(ctx, 2) : NULL;
   if (kflag && bsz == sizeof *kflag && *kflag && kept == NULL) return nb_last_status();
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
@@ -449,7 +449,7 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
 static int conv2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   bool need_x = nb_ctx_needs_input_grad(ctx, 0), need_w = nb_ctx_needs_input_grad(ctx, 1);
   int xnd, wnd;
-  nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL;
+  nb_tensor *x = need_w ? nb_ctx_saved(ctx, 0) : NULL; /* fixed slots: see conv2d_forward */
   nb_tensor *w = need_x ? nb_ctx_saved(ctx, 1) : NULL;
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);

@@ -5,6 +5,7 @@
  * Planes are independent and run in parallel; backward adds within a plane in order.
  */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 #include <string.h>
@@ -208,6 +209,20 @@ static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   return 0;
 }
 
+/* Recorded: each gradient scattered (scatter_add) to its saved argmax in the plane. */
+static int max_pool2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *idx = nb_ctx_saved(ctx, 0);
+  if (idx == NULL) return nb_last_status();
+  int nd;
+  const int64_t *xs = nb_ctx_input_shape(ctx, 0, &nd);
+  int64_t H = xs[nd - 2], W = xs[nd - 1], M = nb_shape(idx)[nb_ndim(idx) - 2] * nb_shape(idx)[nb_ndim(idx) - 1];
+  int64_t planes = M > 0 ? nb_numel(idx) / M : 0;
+  nb_tensor *i2 = gu_reshape(idx, 2, (int64_t[]){planes, M});
+  nb_tensor *g2 = i2 ? gu_reshape(grad_out[0], 2, (int64_t[]){planes, M}) : NULL;
+  grad_in[0] = g2 ? nn_pool_scatter_graph(g2, i2, planes, H, W, nd, xs) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int max_pool2d_samples(nb_sample_sink *s) {
   int rc = 0;
 #define S(...) (int64_t[]){__VA_ARGS__}
@@ -251,6 +266,7 @@ const nb_op_desc op_max_pool2d = {
     .attrs = attrs,
     .forward = max_pool2d_forward,
     .backward = max_pool2d_backward,
+    .backward_graph = max_pool2d_backward_graph,
     .samples = max_pool2d_samples,
     .saves = "int64 argmax indices (flat in each H x W plane), same shape as the output",
 };

@@ -1,5 +1,6 @@
 /* ops/nn/nn_util.c — helpers shared by the nn plugin's operators (see nn_util.h). */
 #include "nn_util.h"
+#include "../common/graph_util.h"
 
 #include <string.h>
 
@@ -297,3 +298,42 @@ const nb_input_spec nn_softmax_inputs[1] = {{"input", NB_DT_FLOAT, 0, "any shape
 const nb_attr_spec nn_softmax_attrs[1] = {
     {"dim", NB_ATTR_INT, 0, {.i = -1}, 0, 0, NULL, "dimension to normalise (negative counts from the end)"},
 };
+
+nb_tensor *nn_pool_scatter_graph(nb_tensor *src, nb_tensor *index, int64_t planes, int64_t H, int64_t W,
+                                 int nd, const int64_t *xshape) {
+  nb_tensor *z = nb_zeros(2, (int64_t[]){planes, H * W}, nb_dtype_of(src));
+  nb_tensor *r = z ? nb_call1("scatter_add", 3, (nb_tensor *const[]){z, index, src}, 1, &NB_A_INT("dim", 1))
+                   : NULL;
+  return r ? gu_reshape(r, nd, xshape) : NULL;
+}
+
+nb_tensor *nn_avg_windows_graph(const nn_avg_windows *a, nb_tensor *g, int nd, const int64_t *xshape) {
+  int64_t P = a->OH * a->OW, K = 1;
+  for (int64_t oh = 0; oh < a->OH; oh++)
+    for (int64_t ow = 0; ow < a->OW; ow++) {
+      int64_t n = (a->h1[oh] - a->h0[oh]) * (a->w1[ow] - a->w0[ow]);
+      if (n > K) K = n;
+    }
+  nb_tensor *wt = nb_zeros(2, (int64_t[]){P, K}, NB_F64);
+  nb_tensor *pos = nb_zeros(2, (int64_t[]){a->planes, P * K}, NB_I64);
+  if (!wt || !pos) return NULL;
+  double *w = nb_data(wt);
+  int64_t *ix = nb_data(pos);
+  for (int64_t oh = 0; oh < a->OH; oh++)
+    for (int64_t ow = 0; ow < a->OW; ow++) {
+      int64_t o = oh * a->OW + ow, k = 0;
+      double div = (double)(a->hdiv[oh] * a->wdiv[ow]);
+      for (int64_t h = a->h0[oh]; h < a->h1[oh]; h++)
+        for (int64_t c = a->w0[ow]; c < a->w1[ow]; c++, k++) {
+          w[o * K + k] = div > 0 ? 1.0 / div : 0;
+          ix[o * K + k] = h * a->W + c;
+        }
+    }
+  for (int64_t q = 1; q < a->planes; q++) memcpy(ix + q * P * K, ix, (size_t)(P * K) * sizeof *ix);
+  if (nb_dtype_of(g) != NB_F64 && !(wt = nb_call1("to_dtype", 1, &wt, 1, &NB_A_INT("dtype", nb_dtype_of(g)))))
+    return NULL;
+  nb_tensor *g3 = gu_reshape(g, 3, (int64_t[]){a->planes, P, 1});
+  nb_tensor *gw = g3 ? NB_CALL("mul", g3, wt) : NULL;
+  nb_tensor *src = gw ? gu_reshape(gw, 2, (int64_t[]){a->planes, P * K}) : NULL;
+  return src ? nn_pool_scatter_graph(src, pos, a->planes, a->H, a->W, nd, xshape) : NULL;
+}

@@ -127,6 +127,15 @@ int nn_avg_windows_alloc(nn_avg_windows *a);
 void nn_avg_windows_run(const nn_avg_windows *a, nb_dtype dt, bool backward, const void *src, void *dst,
                         int64_t grain);
 
+/* backward_graph of the pools, recorded (a scoped result or NULL): src (planes, M) added
+ * at int64 positions index (planes, M), flat in each H×W plane, into zeros of the input
+ * shape (nd, xshape) — max_pool2d's gradient at its argmax positions. */
+nb_tensor *nn_pool_scatter_graph(nb_tensor *src, nb_tensor *index, int64_t planes, int64_t H, int64_t W,
+                                 int nd, const int64_t *xshape);
+/* The average pools' gradient, recorded: g (..., OH, OW) spread as g/divisor over each
+ * window of a, through nn_pool_scatter_graph (windows padded to the largest, weight 0). */
+nb_tensor *nn_avg_windows_graph(const nn_avg_windows *a, nb_tensor *g, int nd, const int64_t *xshape);
+
 /* Input list {input (N, C, H, W) or (C, H, W)} of the pooling operators. */
 extern const nb_input_spec nn_pool_inputs[1];
 /* Random (-1, 1) float64 4-D input of shape xs added as a pooling sample. */

@@ -3,6 +3,7 @@
  * Backward: the reversed running sum of the gradient, dx_i = Σ_{j >= i} g_j.
  */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 typedef struct cs_job {
   int64_t R;
@@ -51,6 +52,18 @@ static int cs_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad
   return grad_in[0] ? 0 : nb_last_status();
 }
 
+/* Recorded: the reversed running sum, Σ_{j≥i} g_j = Σ g − cumsum(g)_i + g_i (cumsum
+ * itself, so each further order is the same formula). */
+static int cs_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  nb_tensor *g = grad_out[0];
+  int64_t dim = nb_ctx_attrs(ctx)[0].i;
+  nb_tensor *tot = nb_ndim(g) == 0 ? g : gu_reduce("sum", g, 1, &dim, true);
+  nb_tensor *cs = tot ? nb_call1("cumsum", 1, &g, 1, &NB_A_INT("dim", dim)) : NULL;
+  nb_tensor *d = cs ? NB_CALL("sub", tot, cs) : NULL;
+  grad_in[0] = d ? NB_CALL("add", d, g) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int cs_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -85,6 +98,7 @@ const nb_op_desc op_cumsum = {
     .attrs = cs_attrs,
     .forward = cs_forward,
     .backward = cs_backward,
+    .backward_graph = cs_backward_graph,
     .samples = cs_samples,
     .saves = "nothing",
 };

@@ -8,6 +8,7 @@
  *   dx = rstd·(h − mean(h) − x̂·mean(h·x̂)); dweight[c] = Σ g·x̂, dbias[c] = Σ g over n, *.
  */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -158,6 +159,42 @@ static int gn_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad
   return 0;
 }
 
+/* Recorded: the statistics recomputed from the saved input with dispatched ops, in the
+ * grouped view (N, G, C/G·spatial), and the formulas of gn_backward; weight is viewed as
+ * (C, 1, ...) to broadcast over the spatial dims. */
+static int gn_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  size_t bsz = 0;
+  const bool *flag = nb_ctx_blob(ctx, &bsz);
+  bool has_w = flag && bsz == sizeof *flag && *flag;
+  nb_tensor *x = nb_ctx_saved(ctx, 0), *w = has_w ? nb_ctx_saved(ctx, 1) : NULL, *g = grad_out[0];
+  if (!x || (has_w && !w)) return nb_last_status();
+  int nd = nb_ndim(x);
+  const int64_t *xs = nb_shape(x);
+  int64_t N = xs[0], C = xs[1], G = nb_ctx_attrs(ctx)[0].i, M = N * G > 0 ? nb_numel(x) / (N * G) : 0;
+  int64_t gs[3] = {N, G, M}, last = -1, ws[NB_MAX_DIMS], other[NB_MAX_DIMS];
+  ws[0] = C;
+  for (int d = 1; d < nd - 1; d++) ws[d] = 1;
+  other[0] = 0;
+  for (int d = 2; d < nd; d++) other[d - 1] = d;
+  nb_tensor *xg = gu_reshape(x, 3, gs);
+  nb_tensor *sd = NULL, *xh = xg ? norm_graph_xhat(xg, 1, &last, nb_ctx_attrs(ctx)[1].f, &sd) : NULL;
+  if (!xh) return nb_last_status(); /* x̂, grouped */
+  if (nb_ctx_needs_input_grad(ctx, 0)) {
+    nb_tensor *wv = w ? gu_reshape(w, nd - 1, ws) : NULL;
+    nb_tensor *h = w ? (wv ? NB_CALL("mul", g, wv) : NULL) : g;
+    nb_tensor *hg = h ? gu_reshape(h, 3, gs) : NULL;
+    nb_tensor *dx = hg ? norm_graph_dx(hg, xh, sd, 1, &last) : NULL;
+    if (!dx || !(grad_in[0] = gu_reshape(dx, nd, xs))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 1)) {
+    nb_tensor *xf = gu_reshape(xh, nd, xs), *gx = xf ? NB_CALL("mul", g, xf) : NULL;
+    if (!gx || !(grad_in[1] = gu_reduce("sum", gx, nd - 1, other, false))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 2) && !(grad_in[2] = gu_reduce("sum", g, nd - 1, other, false)))
+    return nb_last_status();
+  return 0;
+}
+
 static int gn_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -200,6 +237,7 @@ const nb_op_desc op_group_norm = {
     .attrs = gn_attrs,
     .forward = gn_forward,
     .backward = gn_backward,
+    .backward_graph = gn_backward_graph,
     .samples = gn_samples,
     .saves = "the input, the weight, and per-group mean and 1/std (float64)",
 };

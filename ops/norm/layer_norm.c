@@ -10,6 +10,7 @@
  *   dweight = Σ_rows g·x̂, dbias = Σ_rows g (column blocks in parallel, fixed order).
  */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -213,6 +214,34 @@ static int ln_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad
   return 0;
 }
 
+/* Recorded: the statistics recomputed from the saved input with dispatched ops (the saved
+ * float64 mean and 1/std are not connected to the graph), then the same formulas as
+ * ln_backward. Rows are the last k dims; weight and bias sum over the leading ones. */
+static int ln_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  size_t bsz = 0;
+  const bool *flag = nb_ctx_blob(ctx, &bsz);
+  bool has_w = flag && bsz == sizeof *flag && *flag;
+  nb_tensor *x = nb_ctx_saved(ctx, 0), *w = has_w ? nb_ctx_saved(ctx, 1) : NULL, *g = grad_out[0];
+  if (!x || (has_w && !w)) return nb_last_status();
+  int nd = nb_ndim(x), k = (int)nb_ctx_attrs(ctx)[0].ints.n;
+  int64_t rd[NB_MAX_DIMS], ld[NB_MAX_DIMS];
+  for (int d = 0; d < k; d++) rd[d] = d - k;
+  for (int d = 0; d < nd - k; d++) ld[d] = d;
+  nb_tensor *sd, *xh = norm_graph_xhat(x, k, rd, nb_ctx_attrs(ctx)[1].f, &sd); /* x̂ */
+  if (!xh) return nb_last_status();
+  if (nb_ctx_needs_input_grad(ctx, 0)) {
+    nb_tensor *h = w ? NB_CALL("mul", g, w) : g;
+    if (!h || !(grad_in[0] = norm_graph_dx(h, xh, sd, k, rd))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 1)) {
+    nb_tensor *gx = NB_CALL("mul", g, xh);
+    if (!gx || !(grad_in[1] = gu_reduce("sum", gx, nd - k, ld, false))) return nb_last_status();
+  }
+  if (nb_ctx_needs_input_grad(ctx, 2) && !(grad_in[2] = gu_reduce("sum", g, nd - k, ld, false)))
+    return nb_last_status();
+  return 0;
+}
+
 static int ln_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -260,6 +289,7 @@ const nb_op_desc op_layer_norm = {
     .attrs = ln_attrs,
     .forward = ln_forward,
     .backward = ln_backward,
+    .backward_graph = ln_backward_graph,
     .samples = ln_samples,
     .saves = "the input, the weight, and per-row mean and 1/std (float64)",
 };

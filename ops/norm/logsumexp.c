@@ -3,6 +3,7 @@
  * +inf gives +inf. Backward: dx = g·e^(x − y) from the saved input and output.
  */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -71,6 +72,21 @@ static int lse_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   return grad_in[0] ? 0 : nb_last_status();
 }
 
+/* Recorded: dx = g·e^(x − y), g and y given their kept dims. */
+static int lse_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  nb_tensor *x = nb_ctx_saved(ctx, 0), *y = nb_ctx_saved(ctx, 1), *g = NULL;
+  if (!x || !y) return nb_last_status();
+  rows_plan p;
+  int64_t red[NB_MAX_DIMS];
+  if (rows_graph_plan("logsumexp", x, &attrs[0].ints, &p, red, grad_out[0], &g) < 0) return nb_last_status();
+  nb_tensor *yk = gu_reshape(y, p.out_ndim, p.out_shape);
+  nb_tensor *d = yk ? NB_CALL("sub", x, yk) : NULL;
+  nb_tensor *e = d ? NB_CALL("exp", d) : NULL;
+  grad_in[0] = e ? NB_CALL("mul", g, e) : NULL;
+  return grad_in[0] ? 0 : nb_last_status();
+}
+
 static int lse_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -103,6 +119,7 @@ const nb_op_desc op_logsumexp = {
     .attrs = lse_attrs,
     .forward = lse_forward,
     .backward = lse_backward,
+    .backward_graph = lse_backward_graph,
     .samples = lse_samples,
     .saves = "the input and the output",
 };

@@ -1,5 +1,6 @@
 /* ops/norm/rows.c — the (outer, R) row layout of a reduction over some dims (norm.h). */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 #include <string.h>
 
@@ -69,4 +70,34 @@ nb_tensor *rows_scatter(nb_tensor *rows, const rows_plan *p) {
   nb_tensor *src = dst ? nb_as_strided(rows, p->ndim, shape, rst, 0) : NULL;
   if (!src || nb_copy_into(dst, src) < 0) return NULL;
   return out;
+}
+
+int rows_graph_plan(const char *op, nb_tensor *x, const nb_ints *dims, rows_plan *p, int64_t *red,
+                    nb_tensor *t, nb_tensor **kept) {
+  if (rows_plan_init(op, x, dims, true, p) < 0) return nb_last_status();
+  int n = 0;
+  for (int d = 0; d < p->ndim; d++)
+    if (p->red[d]) red[n++] = d;
+  if (t && !(*kept = gu_reshape(t, p->out_ndim, p->out_shape))) return nb_last_status();
+  return n;
+}
+
+nb_tensor *norm_graph_xhat(nb_tensor *x, int n, const int64_t *dims, double eps, nb_tensor **sd) {
+  nb_tensor *mu = gu_reduce("mean", x, n, dims, true);
+  nb_tensor *xc = mu ? NB_CALL("sub", x, mu) : NULL;
+  nb_tensor *sq = xc ? NB_CALL("mul", xc, xc) : NULL;
+  nb_tensor *var = sq ? gu_reduce("mean", sq, n, dims, true) : NULL;
+  nb_tensor *ve = var ? gu_scalar("add", var, eps) : NULL;
+  *sd = ve ? NB_CALL("sqrt", ve) : NULL;
+  return *sd ? NB_CALL("div", xc, *sd) : NULL;
+}
+
+nb_tensor *norm_graph_dx(nb_tensor *h, nb_tensor *xh, nb_tensor *sd, int n, const int64_t *dims) {
+  nb_tensor *mh = gu_reduce("mean", h, n, dims, true);
+  nb_tensor *hx = mh ? NB_CALL("mul", h, xh) : NULL;
+  nb_tensor *mhx = hx ? gu_reduce("mean", hx, n, dims, true) : NULL;
+  nb_tensor *t = mhx ? NB_CALL("mul", xh, mhx) : NULL;
+  nb_tensor *u = t ? NB_CALL("sub", h, mh) : NULL;
+  nb_tensor *v = u ? NB_CALL("sub", u, t) : NULL;
+  return v ? NB_CALL("div", v, sd) : NULL;
 }

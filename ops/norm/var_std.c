@@ -5,6 +5,7 @@
  * std is 0 (PyTorch masks it the same way). R − c = 0 gives nan (0/0) as PyTorch.
  */
 #include "norm.h"
+#include "../common/graph_util.h"
 
 #include <math.h>
 
@@ -97,6 +98,46 @@ static int std_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **gra
   return vs_backward(ctx, grad_out, grad_in, true);
 }
 
+/* Recorded, the same formulas from the saved input (and output for std), with the
+ * gradient and output given their kept dims so they broadcast over the rows:
+ * var dx = g·2(x − mean)/(R − c); std dx = g·(x − mean)/((R − c)·std), 0 where std is 0
+ * (a where(); the divisor there is 1, so no inf reaches the branch it drops). */
+static int vs_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in, bool is_std) {
+  const nb_attr_value *attrs = nb_ctx_attrs(ctx);
+  nb_tensor *x = nb_ctx_saved(ctx, 0), *y = is_std ? nb_ctx_saved(ctx, 1) : NULL, *g = NULL;
+  if (!x || (is_std && !y)) return nb_last_status();
+  rows_plan p;
+  int64_t red[NB_MAX_DIMS];
+  int n = rows_graph_plan(is_std ? "std" : "var", x, &attrs[0].ints, &p, red, grad_out[0], &g);
+  if (n < 0) return n;
+  double denom = (double)p.R - (attrs[1].i ? 1.0 : 0.0);
+  nb_tensor *m = gu_reduce("mean", x, n, red, true);
+  nb_tensor *xc = m ? NB_CALL("sub", x, m) : NULL;
+  nb_tensor *gx = xc ? NB_CALL("mul", g, xc) : NULL;
+  if (!gx) return nb_last_status();
+  if (!is_std) {
+    grad_in[0] = gu_scalar("mul", gx, 2.0 / denom);
+    return grad_in[0] ? 0 : nb_last_status();
+  }
+  nb_tensor *yk = gu_reshape(y, p.out_ndim, p.out_shape);
+  nb_tensor *zero = yk ? gu_scalar("eq", yk, 0.0) : NULL;
+  nb_tensor *one = zero ? nb_op_scalar_operand(1, nb_dtype_of(x)) : NULL;
+  nb_tensor *ys = one ? NB_CALL("where", zero, one, yk) : NULL;
+  nb_release(one);
+  nb_tensor *q = ys ? NB_CALL("div", gx, ys) : NULL;
+  nb_tensor *qs = q ? gu_scalar("mul", q, 1.0 / denom) : NULL;
+  nb_tensor *z = qs ? nb_op_scalar_operand(0, nb_dtype_of(x)) : NULL;
+  grad_in[0] = z ? NB_CALL("where", zero, z, qs) : NULL;
+  nb_release(z);
+  return grad_in[0] ? 0 : nb_last_status();
+}
+static int var_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return vs_backward_graph(ctx, grad_out, grad_in, false);
+}
+static int std_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
+  return vs_backward_graph(ctx, grad_out, grad_in, true);
+}
+
 static int vs_samples(nb_sample_sink *s) {
   nb_generator *g = nb_sample_generator(s);
   int rc = 0;
@@ -138,6 +179,7 @@ const nb_op_desc op_var = {
     .attrs = vs_attrs,
     .forward = var_forward,
     .backward = var_backward,
+    .backward_graph = var_backward_graph,
     .samples = vs_samples,
     .saves = "the input",
 };
@@ -156,6 +198,7 @@ const nb_op_desc op_std = {
     .attrs = vs_attrs,
     .forward = std_forward,
     .backward = std_backward,
+    .backward_graph = std_backward_graph,
     .samples = vs_samples,
     .saves = "the input and the output",
 };

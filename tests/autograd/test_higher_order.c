@@ -126,6 +126,43 @@ START_TEST(restricted_backward_reads_the_right_saved_tensor) {
 }
 END_TEST
 
+/* conv2d too: y = conv2d(x, [[2]]) with x = 1..6, restricted to x (dx = 2 everywhere),
+ * then to w (dw = sum x = 21); both leaves require grad. */
+START_TEST(restricted_conv2d_backward_reads_the_right_saved_tensor) {
+  nb_tensor *x = nb_requires_grad_(nb_from_doubles((double[]){1, 2, 3, 4, 5, 6}, 6, NB_F64));
+  nb_tensor *w = nb_requires_grad_(nb_from_doubles((double[]){2}, 1, NB_F64));
+  nb_tensor *x4 = nb_reshape(x, 4, (int64_t[]){1, 1, 2, 3}), *w4 = nb_reshape(w, 4, (int64_t[]){1, 1, 1, 1});
+  nb_tensor *y = nb_sum(nb_conv2d(x4, w4, NULL, NULL, NULL, NULL, 1)), *gx = NULL, *gw = NULL;
+  ck_assert_msg(nb_autograd_grad(&y, NULL, 1, &x, 1, &gx, NB_RETAIN_GRAPH, false) == 0, "%s", nb_last_error());
+  double v[6];
+  nb_to_doubles(gx, v, 6);
+  for (int i = 0; i < 6; i++) ck_assert_double_eq(v[i], 2);
+  ck_assert_msg(nb_autograd_grad(&y, NULL, 1, &w, 1, &gw, 0, false) == 0, "%s", nb_last_error());
+  nb_to_doubles(gw, v, 1);
+  ck_assert_double_eq(v[0], 21);
+}
+END_TEST
+
+/* embedding's double backward honours padding_idx: with L = sum(emb(idx, w) * c),
+ * dL/dw = scatter of c's rows (none into the padding row), so
+ * d(sum(dL/dw * r))/dc picks r's rows at idx, zero where idx is the padding index. */
+START_TEST(embedding_double_backward_skips_the_padding_row) {
+  nb_tensor *w = nb_requires_grad_(nb_reshape(nb_from_doubles((double[]){1, 2, 3, 4, 5, 6}, 6, NB_F64), 2,
+                                              (int64_t[]){3, 2}));
+  nb_tensor *c = nb_requires_grad_(nb_reshape(nb_from_doubles((double[]){1, 1, 1, 1, 1, 1}, 6, NB_F64), 2,
+                                              (int64_t[]){3, 2}));
+  nb_tensor *r = nb_reshape(nb_from_doubles((double[]){10, 20, 30, 40, 50, 60}, 6, NB_F64), 2, (int64_t[]){3, 2});
+  nb_tensor *idx = nb_from_data((int64_t[]){2, 1, 2}, 1, (int64_t[]){3}, NB_I64);
+  nb_tensor *L = nb_sum(nb_mul(nb_embedding(idx, w, 1), c)), *gw = NULL, *gc = NULL;
+  ck_assert_msg(nb_autograd_grad(&L, NULL, 1, &w, 1, &gw, NB_CREATE_GRAPH, false) == 0, "%s", nb_last_error());
+  nb_tensor *M = nb_sum(nb_mul(gw, r));
+  ck_assert_msg(nb_autograd_grad(&M, NULL, 1, &c, 1, &gc, 0, false) == 0, "%s", nb_last_error());
+  double v[6], want[6] = {50, 60, 0, 0, 50, 60};
+  nb_to_doubles(gc, v, 6);
+  for (int i = 0; i < 6; i++) ck_assert_double_eq(v[i], want[i]);
+}
+END_TEST
+
 /* Autograd helpers on closed forms: f(a, b) = sum(a^2 b) with a, b of 2 elements */
 static nb_tensor *f_a2b(nb_tensor *const *in, void *user) {
   (void)user;
@@ -210,6 +247,8 @@ int main(void) {
   tcase_add_test(tc, mixed_partials_with_broadcast);
   tcase_add_test(tc, op_without_double_backward_is_named);
   tcase_add_test(tc, restricted_backward_reads_the_right_saved_tensor);
+  tcase_add_test(tc, restricted_conv2d_backward_reads_the_right_saved_tensor);
+  tcase_add_test(tc, embedding_double_backward_skips_the_padding_row);
   tcase_add_test(tc, functional_helpers_closed_form);
   tcase_add_test(tc, anomaly_detection_names_the_node);
   suite_add_tcase(s, tc);

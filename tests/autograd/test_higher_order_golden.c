@@ -1,7 +1,8 @@
 /* test_higher_order_golden.c — higher-order gradients against PyTorch (float64, 1e-10):
  * the Hessian of a small MLP's loss with respect to its weights (nb_hessian), a WGAN-GP
  * gradient-penalty step, the third derivative of x**4, and nb_hvp on a linear +
- * batch_norm + cross_entropy network. Goldens: higher_order_golden.txt, written by
+ * batch_norm + cross_entropy network, a conv2d one, and a conv2d + batch_norm + gelu +
+ * adaptive pool + cross_entropy one. Goldens: higher_order_golden.txt, written by
  * higher_order_golden.py (committed next to this file; run with /usr/bin/python3). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ static const char *golden_path;
 static void setup(void) { ck_assert_int_ge(nb_scope_begin(), 1); }
 static void teardown(void) { nb_scope_end(); }
 
-/* The golden tensor `name` (float64, or int64 for "hvp_target"), scoped. */
+/* The golden tensor `name` (float64, or int64 for the "*_target" ones), scoped. */
 static nb_tensor *golden(const char *name) {
   FILE *f = fopen(golden_path, "r");
   ck_assert_msg(f != NULL, "cannot open %s", golden_path);
@@ -37,7 +38,7 @@ static nb_tensor *golden(const char *name) {
       ck_assert_int_eq(fscanf(f, "%" SCNd64, &shape[d]), 1);
       n *= shape[d];
     }
-    bool idx = strcmp(name, "hvp_target") == 0 || strcmp(name, "chvp_target") == 0;
+    bool idx = strstr(name, "_target") != NULL;
     t = nb_zeros(nd, shape, idx ? NB_I64 : NB_F64);
     for (int64_t k = 0; k < n; k++) {
       double v;
@@ -159,6 +160,27 @@ START_TEST(hvp_conv2d_batchnorm_cross_entropy) {
 }
 END_TEST
 
+/* ---- 6. hvp through conv2d + batch_norm + gelu + adaptive_avg_pool2d + cross_entropy ---- */
+static nb_tensor *cnn_loss(nb_tensor *const *p, void *user) {
+  (void)user;
+  nb_tensor *h = nb_conv2d(golden("cnn_x"), p[0], p[1], NULL, (int64_t[]){1, 1}, NULL, 1);
+  h = nb_batch_norm(h, NULL, NULL, p[2], p[3], true, 0.1, 1e-5);
+  h = nb_flatten(nb_adaptive_avg_pool2d(nb_gelu(h, NULL), (int64_t[]){1, 1}), 1, -1);
+  return nb_cross_entropy(h, golden("cnn_target"), NULL, "mean", -100, 0.0);
+}
+
+START_TEST(hvp_conv2d_batchnorm_gelu_pool_cross_entropy) {
+  nb_tensor *p[4] = {golden("cnn_W"), golden("cnn_b"), golden("cnn_gamma"), golden("cnn_beta")};
+  nb_tensor *v[4] = {golden("cnn_vW"), golden("cnn_vb"), golden("cnn_vgamma"), golden("cnn_vbeta")};
+  nb_tensor *hv[4], *out;
+  ck_assert_msg(nb_hvp(cnn_loss, NULL, 4, p, v, 0, &out, hv) == 0, "%s", nb_last_error());
+  assert_close(hv[0], "cnn_W_out");
+  assert_close(hv[1], "cnn_b_out");
+  assert_close(hv[2], "cnn_gamma_out");
+  assert_close(hv[3], "cnn_beta_out");
+}
+END_TEST
+
 int main(int argc, char **argv) {
   golden_path = argc > 1 ? argv[1] : "higher_order_golden.txt";
   Suite *s = suite_create("higher_order_golden");
@@ -170,6 +192,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, third_derivative_of_x4);
   tcase_add_test(tc, hvp_linear_batchnorm_cross_entropy);
   tcase_add_test(tc, hvp_conv2d_batchnorm_cross_entropy);
+  tcase_add_test(tc, hvp_conv2d_batchnorm_gelu_pool_cross_entropy);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }

@@ -143,6 +143,7 @@ TABLE = {
     "relu": lambda i, a: torch.relu(i[0]),
     "sigmoid": lambda i, a: torch.sigmoid(i[0]),
     "tanh": lambda i, a: torch.tanh(i[0]),
+    "erf": lambda i, a: torch.erf(i[0]),
     "clamp": lambda i, a: torch.clamp(i[0], min=a["min"], max=a["max"]),
     "add_": inplace("add_"),
     "sub_": inplace("sub_"),

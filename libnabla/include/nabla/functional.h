@@ -46,6 +46,8 @@ nb_tensor *nb_abs(nb_tensor *a);
 nb_tensor *nb_relu(nb_tensor *a);
 nb_tensor *nb_sigmoid(nb_tensor *a);
 nb_tensor *nb_tanh(nb_tensor *a);
+/* "erf": the error function, elementwise (torch.erf). */
+nb_tensor *nb_erf(nb_tensor *a);
 /* clamp to [min, max]; pass NAN for a side without a bound (op "clamp", attrs
  * "min"/"max" optional). */
 nb_tensor *nb_clamp(nb_tensor *a, double min, double max);
