@@ -241,7 +241,8 @@ void nb__pool_run(int threads, int64_t n, int64_t size, int64_t chunks, nb_range
 /* Unloading the library (dlclose) or exiting: let the workers go before their code does. */
 __attribute__((destructor)) static void pool_stop(void) {
   if (tl_in_loop || pthread_mutex_trylock(&P.run_lock) != 0)
-    return; /* exit() from inside a loop: the process ends with the workers */
+    return; /* the destructor ran while a loop was in progress (the program is ending from
+             * inside a chunk): the workers are left to end with the process */
   atomic_store(&P.quit, true);
   pthread_mutex_lock(&P.m);
   pthread_cond_broadcast(&P.work_cv);
