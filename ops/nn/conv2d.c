@@ -443,6 +443,18 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   return 0;
 }
 
+nb_tensor *nn_conv2d_call(const char *name, nb_tensor *a, nb_tensor *b, const nb_attr_value *at,
+                          int64_t h, int64_t w) {
+  bool conv = strcmp(name, "conv2d") == 0;
+  nb_attr attrs[5] = {{.name = "stride", .type = NB_ATTR_INTS, .v = at[0]},
+                      {.name = "padding", .type = NB_ATTR_INTS, .v = at[1]},
+                      {.name = "dilation", .type = NB_ATTR_INTS, .v = at[2]},
+                      NB_A_INT("groups", at[3].i),
+                      strcmp(name, "conv2d_input_grad") == 0 ? NB_A_INTS("input_size", h, w)
+                                                             : NB_A_INTS("kernel_size", h, w)};
+  return nb_call1(name, conv ? 3 : 2, (nb_tensor *const[]){a, b, NULL}, conv ? 4 : 5, attrs);
+}
+
 /* The same gradients with dispatched ops, for NB_CREATE_GRAPH: the input and weight
  * gradients are the ops conv2d_input_grad and conv2d_weight_grad (conv2d_grad.c), which
  * are differentiable again; the bias gradient is a sum. */
@@ -454,10 +466,10 @@ static int conv2d_backward_graph(nb_ctx *ctx, nb_tensor *const *grad_out, nb_ten
   if ((need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
   nb_tensor *g = grad_out[0];
-  if (need_x && !(grad_in[0] = nn_conv2d_grad_call("conv2d_input_grad", g, w, nb_ctx_attrs(ctx),
+  if (need_x && !(grad_in[0] = nn_conv2d_call("conv2d_input_grad", g, w, nb_ctx_attrs(ctx),
                                                    xsh[xnd - 2], xsh[xnd - 1])))
     return nb_last_status();
-  if (need_w && !(grad_in[1] = nn_conv2d_grad_call("conv2d_weight_grad", x, g, nb_ctx_attrs(ctx),
+  if (need_w && !(grad_in[1] = nn_conv2d_call("conv2d_weight_grad", x, g, nb_ctx_attrs(ctx),
                                                    wsh[2], wsh[3])))
     return nb_last_status();
   if (nb_ctx_needs_input_grad(ctx, 2)) {

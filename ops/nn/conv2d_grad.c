@@ -14,28 +14,6 @@
  */
 #include "nn_util.h"
 
-#include <string.h>
-
-nb_tensor *nn_conv2d_grad_call(const char *name, nb_tensor *a, nb_tensor *b,
-                               const nb_attr_value *at, int64_t h, int64_t w) {
-  nb_attr attrs[5] = {{.name = "stride", .type = NB_ATTR_INTS, .v = at[0]},
-                      {.name = "padding", .type = NB_ATTR_INTS, .v = at[1]},
-                      {.name = "dilation", .type = NB_ATTR_INTS, .v = at[2]},
-                      NB_A_INT("groups", at[3].i),
-                      strcmp(name, "conv2d_input_grad") == 0 ? NB_A_INTS("input_size", h, w)
-                                                             : NB_A_INTS("kernel_size", h, w)};
-  return nb_call1(name, 2, (nb_tensor *const[]){a, b}, 5, attrs);
-}
-
-/* conv2d(x, w) with the op's conv2d attributes (no bias), recorded. */
-static nb_tensor *conv(nb_tensor *x, nb_tensor *w, const nb_attr_value *at) {
-  nb_attr attrs[4] = {{.name = "stride", .type = NB_ATTR_INTS, .v = at[0]},
-                      {.name = "padding", .type = NB_ATTR_INTS, .v = at[1]},
-                      {.name = "dilation", .type = NB_ATTR_INTS, .v = at[2]},
-                      NB_A_INT("groups", at[3].i)};
-  return nb_call1("conv2d", 3, (nb_tensor *const[]){x, w, NULL}, 4, attrs);
-}
-
 /* The size attribute (input_size or kernel_size): two values >= 1. */
 static int size_attr(const char *op, const char *name, const nb_ints *v, int64_t out[2]) {
   if (v->n != 2)
@@ -73,13 +51,13 @@ static int input_grad_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tenso
   nb_tensor *u = grad_out[0];
   if (nb_ctx_needs_input_grad(ctx, 0)) {
     nb_tensor *w = nb_ctx_saved(ctx, 1);
-    if (!w || !(grad_in[0] = conv(u, w, at))) return nb_last_status();
+    if (!w || !(grad_in[0] = nn_conv2d_call("conv2d", u, w, at, 0, 0))) return nb_last_status();
   }
   if (nb_ctx_needs_input_grad(ctx, 1)) {
     nb_tensor *g = nb_ctx_saved(ctx, 0);
     int wnd;
     const int64_t *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
-    if (!g || !(grad_in[1] = nn_conv2d_grad_call("conv2d_weight_grad", u, g, at, wsh[2], wsh[3])))
+    if (!g || !(grad_in[1] = nn_conv2d_call("conv2d_weight_grad", u, g, at, wsh[2], wsh[3])))
       return nb_last_status();
   }
   return 0;
@@ -119,12 +97,12 @@ static int weight_grad_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tens
     nb_tensor *g = nb_ctx_saved(ctx, 0);
     int xnd;
     const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd);
-    if (!g || !(grad_in[0] = nn_conv2d_grad_call("conv2d_input_grad", g, v, at, xsh[xnd - 2], xsh[xnd - 1])))
+    if (!g || !(grad_in[0] = nn_conv2d_call("conv2d_input_grad", g, v, at, xsh[xnd - 2], xsh[xnd - 1])))
       return nb_last_status();
   }
   if (nb_ctx_needs_input_grad(ctx, 1)) {
     nb_tensor *x = nb_ctx_saved(ctx, 1);
-    if (!x || !(grad_in[1] = conv(x, v, at))) return nb_last_status();
+    if (!x || !(grad_in[1] = nn_conv2d_call("conv2d", x, v, at, 0, 0))) return nb_last_status();
   }
   return 0;
 }

@@ -53,11 +53,12 @@ int nn_softmax_samples(nb_sample_sink *s);
 int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, const int64_t *wsh,
                     nb_tensor *w, nb_tensor *gout, const nb_attr_value *attrs, nb_tensor *kept,
                     nb_tensor **dx, nb_tensor **dw);
-/* Call op `name` (conv2d_input_grad or conv2d_weight_grad) on (a, b) with conv2d's
- * resolved attributes and the spatial size (h, w) of the input or kernel it rebuilds;
- * recorded like any op call. */
-nb_tensor *nn_conv2d_grad_call(const char *name, nb_tensor *a, nb_tensor *b,
-                               const nb_attr_value *conv_attrs, int64_t h, int64_t w);
+/* Call op `name` on (a, b) with conv2d's resolved attributes, recorded like any op call:
+ * "conv2d" (no bias; h, w unused), or "conv2d_input_grad" / "conv2d_weight_grad" with the
+ * spatial size (h, w) of the input or kernel they rebuild. (conv2d.c, so that the
+ * gradient ops depend on conv2d's file and not the other way round.) */
+nb_tensor *nn_conv2d_call(const char *name, nb_tensor *a, nb_tensor *b, const nb_attr_value *conv_attrs,
+                          int64_t h, int64_t w);
 
 /* Largest magnitude nn_pair accepts for a size/stride/padding-like attribute: keeps the
  * output-size arithmetic of the conv and pooling ops far from int64 overflow. */
