@@ -41,7 +41,7 @@ typedef struct gc_result {
   const char *cur_desc; /* description of the sample being checked */
 } gc_result;
 
-/* ---- result building (checks.c) ---- */
+/* ---- result building (result.c) ---- */
 void gc_result_init(gc_result *r, const nb_op *op);
 /* Record a failure of `check` in sample `sample` (-1: op-level); output/input -1 when
  * not applicable; `entries` (may be NULL) lists differing elements. Takes `entries`. */
@@ -125,7 +125,12 @@ typedef void (*gc_child_fn)(const nb_op *op, const gc_opts *o, gc_result *r);
 /* Run fn for op in a forked child (or in-process with o->fork false); returns the op's
  * JSON object, with verdict "crashed"/"timeout" when the child died. */
 cJSON *gc_run_isolated(const nb_op *op, const gc_opts *o, gc_child_fn fn);
+/* ---- the child's lines to its parent (result.c) ---- */
+/* Send progress and the result to fd from now on (in the child; -1: nowhere). */
+void gc_progress_open(int fd);
 /* Report progress from the child ("sample k"), so a crash names the sample. */
 void gc_progress(int sample, const char *desc);
+/* Send the op's result line ("R <json>"). */
+void gc_report_result(const char *json);
 
 #endif

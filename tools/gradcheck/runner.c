@@ -18,30 +18,6 @@
 
 #include "gradcheck.h"
 
-static int progress_fd = -1;
-
-static void write_all(int fd, const char *s, size_t n) {
-  while (n) {
-    ssize_t w = write(fd, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
-void gc_progress(int sample, const char *desc) {
-  if (progress_fd < 0) return;
-  char line[256];
-  int len = snprintf(line, sizeof line, "S %d %.200s", sample, desc ? desc : "");
-  if (len < 0) return;
-  if ((size_t)len >= sizeof line - 1) len = (int)sizeof line - 2;
-  for (int i = 0; i < len; i++)
-    if (line[i] == '\n' || line[i] == '\r') line[i] = ' ';
-  line[len++] = '\n';
-  write_all(progress_fd, line, (size_t)len);
-}
-
 static const char *signal_name(int sig) {
   static const struct {
     int sig;
@@ -75,14 +51,10 @@ static void child_main(int fd, const nb_op *op, const gc_opts *o, gc_child_fn fn
   signal(SIGBUS, SIG_DFL);
   signal(SIGFPE, SIG_DFL);
   signal(SIGILL, SIG_DFL);
-  progress_fd = fd;
+  gc_progress_open(fd);
   cJSON *res = run_here(op, o, fn);
   char *s = res ? cJSON_PrintUnformatted(res) : NULL;
-  if (s) {
-    write_all(fd, "R ", 2);
-    write_all(fd, s, strlen(s));
-    write_all(fd, "\n", 1);
-  }
+  if (s) gc_report_result(s);
   _exit(s ? 0 : 3);
 }
 
