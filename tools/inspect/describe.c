@@ -4,8 +4,14 @@
  */
 #include <math.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "inspect.h"
+
+bool inspect_is_dir(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 static cJSON *str_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 

@@ -30,11 +30,6 @@ static const char *g_dirs[64]; /* --plugin-path, in order */
 static int g_ndirs;
 static plugscan g_scan;        /* the files that crashed or exited in the scan */
 
-bool inspect_is_dir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 static void usage(FILE *f) {
   fprintf(f,
           "Usage: nabla-inspect [--json] [--plugin-path DIR]... [OP | OPTIMIZER | BACKEND | PLUGIN | FILE.so]\n"
