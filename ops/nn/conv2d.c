@@ -372,9 +372,18 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
   return 0;
 }
 
+/* db[m] = Σ over samples and positions of the output gradient of channel m. */
+static nb_tensor *bias_grad(nb_dtype dt, const cgeom *g, nb_tensor *gout) {
+  nb_tensor *go = ops_contig(gout), *db = go ? nb_empty(1, &g->M, dt) : NULL;
+  if (db == NULL) return NULL;
+  bias_job j = {dt, g, nb_data(go), nb_data(db)};
+  nb_parallel_for(g->M, 1 + NB_PARALLEL_GRAIN / (g->N * g->P + 1), bias_sum, &j);
+  return db;
+}
+
 int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, const int64_t *wsh,
                     nb_tensor *w, nb_tensor *gout, const nb_attr_value *attrs, nb_tensor *kept,
-                    nb_tensor **dx, nb_tensor **dw) {
+                    nb_tensor **dx, nb_tensor **dw, nb_tensor **db) {
   bool need_x = dx != NULL, need_w = dw != NULL;
   /* geometry from the shapes (stand-ins for operands that were not given) */
   nb_tensor *xs = x ? x : nb_empty(xnd, xsh, dt), *wt = w ? w : nb_empty(4, wsh, dt);
@@ -406,16 +415,8 @@ int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, cons
     return nb_last_status();
   }
   if (need_w && g.N == 0) nb_fill(*dw, 0.0);
+  if (db && !(*db = bias_grad(dt, &g, go))) return nb_last_status();
   return 0;
-}
-
-/* db[m] = Σ over samples and positions of the output gradient of channel m. */
-static nb_tensor *bias_grad(nb_dtype dt, const cgeom *g, nb_tensor *gout) {
-  nb_tensor *go = ops_contig(gout), *db = go ? nb_empty(1, &g->M, dt) : NULL;
-  if (db == NULL) return NULL;
-  bias_job j = {dt, g, nb_data(go), nb_data(db)};
-  nb_parallel_for(g->M, 1 + NB_PARALLEL_GRAIN / (g->N * g->P + 1), bias_sum, &j);
-  return db;
 }
 
 static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
@@ -431,15 +432,9 @@ static int conv2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **
   nb_dtype dt = nb_ctx_input_dtype(ctx, 0);
   const int64_t *xsh = nb_ctx_input_shape(ctx, 0, &xnd), *wsh = nb_ctx_input_shape(ctx, 1, &wnd);
   if (nn_conv2d_grads(dt, xnd, xsh, x, wsh, w, grad_out[0], nb_ctx_attrs(ctx), kept,
-                      need_x ? &grad_in[0] : NULL, need_w ? &grad_in[1] : NULL) < 0)
+                      need_x ? &grad_in[0] : NULL, need_w ? &grad_in[1] : NULL,
+                      nb_ctx_needs_input_grad(ctx, 2) ? &grad_in[2] : NULL) < 0)
     return nb_last_status();
-  if (nb_ctx_needs_input_grad(ctx, 2)) {
-    nb_tensor *xs = nb_empty(xnd, xsh, dt), *ws = nb_empty(wnd, wsh, dt);
-    cgeom g;
-    if (!xs || !ws || setup(xs, ws, NULL, nb_ctx_attrs(ctx), &g) < 0 ||
-        !(grad_in[2] = bias_grad(dt, &g, grad_out[0])))
-      return nb_last_status();
-  }
   return 0;
 }
 

@@ -37,7 +37,7 @@ static int input_grad_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
                         (char[96]){0}, 96));
   int64_t xsh[4] = {nb_shape(g)[0], nb_shape(w)[1] * attrs[3].i, hw[0], hw[1]};
   const int64_t *xs = gd == 4 ? xsh : xsh + 1;
-  if (nn_conv2d_grads(nb_dtype_of(g), gd, xs, NULL, nb_shape(w), w, g, attrs, NULL, &out[0], NULL) < 0)
+  if (nn_conv2d_grads(nb_dtype_of(g), gd, xs, NULL, nb_shape(w), w, g, attrs, NULL, &out[0], NULL, NULL) < 0)
     return nb_last_status();
   /* fixed slots: g for weight's gradient, w for grad_output's */
   if (nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 1) ? g : NULL) < 0 ||
@@ -81,7 +81,7 @@ static int weight_grad_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_
     return nb_set_error(NB_ESHAPE, "conv2d_weight_grad: %lld input channels do not split into %lld "
                         "groups", (long long)C, (long long)G);
   int64_t wsh[4] = {nb_shape(g)[xd - 3], C / G, k[0], k[1]};
-  if (nn_conv2d_grads(nb_dtype_of(x), xd, nb_shape(x), x, wsh, NULL, g, attrs, NULL, NULL, &out[0]) < 0)
+  if (nn_conv2d_grads(nb_dtype_of(x), xd, nb_shape(x), x, wsh, NULL, g, attrs, NULL, NULL, &out[0], NULL) < 0)
     return nb_last_status();
   /* fixed slots: g for input's gradient, x for grad_output's */
   if (nb_ctx_save(ctx, nb_ctx_needs_input_grad(ctx, 0) ? g : NULL) < 0 ||

@@ -46,13 +46,13 @@ int nn_softmax_samples(nb_sample_sink *s);
    "spacing between kernel elements (1 or 2 values)"},                                         \
   {"groups", NB_ATTR_INT, NB_ATTR_HAS_MIN, {.i = 1}, 1, 0, NULL,                               \
    "channel groups: in and out channels are split into this many independent convolutions"}
-/* conv2d's input and/or weight gradient (*dx, *dw; NULL: not wanted) for an input of shape
+/* conv2d's input, weight and/or bias gradient (*dx, *dw, *db; NULL: not wanted) for an input of shape
  * xsh (xnd 3 or 4 dims) and a weight of shape wsh, from the output gradient gout and
  * conv2d's resolved attributes: x is needed for dw, w for dx; kept is forward's column
  * matrix or NULL. A gout of the wrong shape is an error. Returns 0 or a status. */
 int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, const int64_t *wsh,
                     nb_tensor *w, nb_tensor *gout, const nb_attr_value *attrs, nb_tensor *kept,
-                    nb_tensor **dx, nb_tensor **dw);
+                    nb_tensor **dx, nb_tensor **dw, nb_tensor **db);
 /* Call op `name` on (a, b) with conv2d's resolved attributes, recorded like any op call:
  * "conv2d" (no bias; h, w unused), or "conv2d_input_grad" / "conv2d_weight_grad" with the
  * spatial size (h, w) of the input or kernel they rebuild. (conv2d.c, so that the
