@@ -117,19 +117,20 @@ static int parse_args(int argc, char **argv, options *o) {
 
 /* Mean loss over n_batches fixed windows of the held-out split, without recording. */
 static double heldout_loss(nb_module *net, nb_dataset *test, int64_t batch, int n_batches) {
-  int64_t n = nb_dataset_len(test), T = 0;
+  int64_t n = nb_dataset_len(test);
   double sum = 0;
   nb_no_grad_begin();
   for (int b = 0; b < n_batches; b++) {
     nb_scope_begin();
-    int64_t idx[batch];
-    for (int64_t i = 0; i < batch; i++) idx[i] = (b * batch + i) * (n - 1) / (n_batches * batch);
-    nb_tensor *x, *y, *logits = NULL;
-    if (nb_dataset_get_batch(test, idx, batch, &x, &y) == 0) logits = nb_module_forward(net, x);
-    T = nb_shape(x)[1];
-    nb_tensor *loss = logits ? nb_cross_entropy(nb_reshape(logits, 2, (int64_t[]){batch * T, -1}),
-                                                nb_reshape(y, 1, (int64_t[]){batch * T}), NULL,
-                                                "mean", -100, 0) : NULL;
+    nb_tensor *pos = nb_empty(1, &batch, NB_I64), *x, *y, *logits = NULL, *loss = NULL;
+    int64_t *idx = pos ? nb_data(pos) : NULL;
+    for (int64_t i = 0; idx && i < batch; i++) idx[i] = (b * batch + i) * (n - 1) / (n_batches * batch);
+    if (idx && nb_dataset_get_batch(test, idx, batch, &x, &y) == 0) logits = nb_module_forward(net, x);
+    if (logits) {
+      int64_t BT = nb_numel(y);
+      loss = nb_cross_entropy(nb_reshape(logits, 2, (int64_t[]){BT, -1}), nb_reshape(y, 1, &BT),
+                              NULL, "mean", -100, 0);
+    }
     sum += loss ? nb_item(loss) : NAN;
     nb_scope_end();
   }
