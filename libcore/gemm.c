@@ -1,9 +1,11 @@
-/* gemm.c — the GEMM service over BLIS's typed API.
+/* gemm.c — the GEMM service: nabla's packed GEMM or BLIS's typed API.
  *
  * C = alpha * op(A) * op(B) + beta * C with arbitrary element strides. Strides BLIS
- * accepts go to bli_?gemm_ex on one thread, a large product cut into blocks of C that
- * run side by side on the core's threads (gemm_split; one thread inside a parallel
- * loop), or, when m, n or k is 1, to BLIS's level-2 gemv / ger on one thread; the rare
+ * accepts go to the packed GEMM with the CPU's micro-kernel (gemm_native.c; AVX2 or
+ * AVX-512, chosen at run time) or, on CPUs without one, to bli_?gemm_ex, each on one
+ * thread; a large product is cut into blocks of C that run side by side on the core's
+ * threads (gemm_split; one thread inside a parallel loop). When m, n or k is 1 it goes
+ * to BLIS's level-2 gemv / ger on one thread; the rare
  * layouts BLIS rejects (zero, negative or overlapping strides) use a plain loop
  * instead, so no input can make BLIS abort the process. Small k with column-major B
  * uses the core's own loop (tiny_*).
@@ -166,8 +168,9 @@ static void level2(nb_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t 
   }
 }
 
-/* One product on the calling thread: BLIS's GEMM, its level-2 kernels when m, n or k is
- * 1, or the plain loop for strides BLIS rejects. */
+/* One product on the calling thread: nabla's packed GEMM when the CPU has one of its
+ * micro-kernels (gemm_native.c), else BLIS's GEMM; BLIS's level-2 kernels when m, n or k
+ * is 1; or the plain loop for strides BLIS rejects. */
 static void gemm_serial(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                         const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
                         double beta, void *c, int64_t rs_c, int64_t cs_c) {
@@ -190,6 +193,13 @@ static void gemm_serial(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int6
   if (m == 1 || n == 1 || k == 1) {
     level2(dt, trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
     return;
+  }
+  const nb__ukernel *uk = nb__gemm_ukernel(dt);
+  if (uk) { /* element (i, p) of op(A) is at a[i·ra + p·ca], (p, j) of op(B) at b[p·rb + j·cb] */
+    int64_t ra = trans_a ? cs_a : rs_a, ca = trans_a ? rs_a : cs_a, rb = trans_b ? cs_b : rs_b,
+            cb = trans_b ? rs_b : cs_b;
+    if (nb__gemm_packed(uk, dt, m, n, k, alpha, a, ra, ca, b, rb, cb, beta, c, rs_c, cs_c))
+      return;
   }
   rntm_t rntm = BLIS_RNTM_INITIALIZER;
   bli_rntm_set_num_threads(1, &rntm);
@@ -257,10 +267,11 @@ static int64_t micro_tile(nb_dtype dt) {
   int i = dt == NB_F64;
   int64_t t = __atomic_load_n(&tile[i], __ATOMIC_RELAXED);
   if (t == 0) {
-    cntx_t *cx = bli_gks_query_cntx();
+    const nb__ukernel *uk = nb__gemm_ukernel(dt);
+    cntx_t *cx = uk ? NULL : bli_gks_query_cntx();
     num_t bt = dt == NB_F32 ? BLIS_FLOAT : BLIS_DOUBLE;
-    int64_t mr = cx ? (int64_t)bli_cntx_get_blksz_def_dt(bt, BLIS_MR, cx) : 16;
-    int64_t nr = cx ? (int64_t)bli_cntx_get_blksz_def_dt(bt, BLIS_NR, cx) : 16;
+    int64_t mr = uk ? uk->mr : cx ? (int64_t)bli_cntx_get_blksz_def_dt(bt, BLIS_MR, cx) : 16;
+    int64_t nr = uk ? uk->nr : cx ? (int64_t)bli_cntx_get_blksz_def_dt(bt, BLIS_NR, cx) : 16;
     int64_t x = mr > 0 ? mr : 16, y = nr > 0 ? nr : 16, r;
     while (y) r = x % y, x = y, y = r; /* gcd */
     t = (mr > 0 ? mr : 16) / x * (nr > 0 ? nr : 16);

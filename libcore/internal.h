@@ -247,6 +247,37 @@ NB_INTERNAL void nb__anomaly_record(nb_node *n);
  * backward returned for `input`) holds a NaN or Inf. */
 NB_INTERNAL int nb__anomaly_check(const nb_node *n, int input, nb_tensor *g);
 
+/* ---- GEMM micro-kernels (gemm_kernels.c) and the packed GEMM (gemm_native.c) ---------- */
+
+/* C (mr x nr, rows at unit stride, columns ldc apart) = alpha·A·B + beta·C from packed
+ * panels: A column by column (mr per k step), B row by row (nr per k step). beta == 0
+ * does not read C. */
+typedef void (*nb__ukernel_fn)(int64_t k, const void *a, const void *b, void *c, int64_t ldc, double alpha,
+                               double beta);
+typedef struct nb__ukernel {
+  const char *isa;            /* "avx512", "avx2" */
+  int mr, nr, kc, mc, nc;     /* tile and block sizes, in elements */
+  nb__ukernel_fn fn;
+} nb__ukernel;
+/* The micro-kernel for dt (float32 or float64) this CPU runs, or NULL: use BLIS. */
+NB_INTERNAL const nb__ukernel *nb__gemm_ukernel(nb_dtype dt);
+/* One product on the calling thread with kernel uk (strides as nb_gemm's, op() already
+ * applied: A(i,p) at a[i·ra + p·ca], B(p,j) at b[p·rb + j·cb]; k > 0). Returns false
+ * without touching C when its packing scratch cannot be allocated. */
+NB_INTERNAL bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k,
+                                 double alpha, const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb,
+                                 int64_t cb, double beta, void *c, int64_t rc, int64_t cc);
+
+/* ---- scratch (parallel.c) ----------------------------------------------------------- */
+
+/* Slots past the public nb_scratch ones, for the core's own kernels (the GEMM packs its
+ * panels there while a plugin's kernel holds its own scratch around the call). */
+#define NB_SCRATCH_CORE_SLOTS 2
+#define NB_SCRATCH_GEMM_A 4
+#define NB_SCRATCH_GEMM_B 5
+/* nb_scratch without the public slot check: slot < 4 + NB_SCRATCH_CORE_SLOTS. */
+NB_INTERNAL void *nb__scratch(int slot, size_t size);
+
 /* ---- per-thread cleanup (thread_exit.c) ----------------------------------------------- */
 
 /* Run fn(arg) when the calling thread exits (newest first). Call once per thread, when a

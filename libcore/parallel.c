@@ -84,11 +84,12 @@ void nb__parallel_tasks(int64_t ntasks, nb_range_fn fn, void *user) {
 
 /* ---- scratch --------------------------------------------------------------------------- */
 
-#define NB_SCRATCH_SLOTS 4
+#define NB_SCRATCH_SLOTS 4 /* the public ones */
+#define NB_SCRATCH_ALL (NB_SCRATCH_SLOTS + NB_SCRATCH_CORE_SLOTS)
 
 typedef struct scratch {
-  void *p[NB_SCRATCH_SLOTS];
-  size_t cap[NB_SCRATCH_SLOTS];
+  void *p[NB_SCRATCH_ALL];
+  size_t cap[NB_SCRATCH_ALL];
   bool registered;
 } scratch;
 
@@ -96,7 +97,7 @@ static _Thread_local scratch tl_scratch;
 
 static void scratch_destroy(void *arg) {
   scratch *s = arg;
-  for (int i = 0; i < NB_SCRATCH_SLOTS; i++) {
+  for (int i = 0; i < NB_SCRATCH_ALL; i++) {
     free(s->p[i]);
     s->p[i] = NULL;
     s->cap[i] = 0;
@@ -109,6 +110,10 @@ void *nb_scratch(int slot, size_t size) {
     nb_set_error(NB_EINVAL, "nb_scratch: slot %d is out of range [0, %d]", slot, NB_SCRATCH_SLOTS - 1);
     return NULL;
   }
+  return nb__scratch(slot, size);
+}
+
+void *nb__scratch(int slot, size_t size) {
   scratch *s = &tl_scratch;
   if (size <= s->cap[slot] && s->p[slot])
     return s->p[slot];

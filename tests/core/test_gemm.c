@@ -1,5 +1,6 @@
-/* Core: nb_gemm against a naive triple loop (f32/f64, transposes, strides, edge sizes),
- * nb_parallel_for coverage and chunking, thread count, scratch memory. */
+/* Core: nb_gemm against a naive triple loop (f32/f64, transposes, strides, edge sizes,
+ * sizes past the packed GEMM's blocks), the micro-kernel choice, nb_parallel_for coverage
+ * and chunking, thread count, scratch memory. Run once per micro-kernel (meson.build). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -75,6 +76,13 @@ START_TEST(test_gemm_against_naive) {
         check_case(t & 1, t & 2, sizes[s][0], sizes[s][1], sizes[s][2], layout, 1.0, 0.0);
   check_case(false, true, 9, 11, 13, 0, -0.5, 2.0);
   check_case(true, false, 9, 11, 13, 1, 3.0, -1.0);
+  /* past the packed GEMM's blocks: m over MC (192 float, 96 double), k over KC (256, so
+   * the second k slice adds into C), n over NC (3072, 1536), with beta != 0 */
+  for (int t = 0; t < 4; t++) {
+    check_case(t & 1, t & 2, 200, 37, 300, t % 3, 1.0, 0.0);
+    check_case(t & 1, t & 2, 97, 13, 513, (t + 1) % 3, -2.0, 0.5);
+    check_case(t & 1, t & 2, 3, 3100, 20, t % 3, 1.0, 1.0);
+  }
   /* m, n or k of 1 (BLIS level 2: gemv, scal + ger) with other alpha and beta, beta 1 */
   for (int t = 0; t < 4; t++)
     for (int layout = 0; layout < 3; layout++) {
@@ -287,9 +295,31 @@ START_TEST(test_gemm_same_bits_any_thread_count) {
 }
 END_TEST
 
+/* NB_GEMM_KERNEL picks the micro-kernel when the CPU has it (meson runs this suite once
+ * per choice); unset, the widest one the CPU has is used. */
+START_TEST(test_gemm_kernel_choice) {
+  const char *want = getenv("NB_GEMM_KERNEL"), *got = nb_gemm_kernel();
+#if defined(__x86_64__)
+  bool avx512 = __builtin_cpu_supports("avx512f");
+  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  bool avx512 = false, avx2 = false;
+#endif
+  const char *best = avx512 ? "avx512" : avx2 ? "avx2" : "blis";
+  const char *expect = best;
+  if (want && strcmp(want, "blis") == 0)
+    expect = "blis";
+  else if (want && strcmp(want, "avx2") == 0 && avx2)
+    expect = "avx2";
+  ck_assert_msg(strcmp(got, expect) == 0, "NB_GEMM_KERNEL=%s on a CPU whose best is %s: got %s, expected %s",
+                want ? want : "(unset)", best, got, expect);
+}
+END_TEST
+
 static Suite *make(void) {
   Suite *s = suite_create("core_gemm");
   TCase *tc = tcase_create("gemm");
+  tcase_add_test(tc, test_gemm_kernel_choice);
   tcase_add_test(tc, test_gemm_against_naive);
   tcase_add_test(tc, test_gemm_beta_zero_ignores_c);
   tcase_add_test(tc, test_gemm_odd_strides);

@@ -90,13 +90,16 @@ void nb_parallel_for(int64_t n, int64_t grain, nb_range_fn fn, void *user);
 /* C = alpha * op(A) * op(B) + beta * C where op(X) is X or Xᵀ; A is m×k after op, B is
  * k×n, C is m×n. Each matrix is given by a pointer and row/column strides in elements
  * (any strides, so transposes need no copy). dt is NB_F32 or NB_F64. beta == 0 means C
- * is not read. Uses the core's threads (blocks of C side by side, each on one BLIS
+ * is not read. Uses the core's threads (blocks of C side by side, each on one
  * thread, so the result does not depend on the count); only the calling one inside an
  * nb_parallel_for body (so independent GEMMs can run side by side), and for m, n or k
  * of 1 (BLIS's level-2 gemv / ger). Returns 0 or a negative status. */
 int nb_gemm(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
             const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
             double beta, void *c, int64_t rs_c, int64_t cs_c);
+/* The GEMM micro-kernel nb_gemm uses on this CPU: "avx512", "avx2" (nabla's own, chosen
+ * at run time from the CPU, or by NB_GEMM_KERNEL=avx512|avx2|blis) or "blis". */
+const char *nb_gemm_kernel(void);
 
 /* ---- scratch memory -------------------------------------------------------------- */
 

@@ -1,0 +1,119 @@
+/* gemm_native.c — the packed GEMM around nabla's own micro-kernels (gemm_kernels.c).
+ *
+ * The Goto/BLIS loop nest on one thread: for each NC-wide slice of B's columns and each
+ * KC-deep slice of k, B's slice is packed into NR-wide panels; for each MC-tall block of
+ * A's rows, A's block is packed into MR-tall panels and every MR x NR tile of C is one
+ * micro-kernel call. Packing reads any strides, so transposes cost nothing extra. The
+ * kernel stores along its MR side, so a product whose C has unit column stride (a
+ * row-major C) is computed as its transpose, Cᵀ = Bᵀ·Aᵀ. Tiles cut by the edges of C, or
+ * C without a unit stride, go through a local tile. k is never split across threads
+ * (nb_gemm splits C), so the sums' order does not depend on the thread count.
+ */
+#include "internal.h"
+
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* A(i,p) of an mc x kc block at a[i·ra + p·ca] into panels of mr rows, column by column,
+ * rows past mc zero. */
+#define PACK_A(T)                                                                           \
+  static void pack_a_##T(int64_t mc, int64_t kc, int mr, const T *a, int64_t ra, int64_t ca, T *dst) { \
+    for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += (int64_t)mr * kc) {                       \
+      int64_t mi = min64(mr, mc - i0);                                                       \
+      const T *src = a + i0 * ra;                                                            \
+      if (ra == 1 && mi == mr) {                                                             \
+        for (int64_t p = 0; p < kc; p++)                                                     \
+          for (int i = 0; i < mr; i++) dst[p * mr + i] = src[p * ca + i];                    \
+      } else {                                                                               \
+        for (int64_t i = 0; i < mi; i++)                                                     \
+          for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[i * ra + p * ca];           \
+        for (int64_t p = 0; p < kc && mi < mr; p++)                                          \
+          for (int64_t i = mi; i < mr; i++) dst[p * mr + i] = 0;                             \
+      }                                                                                      \
+    }                                                                                        \
+  }
+
+/* B(p,j) of a kc x nc block at b[p·rb + j·cb] into panels of nr columns, row by row,
+ * columns past nc zero. */
+#define PACK_B(T)                                                                           \
+  static void pack_b_##T(int64_t kc, int64_t nc, int nr, const T *b, int64_t rb, int64_t cb, T *dst) { \
+    for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += (int64_t)nr * kc) {                       \
+      int64_t nj = min64(nr, nc - j0);                                                       \
+      const T *src = b + j0 * cb;                                                            \
+      if (cb == 1 && nj == nr) {                                                             \
+        for (int64_t p = 0; p < kc; p++)                                                     \
+          for (int j = 0; j < nr; j++) dst[p * nr + j] = src[p * rb + j];                    \
+      } else {                                                                               \
+        for (int64_t j = 0; j < nj; j++)                                                     \
+          for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = src[j * cb + p * rb];           \
+        for (int64_t p = 0; p < kc && nj < nr; p++)                                          \
+          for (int64_t j = nj; j < nr; j++) dst[p * nr + j] = 0;                             \
+      }                                                                                      \
+    }                                                                                        \
+  }
+
+/* The loop nest; C(i,j) at c[i·rc + j·cc]. */
+#define GEMM_PACKED(T)                                                                      \
+  PACK_A(T)                                                                                 \
+  PACK_B(T)                                                                                 \
+  static bool packed_##T(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, T alpha, const T *a, \
+                         int64_t ra, int64_t ca, const T *b, int64_t rb, int64_t cb, T beta, T *c,  \
+                         int64_t rc, int64_t cc) {                                           \
+    const int mr = uk->mr, nr = uk->nr;                                                      \
+    int64_t kcmax = min64(uk->kc, k), ncmax = min64(uk->nc, n), mcmax = min64(uk->mc, m);     \
+    T *ap = nb__scratch(NB_SCRATCH_GEMM_A, sizeof(T) * (size_t)(kcmax * ((mcmax + mr - 1) / mr * mr))); \
+    T *bp = nb__scratch(NB_SCRATCH_GEMM_B, sizeof(T) * (size_t)(kcmax * ((ncmax + nr - 1) / nr * nr))); \
+    if (!ap || !bp)                                                                          \
+      return false;                                                                          \
+    _Alignas(64) T tile[32 * 12];                                                            \
+    for (int64_t jc = 0; jc < n; jc += uk->nc) {                                             \
+      int64_t nc = min64(uk->nc, n - jc);                                                    \
+      for (int64_t pc = 0; pc < k; pc += uk->kc) {                                           \
+        int64_t kc = min64(uk->kc, k - pc);                                                  \
+        T be = pc == 0 ? beta : (T)1;                                                        \
+        pack_b_##T(kc, nc, nr, b + pc * rb + jc * cb, rb, cb, bp);                           \
+        for (int64_t ic = 0; ic < m; ic += uk->mc) {                                         \
+          int64_t mc = min64(uk->mc, m - ic);                                                \
+          pack_a_##T(mc, kc, mr, a + ic * ra + pc * ca, ra, ca, ap);                         \
+          for (int64_t jr = 0; jr < nc; jr += nr) {                                          \
+            int64_t nj = min64(nr, nc - jr);                                                 \
+            for (int64_t ir = 0; ir < mc; ir += mr) {                                        \
+              int64_t mi = min64(mr, mc - ir);                                               \
+              T *ct = c + (ic + ir) * rc + (jc + jr) * cc;                                   \
+              const T *at = ap + ir * kc, *bt = bp + jr * kc;                                \
+              if (mi == mr && nj == nr && rc == 1) {                                         \
+                uk->fn(kc, at, bt, ct, cc, alpha, be);                                       \
+                continue;                                                                    \
+              }                                                                              \
+              uk->fn(kc, at, bt, tile, mr, 1, 0);                                            \
+              for (int64_t j = 0; j < nj; j++)                                               \
+                for (int64_t i = 0; i < mi; i++) {                                           \
+                  T *cp = ct + i * rc + j * cc;                                              \
+                  T v = alpha * tile[j * mr + i];                                            \
+                  *cp = be == 0 ? v : v + be * *cp;                                          \
+                }                                                                            \
+            }                                                                                \
+          }                                                                                  \
+        }                                                                                    \
+      }                                                                                      \
+    }                                                                                        \
+    return true;                                                                             \
+  }
+GEMM_PACKED(float)
+GEMM_PACKED(double)
+
+bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
+                     const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb, int64_t cb, double beta,
+                     void *c, int64_t rc, int64_t cc) {
+  if (rc != 1 && cc == 1) { /* row-major C: Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
+    int64_t t = m;
+    m = n, n = t;
+    const void *x = a;
+    a = b, b = x;
+    t = ra, ra = cb, cb = t; /* Bᵀ(j,p) = B(p,j) at b[j·cb + p·rb]; Aᵀ(p,i) at a[p·ca + i·ra] */
+    t = ca, ca = rb, rb = t;
+    t = rc, rc = cc, cc = t;
+  }
+  if (dt == NB_F32)
+    return packed_float(uk, m, n, k, (float)alpha, a, ra, ca, b, rb, cb, (float)beta, c, rc, cc);
+  return packed_double(uk, m, n, k, alpha, a, ra, ca, b, rb, cb, beta, c, rc, cc);
+}
