@@ -4,8 +4,9 @@
  * columns, column by column) and a packed panel of B (k rows of NR): C = alpha·A·B +
  * beta·C, C's rows at unit stride and its columns ldc apart; beta == 0 does not read C.
  * Each is compiled for its instruction set with a target attribute and chosen at run time
- * from what the CPU reports, never from the build machine's flags: AVX-512 (32x12 float,
- * 16x12 double), AVX2 + FMA (16x6 float, 8x6 double), or none (BLIS's GEMM; on x86-64
+ * from what the CPU reports, never from the build machine's flags: AVX-512 (32x8 float,
+ * 16x8 double: channel counts are multiples of 8, so few tiles are cut), AVX2 + FMA
+ * (16x6 float, 8x6 double), or none (BLIS's GEMM; on x86-64
  * Debian's BLIS carries only its generic kernel). NB_GEMM_KERNEL=avx512|avx2|blis
  * chooses one by hand (tests run every one the CPU has); an unknown name or one the CPU
  * lacks falls back to the automatic choice.
@@ -53,24 +54,89 @@
     }                                                                                          \
   }
 
-UKERNEL(s_avx512, float, __m512, 16, 12, "avx512f", _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+UKERNEL(s_avx512, float, __m512, 16, 8, "avx512f", _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
         _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps)
-UKERNEL(d_avx512, double, __m512d, 8, 12, "avx512f", _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
+UKERNEL(d_avx512, double, __m512d, 8, 8, "avx512f", _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
         _mm512_set1_pd, _mm512_fmadd_pd, _mm512_mul_pd)
 UKERNEL(s_avx2, float, __m256, 8, 6, "avx2,fma", _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
         _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps)
 UKERNEL(d_avx2, double, __m256d, 4, 6, "avx2,fma", _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
         _mm256_set1_pd, _mm256_fmadd_pd, _mm256_mul_pd)
 
+/* Transposing pack: dst[p·r + i] = src[i·ld + p] for rows i < valid (zero up to r),
+ * p < kc: a panel of rows that each run along k (a row-major A, a B stored by columns:
+ * the layouts of x·Wᵀ and of the Winograd products). 8x8 (float) and 4x4 (double)
+ * blocks are transposed in AVX registers, the rest copied one by one. */
+__attribute__((target("avx2"))) static void s_pack_t(int64_t kc, int r, int64_t valid, const void *psrc,
+                                                     int64_t ld, void *pdst) {
+  const float *src = psrc;
+  float *dst = pdst;
+  int64_t full = valid / 8 * 8, p = 0;
+  for (; p + 8 <= kc; p += 8) {
+    for (int64_t i0 = 0; i0 < full; i0 += 8) {
+      const float *s0 = src + i0 * ld + p;
+      __m256 r0 = _mm256_loadu_ps(s0), r1 = _mm256_loadu_ps(s0 + ld), r2 = _mm256_loadu_ps(s0 + 2 * ld),
+             r3 = _mm256_loadu_ps(s0 + 3 * ld), r4 = _mm256_loadu_ps(s0 + 4 * ld),
+             r5 = _mm256_loadu_ps(s0 + 5 * ld), r6 = _mm256_loadu_ps(s0 + 6 * ld),
+             r7 = _mm256_loadu_ps(s0 + 7 * ld);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+             t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+             t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+             u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+             u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+             u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float *d = dst + p * r + i0;
+      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + r, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * r, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * r, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * r, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * r, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * r, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * r, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+    for (int64_t i = full; i < r; i++)
+      for (int q = 0; q < 8; q++) dst[(p + q) * r + i] = i < valid ? src[i * ld + p + q] : 0;
+  }
+  for (; p < kc; p++)
+    for (int64_t i = 0; i < r; i++) dst[p * r + i] = i < valid ? src[i * ld + p] : 0;
+}
+
+__attribute__((target("avx2"))) static void d_pack_t(int64_t kc, int r, int64_t valid, const void *psrc,
+                                                     int64_t ld, void *pdst) {
+  const double *src = psrc;
+  double *dst = pdst;
+  int64_t full = valid / 4 * 4, p = 0;
+  for (; p + 4 <= kc; p += 4) {
+    for (int64_t i0 = 0; i0 < full; i0 += 4) {
+      const double *s0 = src + i0 * ld + p;
+      __m256d r0 = _mm256_loadu_pd(s0), r1 = _mm256_loadu_pd(s0 + ld), r2 = _mm256_loadu_pd(s0 + 2 * ld),
+              r3 = _mm256_loadu_pd(s0 + 3 * ld);
+      __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
+              t3 = _mm256_unpackhi_pd(r2, r3);
+      double *d = dst + p * r + i0;
+      _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+      _mm256_storeu_pd(d + r, _mm256_permute2f128_pd(t1, t3, 0x20));
+      _mm256_storeu_pd(d + 2 * r, _mm256_permute2f128_pd(t0, t2, 0x31));
+      _mm256_storeu_pd(d + 3 * r, _mm256_permute2f128_pd(t1, t3, 0x31));
+    }
+    for (int64_t i = full; i < r; i++)
+      for (int q = 0; q < 4; q++) dst[(p + q) * r + i] = i < valid ? src[i * ld + p + q] : 0;
+  }
+  for (; p < kc; p++)
+    for (int64_t i = 0; i < r; i++) dst[p * r + i] = i < valid ? src[i * ld + p] : 0;
+}
+
 /* Blocking: a KC x NR panel of B stays in L1 while MC x KC of A streams from L2; NC
  * columns of B (KC x NC) are packed once per KC step. MC and NC are whole panels. */
 static const nb__ukernel k_avx512[2] = {
-    {"avx512", 32, 12, 256, 192, 3072, s_avx512}, /* float */
-    {"avx512", 16, 12, 256, 96, 1536, d_avx512},  /* double */
+    {"avx512", 32, 8, 256, 192, 3072, s_avx512, s_pack_t}, /* float */
+    {"avx512", 16, 8, 256, 96, 1536, d_avx512, d_pack_t},  /* double */
 };
 static const nb__ukernel k_avx2[2] = {
-    {"avx2", 16, 6, 256, 144, 3072, s_avx2},
-    {"avx2", 8, 6, 256, 96, 1536, d_avx2},
+    {"avx2", 16, 6, 256, 144, 3072, s_avx2, s_pack_t},
+    {"avx2", 8, 6, 256, 96, 1536, d_avx2, d_pack_t},
 };
 
 static bool has_avx512(void) { return __builtin_cpu_supports("avx512f"); }

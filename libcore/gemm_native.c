@@ -16,11 +16,14 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* A(i,p) of an mc x kc block at a[i·ra + p·ca] into panels of mr rows, column by column,
  * rows past mc zero. */
 #define PACK_A(T)                                                                           \
-  static void pack_a_##T(int64_t mc, int64_t kc, int mr, const T *a, int64_t ra, int64_t ca, T *dst) { \
+  static void pack_a_##T(const nb__ukernel *uk, int64_t mc, int64_t kc, int mr, const T *a, int64_t ra,   \
+                         int64_t ca, T *dst) {                                               \
     for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += (int64_t)mr * kc) {                       \
       int64_t mi = min64(mr, mc - i0);                                                       \
       const T *src = a + i0 * ra;                                                            \
-      if (ra == 1 && mi == mr) {                                                             \
+      if (ca == 1 && ra > 1) {                                                               \
+        uk->pack_t(kc, mr, mi, src, ra, dst);                                                \
+      } else if (ra == 1 && mi == mr) {                                                      \
         for (int64_t p = 0; p < kc; p++)                                                     \
           for (int i = 0; i < mr; i++) dst[p * mr + i] = src[p * ca + i];                    \
       } else {                                                                               \
@@ -35,11 +38,14 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 /* B(p,j) of a kc x nc block at b[p·rb + j·cb] into panels of nr columns, row by row,
  * columns past nc zero. */
 #define PACK_B(T)                                                                           \
-  static void pack_b_##T(int64_t kc, int64_t nc, int nr, const T *b, int64_t rb, int64_t cb, T *dst) { \
+  static void pack_b_##T(const nb__ukernel *uk, int64_t kc, int64_t nc, int nr, const T *b, int64_t rb,   \
+                         int64_t cb, T *dst) {                                               \
     for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += (int64_t)nr * kc) {                       \
       int64_t nj = min64(nr, nc - j0);                                                       \
       const T *src = b + j0 * cb;                                                            \
-      if (cb == 1 && nj == nr) {                                                             \
+      if (rb == 1 && cb > 1) {                                                               \
+        uk->pack_t(kc, nr, nj, src, cb, dst);                                                \
+      } else if (cb == 1 && nj == nr) {                                                      \
         for (int64_t p = 0; p < kc; p++)                                                     \
           for (int j = 0; j < nr; j++) dst[p * nr + j] = src[p * rb + j];                    \
       } else {                                                                               \
@@ -64,16 +70,16 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
     T *bp = nb__scratch(NB_SCRATCH_GEMM_B, sizeof(T) * (size_t)(kcmax * ((ncmax + nr - 1) / nr * nr))); \
     if (!ap || !bp)                                                                          \
       return false;                                                                          \
-    _Alignas(64) T tile[32 * 12];                                                            \
+    _Alignas(64) T tile[32 * 8];                                                            \
     for (int64_t jc = 0; jc < n; jc += uk->nc) {                                             \
       int64_t nc = min64(uk->nc, n - jc);                                                    \
       for (int64_t pc = 0; pc < k; pc += uk->kc) {                                           \
         int64_t kc = min64(uk->kc, k - pc);                                                  \
         T be = pc == 0 ? beta : (T)1;                                                        \
-        pack_b_##T(kc, nc, nr, b + pc * rb + jc * cb, rb, cb, bp);                           \
+        pack_b_##T(uk, kc, nc, nr, b + pc * rb + jc * cb, rb, cb, bp);                           \
         for (int64_t ic = 0; ic < m; ic += uk->mc) {                                         \
           int64_t mc = min64(uk->mc, m - ic);                                                \
-          pack_a_##T(mc, kc, mr, a + ic * ra + pc * ca, ra, ca, ap);                         \
+          pack_a_##T(uk, mc, kc, mr, a + ic * ra + pc * ca, ra, ca, ap);                         \
           for (int64_t jr = 0; jr < nc; jr += nr) {                                          \
             int64_t nj = min64(nr, nc - jr);                                                 \
             for (int64_t ir = 0; ir < mc; ir += mr) {                                        \

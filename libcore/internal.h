@@ -256,8 +256,10 @@ typedef void (*nb__ukernel_fn)(int64_t k, const void *a, const void *b, void *c,
                                double beta);
 typedef struct nb__ukernel {
   const char *isa;            /* "avx512", "avx2" */
-  int mr, nr, kc, mc, nc;     /* tile and block sizes, in elements */
+  int mr, nr, kc, mc, nc;     /* tile and block sizes, in elements; mr·nr <= 256 */
   nb__ukernel_fn fn;
+  /* Transposing pack: dst[p·r + i] = src[i·ld + p], i < valid, zero up to r; p < kc. */
+  void (*pack_t)(int64_t kc, int r, int64_t valid, const void *src, int64_t ld, void *dst);
 } nb__ukernel;
 /* The micro-kernel for dt (float32 or float64) this CPU runs, or NULL: use BLIS. */
 NB_INTERNAL const nb__ukernel *nb__gemm_ukernel(nb_dtype dt);
