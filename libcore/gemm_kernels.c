@@ -2,7 +2,8 @@
  *
  * A micro-kernel computes one MR x NR tile of C from a packed panel of A (MR rows, k
  * columns, column by column) and a packed panel of B (k rows of NR): C = alpha·A·B +
- * beta·C, C's rows at unit stride and its columns ldc apart; beta == 0 does not read C.
+ * beta·C, C's rows at unit stride and its columns ldc apart; beta == 0 does not read C;
+ * a tile cut by C's edges is stored through masks.
  * Each is compiled for its instruction set with a target attribute and chosen at run time
  * from what the CPU reports, never from the build machine's flags: AVX-512 (32x8 float,
  * 16x8 double: channel counts are multiples of 8, so few tiles are cut), AVX2 + FMA
@@ -21,10 +22,13 @@
 #include <immintrin.h>
 
 /* Two vectors of A per k step (2·W rows) against NR broadcast values of B: 2·NR
- * accumulators. ZERO/LOAD/STORE/SET1/FMA/MUL are the instruction set's intrinsics. */
-#define UKERNEL(NAME, T, V, W, NR, ISA, ZERO, LOAD, STORE, SET1, FMA, MUL)                  \
+ * accumulators. Only the first mi rows and nj columns of the tile are C's (edges of C):
+ * the rest is computed but neither read nor written (masked loads and stores). ZERO ...
+ * MUL are the instruction set's intrinsics; MK(n) is the mask of a vector's first n
+ * lanes, MLOAD/MSTORE the masked load and store. */
+#define UKERNEL(NAME, T, V, W, NR, ISA, M_T, MK, ZERO, LOAD, STORE, SET1, FMA, MUL, MLOAD, MSTORE)      \
   __attribute__((target(ISA))) static void NAME(int64_t k, const void *pa, const void *pb, void *pc, \
-                                                int64_t ldc, double alpha_d, double beta_d) {     \
+                                                int64_t ldc, double alpha_d, double beta_d, int mi, int nj) { \
     const T *a = pa, *b = pb;                                                                  \
     T *c = pc;                                                                                 \
     V c0[NR], c1[NR];                                                                          \
@@ -39,29 +43,55 @@
       a += 2 * W;                                                                              \
       b += NR;                                                                                 \
     }                                                                                          \
-    V va = SET1((T)alpha_d);                                                                   \
-    if (beta_d == 0) {                                                                         \
+    V va = SET1((T)alpha_d), vb = SET1((T)beta_d);                                             \
+    if (mi == 2 * W) {                                                                         \
       _Pragma("GCC unroll 16") for (int j = 0; j < NR; j++) {                                  \
-        STORE(c + j * ldc, MUL(va, c0[j]));                                                    \
-        STORE(c + j * ldc + W, MUL(va, c1[j]));                                                \
+        if (j >= nj) break;                                                                    \
+        T *cj = c + j * ldc;                                                                   \
+        if (beta_d == 0) {                                                                     \
+          STORE(cj, MUL(va, c0[j]));                                                           \
+          STORE(cj + W, MUL(va, c1[j]));                                                       \
+        } else {                                                                               \
+          STORE(cj, FMA(vb, LOAD(cj), MUL(va, c0[j])));                                        \
+          STORE(cj + W, FMA(vb, LOAD(cj + W), MUL(va, c1[j])));                                \
+        }                                                                                      \
       }                                                                                        \
     } else {                                                                                   \
-      V vb = SET1((T)beta_d);                                                                  \
-      _Pragma("GCC unroll 16") for (int j = 0; j < NR; j++) {                                  \
-        STORE(c + j * ldc, FMA(vb, LOAD(c + j * ldc), MUL(va, c0[j])));                        \
-        STORE(c + j * ldc + W, FMA(vb, LOAD(c + j * ldc + W), MUL(va, c1[j])));                \
+      M_T m0 = MK(mi), m1 = MK(mi - W);                                                        \
+      for (int j = 0; j < nj; j++) {                                                           \
+        T *cj = c + j * ldc;                                                                   \
+        if (beta_d == 0) {                                                                     \
+          MSTORE(cj, m0, MUL(va, c0[j]));                                                      \
+          MSTORE(cj + W, m1, MUL(va, c1[j]));                                                  \
+        } else {                                                                               \
+          MSTORE(cj, m0, FMA(vb, MLOAD(m0, cj), MUL(va, c0[j])));                              \
+          MSTORE(cj + W, m1, FMA(vb, MLOAD(m1, cj + W), MUL(va, c1[j])));                      \
+        }                                                                                      \
       }                                                                                        \
     }                                                                                          \
   }
 
-UKERNEL(s_avx512, float, __m512, 16, 8, "avx512f", _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
-        _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps)
-UKERNEL(d_avx512, double, __m512d, 8, 8, "avx512f", _mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd,
-        _mm512_set1_pd, _mm512_fmadd_pd, _mm512_mul_pd)
-UKERNEL(s_avx2, float, __m256, 8, 6, "avx2,fma", _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
-        _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps)
-UKERNEL(d_avx2, double, __m256d, 4, 6, "avx2,fma", _mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd,
-        _mm256_set1_pd, _mm256_fmadd_pd, _mm256_mul_pd)
+#define MK16(n) ((__mmask16)((n) >= 16 ? 0xFFFFu : (n) <= 0 ? 0u : (1u << (n)) - 1u))
+#define MK8(n) ((__mmask8)((n) >= 8 ? 0xFFu : (n) <= 0 ? 0u : (1u << (n)) - 1u))
+#define MK256S(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define MK256D(n) _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3))
+#define ML512S(m, p) _mm512_maskz_loadu_ps(m, p)
+#define MS512S(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define ML512D(m, p) _mm512_maskz_loadu_pd(m, p)
+#define MS512D(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define ML256S(m, p) _mm256_maskload_ps(p, m)
+#define MS256S(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define ML256D(m, p) _mm256_maskload_pd(p, m)
+#define MS256D(p, m, v) _mm256_maskstore_pd(p, m, v)
+
+UKERNEL(s_avx512, float, __m512, 16, 8, "avx512f", __mmask16, MK16, _mm512_setzero_ps, _mm512_loadu_ps,
+        _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, ML512S, MS512S)
+UKERNEL(d_avx512, double, __m512d, 8, 8, "avx512f", __mmask8, MK8, _mm512_setzero_pd, _mm512_loadu_pd,
+        _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_mul_pd, ML512D, MS512D)
+UKERNEL(s_avx2, float, __m256, 8, 6, "avx2,fma", __m256i, MK256S, _mm256_setzero_ps, _mm256_loadu_ps,
+        _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, ML256S, MS256S)
+UKERNEL(d_avx2, double, __m256d, 4, 6, "avx2,fma", __m256i, MK256D, _mm256_setzero_pd, _mm256_loadu_pd,
+        _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_mul_pd, ML256D, MS256D)
 
 /* Transposing pack: dst[p·r + i] = src[i·ld + p] for rows i < valid (zero up to r),
  * p < kc: a panel of rows that each run along k (a row-major A, a B stored by columns:

@@ -5,9 +5,10 @@
  * A's rows, A's block is packed into MR-tall panels and every MR x NR tile of C is one
  * micro-kernel call. Packing reads any strides, so transposes cost nothing extra. The
  * kernel stores along its MR side, so a product whose C has unit column stride (a
- * row-major C) is computed as its transpose, Cᵀ = Bᵀ·Aᵀ. Tiles cut by the edges of C, or
- * C without a unit stride, go through a local tile. k is never split across threads
- * (nb_gemm splits C), so the sums' order does not depend on the thread count.
+ * row-major C) is computed as its transpose, Cᵀ = Bᵀ·Aᵀ. The kernel stores tiles cut by
+ * C's edges through masks; a C without a unit stride goes through a local tile. k is
+ * never split across threads (nb_gemm splits C), so the sums' order does not depend on
+ * the thread count.
  */
 #include "internal.h"
 
@@ -86,11 +87,11 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
               int64_t mi = min64(mr, mc - ir);                                               \
               T *ct = c + (ic + ir) * rc + (jc + jr) * cc;                                   \
               const T *at = ap + ir * kc, *bt = bp + jr * kc;                                \
-              if (mi == mr && nj == nr && rc == 1) {                                         \
-                uk->fn(kc, at, bt, ct, cc, alpha, be);                                       \
+              if (rc == 1) {                                                                 \
+                uk->fn(kc, at, bt, ct, cc, alpha, be, (int)mi, (int)nj);                     \
                 continue;                                                                    \
               }                                                                              \
-              uk->fn(kc, at, bt, tile, mr, 1, 0);                                            \
+              uk->fn(kc, at, bt, tile, mr, 1, 0, mr, nr);                                    \
               for (int64_t j = 0; j < nj; j++)                                               \
                 for (int64_t i = 0; i < mi; i++) {                                           \
                   T *cp = ct + i * rc + j * cc;                                              \

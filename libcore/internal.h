@@ -250,10 +250,10 @@ NB_INTERNAL int nb__anomaly_check(const nb_node *n, int input, nb_tensor *g);
 /* ---- GEMM micro-kernels (gemm_kernels.c) and the packed GEMM (gemm_native.c) ---------- */
 
 /* C (mr x nr, rows at unit stride, columns ldc apart) = alpha·A·B + beta·C from packed
- * panels: A column by column (mr per k step), B row by row (nr per k step). beta == 0
- * does not read C. */
+ * panels: A column by column (mr per k step), B row by row (nr per k step); only C's
+ * first mi rows and nj columns are read and written. beta == 0 does not read C. */
 typedef void (*nb__ukernel_fn)(int64_t k, const void *a, const void *b, void *c, int64_t ldc, double alpha,
-                               double beta);
+                               double beta, int mi, int nj);
 typedef struct nb__ukernel {
   const char *isa;            /* "avx512", "avx2" */
   int mr, nr, kc, mc, nc;     /* tile and block sizes, in elements; mr·nr <= 256 */
