@@ -5,7 +5,8 @@
  * A's rows, A's block is packed into MR-tall panels and every MR x NR tile of C is one
  * micro-kernel call. Packing reads any strides, so transposes cost nothing extra. The
  * kernel stores along its MR side, so a product whose C has unit column stride (a
- * row-major C) is computed as its transpose, Cᵀ = Bᵀ·Aᵀ. The kernel stores tiles cut by
+ * row-major C) is usually computed as its transpose, Cᵀ = Bᵀ·Aᵀ (swap_pays: whichever
+ * orientation does less work). The kernel stores tiles cut by
  * C's edges through masks; a C without a unit stride goes through a local tile. k is
  * never split across threads (nb_gemm splits C), so the sums' order does not depend on
  * the thread count.
@@ -108,10 +109,27 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 GEMM_PACKED(float)
 GEMM_PACKED(double)
 
+/* Work of the loop nest for C (m x n, strides rc, cc), in lane multiply-adds: the tiles
+ * it computes, cut ones in full, plus, without a unit row stride, the local-tile stores
+ * (a scalar store costs about two vector instructions, 2·mr lanes). */
+static double nest_cost(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t rc) {
+  double tiles = (double)((m + uk->mr - 1) / uk->mr * uk->mr) * (double)((n + uk->nr - 1) / uk->nr * uk->nr);
+  double cost = tiles * (double)k;
+  if (rc != 1)
+    cost += 2.0 * uk->mr * (double)m * (double)n * (double)((k + uk->kc - 1) / uk->kc);
+  return cost;
+}
+
+/* Whether computing Cᵀ = Bᵀ·Aᵀ costs less: a row-major C stored directly, or a short m
+ * on the kernel's short side (a 4 x 512 product with MR = 32 would waste 7/8). */
+static bool swap_pays(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t rc, int64_t cc) {
+  return nest_cost(uk, n, m, k, cc) < nest_cost(uk, m, n, k, rc);
+}
+
 bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
                      const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb, int64_t cb, double beta,
                      void *c, int64_t rc, int64_t cc) {
-  if (rc != 1 && cc == 1) { /* row-major C: Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
+  if (swap_pays(uk, m, n, k, rc, cc)) { /* Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
     int64_t t = m;
     m = n, n = t;
     const void *x = a;

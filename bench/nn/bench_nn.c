@@ -1,6 +1,7 @@
 /* bench/nn/bench_nn.c — nabla side of the nn benchmark (bench/nn/run.sh runs it next to
  * bench_nn.py and prints ratios). Times forward + backward of linear and conv2d at the
- * shapes of bench/nn/cases.txt, and a plain nb_gemm sgemm for the GFLOP/s reference.
+ * shapes of bench/nn/cases.txt, and a plain sgemm (nb_gemm's and BLIS's own) for the
+ * GFLOP/s reference.
  *
  * usage: bench_nn CASES_FILE [THREADS] [MIN_SECONDS]
  * Output, one line per case: NAME MEDIAN_MS MIN_MS GFLOPS. With THREADS = 1 times are
@@ -17,6 +18,14 @@
 
 #include "../timing.h"
 
+/* blis.h trips -Wextra in its inline helpers. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wtype-limits"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include <blis.h>
+#pragma GCC diagnostic pop
+
 /* ---- sgemm ----------------------------------------------------------------------------- */
 
 typedef struct gemm_case {
@@ -28,6 +37,18 @@ static int gemm_step(void *u) {
   gemm_case *g = u;
   return nb_gemm(NB_F32, false, false, g->m, g->n, g->k, 1.0, g->a, g->k, 1, g->b, g->n, 1, 0.0,
                  g->c, g->n, 1);
+}
+
+/* BLIS's own sgemm on one thread: what nb_gemm ran before it had micro-kernels of its own
+ * (Debian's x86-64 BLIS carries only its generic kernel). */
+static int blis_step(void *u) {
+  gemm_case *g = u;
+  float one = 1, zero = 0;
+  rntm_t rntm = BLIS_RNTM_INITIALIZER;
+  bli_rntm_set_num_threads(1, &rntm);
+  bli_sgemm_ex(BLIS_NO_TRANSPOSE, BLIS_NO_TRANSPOSE, g->m, g->n, g->k, &one, g->a, g->k, 1, g->b, g->n, 1, &zero,
+               g->c, g->n, 1, NULL, &rntm);
+  return 0;
 }
 
 /* ---- linear / conv2d forward + backward ---------------------------------------------------- */
@@ -64,7 +85,7 @@ int main(int argc, char **argv) {
     double med = 0, mn = 0, flops = 0;
     int rc;
     nb_scope_begin();
-    if (strcmp(kind, "gemm") == 0) {
+    if (strcmp(kind, "gemm") == 0 || strcmp(kind, "blis") == 0) {
       gemm_case g;
       sscanf(line, "%*s %*s %" SCNd64 " %" SCNd64 " %" SCNd64 "", &g.m, &g.n, &g.k);
       nb_tensor *a = nb_randn(2, (int64_t[]){g.m, g.k}, NB_F32, gen);
@@ -72,7 +93,7 @@ int main(int argc, char **argv) {
       nb_tensor *c = nb_empty(2, (int64_t[]){g.m, g.n}, NB_F32);
       g.a = nb_data(a), g.b = nb_data(b), g.c = nb_data(c);
       flops = 2.0 * (double)(g.m * g.n * g.k);
-      rc = bench_timeit(gemm_step, &g, min_s, &med, &mn);
+      rc = bench_timeit(kind[0] == 'g' ? gemm_step : blis_step, &g, min_s, &med, &mn);
     } else if (strcmp(kind, "linear") == 0) {
       int64_t n, in, out;
       sscanf(line, "%*s %*s %" SCNd64 " %" SCNd64 " %" SCNd64 "", &n, &in, &out);
