@@ -170,7 +170,8 @@ static void level2(nb_dtype dt, bool ta, bool tb, int64_t m, int64_t n, int64_t 
 
 /* One product on the calling thread: nabla's packed GEMM when the CPU has one of its
  * micro-kernels (gemm_native.c), else BLIS's GEMM; BLIS's level-2 kernels when m, n or k
- * is 1; or the plain loop for strides BLIS rejects. */
+ * is 1 (unless the packed GEMM's skinny path takes it); or the plain loop for strides
+ * BLIS rejects. */
 static void gemm_serial(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                         const void *a, int64_t rs_a, int64_t cs_a, const void *b, int64_t rs_b, int64_t cs_b,
                         double beta, void *c, int64_t rs_c, int64_t cs_c) {
@@ -190,17 +191,16 @@ static void gemm_serial(nb_dtype dt, bool trans_a, bool trans_b, int64_t m, int6
                    cs_c);
     return;
   }
-  if (m == 1 || n == 1 || k == 1) {
+  /* element (i, p) of op(A) is at a[i·ra + p·ca], (p, j) of op(B) at b[p·rb + j·cb] */
+  int64_t ra = trans_a ? cs_a : rs_a, ca = trans_a ? rs_a : cs_a, rb = trans_b ? cs_b : rs_b,
+          cb = trans_b ? rs_b : cs_b;
+  const nb__ukernel *uk = nb__gemm_ukernel(dt);
+  if ((m == 1 || n == 1 || k == 1) && !(uk && nb__gemm_skinny(uk, m, n, k, ca, rb))) {
     level2(dt, trans_a, trans_b, m, n, k, alpha, a, rs_a, cs_a, b, rs_b, cs_b, beta, c, rs_c, cs_c);
     return;
   }
-  const nb__ukernel *uk = nb__gemm_ukernel(dt);
-  if (uk) { /* element (i, p) of op(A) is at a[i·ra + p·ca], (p, j) of op(B) at b[p·rb + j·cb] */
-    int64_t ra = trans_a ? cs_a : rs_a, ca = trans_a ? rs_a : cs_a, rb = trans_b ? cs_b : rs_b,
-            cb = trans_b ? rs_b : cs_b;
-    if (nb__gemm_packed(uk, dt, m, n, k, alpha, a, ra, ca, b, rb, cb, beta, c, rs_c, cs_c))
-      return;
-  }
+  if (uk && nb__gemm_packed(uk, dt, m, n, k, alpha, a, ra, ca, b, rb, cb, beta, c, rs_c, cs_c))
+    return;
   rntm_t rntm = BLIS_RNTM_INITIALIZER;
   bli_rntm_set_num_threads(1, &rntm);
   trans_t ta = trans_a ? BLIS_TRANSPOSE : BLIS_NO_TRANSPOSE;

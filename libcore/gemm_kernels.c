@@ -158,15 +158,57 @@ __attribute__((target("avx2"))) static void d_pack_t(int64_t kc, int r, int64_t 
     for (int64_t i = 0; i < r; i++) dst[p * r + i] = i < valid ? src[i * ld + p] : 0;
 }
 
+/* Skinny products, C (m x n, n <= 4) = alpha·A·B + beta·C with A's rows running along k
+ * (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of 4 rows
+ * of A with the n columns, 16 lanes of k at a time, so A (a layer's weights, the big
+ * operand at batch 1) is read once, straight from memory, with no packing. */
+#define DOTKERNEL(NAME, T, V, W, M_T, MK, ZERO, MLOAD, FMA, REDUCE)                            \
+  __attribute__((target("avx512f"))) static void NAME(int64_t m, int n, int64_t k, const void *pa, int64_t ra, \
+                                                      const void *pbt, void *pc, int64_t rc, int64_t cc,      \
+                                                      double alpha, double beta) {                          \
+    const T *a = pa, *bt = pbt;                                                                \
+    T *c = pc;                                                                                 \
+    M_T tail = MK((int)(k % W));                                                               \
+    int64_t kv = k / W * W;                                                                    \
+    for (int64_t i0 = 0; i0 < m; i0 += 4) {                                                    \
+      int rows = m - i0 < 4 ? (int)(m - i0) : 4;                                               \
+      V acc[4][4];                                                                             \
+      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) \
+        acc[r][j] = ZERO();                                                                    \
+      const T *ar[4];                                                                          \
+      for (int r = 0; r < 4; r++) ar[r] = a + (i0 + (r < rows ? r : 0)) * ra; /* spare rows: row 0 */ \
+      for (int64_t p = 0; p <= kv; p += W) {                                                   \
+        M_T mk = p < kv ? MK(W) : tail;                                                        \
+        if (mk == 0) break;                                                                    \
+        V av[4], bv[4];                                                                        \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) av[r] = MLOAD(mk, ar[r] + p);      \
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) bv[j] = j < n ? MLOAD(mk, bt + j * k + p) : ZERO(); \
+        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) \
+          acc[r][j] = FMA(av[r], bv[j], acc[r][j]);                                            \
+      }                                                                                        \
+      /* constant indices (unrolled) keep acc in registers */                                  \
+      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) { \
+        if (r >= rows || j >= n) continue;                                                     \
+        T v = (T)alpha * REDUCE(acc[r][j]);                                                    \
+        T *cp = c + (i0 + r) * rc + j * cc;                                                    \
+        *cp = beta == 0 ? v : v + (T)beta * *cp;                                               \
+      }                                                                                        \
+    }                                                                                          \
+  }
+DOTKERNEL(s_dot_avx512, float, __m512, 16, __mmask16, MK16, _mm512_setzero_ps, ML512S, _mm512_fmadd_ps,
+          _mm512_reduce_add_ps)
+DOTKERNEL(d_dot_avx512, double, __m512d, 8, __mmask8, MK8, _mm512_setzero_pd, ML512D, _mm512_fmadd_pd,
+          _mm512_reduce_add_pd)
+
 /* Blocking: a KC x NR panel of B stays in L1 while MC x KC of A streams from L2; NC
  * columns of B (KC x NC) are packed once per KC step. MC and NC are whole panels. */
 static const nb__ukernel k_avx512[2] = {
-    {"avx512", 32, 8, 256, 192, 3072, s_avx512, s_pack_t}, /* float */
-    {"avx512", 16, 8, 256, 96, 1536, d_avx512, d_pack_t},  /* double */
+    {"avx512", 32, 8, 256, 192, 3072, s_avx512, s_pack_t, s_dot_avx512}, /* float */
+    {"avx512", 16, 8, 256, 96, 1536, d_avx512, d_pack_t, d_dot_avx512},  /* double */
 };
 static const nb__ukernel k_avx2[2] = {
-    {"avx2", 16, 6, 256, 144, 3072, s_avx2, s_pack_t},
-    {"avx2", 8, 6, 256, 96, 1536, d_avx2, d_pack_t},
+    {"avx2", 16, 6, 256, 144, 3072, s_avx2, s_pack_t, NULL},
+    {"avx2", 8, 6, 256, 96, 1536, d_avx2, d_pack_t, NULL},
 };
 
 static bool has_avx512(void) { return __builtin_cpu_supports("avx512f"); }

@@ -109,6 +109,36 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 GEMM_PACKED(float)
 GEMM_PACKED(double)
 
+/* The skinny path: n <= 4 columns (or m <= 4 rows, computed as Cᵀ) against rows of A
+ * (columns of B) that run along k, and k long enough for 16-lane dot products. */
+#define SKINNY_MAX 4
+#define SKINNY_MIN_K 64
+
+bool nb__gemm_skinny(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t ca, int64_t rb) {
+  if (!uk->dot || k < SKINNY_MIN_K)
+    return false;
+  return (n <= SKINNY_MAX && ca == 1 && m > SKINNY_MAX) || (m <= SKINNY_MAX && rb == 1 && n > SKINNY_MAX);
+}
+
+/* B's n columns copied to bt (n rows of k) for the dot kernel; false without memory. */
+static bool skinny(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
+                   const void *a, int64_t ra, const void *b, int64_t rb, int64_t cb, double beta, void *c,
+                   int64_t rc, int64_t cc) {
+  size_t es = nb__dtype_size(dt);
+  char *bt = nb__scratch(NB_SCRATCH_GEMM_B, es * (size_t)(n * k));
+  if (!bt)
+    return false;
+  for (int64_t j = 0; j < n; j++)
+    for (int64_t p = 0; p < k; p++) {
+      if (dt == NB_F32)
+        ((float *)bt)[j * k + p] = ((const float *)b)[p * rb + j * cb];
+      else
+        ((double *)bt)[j * k + p] = ((const double *)b)[p * rb + j * cb];
+    }
+  uk->dot(m, (int)n, k, a, ra, bt, c, rc, cc, alpha, beta);
+  return true;
+}
+
 /* Work of the loop nest for C (m x n, strides rc, cc), in lane multiply-adds: the tiles
  * it computes, cut ones in full, plus, without a unit row stride, the local-tile stores
  * (a scalar store costs about two vector instructions, 2·mr lanes). */
@@ -129,7 +159,9 @@ static bool swap_pays(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, in
 bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
                      const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb, int64_t cb, double beta,
                      void *c, int64_t rc, int64_t cc) {
-  if (swap_pays(uk, m, n, k, rc, cc)) { /* Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
+  bool thin = nb__gemm_skinny(uk, m, n, k, ca, rb);
+  if (thin ? !(n <= SKINNY_MAX && ca == 1 && m > SKINNY_MAX) : swap_pays(uk, m, n, k, rc, cc)) {
+    /* Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
     int64_t t = m;
     m = n, n = t;
     const void *x = a;
@@ -138,6 +170,8 @@ bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, i
     t = ca, ca = rb, rb = t;
     t = rc, rc = cc, cc = t;
   }
+  if (thin)
+    return skinny(uk, dt, m, n, k, alpha, a, ra, b, rb, cb, beta, c, rc, cc);
   if (dt == NB_F32)
     return packed_float(uk, m, n, k, (float)alpha, a, ra, ca, b, rb, cb, (float)beta, c, rc, cc);
   return packed_double(uk, m, n, k, alpha, a, ra, ca, b, rb, cb, beta, c, rc, cc);

@@ -260,12 +260,20 @@ typedef struct nb__ukernel {
   nb__ukernel_fn fn;
   /* Transposing pack: dst[p·r + i] = src[i·ld + p], i < valid, zero up to r; p < kc. */
   void (*pack_t)(int64_t kc, int r, int64_t valid, const void *src, int64_t ld, void *dst);
+  /* Skinny products (NULL: none): C (m x n, n <= 4) = alpha·A·B + beta·C with A(i,p) at
+   * a[i·ra + p] and B by columns, bt[j·k + p]; C(i,j) at c[i·rc + j·cc]. */
+  void (*dot)(int64_t m, int n, int64_t k, const void *a, int64_t ra, const void *bt, void *c, int64_t rc,
+              int64_t cc, double alpha, double beta);
 } nb__ukernel;
 /* The micro-kernel for dt (float32 or float64) this CPU runs, or NULL: use BLIS. */
 NB_INTERNAL const nb__ukernel *nb__gemm_ukernel(nb_dtype dt);
 /* One product on the calling thread with kernel uk (strides as nb_gemm's, op() already
  * applied: A(i,p) at a[i·ra + p·ca], B(p,j) at b[p·rb + j·cb]; k > 0). Returns false
  * without touching C when its packing scratch cannot be allocated. */
+/* Whether nb__gemm_packed takes an m x n x k product with these strides to the skinny
+ * path (no packing of the big operand): then even m or n of 1 should come here. */
+NB_INTERNAL bool nb__gemm_skinny(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t ca,
+                                 int64_t rb);
 NB_INTERNAL bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k,
                                  double alpha, const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb,
                                  int64_t cb, double beta, void *c, int64_t rc, int64_t cc);
