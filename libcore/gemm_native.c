@@ -15,54 +15,32 @@
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 
-/* A(i,p) of an mc x kc block at a[i·ra + p·ca] into panels of mr rows, column by column,
- * rows past mc zero. */
-#define PACK_A(T)                                                                           \
-  static void pack_a_##T(const nb__ukernel *uk, int64_t mc, int64_t kc, int mr, const T *a, int64_t ra,   \
-                         int64_t ca, T *dst) {                                               \
-    for (int64_t i0 = 0; i0 < mc; i0 += mr, dst += (int64_t)mr * kc) {                       \
-      int64_t mi = min64(mr, mc - i0);                                                       \
-      const T *src = a + i0 * ra;                                                            \
-      if (ca == 1 && ra > 1) {                                                               \
-        uk->pack_t(kc, mr, mi, src, ra, dst);                                                \
-      } else if (ra == 1 && mi == mr) {                                                      \
+/* Element (i, p) of a len x kc block at x[i·si + p·sp] into panels of r along i, each
+ * stored p by p (r values per p), i past len zero: A's blocks (i a row, si = ra, sp = ca)
+ * and B's slices (i a column, si = cb, sp = rb) alike. */
+#define PACK(T)                                                                             \
+  static void pack_##T(const nb__ukernel *uk, int64_t len, int64_t kc, int r, const T *x, int64_t si,   \
+                       int64_t sp, T *dst) {                                                 \
+    for (int64_t i0 = 0; i0 < len; i0 += r, dst += (int64_t)r * kc) {                        \
+      int64_t ni = min64(r, len - i0);                                                       \
+      const T *src = x + i0 * si;                                                            \
+      if (sp == 1 && si > 1) {                                                               \
+        uk->pack_t(kc, r, ni, src, si, dst);                                                 \
+      } else if (si == 1 && ni == r) {                                                       \
         for (int64_t p = 0; p < kc; p++)                                                     \
-          for (int i = 0; i < mr; i++) dst[p * mr + i] = src[p * ca + i];                    \
+          for (int i = 0; i < r; i++) dst[p * r + i] = src[p * sp + i];                      \
       } else {                                                                               \
-        for (int64_t i = 0; i < mi; i++)                                                     \
-          for (int64_t p = 0; p < kc; p++) dst[p * mr + i] = src[i * ra + p * ca];           \
-        for (int64_t p = 0; p < kc && mi < mr; p++)                                          \
-          for (int64_t i = mi; i < mr; i++) dst[p * mr + i] = 0;                             \
-      }                                                                                      \
-    }                                                                                        \
-  }
-
-/* B(p,j) of a kc x nc block at b[p·rb + j·cb] into panels of nr columns, row by row,
- * columns past nc zero. */
-#define PACK_B(T)                                                                           \
-  static void pack_b_##T(const nb__ukernel *uk, int64_t kc, int64_t nc, int nr, const T *b, int64_t rb,   \
-                         int64_t cb, T *dst) {                                               \
-    for (int64_t j0 = 0; j0 < nc; j0 += nr, dst += (int64_t)nr * kc) {                       \
-      int64_t nj = min64(nr, nc - j0);                                                       \
-      const T *src = b + j0 * cb;                                                            \
-      if (rb == 1 && cb > 1) {                                                               \
-        uk->pack_t(kc, nr, nj, src, cb, dst);                                                \
-      } else if (cb == 1 && nj == nr) {                                                      \
-        for (int64_t p = 0; p < kc; p++)                                                     \
-          for (int j = 0; j < nr; j++) dst[p * nr + j] = src[p * rb + j];                    \
-      } else {                                                                               \
-        for (int64_t j = 0; j < nj; j++)                                                     \
-          for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = src[j * cb + p * rb];           \
-        for (int64_t p = 0; p < kc && nj < nr; p++)                                          \
-          for (int64_t j = nj; j < nr; j++) dst[p * nr + j] = 0;                             \
+        for (int64_t i = 0; i < ni; i++)                                                     \
+          for (int64_t p = 0; p < kc; p++) dst[p * r + i] = src[i * si + p * sp];            \
+        for (int64_t p = 0; p < kc && ni < r; p++)                                           \
+          for (int64_t i = ni; i < r; i++) dst[p * r + i] = 0;                               \
       }                                                                                      \
     }                                                                                        \
   }
 
 /* The loop nest; C(i,j) at c[i·rc + j·cc]. */
 #define GEMM_PACKED(T)                                                                      \
-  PACK_A(T)                                                                                 \
-  PACK_B(T)                                                                                 \
+  PACK(T)                                                                                   \
   static bool packed_##T(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, T alpha, const T *a, \
                          int64_t ra, int64_t ca, const T *b, int64_t rb, int64_t cb, T beta, T *c,  \
                          int64_t rc, int64_t cc) {                                           \
@@ -78,10 +56,10 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
       for (int64_t pc = 0; pc < k; pc += uk->kc) {                                           \
         int64_t kc = min64(uk->kc, k - pc);                                                  \
         T be = pc == 0 ? beta : (T)1;                                                        \
-        pack_b_##T(uk, kc, nc, nr, b + pc * rb + jc * cb, rb, cb, bp);                           \
+        pack_##T(uk, nc, kc, nr, b + pc * rb + jc * cb, cb, rb, bp);                           \
         for (int64_t ic = 0; ic < m; ic += uk->mc) {                                         \
           int64_t mc = min64(uk->mc, m - ic);                                                \
-          pack_a_##T(uk, mc, kc, mr, a + ic * ra + pc * ca, ra, ca, ap);                         \
+          pack_##T(uk, mc, kc, mr, a + ic * ra + pc * ca, ra, ca, ap);                         \
           for (int64_t jr = 0; jr < nc; jr += nr) {                                          \
             int64_t nj = min64(nr, nc - jr);                                                 \
             for (int64_t ir = 0; ir < mc; ir += mr) {                                        \
