@@ -93,70 +93,60 @@ UKERNEL(s_avx2, float, __m256, 8, 6, "avx2,fma", __m256i, MK256S, _mm256_setzero
 UKERNEL(d_avx2, double, __m256d, 4, 6, "avx2,fma", __m256i, MK256D, _mm256_setzero_pd, _mm256_loadu_pd,
         _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_mul_pd, ML256D, MS256D)
 
-/* Transposing pack: dst[p·r + i] = src[i·ld + p] for rows i < valid (zero up to r),
- * p < kc: a panel of rows that each run along k (a row-major A, a B stored by columns:
- * the layouts of x·Wᵀ and of the Winograd products). 8x8 (float) and 4x4 (double)
- * blocks are transposed in AVX registers, the rest copied one by one. */
-__attribute__((target("avx2"))) static void s_pack_t(int64_t kc, int r, int64_t valid, const void *psrc,
-                                                     int64_t ld, void *pdst) {
-  const float *src = psrc;
-  float *dst = pdst;
-  int64_t full = valid / 8 * 8, p = 0;
-  for (; p + 8 <= kc; p += 8) {
-    for (int64_t i0 = 0; i0 < full; i0 += 8) {
-      const float *s0 = src + i0 * ld + p;
-      __m256 r0 = _mm256_loadu_ps(s0), r1 = _mm256_loadu_ps(s0 + ld), r2 = _mm256_loadu_ps(s0 + 2 * ld),
-             r3 = _mm256_loadu_ps(s0 + 3 * ld), r4 = _mm256_loadu_ps(s0 + 4 * ld),
-             r5 = _mm256_loadu_ps(s0 + 5 * ld), r6 = _mm256_loadu_ps(s0 + 6 * ld),
-             r7 = _mm256_loadu_ps(s0 + 7 * ld);
-      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
-             t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-             t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-             u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-             u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-             u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-      float *d = dst + p * r + i0;
-      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
-      _mm256_storeu_ps(d + r, _mm256_permute2f128_ps(u1, u5, 0x20));
-      _mm256_storeu_ps(d + 2 * r, _mm256_permute2f128_ps(u2, u6, 0x20));
-      _mm256_storeu_ps(d + 3 * r, _mm256_permute2f128_ps(u3, u7, 0x20));
-      _mm256_storeu_ps(d + 4 * r, _mm256_permute2f128_ps(u0, u4, 0x31));
-      _mm256_storeu_ps(d + 5 * r, _mm256_permute2f128_ps(u1, u5, 0x31));
-      _mm256_storeu_ps(d + 6 * r, _mm256_permute2f128_ps(u2, u6, 0x31));
-      _mm256_storeu_ps(d + 7 * r, _mm256_permute2f128_ps(u3, u7, 0x31));
-    }
-    for (int64_t i = full; i < r; i++)
-      for (int q = 0; q < 8; q++) dst[(p + q) * r + i] = i < valid ? src[i * ld + p + q] : 0;
-  }
-  for (; p < kc; p++)
-    for (int64_t i = 0; i < r; i++) dst[p * r + i] = i < valid ? src[i * ld + p] : 0;
+/* 8x8 floats at s (rows ld apart) into d (rows r apart), transposed. */
+__attribute__((target("avx2"))) static inline void s_block_t(const float *s0, int64_t ld, float *d, int r) {
+  __m256 r0 = _mm256_loadu_ps(s0), r1 = _mm256_loadu_ps(s0 + ld), r2 = _mm256_loadu_ps(s0 + 2 * ld),
+         r3 = _mm256_loadu_ps(s0 + 3 * ld), r4 = _mm256_loadu_ps(s0 + 4 * ld), r5 = _mm256_loadu_ps(s0 + 5 * ld),
+         r6 = _mm256_loadu_ps(s0 + 6 * ld), r7 = _mm256_loadu_ps(s0 + 7 * ld);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+         t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+         t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+         u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+         u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+         u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(d + r, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(d + 2 * r, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(d + 3 * r, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(d + 4 * r, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(d + 5 * r, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(d + 6 * r, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(d + 7 * r, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-__attribute__((target("avx2"))) static void d_pack_t(int64_t kc, int r, int64_t valid, const void *psrc,
-                                                     int64_t ld, void *pdst) {
-  const double *src = psrc;
-  double *dst = pdst;
-  int64_t full = valid / 4 * 4, p = 0;
-  for (; p + 4 <= kc; p += 4) {
-    for (int64_t i0 = 0; i0 < full; i0 += 4) {
-      const double *s0 = src + i0 * ld + p;
-      __m256d r0 = _mm256_loadu_pd(s0), r1 = _mm256_loadu_pd(s0 + ld), r2 = _mm256_loadu_pd(s0 + 2 * ld),
-              r3 = _mm256_loadu_pd(s0 + 3 * ld);
-      __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
-              t3 = _mm256_unpackhi_pd(r2, r3);
-      double *d = dst + p * r + i0;
-      _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
-      _mm256_storeu_pd(d + r, _mm256_permute2f128_pd(t1, t3, 0x20));
-      _mm256_storeu_pd(d + 2 * r, _mm256_permute2f128_pd(t0, t2, 0x31));
-      _mm256_storeu_pd(d + 3 * r, _mm256_permute2f128_pd(t1, t3, 0x31));
-    }
-    for (int64_t i = full; i < r; i++)
-      for (int q = 0; q < 4; q++) dst[(p + q) * r + i] = i < valid ? src[i * ld + p + q] : 0;
-  }
-  for (; p < kc; p++)
-    for (int64_t i = 0; i < r; i++) dst[p * r + i] = i < valid ? src[i * ld + p] : 0;
+/* 4x4 doubles, the same. */
+__attribute__((target("avx2"))) static inline void d_block_t(const double *s0, int64_t ld, double *d, int r) {
+  __m256d r0 = _mm256_loadu_pd(s0), r1 = _mm256_loadu_pd(s0 + ld), r2 = _mm256_loadu_pd(s0 + 2 * ld),
+          r3 = _mm256_loadu_pd(s0 + 3 * ld);
+  __m256d t0 = _mm256_unpacklo_pd(r0, r1), t1 = _mm256_unpackhi_pd(r0, r1), t2 = _mm256_unpacklo_pd(r2, r3),
+          t3 = _mm256_unpackhi_pd(r2, r3);
+  _mm256_storeu_pd(d, _mm256_permute2f128_pd(t0, t2, 0x20));
+  _mm256_storeu_pd(d + r, _mm256_permute2f128_pd(t1, t3, 0x20));
+  _mm256_storeu_pd(d + 2 * r, _mm256_permute2f128_pd(t0, t2, 0x31));
+  _mm256_storeu_pd(d + 3 * r, _mm256_permute2f128_pd(t1, t3, 0x31));
 }
+
+/* Transposing pack: dst[p·r + i] = src[i·ld + p] for rows i < valid (zero up to r),
+ * p < kc: a panel of rows that each run along k (a row-major A, a B stored by columns:
+ * the layouts of x·Wᵀ and of the Winograd products). B x B blocks (8 floats, 4 doubles)
+ * are transposed in AVX registers, the rest copied one by one. */
+#define PACK_T(NAME, T, B, BLOCK)                                                             \
+  __attribute__((target("avx2"))) static void NAME(int64_t kc, int r, int64_t valid, const void *psrc, \
+                                                   int64_t ld, void *pdst) {                 \
+    const T *src = psrc;                                                                       \
+    T *dst = pdst;                                                                             \
+    int64_t full = valid / B * B, p = 0;                                                       \
+    for (; p + B <= kc; p += B) {                                                              \
+      for (int64_t i0 = 0; i0 < full; i0 += B) BLOCK(src + i0 * ld + p, ld, dst + p * r + i0, r); \
+      for (int64_t i = full; i < r; i++)                                                       \
+        for (int q = 0; q < B; q++) dst[(p + q) * r + i] = i < valid ? src[i * ld + p + q] : 0; \
+    }                                                                                          \
+    for (; p < kc; p++)                                                                        \
+      for (int64_t i = 0; i < r; i++) dst[p * r + i] = i < valid ? src[i * ld + p] : 0;        \
+  }
+PACK_T(s_pack_t, float, 8, s_block_t)
+PACK_T(d_pack_t, double, 4, d_block_t)
 
 /* Skinny products, C (m x n, n <= 4) = alpha·A·B + beta·C with A's rows running along k
  * (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of 4 rows
