@@ -282,7 +282,7 @@ static void bias_sum(int64_t m0, int64_t m1, void *u) {
   }
 }
 
-/* dx (zeroed unless g is direct) and dw (either may be NULL) through im2col GEMMs, from
+/* dx and dw (either may be NULL; every element is overwritten) through im2col GEMMs, from
  * the output gradient gp; kept is forward's column matrix or NULL. */
 static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w, const char *gp, nb_tensor *dx,
                         nb_tensor *dw, nb_tensor *kept) {
@@ -404,7 +404,7 @@ int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, cons
   if (go == NULL || (need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   const char *gp = nb_data(go);
   bool wino = nn_wino_applies(dt, &g);
-  if (need_x) *dx = g.direct || wino ? nb_empty(xnd, xsh, dt) : nb_zeros(xnd, xsh, dt);
+  if (need_x) *dx = nb_empty(xnd, xsh, dt); /* (col2im and the GEMMs overwrite every plane) */
   if (need_w) *dw = nb_empty(4, wsh, dt);
   if ((need_x && *dx == NULL) || (need_w && *dw == NULL)) return nb_last_status();
   if (wino) {
