@@ -19,8 +19,9 @@
 
 #include <string.h>
 
-/* Largest column matrix forward keeps for backward (see conv2d_forward). */
-#define CONV_KEEP_BYTES ((size_t)1 << 20)
+/* Largest column matrices (all chunks of the batch) forward keeps for backward (see
+ * col_forward): LeNet's two convolutions need 5 and 4 MB. */
+#define CONV_KEEP_BYTES ((size_t)8 << 20)
 
 /* Target width (columns) of a column matrix shared by several samples. */
 #define NN_CONV_COLS 256
@@ -137,6 +138,10 @@ static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_
     }
 }
 
+/* Elements between the column matrices of consecutive chunks in a kept buffer (room for
+ * the widest row stride, nn_conv_col_ld <= columns + 16, of any chunk). */
+static int64_t kept_chunk(const cgeom *g) { return g->K * (g->nc * g->P + 16); }
+
 /* Column-matrix rows handled per block (whole input channels, ~BLIS's KC of 256) when
  * the whole matrix would not fit L2 (CONV_BLOCK_BYTES): each block's im2col is then
  * consumed by its GEMM while still in L2, where the full K × cols matrix of a deep layer
@@ -175,13 +180,14 @@ static int col_forward(nb_ctx *ctx, const cgeom *gp, nb_dtype dt, nb_tensor *x, 
   void *col = NULL, *tmp = NULL;
   int64_t ldmax = g.nc * g.P + 16; /* >= col_ld of any chunk */
   int64_t kk = g.kh * g.kw, cb = channel_block(&g, es);
-  /* A small column matrix covering the whole batch is kept for the weight gradient, which
-   * then skips its own im2col (at most CONV_KEEP_BYTES, so memory stays bounded). */
+  /* The column matrices of the whole batch, chunk after chunk (each kept_chunk() apart),
+   * are kept for the weight gradient, which then skips its own im2col, when they fit
+   * CONV_KEEP_BYTES (so memory stays bounded). */
   nb_tensor *kept = NULL;
-  if (!g.direct && g.G == 1 && g.N > 0 && g.N <= g.nc && nb_ctx_recording(ctx) &&
-      nb_ctx_needs_input_grad(ctx, 1) && (size_t)(g.K * nn_conv_col_ld(&g, g.N, es)) * es <= CONV_KEEP_BYTES) {
-    int64_t n = g.K * nn_conv_col_ld(&g, g.N, es);
-    if ((kept = nb_empty(1, &n, dt)) == NULL) return nb_last_status();
+  int64_t nkeep = (g.N + g.nc - 1) / (g.nc > 0 ? g.nc : 1) * kept_chunk(&g);
+  if (!g.direct && g.G == 1 && g.N > 0 && nb_ctx_recording(ctx) && nb_ctx_needs_input_grad(ctx, 1) &&
+      (size_t)nkeep * es <= CONV_KEEP_BYTES) {
+    if ((kept = nb_empty(1, &nkeep, dt)) == NULL) return nb_last_status();
     col = nb_data(kept);
   } else if (!g.direct) {
     col = nb_scratch(0, es * (size_t)(cb * kk * ldmax) + 64);
@@ -215,7 +221,7 @@ static int col_forward(nb_ctx *ctx, const cgeom *gp, nb_dtype dt, nb_tensor *x, 
         const char *bm = xg; /* direct: the input is the column matrix */
         if (!g.direct) {
           cgeom gb = block_geom(&g, cw);
-          char *cbk = kept ? (char *)col + (size_t)(r0 * ld) * es : col;
+          char *cbk = kept ? (char *)col + (size_t)(n0 / g.nc * kept_chunk(&g) + r0 * ld) * es : col;
           nn_conv_im2col(dt, &gb, xg + (size_t)(c0 * g.H * g.W) * es, cbk, cn, ld);
           bm = cbk;
         }
@@ -336,8 +342,8 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
         size_t xb = xoff + (size_t)(c0 * g.H * g.W) * es;
         if (need_w) { /* dW_g[:, block] (+)= G_g · col_blockᵀ */
           const char *cm = (const char *)nb_data(x) + xb;
-          if (kept) { /* forward's columns (the whole batch, same stride) */
-            cm = (const char *)nb_data(kept) + (size_t)(r0 * ldc) * es;
+          if (kept) { /* forward's columns (same chunks, same stride) */
+            cm = (const char *)nb_data(kept) + (size_t)(n0 / g.nc * kept_chunk(&g) + r0 * ldc) * es;
           } else if (!g.direct) {
             nn_conv_im2col(dt, &gb, cm, col, cn, ldc);
             cm = col;

@@ -1,6 +1,7 @@
 /* tests/nn/test_f32_paths.c — the float32 fast paths of the nn and loss plugins (row
  * kernels of softmax, log_softmax, cross_entropy and BCE-with-logits, batch_norm's
- * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution)
+ * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution
+ * and its small-plane im2col path on LeNet's shapes, checked against a plain loop)
  * against the float64 paths, which are separate code (libm exp/log, scalar loops, im2col). Shapes have lengths that are not
  * multiples of the 16-element vector blocks, so the tails run too; some rows hold
  * extreme values. Forward values and input gradients must agree to float32 precision. */
@@ -278,6 +279,66 @@ START_TEST(test_conv2d_winograd_one_gradient) {
 }
 END_TEST
 
+/* conv2d in float32 on LeNet's two shapes (5x5 kernels on 28x28 with padding 2 and one
+ * input channel; on 14x14 with 6 channels, the small-plane im2col/col2im path with
+ * several samples per column matrix; a batch of 64, so the kept column matrices of
+ * forward hold many chunks) against a plain float64 loop over the definition: output
+ * and the gradients of input, weight and bias. */
+static void naive_conv(const double *x, const double *w, const double *b, const double *gy, int64_t N, int64_t C,
+                       int64_t H, int64_t M, int64_t k, int64_t pad, double *y, double *dx, double *dw, double *db) {
+  int64_t O = H + 2 * pad - k + 1;
+  memset(dx, 0, sizeof(double) * (size_t)(N * C * H * H));
+  memset(dw, 0, sizeof(double) * (size_t)(M * C * k * k));
+  memset(db, 0, sizeof(double) * (size_t)M);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t oh = 0; oh < O; oh++)
+        for (int64_t ow = 0; ow < O; ow++) {
+          int64_t o = ((n * M + m) * O + oh) * O + ow;
+          double acc = b[m], g = gy[o];
+          db[m] += g;
+          for (int64_t c = 0; c < C; c++)
+            for (int64_t ki = 0; ki < k; ki++)
+              for (int64_t kj = 0; kj < k; kj++) {
+                int64_t ih = oh - pad + ki, iw = ow - pad + kj;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
+                int64_t xi = ((n * C + c) * H + ih) * H + iw, wi = ((m * C + c) * k + ki) * k + kj;
+                acc += x[xi] * w[wi];
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+          y[o] = acc;
+        }
+}
+
+START_TEST(test_conv2d_lenet_shapes) {
+  static const int64_t cfg[2][5] = {{64, 1, 28, 6, 2}, {64, 6, 14, 16, 0}}; /* N C H M padding; 5x5 */
+  const int64_t *c = cfg[_i], N = c[0], C = c[1], H = c[2], M = c[3], pad = c[4], O = H + 2 * pad - 4;
+  nb_generator *g = nb_generator_new(31);
+  nb_tensor *in32[3] = {nb_randn(SHAPE(N, C, H, H), NB_F32, g), nb_randn(SHAPE(M, C, 5, 5), NB_F32, g),
+                        nb_randn(SHAPE(M), NB_F32, g)};
+  for (int i = 0; i < 3; i++) nb_set_requires_grad(in32[i], true);
+  nb_tensor *gy = nb_randn(SHAPE(N, M, O, O), NB_F32, g);
+  nb_tensor *y = nb_conv2d(in32[0], in32[1], in32[2], NULL, (int64_t[]){pad, pad}, NULL, 1);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+  nb_tensor *xd = nb_to_dtype(in32[0], NB_F64), *wd = nb_to_dtype(in32[1], NB_F64), *bd = nb_to_dtype(in32[2], NB_F64);
+  nb_tensor *gd = nb_to_dtype(gy, NB_F64), *want[4] = {nb_zeros(SHAPE(N, M, O, O), NB_F64),
+                                                      nb_zeros(SHAPE(N, C, H, H), NB_F64),
+                                                      nb_zeros(SHAPE(M, C, 5, 5), NB_F64), nb_zeros(SHAPE(M), NB_F64)};
+  naive_conv(nb_data(xd), nb_data(wd), nb_data(bd), nb_data(gd), N, C, H, M, 5, pad, nb_data(want[0]),
+             nb_data(want[1]), nb_data(want[2]), nb_data(want[3]));
+  nb_tensor *got[4] = {y, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
+  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
+                                "conv2d bias gradient"};
+  for (int i = 0; i < 4; i++) {
+    double scale = nb_item(nb_max(nb_abs(want[i])));
+    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
+  }
+  nb_generator_free(g);
+}
+END_TEST
+
 /* The Winograd path with one thread gives the same bits run to run (its transforms sum
  * overlapping tiles in a fixed order). */
 START_TEST(test_conv2d_winograd_deterministic) {
@@ -317,6 +378,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
   tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
+  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 2);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
