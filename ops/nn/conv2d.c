@@ -16,6 +16,7 @@
  */
 #include "conv2d_col.h"
 #include "conv2d_wino.h"
+#include "seg_sum.h"
 
 #include <string.h>
 
@@ -277,7 +278,7 @@ static void bias_sum(int64_t m0, int64_t m1, void *u) {
     for (int64_t n = 0; n < g->N; n++) {
       int64_t o = (n * g->M + m) * g->P;
       if (j->dt == NB_F32)
-        for (int64_t p = 0; p < g->P; p++) acc += ((const float *)j->go)[o + p];
+        acc += seg_sum((const float *)j->go + o, g->P, false, 0);
       else
         for (int64_t p = 0; p < g->P; p++) acc += ((const double *)j->go)[o + p];
     }
