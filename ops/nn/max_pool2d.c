@@ -82,6 +82,62 @@ NB_SIMD_CLONES static int64_t vec_f32(const nn_pool *p, const float *x, float *y
   }
   return end;
 }
+/* float32 2×2 windows of stride 2 without padding or dilation inside the plane (LeNet,
+ * VGG): MP_LANES outputs at a time from two input rows, whose even and odd columns (the
+ * four taps) are split out with vector shuffles; the same taps in the same order and
+ * the same choice as one_, so the same bits and indices. Rows narrower than MP_LANES
+ * outputs go window by window. Does plane q of the job. */
+static bool pool22_applies(const nn_pool *p) {
+  return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 && p->dh == 1 &&
+         p->dw == 1 && 2 * p->OH <= p->H && 2 * p->OW <= p->W && p->H * p->W <= INT32_MAX;
+}
+
+NB_SIMD_CLONES static void pool22_f32(const nn_pool *p, const float *x, float *y, int64_t *ix) {
+  const mp_v8i even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
+  mp_v8i lane;
+  for (int l = 0; l < MP_LANES; l++) lane[l] = 2 * l;
+  int64_t W = p->W, OW = p->OW;
+  for (int64_t oh = 0; oh < p->OH; oh++) {
+    const float *r0 = x + 2 * oh * W;
+    float *yr = y + oh * OW;
+    int64_t *ir = ix ? ix + oh * OW : NULL;
+    int64_t ow = 0;
+    for (; OW >= MP_LANES && ow < OW; ow += MP_LANES) {
+      if (ow + MP_LANES > OW) ow = OW - MP_LANES; /* the last block overlaps: same values again */
+      mp_v8f a[4], t0, t1; /* taps (0,0), (0,1), (1,0), (1,1) */
+      for (int r = 0; r < 2; r++) {
+        memcpy(&t0, r0 + r * W + 2 * ow, sizeof t0);
+        memcpy(&t1, r0 + r * W + 2 * ow + MP_LANES, sizeof t1);
+        a[2 * r] = __builtin_shuffle(t0, t1, even);
+        a[2 * r + 1] = __builtin_shuffle(t0, t1, odd);
+      }
+      mp_v8i at = lane + (int32_t)(2 * oh * W + 2 * ow), best = at;
+      mp_v8f m = a[0];
+      for (int k = 1; k < 4; k++) {
+        mp_v8i tk = at + (int32_t)((k >> 1) * W + (k & 1));
+        mp_v8i t = (a[k] > m) | (a[k] != a[k]);
+        m = (mp_v8f)(((mp_v8i)a[k] & t) | ((mp_v8i)m & ~t));
+        best = (tk & t) | (best & ~t);
+      }
+      memcpy(yr + ow, &m, sizeof m);
+      if (ir)
+        for (int l = 0; l < MP_LANES; l++) ir[ow + l] = best[l];
+    }
+    for (; ow < OW; ow++) {
+      int64_t o0 = 2 * oh * W + 2 * ow, best = o0;
+      union { float f; uint32_t u; } m = {x[o0]}, v;
+      for (int k = 1; k < 4; k++) {
+        int64_t o = o0 + (k >> 1) * W + (k & 1);
+        v.f = x[o];
+        int64_t t = -(int64_t)((v.f > m.f) | (v.f != v.f));
+        m.u = (v.u & (uint32_t)t) | (m.u & ~(uint32_t)t);
+        best = (o & t) | (best & ~t);
+      }
+      yr[ow] = m.f;
+      if (ir) ir[ow] = best;
+    }
+  }
+}
 NB_FAST_FP_END
 /* (float64 keeps the window-by-window form) */
 static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int64_t *ix, int64_t oh, int64_t h0,
@@ -143,6 +199,10 @@ static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int6
       const T *x = (const T *)j->x + q * p->H * p->W;                                        \
       T *y = (T *)j->y + q * p->OH * p->OW;                                                  \
       int64_t *ix = j->idx ? j->idx + q * p->OH * p->OW : NULL;                              \
+      if (sizeof(T) == sizeof(float) && pool22_applies(p)) {                                 \
+        pool22_f32(p, (const float *)x, (float *)y, ix);                                     \
+        continue;                                                                            \
+      }                                                                                      \
       for (int64_t oh = 0; oh < p->OH; oh++) {                                               \
         int64_t h0 = oh * p->sh - p->ph;                                                     \
         int64_t ki0 = h0 < 0 ? (-h0 + p->dh - 1) / p->dh : 0;                                \
@@ -159,11 +219,11 @@ static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int6
   static void bwd_##SUF(int64_t q0, int64_t q1, void *u) {                                   \
     const mp_job *j = u;                                                                     \
     const nn_pool *p = j->p;                                                                 \
+    memset((T *)j->dx + q0 * p->H * p->W, 0, sizeof(T) * (size_t)((q1 - q0) * p->H * p->W)); \
     for (int64_t q = q0; q < q1; q++) {                                                      \
       T *dx = (T *)j->dx + q * p->H * p->W;                                                  \
       const T *g = (const T *)j->g + q * p->OH * p->OW;                                      \
       const int64_t *ix = j->idx + q * p->OH * p->OW;                                        \
-      for (int64_t i = 0; i < p->H * p->W; i++) dx[i] = 0;                                   \
       for (int64_t o = 0; o < p->OH * p->OW; o++)                                            \
         if (ix[o] >= 0) dx[ix[o]] += g[o];                                                   \
     }                                                                                        \
