@@ -258,6 +258,62 @@ CONV_KERNELS(double, f64)
 CONV_BLK(float, f32)
 CONV_BLK(double, f64)
 
+/* Rows × cols unit-stride move d[r·drs + c] (=|+=) s[r·srs + c] for the stride-1 rows of
+ * the small-plane kernels (LeNet's are 10 wide): each row in 32-byte vectors, then one
+ * more that overlaps the last (a copy; same values again) or 16- and 8-byte vectors and
+ * single elements (an add). Per row a handful of moves, where blk's and GCC's own
+ * loops spent ~50 instructions on loop control and remainders. */
+#define CONV_ROWS(T, SUF)                                                                     \
+  static inline __attribute__((always_inline)) void rows_##SUF(T *restrict d, int64_t drs,   \
+      const T *restrict s, int64_t srs, int64_t rows, int64_t cols, bool add) {               \
+    typedef T v32 __attribute__((vector_size(32)));                                           \
+    typedef T v16 __attribute__((vector_size(16)));                                           \
+    typedef T v8 __attribute__((vector_size(8)));                                             \
+    const int64_t n32 = (int64_t)(32 / sizeof(T)), n16 = n32 / 2, n8 = n32 / 4;               \
+    for (int64_t r = 0; r < rows; r++, d += drs, s += srs) {                                  \
+      int64_t c = 0;                                                                          \
+      for (; c + n32 <= cols; c += n32) {                                                     \
+        v32 a, b;                                                                             \
+        memcpy(&b, s + c, sizeof b);                                                          \
+        if (add) {                                                                            \
+          memcpy(&a, d + c, sizeof a);                                                        \
+          b += a;                                                                             \
+        }                                                                                     \
+        memcpy(d + c, &b, sizeof b);                                                          \
+      }                                                                                       \
+      if (c == cols) continue;                                                                \
+      if (!add && cols >= n32) {                                                              \
+        v32 b;                                                                                \
+        memcpy(&b, s + cols - n32, sizeof b);                                                 \
+        memcpy(d + cols - n32, &b, sizeof b);                                                 \
+        continue;                                                                             \
+      }                                                                                       \
+      if (c + n16 <= cols) {                                                                  \
+        v16 a, b;                                                                             \
+        memcpy(&b, s + c, sizeof b);                                                          \
+        if (add) {                                                                            \
+          memcpy(&a, d + c, sizeof a);                                                        \
+          b += a;                                                                             \
+        }                                                                                     \
+        memcpy(d + c, &b, sizeof b);                                                          \
+        c += n16;                                                                             \
+      }                                                                                       \
+      if (n8 > 1 && c + n8 <= cols) {                                                         \
+        v8 a, b;                                                                              \
+        memcpy(&b, s + c, sizeof b);                                                          \
+        if (add) {                                                                            \
+          memcpy(&a, d + c, sizeof a);                                                        \
+          b += a;                                                                             \
+        }                                                                                     \
+        memcpy(d + c, &b, sizeof b);                                                          \
+        c += n8;                                                                              \
+      }                                                                                       \
+      for (; c < cols; c++) d[c] = add ? d[c] + s[c] : s[c];                                  \
+    }                                                                                         \
+  }
+CONV_ROWS(float, f32)
+CONV_ROWS(double, f64)
+
 /* Small planes: one unit = (sample, channel). The plane is copied into a zero-padded
  * buffer once, then every column row of the channel is a plain strided copy (im2col) or
  * add (col2im) with no bounds logic and no library calls. col2im adds the kernel
@@ -280,9 +336,8 @@ CONV_BLK(double, f64)
           int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
           T *restrict dst = (T *)j->col + r * j->ld + s * g->P;                               \
           const T *restrict sp = pad + ki * g->dh * Wp + kj * g->dw;                          \
-          if (sw == 1) /* plain loops, which GCC vectorises better than blk's for any width */ \
-            for (int64_t oh = 0; oh < OH; oh++)                                               \
-              for (int64_t ow = 0; ow < OW; ow++) dst[oh * OW + ow] = sp[oh * sh * Wp + ow];  \
+          if (sw == 1)                                                                        \
+            rows_##SUF(dst, OW, sp, sh * Wp, OH, OW, false);                                  \
           else                                                                                \
             blk_##SUF(dst, OW, 1, sp, sh * Wp, sw, OH, OW, false);                            \
         }                                                                                     \
@@ -302,9 +357,8 @@ CONV_BLK(double, f64)
           int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
           const T *restrict src = (const T *)j->col + r * j->ld + s * g->P;                   \
           T *restrict ap = acc + ki * g->dh * Wp + kj * g->dw;                                \
-          if (sw == 1) /* (as in im2col_pad) */                                              \
-            for (int64_t oh = 0; oh < OH; oh++)                                               \
-              for (int64_t ow = 0; ow < OW; ow++) ap[oh * sh * Wp + ow] += src[oh * OW + ow]; \
+          if (sw == 1)                                                                        \
+            rows_##SUF(ap, sh * Wp, src, OW, OH, OW, true);                                   \
           else                                                                                \
             blk_##SUF(ap, sh * Wp, sw, src, OW, 1, OH, OW, true);                             \
         }                                                                                     \

@@ -321,7 +321,9 @@ static void naive_conv(const double *x, const double *w, const double *b, const 
 }
 
 START_TEST(test_conv2d_lenet_shapes) {
-  static const int64_t cfg[2][5] = {{64, 1, 28, 6, 2}, {64, 6, 14, 16, 0}}; /* N C H M padding; 5x5 */
+  /* N C H M padding, 5x5 kernels; the third has rows of 7 outputs (every vector width of
+   * the small-plane moves) */
+  static const int64_t cfg[3][5] = {{64, 1, 28, 6, 2}, {64, 6, 14, 16, 0}, {8, 3, 9, 4, 1}};
   const int64_t *c = cfg[_i], N = c[0], C = c[1], H = c[2], M = c[3], pad = c[4], O = H + 2 * pad - 4;
   nb_generator *g = nb_generator_new(31);
   nb_tensor *in32[3] = {nb_randn(SHAPE(N, C, H, H), NB_F32, g), nb_randn(SHAPE(M, C, 5, 5), NB_F32, g),
@@ -387,7 +389,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
   tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
-  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 2);
+  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 3);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
