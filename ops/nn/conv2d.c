@@ -104,10 +104,16 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   g->K = g->Cg * g->kh * g->kw;
   g->P = g->OH * g->OW;
   g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
-  /* Batch samples into one column matrix until it is ~NN_CONV_COLS columns wide (BLIS
-   * is inefficient on narrow GEMMs), within an 8 MB column buffer. */
+  /* The whole batch in one column matrix when that fits CONV_KEEP_BYTES (small layers,
+   * LeNet's: one im2col, one GEMM each way and one col2im, each running on all threads,
+   * instead of a few hundred small parallel regions a step). Otherwise batch samples
+   * into one column matrix until it is ~NN_CONV_COLS columns wide (BLIS is inefficient
+   * on narrow GEMMs), within an 8 MB column buffer. */
   g->nc = 1;
-  if (!g->direct && g->P > 0 && g->P < NN_CONV_COLS) {
+  size_t es = nb_dtype_size(nb_dtype_of(x));
+  if (!g->direct && g->P > 0 && g->N > 1 && (size_t)(g->K * (g->N * g->P + 16)) * es <= CONV_KEEP_BYTES) {
+    g->nc = g->N;
+  } else if (!g->direct && g->P > 0 && g->P < NN_CONV_COLS) {
     g->nc = (NN_CONV_COLS + g->P - 1) / g->P;
     int64_t cap = ((int64_t)1 << 20) / (g->K > 0 ? g->K : 1) / g->P;
     if (g->nc > cap) g->nc = cap > 0 ? cap : 1;
