@@ -92,6 +92,12 @@ static bool pool22_applies(const nn_pool *p) {
          p->dw == 1 && 2 * p->OH <= p->H && 2 * p->OW <= p->W && p->H * p->W <= INT32_MAX;
 }
 
+/* 2×2 stride-2 windows that tile the plane exactly (even H and W): backward writes each
+ * input element once. */
+static bool pool22_tiles(const nn_pool *p) {
+  return pool22_applies(p) && p->H == 2 * p->OH && p->W == 2 * p->OW;
+}
+
 NB_SIMD_CLONES static void pool22_f32(const nn_pool *p, const float *x, float *y, int64_t *ix) {
   const mp_v8i even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
   mp_v8i lane;
@@ -135,6 +141,48 @@ NB_SIMD_CLONES static void pool22_f32(const nn_pool *p, const float *x, float *y
       }
       yr[ow] = m.f;
       if (ir) ir[ow] = best;
+    }
+  }
+}
+
+/* Backward of pool22_f32 when the windows tile the plane: each input element is
+ * written once (the gradient at the window's argmax, 0 elsewhere: no zeroing pass),
+ * MP_LANES windows at a time, interleaved back into the two rows with shuffles. A
+ * gradient lands as 0 + g, as the general path's 0 += g does (-0 becomes +0). */
+NB_SIMD_CLONES static void pool22_bwd_f32(const nn_pool *p, const float *g, const int64_t *ix, float *dx) {
+  const mp_v8i lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = lo + 4;
+  mp_v8i lane;
+  for (int l = 0; l < MP_LANES; l++) lane[l] = 2 * l;
+  int64_t W = p->W, OW = p->OW;
+  for (int64_t oh = 0; oh < p->OH; oh++) {
+    const float *gr = g + oh * OW;
+    const int64_t *ir = ix + oh * OW;
+    float *d0 = dx + 2 * oh * W;
+    int64_t ow = 0;
+    for (; OW >= MP_LANES && ow < OW; ow += MP_LANES) {
+      if (ow + MP_LANES > OW) ow = OW - MP_LANES; /* the last block overlaps: same values again */
+      mp_v8f v, zero = {0};
+      memcpy(&v, gr + ow, sizeof v);
+      v = zero + v;
+      mp_v8i k; /* the argmax's offset from the window's first element */
+      for (int l = 0; l < MP_LANES; l++) k[l] = (int32_t)(ir[ow + l] - 2 * oh * W - 2 * ow);
+      k -= lane;
+      mp_v8f t[4];
+      for (int q = 0; q < 4; q++)
+        t[q] = (mp_v8f)((mp_v8i)v & (k == (int32_t)((q >> 1) * W + (q & 1))));
+      for (int r = 0; r < 2; r++) {
+        mp_v8f a = __builtin_shuffle(t[2 * r], t[2 * r + 1], lo), b = __builtin_shuffle(t[2 * r], t[2 * r + 1], hi);
+        memcpy(d0 + r * W + 2 * ow, &a, sizeof a);
+        memcpy(d0 + r * W + 2 * ow + MP_LANES, &b, sizeof b);
+      }
+    }
+    for (; ow < OW; ow++) {
+      int64_t b = 2 * oh * W + 2 * ow, k = ir[ow] - b;
+      float v = 0.0f + gr[ow];
+      dx[b] = k == 0 ? v : 0;
+      dx[b + 1] = k == 1 ? v : 0;
+      dx[b + W] = k == W ? v : 0;
+      dx[b + W + 1] = k == W + 1 ? v : 0;
     }
   }
 }
@@ -219,6 +267,12 @@ static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int6
   static void bwd_##SUF(int64_t q0, int64_t q1, void *u) {                                   \
     const mp_job *j = u;                                                                     \
     const nn_pool *p = j->p;                                                                 \
+    if (sizeof(T) == sizeof(float) && pool22_tiles(p)) {                                     \
+      for (int64_t q = q0; q < q1; q++)                                                      \
+        pool22_bwd_f32(p, (const float *)j->g + q * p->OH * p->OW, j->idx + q * p->OH * p->OW, \
+                       (float *)j->dx + q * p->H * p->W);                                    \
+      return;                                                                                \
+    }                                                                                        \
     memset((T *)j->dx + q0 * p->H * p->W, 0, sizeof(T) * (size_t)((q1 - q0) * p->H * p->W)); \
     for (int64_t q = q0; q < q1; q++) {                                                      \
       T *dx = (T *)j->dx + q * p->H * p->W;                                                  \
@@ -256,9 +310,8 @@ static int max_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
 
 static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   nb_tensor *idx = nb_ctx_saved(ctx, 0), *g, *dx;
-  nn_pool p = {0};
-  if (idx == NULL || nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 ||
-      nn_pool_input("max_pool2d", dx, &p.planes, &p.H, &p.W) < 0)
+  nn_pool p; /* forward's geometry (dx has the input's shape) */
+  if (idx == NULL || nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 || setup(dx, nb_ctx_attrs(ctx), &p) < 0)
     return nb_last_status();
   p.OH = nb_shape(idx)[nb_ndim(idx) - 2];
   p.OW = nb_shape(idx)[nb_ndim(idx) - 1];

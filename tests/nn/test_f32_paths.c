@@ -185,13 +185,17 @@ START_TEST(test_max_pool_lanes) {
     compare(maxpool, (void *)cfg[i], x, 1e-6, 1e-6, what); /* (w is rounded to float32) */
   }
   /* 2x2 stride 2 on planes of 11x13 (odd sizes, rows of 6 outputs: fewer than the lanes,
-   * window by window) and 10x10 (LeNet's second pool, 5 outputs a row) */
+   * window by window), 10x10 (LeNet's second pool, 5 outputs a row) and 16x20 (windows
+   * that tile the plane, rows of 10 outputs: backward's lanes and their overlapping
+   * last block) */
   static const int64_t k2[4] = {2, 2, 0, 1};
-  nb_tensor *xs[2] = {nb_rand_range(SHAPE(2, 3, 11, 13), 0, 4, NB_F64, g), nb_rand_range(SHAPE(3, 2, 10, 10), 0, 4, NB_F64, g)};
-  for (int k = 0; k < 2; k++) {
+  static const char *names[3] = {"max_pool2d 2x2 on 11x13", "max_pool2d 2x2 on 10x10", "max_pool2d 2x2 on 16x20"};
+  nb_tensor *xs[3] = {nb_rand_range(SHAPE(2, 3, 11, 13), 0, 4, NB_F64, g), nb_rand_range(SHAPE(3, 2, 10, 10), 0, 4, NB_F64, g),
+                      nb_rand_range(SHAPE(2, 3, 16, 20), 0, 4, NB_F64, g)};
+  for (int k = 0; k < 3; k++) {
     xd = nb_data(xs[k]);
     for (int64_t i = 0; i < nb_numel(xs[k]); i++) xd[i] = i % 41 == 7 ? NAN : floor(xd[i]);
-    compare(maxpool, (void *)k2, xs[k], 1e-6, 1e-6, k ? "max_pool2d 2x2 on 10x10" : "max_pool2d 2x2 on 11x13");
+    compare(maxpool, (void *)k2, xs[k], 1e-6, 1e-6, names[k]);
   }
   nb_generator_free(g);
 }
