@@ -11,10 +11,13 @@
  * stay wide; a 1×1 stride-1 unpadded convolution uses the input itself as col. Column
  * matrices larger than L2 are built and consumed in blocks of whole channels.
  * float32 3×3 stride-1 convolutions with enough tiles and channels take the Winograd
- * F(2×2, 3×3) path instead (conv2d_wino.c): 16 GEMMs of 4/9 the multiply-adds each way.
+ * F(2×2, 3×3) path instead (conv2d_wino.c): 16 GEMMs of 4/9 the multiply-adds each way;
+ * float32 stride-1 convolutions of one input channel (first layers on grey images) run
+ * forward and the weight gradient directly on padded planes (conv2d_direct.c).
  * Output size per dim: floor((H + 2p − d(k−1) − 1)/s) + 1.
  */
 #include "conv2d_col.h"
+#include "conv2d_direct.h"
 #include "conv2d_wino.h"
 #include "seg_sum.h"
 
@@ -252,8 +255,10 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   nb_tensor *y = g.batched ? nb_empty(4, ys, dt) : nb_empty(3, ys + 1, dt);
   if (x == NULL || w == NULL || y == NULL || (in[2] != NULL && b == NULL)) return nb_last_status();
   nb_tensor *kept = NULL;
-  if (nn_wino_applies(dt, &g) ? nn_wino_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y)) < 0
-                              : col_forward(ctx, &g, dt, x, w, b, y, &kept) < 0)
+  if (nn_direct_applies(dt, &g))
+    nn_direct_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y));
+  else if (nn_wino_applies(dt, &g) ? nn_wino_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y)) < 0
+                                   : col_forward(ctx, &g, dt, x, w, b, y, &kept) < 0)
     return nb_last_status();
   /* fixed slots (0: input, when weight needs a gradient; 1: weight, when input does; 2:
    * the kept column matrix): a backward restricted to some inputs reads the right one */
@@ -424,6 +429,9 @@ int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, cons
     if (nn_wino_backward(&g, x ? nb_data(x) : NULL, w ? nb_data(w) : NULL, (const float *)gp,
                          need_x ? nb_data(*dx) : NULL, need_w ? nb_data(*dw) : NULL) < 0)
       return nb_last_status();
+  } else if (nn_direct_applies(dt, &g)) { /* the weight gradient direct, dx (rare) through im2col */
+    if (need_w) nn_direct_weight_grad(&g, nb_data(x), (const float *)gp, nb_data(*dw));
+    if (need_x && col_backward(&g, dt, NULL, w, gp, *dx, NULL, NULL) < 0) return nb_last_status();
   } else if (col_backward(&g, dt, x, w, gp, need_x ? *dx : NULL, need_w ? *dw : NULL, kept) < 0) {
     return nb_last_status();
   }

@@ -1,7 +1,7 @@
 /* tests/nn/test_f32_paths.c — the float32 fast paths of the nn and loss plugins (row
  * kernels of softmax, log_softmax, cross_entropy and BCE-with-logits, batch_norm's
- * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution
- * and its small-plane im2col path on LeNet's shapes, checked against a plain loop)
+ * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution;
+ * conv2d's direct one-channel path and small-plane im2col path against a plain loop)
  * against the float64 paths, which are separate code (libm exp/log, scalar loops, im2col). Shapes have lengths that are not
  * multiples of the 16-element vector blocks, so the tails run too; some rows hold
  * extreme values. Forward values and input gradients must agree to float32 precision. */
@@ -292,11 +292,12 @@ START_TEST(test_conv2d_winograd_one_gradient) {
 }
 END_TEST
 
-/* conv2d in float32 on LeNet's two shapes (5x5 kernels on 28x28 with padding 2 and one
- * input channel; on 14x14 with 6 channels, the small-plane im2col/col2im path with
- * several samples per column matrix; a batch of 64, so the kept column matrices of
- * forward hold many chunks) against a plain float64 loop over the definition: output
- * and the gradients of input, weight and bias. */
+/* conv2d in float32 against a plain float64 loop over the definition (output and the
+ * gradients of input, weight and bias): LeNet's two shapes at batch 64 (5x5 on 28x28
+ * with padding 2 and one input channel: the direct path; on 14x14 with 6 channels: the
+ * small-plane im2col/col2im path, the whole batch in one kept column matrix), rows of 7
+ * outputs (every vector width of the small-plane moves), and more of the direct path:
+ * 3x3 with rows of 13 outputs (a partial vector), 7x7 with rows of 60 (eight vectors). */
 static void naive_conv(const double *x, const double *w, const double *b, const double *gy, int64_t N, int64_t C,
                        int64_t H, int64_t M, int64_t k, int64_t pad, double *y, double *dx, double *dw, double *db) {
   int64_t O = H + 2 * pad - k + 1;
@@ -325,12 +326,13 @@ static void naive_conv(const double *x, const double *w, const double *b, const 
 }
 
 START_TEST(test_conv2d_lenet_shapes) {
-  /* N C H M padding, 5x5 kernels; the third has rows of 7 outputs (every vector width of
-   * the small-plane moves) */
-  static const int64_t cfg[3][5] = {{64, 1, 28, 6, 2}, {64, 6, 14, 16, 0}, {8, 3, 9, 4, 1}};
-  const int64_t *c = cfg[_i], N = c[0], C = c[1], H = c[2], M = c[3], pad = c[4], O = H + 2 * pad - 4;
+  static const int64_t cfg[5][6] = {/* N C H M padding kernel */
+                                     {64, 1, 28, 6, 2, 5}, {64, 6, 14, 16, 0, 5}, {8, 3, 9, 4, 1, 5},
+                                     {5, 1, 13, 3, 1, 3},  {2, 1, 60, 2, 3, 7}};
+  const int64_t *c = cfg[_i], N = c[0], C = c[1], H = c[2], M = c[3], pad = c[4], k = c[5];
+  const int64_t O = H + 2 * pad - k + 1;
   nb_generator *g = nb_generator_new(31);
-  nb_tensor *in32[3] = {nb_randn(SHAPE(N, C, H, H), NB_F32, g), nb_randn(SHAPE(M, C, 5, 5), NB_F32, g),
+  nb_tensor *in32[3] = {nb_randn(SHAPE(N, C, H, H), NB_F32, g), nb_randn(SHAPE(M, C, k, k), NB_F32, g),
                         nb_randn(SHAPE(M), NB_F32, g)};
   for (int i = 0; i < 3; i++) nb_set_requires_grad(in32[i], true);
   nb_tensor *gy = nb_randn(SHAPE(N, M, O, O), NB_F32, g);
@@ -340,8 +342,8 @@ START_TEST(test_conv2d_lenet_shapes) {
   nb_tensor *xd = nb_to_dtype(in32[0], NB_F64), *wd = nb_to_dtype(in32[1], NB_F64), *bd = nb_to_dtype(in32[2], NB_F64);
   nb_tensor *gd = nb_to_dtype(gy, NB_F64), *want[4] = {nb_zeros(SHAPE(N, M, O, O), NB_F64),
                                                       nb_zeros(SHAPE(N, C, H, H), NB_F64),
-                                                      nb_zeros(SHAPE(M, C, 5, 5), NB_F64), nb_zeros(SHAPE(M), NB_F64)};
-  naive_conv(nb_data(xd), nb_data(wd), nb_data(bd), nb_data(gd), N, C, H, M, 5, pad, nb_data(want[0]),
+                                                      nb_zeros(SHAPE(M, C, k, k), NB_F64), nb_zeros(SHAPE(M), NB_F64)};
+  naive_conv(nb_data(xd), nb_data(wd), nb_data(bd), nb_data(gd), N, C, H, M, k, pad, nb_data(want[0]),
              nb_data(want[1]), nb_data(want[2]), nb_data(want[3]));
   nb_tensor *got[4] = {y, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
   static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
@@ -393,7 +395,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
   tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
-  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 3);
+  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 5);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
