@@ -49,6 +49,33 @@ static void dir_pad(const cgeom *g, const float *x, float *pad, int64_t wb) {
   for (int64_t ih = 0; ih < g->H; ih++) memcpy(pad + (ih + g->ph) * wb + g->pw, x + ih * g->W, sizeof(float) * (size_t)g->W);
 }
 
+/* One output row of output channel m: nv vectors (a constant after inlining, so the
+ * accumulators stay in registers and each weight is broadcast once for all of them). */
+static inline __attribute__((always_inline)) void dir_row(const cgeom *g, const float *pad, int64_t wb,
+                                                          const float *wm, float bv, float *yr, int64_t nv) {
+  dir_v8 acc[DIR_MAX_OW / DIR_LANES], xv;
+  for (int64_t v = 0; v < nv; v++) {
+    acc[v] = (dir_v8){0};
+    acc[v] += bv;
+  }
+  for (int64_t ki = 0; ki < g->kh; ki++) {
+    const float *r = pad + ki * wb;
+    for (int64_t kj = 0; kj < g->kw; kj++) {
+      float wv = wm[ki * g->kw + kj];
+      for (int64_t v = 0; v < nv; v++) {
+        memcpy(&xv, r + kj + v * DIR_LANES, sizeof xv);
+        acc[v] += wv * xv;
+      }
+    }
+  }
+  for (int64_t v = 0; v < nv; v++) {
+    if ((v + 1) * DIR_LANES <= g->OW)
+      memcpy(yr + v * DIR_LANES, &acc[v], sizeof acc[v]);
+    else
+      for (int64_t l = 0; l < g->OW - v * DIR_LANES; l++) yr[v * DIR_LANES + l] = acc[v][l];
+  }
+}
+
 NB_SIMD_CLONES static void dir_forward(int64_t n0, int64_t n1, void *u) {
   const dir_job *j = u;
   const cgeom *g = j->g;
@@ -60,25 +87,38 @@ NB_SIMD_CLONES static void dir_forward(int64_t n0, int64_t n1, void *u) {
       const float *wm = j->w + m * kk;
       float bv = j->b ? j->b[m] : 0.0f;
       float *ym = j->y + (n * g->M + m) * OH * OW;
-      for (int64_t oh = 0; oh < OH; oh++)
-        for (int64_t v = 0; v < nv; v++) {
-          dir_v8 acc = {0}, xv;
-          acc += bv;
-          for (int64_t ki = 0; ki < g->kh; ki++) {
-            const float *r = pad + (oh + ki) * wb + v * DIR_LANES;
-            for (int64_t kj = 0; kj < g->kw; kj++) {
-              memcpy(&xv, r + kj, sizeof xv);
-              acc += wm[ki * g->kw + kj] * xv;
-            }
-          }
-          float *yr = ym + oh * OW + v * DIR_LANES;
-          if ((v + 1) * DIR_LANES <= OW)
-            memcpy(yr, &acc, sizeof acc);
-          else
-            for (int64_t l = 0; l < OW - v * DIR_LANES; l++) yr[l] = acc[l];
+      for (int64_t oh = 0; oh < OH; oh++) {
+        const float *pr = pad + oh * wb;
+        float *yr = ym + oh * OW;
+        switch (nv) { /* (constant widths: see dir_row) */
+        case 1: dir_row(g, pr, wb, wm, bv, yr, 1); break;
+        case 2: dir_row(g, pr, wb, wm, bv, yr, 2); break;
+        case 3: dir_row(g, pr, wb, wm, bv, yr, 3); break;
+        case 4: dir_row(g, pr, wb, wm, bv, yr, 4); break;
+        default: dir_row(g, pr, wb, wm, bv, yr, nv); break;
         }
+      }
     }
   }
+}
+
+/* s[kj] += Σ_oh,v gb row oh · pad row (oh + ki) shifted by kj, for kj < kw (a constant
+ * after inlining: the kw sums stay in registers and each gradient vector is loaded
+ * once for all of them). */
+static inline __attribute__((always_inline)) void dir_taps(const float *gb, int64_t gw, const float *pad,
+                                                           int64_t wb, int64_t OH, int64_t nv, int64_t kw,
+                                                           dir_v8 *s) {
+  dir_v8 a, b, t[DIR_MAX_K];
+  for (int64_t kj = 0; kj < kw; kj++) t[kj] = (dir_v8){0};
+  for (int64_t oh = 0; oh < OH; oh++)
+    for (int64_t v = 0; v < nv; v++) {
+      memcpy(&a, gb + oh * gw + v * DIR_LANES, sizeof a);
+      for (int64_t kj = 0; kj < kw; kj++) {
+        memcpy(&b, pad + oh * wb + v * DIR_LANES + kj, sizeof b);
+        t[kj] += a * b;
+      }
+    }
+  for (int64_t kj = 0; kj < kw; kj++) s[kj] = t[kj];
 }
 
 NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
@@ -95,19 +135,20 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
         memcpy(gb + oh * gw, dy + oh * OW, sizeof(float) * (size_t)OW);
         for (int64_t l = OW; l < gw; l++) gb[oh * gw + l] = 0;
       }
-      for (int64_t ki = 0; ki < g->kh; ki++)
+      for (int64_t ki = 0; ki < g->kh; ki++) {
+        dir_v8 s[DIR_MAX_K];
+        const float *pr = pad + ki * wb;
+        switch (g->kw) { /* (constant widths: see dir_taps) */
+        case 3: dir_taps(gb, gw, pr, wb, OH, nv, 3, s); break;
+        case 5: dir_taps(gb, gw, pr, wb, OH, nv, 5, s); break;
+        default: dir_taps(gb, gw, pr, wb, OH, nv, g->kw, s); break;
+        }
         for (int64_t kj = 0; kj < g->kw; kj++) {
-          dir_v8 s = {0}, a, b;
-          for (int64_t oh = 0; oh < OH; oh++)
-            for (int64_t v = 0; v < nv; v++) {
-              memcpy(&a, gb + oh * gw + v * DIR_LANES, sizeof a);
-              memcpy(&b, pad + (oh + ki) * wb + v * DIR_LANES + kj, sizeof b);
-              s += a * b;
-            }
           double t = 0;
-          for (int l = 0; l < DIR_LANES; l++) t += s[l];
+          for (int l = 0; l < DIR_LANES; l++) t += s[kj][l];
           acc[ki * g->kw + kj] += t;
         }
+      }
     }
     for (int64_t t = 0; t < kk; t++) j->dw[m * kk + t] = (float)acc[t];
   }
