@@ -18,7 +18,14 @@
 
 #include <string.h>
 
+/* The row copies here are a few dozen floats: inline loops, not memcpy/memset calls
+ * (as in conv2d_col.c; applies to this file's functions only). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
 #define DIR_LANES 8
+#define DIR_MBLOCK 16 /* output channels of one weight-gradient pass over the samples */
 #define DIR_MAX_OW 64  /* outputs per row: at most 8 vectors */
 #define DIR_MAX_K 7    /* kernel rows and columns */
 #define DIR_MAX_HP 128 /* padded input rows */
@@ -44,9 +51,10 @@ static int64_t dir_nv(const cgeom *g) { return (g->OW + DIR_LANES - 1) / DIR_LAN
 static int64_t dir_wb(const cgeom *g) { return dir_nv(g) * DIR_LANES + g->kw - 1; }
 
 /* pad (H + 2ph rows of wb floats) = plane x with zeros around it. */
-static void dir_pad(const cgeom *g, const float *x, float *pad, int64_t wb) {
-  memset(pad, 0, sizeof(float) * (size_t)((g->H + 2 * g->ph) * wb));
-  for (int64_t ih = 0; ih < g->H; ih++) memcpy(pad + (ih + g->ph) * wb + g->pw, x + ih * g->W, sizeof(float) * (size_t)g->W);
+static inline void dir_pad(const cgeom *g, const float *restrict x, float *restrict pad, int64_t wb) {
+  for (int64_t i = 0; i < (g->H + 2 * g->ph) * wb; i++) pad[i] = 0;
+  for (int64_t ih = 0; ih < g->H; ih++)
+    for (int64_t iw = 0; iw < g->W; iw++) pad[(ih + g->ph) * wb + g->pw + iw] = x[ih * g->W + iw];
 }
 
 /* One output row of output channel m: nv vectors (a constant after inlining, so the
@@ -126,31 +134,34 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
   const cgeom *g = j->g;
   int64_t nv = dir_nv(g), wb = dir_wb(g), kk = g->kh * g->kw, OH = g->OH, OW = g->OW, gw = nv * DIR_LANES;
   float pad[DIR_MAX_HP * DIR_MAX_WB], gb[DIR_MAX_HP * DIR_MAX_OW];
-  for (int64_t m = m0; m < m1; m++) {
-    double acc[DIR_MAX_K * DIR_MAX_K] = {0};
+  double acc[DIR_MBLOCK][DIR_MAX_K * DIR_MAX_K];
+  for (int64_t mb = m0; mb < m1; mb += DIR_MBLOCK) { /* each sample padded once per block */
+    int64_t me = m1 - mb < DIR_MBLOCK ? m1 : mb + DIR_MBLOCK;
+    memset(acc, 0, sizeof acc);
     for (int64_t n = 0; n < g->N; n++) {
       dir_pad(g, j->x + n * g->H * g->W, pad, wb);
-      const float *dy = j->dy + (n * g->M + m) * OH * OW;
-      for (int64_t oh = 0; oh < OH; oh++) { /* rows of whole vectors, zeros past OW */
-        memcpy(gb + oh * gw, dy + oh * OW, sizeof(float) * (size_t)OW);
-        for (int64_t l = OW; l < gw; l++) gb[oh * gw + l] = 0;
-      }
-      for (int64_t ki = 0; ki < g->kh; ki++) {
-        dir_v8 s[DIR_MAX_K];
-        const float *pr = pad + ki * wb;
-        switch (g->kw) { /* (constant widths: see dir_taps) */
-        case 3: dir_taps(gb, gw, pr, wb, OH, nv, 3, s); break;
-        case 5: dir_taps(gb, gw, pr, wb, OH, nv, 5, s); break;
-        default: dir_taps(gb, gw, pr, wb, OH, nv, g->kw, s); break;
-        }
-        for (int64_t kj = 0; kj < g->kw; kj++) {
-          double t = 0;
-          for (int l = 0; l < DIR_LANES; l++) t += s[kj][l];
-          acc[ki * g->kw + kj] += t;
+      for (int64_t m = mb; m < me; m++) {
+        const float *dy = j->dy + (n * g->M + m) * OH * OW;
+        for (int64_t oh = 0; oh < OH; oh++) /* rows of whole vectors, zeros past OW */
+          for (int64_t l = 0; l < gw; l++) gb[oh * gw + l] = l < OW ? dy[oh * OW + l] : 0.0f;
+        for (int64_t ki = 0; ki < g->kh; ki++) {
+          dir_v8 s[DIR_MAX_K];
+          const float *pr = pad + ki * wb;
+          switch (g->kw) { /* (constant widths: see dir_taps) */
+          case 3: dir_taps(gb, gw, pr, wb, OH, nv, 3, s); break;
+          case 5: dir_taps(gb, gw, pr, wb, OH, nv, 5, s); break;
+          default: dir_taps(gb, gw, pr, wb, OH, nv, g->kw, s); break;
+          }
+          for (int64_t kj = 0; kj < g->kw; kj++) {
+            double t = 0;
+            for (int l = 0; l < DIR_LANES; l++) t += s[kj][l];
+            acc[m - mb][ki * g->kw + kj] += t;
+          }
         }
       }
     }
-    for (int64_t t = 0; t < kk; t++) j->dw[m * kk + t] = (float)acc[t];
+    for (int64_t m = mb; m < me; m++)
+      for (int64_t t = 0; t < kk; t++) j->dw[m * kk + t] = (float)acc[m - mb][t];
   }
 }
 
