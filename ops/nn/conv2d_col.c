@@ -263,6 +263,17 @@ CONV_BLK(double, f64)
  * more that overlaps the last (a copy; same values again) or 16- and 8-byte vectors and
  * single elements (an add). Per row a handful of moves, where blk's and GCC's own
  * loops spent ~50 instructions on loop control and remainders. */
+/* One vector move of GCC vector type VT: *dp (=|+=) *sp (unaligned). */
+#define CONV_VMOVE(VT, dp, sp, add)                                                           \
+  do {                                                                                        \
+    VT va_, vb_;                                                                              \
+    memcpy(&vb_, (sp), sizeof vb_);                                                           \
+    if (add) {                                                                                \
+      memcpy(&va_, (dp), sizeof va_);                                                         \
+      vb_ += va_;                                                                             \
+    }                                                                                         \
+    memcpy((dp), &vb_, sizeof vb_);                                                           \
+  } while (0)
 #define CONV_ROWS(T, SUF)                                                                     \
   static inline __attribute__((always_inline)) void rows_##SUF(T *restrict d, int64_t drs,   \
       const T *restrict s, int64_t srs, int64_t rows, int64_t cols, bool add) {               \
@@ -272,40 +283,18 @@ CONV_BLK(double, f64)
     const int64_t n32 = (int64_t)(32 / sizeof(T)), n16 = n32 / 2, n8 = n32 / 4;               \
     for (int64_t r = 0; r < rows; r++, d += drs, s += srs) {                                  \
       int64_t c = 0;                                                                          \
-      for (; c + n32 <= cols; c += n32) {                                                     \
-        v32 a, b;                                                                             \
-        memcpy(&b, s + c, sizeof b);                                                          \
-        if (add) {                                                                            \
-          memcpy(&a, d + c, sizeof a);                                                        \
-          b += a;                                                                             \
-        }                                                                                     \
-        memcpy(d + c, &b, sizeof b);                                                          \
-      }                                                                                       \
+      for (; c + n32 <= cols; c += n32) CONV_VMOVE(v32, d + c, s + c, add);                   \
       if (c == cols) continue;                                                                \
-      if (!add && cols >= n32) {                                                              \
-        v32 b;                                                                                \
-        memcpy(&b, s + cols - n32, sizeof b);                                                 \
-        memcpy(d + cols - n32, &b, sizeof b);                                                 \
+      if (!add && cols >= n32) { /* overlapping the last vector: same values again */       \
+        CONV_VMOVE(v32, d + cols - n32, s + cols - n32, false);                               \
         continue;                                                                             \
       }                                                                                       \
       if (c + n16 <= cols) {                                                                  \
-        v16 a, b;                                                                             \
-        memcpy(&b, s + c, sizeof b);                                                          \
-        if (add) {                                                                            \
-          memcpy(&a, d + c, sizeof a);                                                        \
-          b += a;                                                                             \
-        }                                                                                     \
-        memcpy(d + c, &b, sizeof b);                                                          \
+        CONV_VMOVE(v16, d + c, s + c, add);                                                   \
         c += n16;                                                                             \
       }                                                                                       \
       if (n8 > 1 && c + n8 <= cols) {                                                         \
-        v8 a, b;                                                                              \
-        memcpy(&b, s + c, sizeof b);                                                          \
-        if (add) {                                                                            \
-          memcpy(&a, d + c, sizeof a);                                                        \
-          b += a;                                                                             \
-        }                                                                                     \
-        memcpy(d + c, &b, sizeof b);                                                          \
+        CONV_VMOVE(v8, d + c, s + c, add);                                                    \
         c += n8;                                                                              \
       }                                                                                       \
       for (; c < cols; c++) d[c] = add ? d[c] + s[c] : s[c];                                  \

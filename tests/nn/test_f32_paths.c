@@ -224,6 +224,17 @@ START_TEST(test_dropout_f32) {
 }
 END_TEST
 
+/* conv2d's output and its input, weight and bias gradients (got: float32) against
+ * float64 (want), within float32 rounding of each one's largest value. */
+static void expect_conv(nb_tensor *const got[4], nb_tensor *const want[4]) {
+  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
+                                "conv2d bias gradient"};
+  for (int i = 0; i < 4; i++) {
+    double scale = nb_item(nb_max(nb_abs(want[i])));
+    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
+  }
+}
+
 /* conv2d's Winograd path (float32 3x3 stride-1 convolutions with enough tiles and
  * channels: ops/nn/conv2d_wino.c, keep these shapes inside nn_wino_applies) against the
  * float64 im2col path: output, and the gradients of input, weight and bias, within
@@ -256,12 +267,7 @@ START_TEST(test_conv2d_winograd) {
   ck_assert_int_eq(nb_backward(yd, nb_to_dtype(gy32, NB_F64), 0), 0);
   nb_tensor *got[4] = {y32, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
   nb_tensor *want[4] = {yd, nb_grad(ind[0]), nb_grad(ind[1]), nb_grad(ind[2])};
-  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
-                                "conv2d bias gradient"};
-  for (int i = 0; i < 4; i++) {
-    double scale = nb_item(nb_max(nb_abs(want[i])));
-    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
-  }
+  expect_conv(got, want);
   nb_generator_free(g);
 }
 END_TEST
@@ -346,12 +352,7 @@ START_TEST(test_conv2d_lenet_shapes) {
   naive_conv(nb_data(xd), nb_data(wd), nb_data(bd), nb_data(gd), N, C, H, M, k, pad, nb_data(want[0]),
              nb_data(want[1]), nb_data(want[2]), nb_data(want[3]));
   nb_tensor *got[4] = {y, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
-  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
-                                "conv2d bias gradient"};
-  for (int i = 0; i < 4; i++) {
-    double scale = nb_item(nb_max(nb_abs(want[i])));
-    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
-  }
+  expect_conv(got, want);
   nb_generator_free(g);
 }
 END_TEST
