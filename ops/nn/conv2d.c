@@ -126,26 +126,61 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
 }
 
 /* Copy between an Mg × (cn·P) matrix and cn planes of Mg × P inside an (N, M, P) tensor,
- * optionally adding bias (to_tensor) — used when samples share a column matrix. */
-static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_t cn, int64_t ld,
-                    const void *bias, bool to_tensor) {
-  for (int64_t s = 0; s < cn; s++)
+ * optionally adding bias (to_tensor) — used when samples share a column matrix. The
+ * samples run in parallel (a whole batch is one chunk for small layers). */
+typedef struct scatter_job {
+  nb_dtype dt;
+  const cgeom *g;
+  void *tensor, *mat;
+  int64_t ld;
+  const void *bias;
+  bool to_tensor;
+} scatter_job;
+
+static void scatter_range(int64_t s0, int64_t s1, void *u) {
+  const scatter_job *j = u;
+  const cgeom *g = j->g;
+  size_t es = nb_dtype_size(j->dt);
+  for (int64_t s = s0; s < s1; s++)
     for (int64_t m = 0; m < g->Mg; m++) {
-      size_t es = nb_dtype_size(dt);
-      char *t = (char *)tensor + (size_t)((s * g->M + m) * g->P) * es;
-      char *a = (char *)mat + (size_t)(m * ld + s * g->P) * es;
-      if (!to_tensor) {
+      char *t = (char *)j->tensor + (size_t)((s * g->M + m) * g->P) * es;
+      char *a = (char *)j->mat + (size_t)(m * j->ld + s * g->P) * es;
+      if (!j->to_tensor) {
         memcpy(a, t, es * (size_t)g->P);
-      } else if (bias == NULL) {
+      } else if (j->bias == NULL) {
         memcpy(t, a, es * (size_t)g->P);
-      } else if (dt == NB_F32) {
-        float bv = ((const float *)bias)[m];
+      } else if (j->dt == NB_F32) {
+        float bv = ((const float *)j->bias)[m];
         for (int64_t p = 0; p < g->P; p++) ((float *)t)[p] = ((float *)a)[p] + bv;
       } else {
-        double bv = ((const double *)bias)[m];
+        double bv = ((const double *)j->bias)[m];
         for (int64_t p = 0; p < g->P; p++) ((double *)t)[p] = ((double *)a)[p] + bv;
       }
     }
+}
+
+static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_t cn, int64_t ld,
+                    const void *bias, bool to_tensor) {
+  scatter_job j = {dt, g, tensor, mat, ld, bias, to_tensor};
+  nb_parallel_for(cn, 1 + NB_PARALLEL_GRAIN / (g->Mg * g->P + 1), scatter_range, &j);
+}
+
+/* Gᵀ ((cn·P) × Mg, row stride ldt) from cn samples' Mg × P output gradients (ysz apart),
+ * samples in parallel. */
+typedef struct gt_job {
+  nb_dtype dt;
+  const cgeom *g;
+  const char *gs;
+  char *gtb;
+  int64_t ysz, ldt;
+} gt_job;
+
+static void gt_range(int64_t s0, int64_t s1, void *u) {
+  const gt_job *j = u;
+  size_t es = nb_dtype_size(j->dt);
+  for (int64_t s = s0; s < s1; s++)
+    nn_conv_transpose(j->dt, j->gs + (size_t)(s * j->ysz) * es, j->g->P, j->gtb + (size_t)(s * j->g->P * j->ldt) * es,
+                      j->ldt, j->g->Mg, j->g->P);
 }
 
 /* Elements between the column matrices of consecutive chunks in a kept buffer (room for
@@ -344,9 +379,10 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
       size_t xoff = (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
       size_t woff = (size_t)(gi * g.Mg * g.K) * es;
       char *wtg = wtb ? wtb + (size_t)(gi * g.K * ldt) * es : NULL;
-      if (wtrans)
-        for (int64_t s = 0; s < cn; s++) /* Gᵀ: (cn·P) × Mg */
-          nn_conv_transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
+      if (wtrans) { /* Gᵀ: (cn·P) × Mg */
+        gt_job tj = {dt, &g, gs, gtb, ysz, ldt};
+        nb_parallel_for(cn, 1 + NB_PARALLEL_GRAIN / (g.Mg * g.P + 1), gt_range, &tj);
+      }
       bool last = n0 + g.nc >= g.N;
       for (int64_t c0 = 0; c0 == 0 || c0 < g.Cg; c0 += cb) { /* channel blocks (once for 0) */
         int64_t cw = g.Cg - c0 < cb ? g.Cg - c0 : cb, r0 = c0 * kk, kb = cw * kk;
