@@ -382,6 +382,32 @@ START_TEST(test_conv2d_winograd_deterministic) {
 }
 END_TEST
 
+/* conv2d's direct path (one input channel) gives the same bits with one and with two
+ * threads: forward splits the samples, the weight gradient the output channels, and
+ * every sum runs in a fixed order. LeNet's first layer at batch 16. */
+START_TEST(test_conv2d_direct_threads) {
+  int prev = nb_get_num_threads();
+  nb_generator *g = nb_generator_new(13);
+  nb_tensor *x = nb_randn(SHAPE(16, 1, 28, 28), NB_F32, g), *gy = nb_randn(SHAPE(16, 6, 28, 28), NB_F32, g);
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(6, 1, 5, 5), NB_F32, g));
+  nb_tensor *b = nb_requires_grad_(nb_randn(SHAPE(6), NB_F32, g));
+  nb_tensor *r[2][3];
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(nb_set_num_threads(k + 1), 0);
+    nb_tensor *y = nb_conv2d(x, w, b, NULL, (int64_t[]){2, 2}, NULL, 1);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+    r[k][0] = y, r[k][1] = nb_copy_data(nb_grad(w)), r[k][2] = nb_copy_data(nb_grad(b));
+    nb_set_grad(w, NULL);
+    nb_set_grad(b, NULL);
+  }
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
+  nb_generator_free(g);
+  nb_set_num_threads(prev);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("nn_f32_paths");
   TCase *tc = tcase_create("f32 against f64");
@@ -397,6 +423,7 @@ int main(void) {
   tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
   tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 5);
+  tcase_add_test(tc, test_conv2d_direct_threads);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
