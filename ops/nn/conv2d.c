@@ -466,7 +466,9 @@ int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, cons
                          need_x ? nb_data(*dx) : NULL, need_w ? nb_data(*dw) : NULL) < 0)
       return nb_last_status();
   } else if (nn_direct_applies(dt, &g)) { /* the weight gradient direct, dx (rare) through im2col */
-    if (need_w) nn_direct_weight_grad(&g, nb_data(x), (const float *)gp, nb_data(*dw));
+    if (need_w && db && !(*db = nb_empty(1, &g.M, dt))) return nb_last_status();
+    if (need_w) nn_direct_weight_grad(&g, nb_data(x), (const float *)gp, nb_data(*dw), db ? nb_data(*db) : NULL);
+    if (need_w) db = NULL; /* (done, in the same pass) */
     if (need_x && col_backward(&g, dt, NULL, w, gp, *dx, NULL, NULL) < 0) return nb_last_status();
   } else if (col_backward(&g, dt, x, w, gp, need_x ? *dx : NULL, need_w ? *dw : NULL, kept) < 0) {
     return nb_last_status();

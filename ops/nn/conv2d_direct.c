@@ -15,6 +15,7 @@
  * for a first layer) stays on the im2col path.
  */
 #include "conv2d_direct.h"
+#include "seg_sum.h"
 
 #include <string.h>
 
@@ -42,7 +43,7 @@ bool nn_direct_applies(nb_dtype dt, const cgeom *g) {
 typedef struct dir_job {
   const cgeom *g;
   const float *x, *w, *b, *dy;
-  float *y, *dw;
+  float *y, *dw, *db;
 } dir_job;
 
 /* Vectors per output row and the padded buffer's row length (whole vectors of outputs
@@ -134,14 +135,16 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
   const cgeom *g = j->g;
   int64_t nv = dir_nv(g), wb = dir_wb(g), kk = g->kh * g->kw, OH = g->OH, OW = g->OW, gw = nv * DIR_LANES;
   float pad[DIR_MAX_HP * DIR_MAX_WB], gb[DIR_MAX_HP * DIR_MAX_OW];
-  double acc[DIR_MBLOCK][DIR_MAX_K * DIR_MAX_K];
+  double acc[DIR_MBLOCK][DIR_MAX_K * DIR_MAX_K], bacc[DIR_MBLOCK];
   for (int64_t mb = m0; mb < m1; mb += DIR_MBLOCK) { /* each sample padded once per block */
     int64_t me = m1 - mb < DIR_MBLOCK ? m1 : mb + DIR_MBLOCK;
     memset(acc, 0, sizeof acc);
+    memset(bacc, 0, sizeof bacc);
     for (int64_t n = 0; n < g->N; n++) {
       dir_pad(g, j->x + n * g->H * g->W, pad, wb);
       for (int64_t m = mb; m < me; m++) {
         const float *dy = j->dy + (n * g->M + m) * OH * OW;
+        if (j->db) bacc[m - mb] += seg_sum(dy, OH * OW, false, 0); /* (as conv2d.c's bias_sum) */
         for (int64_t oh = 0; oh < OH; oh++) /* rows of whole vectors, zeros past OW */
           for (int64_t l = 0; l < gw; l++) gb[oh * gw + l] = l < OW ? dy[oh * OW + l] : 0.0f;
         for (int64_t ki = 0; ki < g->kh; ki++) {
@@ -160,8 +163,10 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
         }
       }
     }
-    for (int64_t m = mb; m < me; m++)
+    for (int64_t m = mb; m < me; m++) {
       for (int64_t t = 0; t < kk; t++) j->dw[m * kk + t] = (float)acc[m - mb][t];
+      if (j->db) j->db[m] = (float)bacc[m - mb];
+    }
   }
 }
 
@@ -171,8 +176,8 @@ void nn_direct_forward(const cgeom *g, const float *x, const float *w, const flo
   nb_parallel_for(g->N, 1 + NB_PARALLEL_GRAIN / (work + 1), dir_forward, &j);
 }
 
-void nn_direct_weight_grad(const cgeom *g, const float *x, const float *dy, float *dw) {
-  dir_job j = {.g = g, .x = x, .dy = dy, .dw = dw};
+void nn_direct_weight_grad(const cgeom *g, const float *x, const float *dy, float *dw, float *db) {
+  dir_job j = {.g = g, .x = x, .dy = dy, .dw = dw, .db = db};
   int64_t work = g->N * g->OH * g->OW * g->kh * g->kw;
   nb_parallel_for(g->M, 1 + NB_PARALLEL_GRAIN / (work + 1), dir_weight_grad, &j);
 }

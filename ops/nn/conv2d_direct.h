@@ -17,10 +17,11 @@ bool nn_direct_applies(nb_dtype dt, const cgeom *g);
  * nn_direct_applies. Runs with nb_parallel_for over the samples. */
 void nn_direct_forward(const cgeom *g, const float *x, const float *w, const float *bias, float *y);
 
-/* dw (M, 1, kh, kw) = the weight gradient for output gradient dy and input x,
- * overwritten; g must satisfy nn_direct_applies. Runs with nb_parallel_for over the
- * output channels, each summing the samples in order (the same bits for any thread
- * count). */
-void nn_direct_weight_grad(const cgeom *g, const float *x, const float *dy, float *dw);
+/* dw (M, 1, kh, kw) = the weight gradient for output gradient dy and input x, and,
+ * when db is not NULL, db (M) = the bias gradient in the same pass over dy (the same
+ * sums as the im2col path's), both overwritten; g must satisfy nn_direct_applies. Runs
+ * with nb_parallel_for over the output channels, each summing the samples in order
+ * (the same bits for any thread count). */
+void nn_direct_weight_grad(const cgeom *g, const float *x, const float *dy, float *dw, float *db);
 
 #endif
