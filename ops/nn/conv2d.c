@@ -580,7 +580,9 @@ const nb_op_desc op_conv2d = {
            "scratch memory (col2im folds the input gradient back); small spatial outputs "
            "batch several samples per GEMM. float32 3x3 stride-1 convolutions with enough "
            "tiles and channels use Winograd F(2x2, 3x3) instead: 16 GEMMs with 4/9 of the "
-           "multiply-adds, in forward and both gradients. Output size per dim: "
+           "multiply-adds, in forward and both gradients; float32 stride-1 convolutions of "
+           "one input channel (first layers on grey images) run forward and the weight "
+           "gradient directly on zero-padded planes. Output size per dim: "
            "floor((H + 2*padding - dilation*(k-1) - 1)/stride) + 1.",
     .n_inputs = 3,
     .inputs = inputs,
