@@ -15,6 +15,7 @@
  * Both are compiled also for AVX2 (ifunc, no FMA: same bits either way).
  */
 #include "nn_util.h"
+#include "seg_sum.h"
 #include "../common/graph_util.h"
 
 #include <math.h>
@@ -135,44 +136,8 @@ BN_KERNELS(double, f64)
 
 /* ---- float32 ------------------------------------------------------------------------ */
 
-#define LANES 16
 #define SMALL_S 64   /* planes below this many values take the column kernels */
 #define COLS 512     /* accumulator columns per channel block of the column kernels */
-
-/* The plane sums run in LANES = 16 double lanes held in four 4-double GCC vectors
- * (GCC left the equivalent array loops scalar); lane l takes elements i ≡ l (mod 16),
- * the tail goes to r, and the lanes are added to r in order. */
-typedef float bn_v4f __attribute__((vector_size(16), aligned(4), may_alias)); /* unaligned loads */
-typedef double bn_v4d __attribute__((vector_size(32)));
-/* 4 floats at p as 4 doubles (a macro: a function returning bn_v4d trips -Wpsabi in
- * the non-AVX clone) */
-#define ld4(p) __builtin_convertvector(*(const bn_v4f *)(p), bn_v4d)
-
-static inline double lanes_sum(double r, const bn_v4d *v) {
-  for (int q = 0; q < 4; q++)
-    for (int l = 0; l < 4; l++) r += v[q][l];
-  return r;
-}
-
-/* Σ p[i] (!dev) or Σ (p[i] − m)² (dev) over n floats, in LANES double lanes. */
-NB_SIMD_CLONES static double seg_sum(const float *p, int64_t n, bool dev, double m) {
-  bn_v4d s[4] = {{0}};
-  double r = 0;
-  int64_t i = 0;
-  if (!dev) {
-    for (; i + LANES <= n; i += LANES)
-      for (int q = 0; q < 4; q++) s[q] += ld4(p + i + 4 * q);
-    for (; i < n; i++) r += p[i];
-  } else {
-    for (; i + LANES <= n; i += LANES)
-      for (int q = 0; q < 4; q++) {
-        bn_v4d d = ld4(p + i + 4 * q) - m;
-        s[q] += d * d;
-      }
-    for (; i < n; i++) r += ((double)p[i] - m) * ((double)p[i] - m);
-  }
-  return lanes_sum(r, s);
-}
 
 /* sg += Σ g[i], sgx += Σ g[i]·(p[i] − m) over n floats, in LANES double lanes; with dx
  * (eval backward) also dx[i] = k·g[i] in the same pass. */

@@ -11,16 +11,21 @@
  * stay wide; a 1×1 stride-1 unpadded convolution uses the input itself as col. Column
  * matrices larger than L2 are built and consumed in blocks of whole channels.
  * float32 3×3 stride-1 convolutions with enough tiles and channels take the Winograd
- * F(2×2, 3×3) path instead (conv2d_wino.c): 16 GEMMs of 4/9 the multiply-adds each way.
+ * F(2×2, 3×3) path instead (conv2d_wino.c): 16 GEMMs of 4/9 the multiply-adds each way;
+ * float32 stride-1 convolutions of one input channel (first layers on grey images) run
+ * forward and the weight gradient directly on padded planes (conv2d_direct.c).
  * Output size per dim: floor((H + 2p − d(k−1) − 1)/s) + 1.
  */
 #include "conv2d_col.h"
+#include "conv2d_direct.h"
 #include "conv2d_wino.h"
+#include "seg_sum.h"
 
 #include <string.h>
 
-/* Largest column matrix forward keeps for backward (see conv2d_forward). */
-#define CONV_KEEP_BYTES ((size_t)1 << 20)
+/* Largest column matrices (all chunks of the batch) forward keeps for backward (see
+ * col_forward): LeNet's two convolutions need 5 and 4 MB. */
+#define CONV_KEEP_BYTES ((size_t)8 << 20)
 
 /* Target width (columns) of a column matrix shared by several samples. */
 #define NN_CONV_COLS 256
@@ -102,10 +107,16 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   g->K = g->Cg * g->kh * g->kw;
   g->P = g->OH * g->OW;
   g->direct = g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0;
-  /* Batch samples into one column matrix until it is ~NN_CONV_COLS columns wide (BLIS
-   * is inefficient on narrow GEMMs), within an 8 MB column buffer. */
+  /* The whole batch in one column matrix when that fits CONV_KEEP_BYTES (small layers,
+   * LeNet's: one im2col, one GEMM each way and one col2im, each running on all threads,
+   * instead of a few hundred small parallel regions a step). Otherwise batch samples
+   * into one column matrix until it is ~NN_CONV_COLS columns wide (BLIS is inefficient
+   * on narrow GEMMs), within an 8 MB column buffer. */
   g->nc = 1;
-  if (!g->direct && g->P > 0 && g->P < NN_CONV_COLS) {
+  size_t es = nb_dtype_size(nb_dtype_of(x));
+  if (!g->direct && g->P > 0 && g->N > 1 && (size_t)(g->K * (g->N * g->P + 16)) * es <= CONV_KEEP_BYTES) {
+    g->nc = g->N;
+  } else if (!g->direct && g->P > 0 && g->P < NN_CONV_COLS) {
     g->nc = (NN_CONV_COLS + g->P - 1) / g->P;
     int64_t cap = ((int64_t)1 << 20) / (g->K > 0 ? g->K : 1) / g->P;
     if (g->nc > cap) g->nc = cap > 0 ? cap : 1;
@@ -115,27 +126,66 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
 }
 
 /* Copy between an Mg × (cn·P) matrix and cn planes of Mg × P inside an (N, M, P) tensor,
- * optionally adding bias (to_tensor) — used when samples share a column matrix. */
-static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_t cn, int64_t ld,
-                    const void *bias, bool to_tensor) {
-  for (int64_t s = 0; s < cn; s++)
+ * optionally adding bias (to_tensor) — used when samples share a column matrix. The
+ * samples run in parallel (a whole batch is one chunk for small layers). */
+typedef struct scatter_job {
+  nb_dtype dt;
+  const cgeom *g;
+  void *tensor, *mat;
+  int64_t ld;
+  const void *bias;
+  bool to_tensor;
+} scatter_job;
+
+static void scatter_range(int64_t s0, int64_t s1, void *u) {
+  const scatter_job *j = u;
+  const cgeom *g = j->g;
+  size_t es = nb_dtype_size(j->dt);
+  for (int64_t s = s0; s < s1; s++)
     for (int64_t m = 0; m < g->Mg; m++) {
-      size_t es = nb_dtype_size(dt);
-      char *t = (char *)tensor + (size_t)((s * g->M + m) * g->P) * es;
-      char *a = (char *)mat + (size_t)(m * ld + s * g->P) * es;
-      if (!to_tensor) {
+      char *t = (char *)j->tensor + (size_t)((s * g->M + m) * g->P) * es;
+      char *a = (char *)j->mat + (size_t)(m * j->ld + s * g->P) * es;
+      if (!j->to_tensor) {
         memcpy(a, t, es * (size_t)g->P);
-      } else if (bias == NULL) {
+      } else if (j->bias == NULL) {
         memcpy(t, a, es * (size_t)g->P);
-      } else if (dt == NB_F32) {
-        float bv = ((const float *)bias)[m];
+      } else if (j->dt == NB_F32) {
+        float bv = ((const float *)j->bias)[m];
         for (int64_t p = 0; p < g->P; p++) ((float *)t)[p] = ((float *)a)[p] + bv;
       } else {
-        double bv = ((const double *)bias)[m];
+        double bv = ((const double *)j->bias)[m];
         for (int64_t p = 0; p < g->P; p++) ((double *)t)[p] = ((double *)a)[p] + bv;
       }
     }
 }
+
+static void scatter(nb_dtype dt, const cgeom *g, void *tensor, void *mat, int64_t cn, int64_t ld,
+                    const void *bias, bool to_tensor) {
+  scatter_job j = {dt, g, tensor, mat, ld, bias, to_tensor};
+  nb_parallel_for(cn, 1 + NB_PARALLEL_GRAIN / (g->Mg * g->P + 1), scatter_range, &j);
+}
+
+/* Gᵀ ((cn·P) × Mg, row stride ldt) from cn samples' Mg × P output gradients (ysz apart),
+ * samples in parallel. */
+typedef struct gt_job {
+  nb_dtype dt;
+  const cgeom *g;
+  const char *gs;
+  char *gtb;
+  int64_t ysz, ldt;
+} gt_job;
+
+static void gt_range(int64_t s0, int64_t s1, void *u) {
+  const gt_job *j = u;
+  size_t es = nb_dtype_size(j->dt);
+  for (int64_t s = s0; s < s1; s++)
+    nn_conv_transpose(j->dt, j->gs + (size_t)(s * j->ysz) * es, j->g->P, j->gtb + (size_t)(s * j->g->P * j->ldt) * es,
+                      j->ldt, j->g->Mg, j->g->P);
+}
+
+/* Elements between the column matrices of consecutive chunks in a kept buffer (room for
+ * the widest row stride, nn_conv_col_ld <= columns + 16, of any chunk). */
+static int64_t kept_chunk(const cgeom *g) { return g->K * (g->nc * g->P + 16); }
 
 /* Column-matrix rows handled per block (whole input channels, ~BLIS's KC of 256) when
  * the whole matrix would not fit L2 (CONV_BLOCK_BYTES): each block's im2col is then
@@ -175,13 +225,14 @@ static int col_forward(nb_ctx *ctx, const cgeom *gp, nb_dtype dt, nb_tensor *x, 
   void *col = NULL, *tmp = NULL;
   int64_t ldmax = g.nc * g.P + 16; /* >= col_ld of any chunk */
   int64_t kk = g.kh * g.kw, cb = channel_block(&g, es);
-  /* A small column matrix covering the whole batch is kept for the weight gradient, which
-   * then skips its own im2col (at most CONV_KEEP_BYTES, so memory stays bounded). */
+  /* The column matrices of the whole batch, chunk after chunk (each kept_chunk() apart),
+   * are kept for the weight gradient, which then skips its own im2col, when they fit
+   * CONV_KEEP_BYTES (so memory stays bounded). */
   nb_tensor *kept = NULL;
-  if (!g.direct && g.G == 1 && g.N > 0 && g.N <= g.nc && nb_ctx_recording(ctx) &&
-      nb_ctx_needs_input_grad(ctx, 1) && (size_t)(g.K * nn_conv_col_ld(&g, g.N, es)) * es <= CONV_KEEP_BYTES) {
-    int64_t n = g.K * nn_conv_col_ld(&g, g.N, es);
-    if ((kept = nb_empty(1, &n, dt)) == NULL) return nb_last_status();
+  int64_t nkeep = (g.N + g.nc - 1) / (g.nc > 0 ? g.nc : 1) * kept_chunk(&g);
+  if (!g.direct && g.G == 1 && g.N > 0 && nb_ctx_recording(ctx) && nb_ctx_needs_input_grad(ctx, 1) &&
+      (size_t)nkeep * es <= CONV_KEEP_BYTES) {
+    if ((kept = nb_empty(1, &nkeep, dt)) == NULL) return nb_last_status();
     col = nb_data(kept);
   } else if (!g.direct) {
     col = nb_scratch(0, es * (size_t)(cb * kk * ldmax) + 64);
@@ -215,7 +266,7 @@ static int col_forward(nb_ctx *ctx, const cgeom *gp, nb_dtype dt, nb_tensor *x, 
         const char *bm = xg; /* direct: the input is the column matrix */
         if (!g.direct) {
           cgeom gb = block_geom(&g, cw);
-          char *cbk = kept ? (char *)col + (size_t)(r0 * ld) * es : col;
+          char *cbk = kept ? (char *)col + (size_t)(n0 / g.nc * kept_chunk(&g) + r0 * ld) * es : col;
           nn_conv_im2col(dt, &gb, xg + (size_t)(c0 * g.H * g.W) * es, cbk, cn, ld);
           bm = cbk;
         }
@@ -239,8 +290,10 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   nb_tensor *y = g.batched ? nb_empty(4, ys, dt) : nb_empty(3, ys + 1, dt);
   if (x == NULL || w == NULL || y == NULL || (in[2] != NULL && b == NULL)) return nb_last_status();
   nb_tensor *kept = NULL;
-  if (nn_wino_applies(dt, &g) ? nn_wino_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y)) < 0
-                              : col_forward(ctx, &g, dt, x, w, b, y, &kept) < 0)
+  if (nn_direct_applies(dt, &g))
+    nn_direct_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y));
+  else if (nn_wino_applies(dt, &g) ? nn_wino_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y)) < 0
+                                   : col_forward(ctx, &g, dt, x, w, b, y, &kept) < 0)
     return nb_last_status();
   /* fixed slots (0: input, when weight needs a gradient; 1: weight, when input does; 2:
    * the kept column matrix): a backward restricted to some inputs reads the right one */
@@ -271,7 +324,7 @@ static void bias_sum(int64_t m0, int64_t m1, void *u) {
     for (int64_t n = 0; n < g->N; n++) {
       int64_t o = (n * g->M + m) * g->P;
       if (j->dt == NB_F32)
-        for (int64_t p = 0; p < g->P; p++) acc += ((const float *)j->go)[o + p];
+        acc += seg_sum((const float *)j->go + o, g->P, false, 0);
       else
         for (int64_t p = 0; p < g->P; p++) acc += ((const double *)j->go)[o + p];
     }
@@ -282,7 +335,7 @@ static void bias_sum(int64_t m0, int64_t m1, void *u) {
   }
 }
 
-/* dx (zeroed unless g is direct) and dw (either may be NULL) through im2col GEMMs, from
+/* dx and dw (either may be NULL; every element is overwritten) through im2col GEMMs, from
  * the output gradient gp; kept is forward's column matrix or NULL. */
 static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w, const char *gp, nb_tensor *dx,
                         nb_tensor *dw, nb_tensor *kept) {
@@ -326,9 +379,10 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
       size_t xoff = (size_t)(n0 * xsz + gi * g.Cg * g.H * g.W) * es;
       size_t woff = (size_t)(gi * g.Mg * g.K) * es;
       char *wtg = wtb ? wtb + (size_t)(gi * g.K * ldt) * es : NULL;
-      if (wtrans)
-        for (int64_t s = 0; s < cn; s++) /* Gᵀ: (cn·P) × Mg */
-          nn_conv_transpose(dt, gs + (size_t)(s * ysz) * es, g.P, gtb + (size_t)(s * g.P * ldt) * es, ldt, g.Mg, g.P);
+      if (wtrans) { /* Gᵀ: (cn·P) × Mg */
+        gt_job tj = {dt, &g, gs, gtb, ysz, ldt};
+        nb_parallel_for(cn, 1 + NB_PARALLEL_GRAIN / (g.Mg * g.P + 1), gt_range, &tj);
+      }
       bool last = n0 + g.nc >= g.N;
       for (int64_t c0 = 0; c0 == 0 || c0 < g.Cg; c0 += cb) { /* channel blocks (once for 0) */
         int64_t cw = g.Cg - c0 < cb ? g.Cg - c0 : cb, r0 = c0 * kk, kb = cw * kk;
@@ -336,8 +390,8 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
         size_t xb = xoff + (size_t)(c0 * g.H * g.W) * es;
         if (need_w) { /* dW_g[:, block] (+)= G_g · col_blockᵀ */
           const char *cm = (const char *)nb_data(x) + xb;
-          if (kept) { /* forward's columns (the whole batch, same stride) */
-            cm = (const char *)nb_data(kept) + (size_t)(r0 * ldc) * es;
+          if (kept) { /* forward's columns (same chunks, same stride) */
+            cm = (const char *)nb_data(kept) + (size_t)(n0 / g.nc * kept_chunk(&g) + r0 * ldc) * es;
           } else if (!g.direct) {
             nn_conv_im2col(dt, &gb, cm, col, cn, ldc);
             cm = col;
@@ -404,13 +458,18 @@ int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, cons
   if (go == NULL || (need_w && x == NULL) || (need_x && w == NULL)) return nb_last_status();
   const char *gp = nb_data(go);
   bool wino = nn_wino_applies(dt, &g);
-  if (need_x) *dx = g.direct || wino ? nb_empty(xnd, xsh, dt) : nb_zeros(xnd, xsh, dt);
+  if (need_x) *dx = nb_empty(xnd, xsh, dt); /* (col2im and the GEMMs overwrite every plane) */
   if (need_w) *dw = nb_empty(4, wsh, dt);
   if ((need_x && *dx == NULL) || (need_w && *dw == NULL)) return nb_last_status();
   if (wino) {
     if (nn_wino_backward(&g, x ? nb_data(x) : NULL, w ? nb_data(w) : NULL, (const float *)gp,
                          need_x ? nb_data(*dx) : NULL, need_w ? nb_data(*dw) : NULL) < 0)
       return nb_last_status();
+  } else if (nn_direct_applies(dt, &g)) { /* the weight gradient direct, dx (rare) through im2col */
+    if (need_w && db && !(*db = nb_empty(1, &g.M, dt))) return nb_last_status();
+    if (need_w) nn_direct_weight_grad(&g, nb_data(x), (const float *)gp, nb_data(*dw), db ? nb_data(*db) : NULL);
+    if (need_w) db = NULL; /* (done, in the same pass) */
+    if (need_x && col_backward(&g, dt, NULL, w, gp, *dx, NULL, NULL) < 0) return nb_last_status();
   } else if (col_backward(&g, dt, x, w, gp, need_x ? *dx : NULL, need_w ? *dw : NULL, kept) < 0) {
     return nb_last_status();
   }
@@ -521,7 +580,9 @@ const nb_op_desc op_conv2d = {
            "scratch memory (col2im folds the input gradient back); small spatial outputs "
            "batch several samples per GEMM. float32 3x3 stride-1 convolutions with enough "
            "tiles and channels use Winograd F(2x2, 3x3) instead: 16 GEMMs with 4/9 of the "
-           "multiply-adds, in forward and both gradients. Output size per dim: "
+           "multiply-adds, in forward and both gradients; float32 stride-1 convolutions of "
+           "one input channel (first layers on grey images) run forward and the weight "
+           "gradient directly on zero-padded planes. Output size per dim: "
            "floor((H + 2*padding - dilation*(k-1) - 1)/stride) + 1.",
     .n_inputs = 3,
     .inputs = inputs,

@@ -140,13 +140,15 @@ static void shifted_rows(const cgeom *g, int64_t t, int64_t *lo, int64_t *hi) {
       }                                                                                       \
     }                                                                                         \
   }                                                                                           \
-  /* unit = (sample, channel): every column row of that channel adds into its plane */       \
+  /* unit = (sample, channel): the plane is zeroed, then every column row of that channel  \
+   * adds into it */                                                                        \
   static void col2im_##SUF(int64_t u0, int64_t u1, void *user) {                             \
     const col_job *j = user;                                                                  \
     const cgeom *g = j->g;                                                                    \
     for (int64_t u = u0; u < u1; u++) {                                                       \
       int64_t s = u / g->Cg, c = u % g->Cg;                                                   \
       T *dst = (T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;                          \
+      memset(dst, 0, sizeof(T) * (size_t)(g->H * g->W));                                     \
       for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
         for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
           int64_t r = (c * g->kh + ki) * g->kw + kj, off = kj * g->dw - g->pw, lo, hi;        \
@@ -198,10 +200,13 @@ CONV_KERNELS(double, f64)
       int64_t rows, int64_t cols, bool add) {                                                 \
     typedef T vec __attribute__((vector_size(16)));                                           \
     const int64_t vl = (int64_t)(16 / sizeof(T));                                             \
-    if (dcs == 1 && scs == 1 && cols % vl == 0) {                                             \
-      /* explicit 16-byte vectors: GCC leaves the unrolled scalar form of the add */         \
-      for (int64_t r = 0; r < rows; r++)                                                      \
-        for (int64_t c = 0; c < cols; c += vl) {                                              \
+    if (dcs == 1 && scs == 1 && cols >= vl) {                                                 \
+      /* explicit 16-byte vectors: GCC leaves the unrolled scalar form of the add. A row    \
+       * whose length is no multiple of the vector ends with one more vector copy that     \
+       * overlaps the last (same values again), or, adding, with scalar adds. */          \
+      int64_t cv = cols - cols % vl;                                                          \
+      for (int64_t r = 0; r < rows; r++) {                                                    \
+        for (int64_t c = 0; c < cv; c += vl) {                                                \
           vec a, b;                                                                           \
           memcpy(&b, s + r * srs + c, sizeof b);                                              \
           if (add) {                                                                          \
@@ -210,6 +215,14 @@ CONV_KERNELS(double, f64)
           }                                                                                   \
           memcpy(d + r * drs + c, &b, sizeof b);                                              \
         }                                                                                     \
+        if (cv < cols && !add) {                                                              \
+          vec b;                                                                              \
+          memcpy(&b, s + r * srs + cols - vl, sizeof b);                                      \
+          memcpy(d + r * drs + cols - vl, &b, sizeof b);                                      \
+        } else {                                                                              \
+          for (int64_t c = cv; c < cols; c++) d[r * drs + c] += s[r * srs + c];               \
+        }                                                                                     \
+      }                                                                                       \
       return;                                                                                 \
     }                                                                                         \
     for (int64_t r = 0; r < rows; r++)                                                        \
@@ -245,12 +258,58 @@ CONV_KERNELS(double, f64)
 CONV_BLK(float, f32)
 CONV_BLK(double, f64)
 
+/* Rows × cols unit-stride move d[r·drs + c] (=|+=) s[r·srs + c] for the stride-1 rows of
+ * the small-plane kernels (LeNet's are 10 wide): each row in 32-byte vectors, then one
+ * more that overlaps the last (a copy; same values again) or 16- and 8-byte vectors and
+ * single elements (an add). Per row a handful of moves, where blk's and GCC's own
+ * loops spent ~50 instructions on loop control and remainders. */
+/* One vector move of GCC vector type VT: *dp (=|+=) *sp (unaligned). */
+#define CONV_VMOVE(VT, dp, sp, add)                                                           \
+  do {                                                                                        \
+    VT va_, vb_;                                                                              \
+    memcpy(&vb_, (sp), sizeof vb_);                                                           \
+    if (add) {                                                                                \
+      memcpy(&va_, (dp), sizeof va_);                                                         \
+      vb_ += va_;                                                                             \
+    }                                                                                         \
+    memcpy((dp), &vb_, sizeof vb_);                                                           \
+  } while (0)
+#define CONV_ROWS(T, SUF)                                                                     \
+  static inline __attribute__((always_inline)) void rows_##SUF(T *restrict d, int64_t drs,   \
+      const T *restrict s, int64_t srs, int64_t rows, int64_t cols, bool add) {               \
+    typedef T v32 __attribute__((vector_size(32)));                                           \
+    typedef T v16 __attribute__((vector_size(16)));                                           \
+    typedef T v8 __attribute__((vector_size(8)));                                             \
+    const int64_t n32 = (int64_t)(32 / sizeof(T)), n16 = n32 / 2, n8 = n32 / 4;               \
+    for (int64_t r = 0; r < rows; r++, d += drs, s += srs) {                                  \
+      int64_t c = 0;                                                                          \
+      for (; c + n32 <= cols; c += n32) CONV_VMOVE(v32, d + c, s + c, add);                   \
+      if (c == cols) continue;                                                                \
+      if (!add && cols >= n32) { /* overlapping the last vector: same values again */       \
+        CONV_VMOVE(v32, d + cols - n32, s + cols - n32, false);                               \
+        continue;                                                                             \
+      }                                                                                       \
+      if (c + n16 <= cols) {                                                                  \
+        CONV_VMOVE(v16, d + c, s + c, add);                                                   \
+        c += n16;                                                                             \
+      }                                                                                       \
+      if (n8 > 1 && c + n8 <= cols) {                                                         \
+        CONV_VMOVE(v8, d + c, s + c, add);                                                    \
+        c += n8;                                                                              \
+      }                                                                                       \
+      for (; c < cols; c++) d[c] = add ? d[c] + s[c] : s[c];                                  \
+    }                                                                                         \
+  }
+CONV_ROWS(float, f32)
+CONV_ROWS(double, f64)
+
 /* Small planes: one unit = (sample, channel). The plane is copied into a zero-padded
  * buffer once, then every column row of the channel is a plain strided copy (im2col) or
  * add (col2im) with no bounds logic and no library calls. col2im adds the kernel
- * offsets in the same order as the general path, so the results are identical. */
+ * offsets in the same order as the general path (from a zeroed plane), so the results
+ * are identical. */
 #define CONV_PAD_KERNELS(T, SUF)                                                              \
-  static void im2col_pad_##SUF(int64_t u0, int64_t u1, void *user) {                         \
+  NB_SIMD_CLONES static void im2col_pad_##SUF(int64_t u0, int64_t u1, void *user) {          \
     const col_job *j = user;                                                                  \
     const cgeom *g = j->g;                                                                    \
     int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw, OH = g->OH, OW = g->OW;             \
@@ -264,12 +323,16 @@ CONV_BLK(double, f64)
       for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
         for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
           int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
-          T *dst = (T *)j->col + r * j->ld + s * g->P;                                        \
-          blk_##SUF(dst, OW, 1, pad + ki * g->dh * Wp + kj * g->dw, sh * Wp, sw, OH, OW, false); \
+          T *restrict dst = (T *)j->col + r * j->ld + s * g->P;                               \
+          const T *restrict sp = pad + ki * g->dh * Wp + kj * g->dw;                          \
+          if (sw == 1)                                                                        \
+            rows_##SUF(dst, OW, sp, sh * Wp, OH, OW, false);                                  \
+          else                                                                                \
+            blk_##SUF(dst, OW, 1, sp, sh * Wp, sw, OH, OW, false);                            \
         }                                                                                     \
     }                                                                                         \
   }                                                                                           \
-  static void col2im_pad_##SUF(int64_t u0, int64_t u1, void *user) {                         \
+  NB_SIMD_CLONES static void col2im_pad_##SUF(int64_t u0, int64_t u1, void *user) {          \
     const col_job *j = user;                                                                  \
     const cgeom *g = j->g;                                                                    \
     int64_t Hp = g->H + 2 * g->ph, Wp = g->W + 2 * g->pw, OH = g->OH, OW = g->OW;             \
@@ -281,11 +344,15 @@ CONV_BLK(double, f64)
       for (int64_t ki = 0; ki < g->kh; ki++)                                                  \
         for (int64_t kj = 0; kj < g->kw; kj++) {                                              \
           int64_t r = (c * g->kh + ki) * g->kw + kj;                                          \
-          const T *src = (const T *)j->col + r * j->ld + s * g->P;                            \
-          blk_##SUF(acc + ki * g->dh * Wp + kj * g->dw, sh * Wp, sw, src, OW, 1, OH, OW, true); \
+          const T *restrict src = (const T *)j->col + r * j->ld + s * g->P;                   \
+          T *restrict ap = acc + ki * g->dh * Wp + kj * g->dw;                                \
+          if (sw == 1)                                                                        \
+            rows_##SUF(ap, sh * Wp, src, OW, OH, OW, true);                                   \
+          else                                                                                \
+            blk_##SUF(ap, sh * Wp, sw, src, OW, 1, OH, OW, true);                             \
         }                                                                                     \
       T *dst = (T *)j->x + s * g->C * g->H * g->W + c * g->H * g->W;                          \
-      blk_##SUF(dst, g->W, 1, acc + g->ph * Wp + g->pw, Wp, 1, g->H, g->W, true);             \
+      blk_##SUF(dst, g->W, 1, acc + g->ph * Wp + g->pw, Wp, 1, g->H, g->W, false);            \
     }                                                                                         \
   }
 

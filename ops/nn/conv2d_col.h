@@ -32,8 +32,9 @@ static inline int64_t nn_conv_col_ld(const cgeom *g, int64_t cn, size_t es) {
  * of the group's g->Cg channels; samples g->C·H·W apart). Runs with nb_parallel_for. */
 void nn_conv_im2col(nb_dtype dt, const cgeom *g, const void *x, void *col, int64_t cn, int64_t ld);
 
-/* Adds the column matrix col (laid out as for nn_conv_im2col) into dx; col is scratch
- * and may be modified. */
+/* Folds the column matrix col (laid out as for nn_conv_im2col) back into dx: each of the
+ * cn samples' g->Cg planes there is overwritten with its sum. col is scratch and may be
+ * modified. */
 void nn_conv_col2im(nb_dtype dt, const cgeom *g, void *dx, void *col, int64_t cn, int64_t ld);
 
 /* dst (cols × rows, row stride ldd) = transpose of src (rows × cols, row stride lds). */

@@ -82,6 +82,110 @@ NB_SIMD_CLONES static int64_t vec_f32(const nn_pool *p, const float *x, float *y
   }
   return end;
 }
+/* float32 2×2 windows of stride 2 without padding or dilation inside the plane (LeNet,
+ * VGG): MP_LANES outputs at a time from two input rows, whose even and odd columns (the
+ * four taps) are split out with vector shuffles; the same taps in the same order and
+ * the same choice as one_, so the same bits and indices. Rows narrower than MP_LANES
+ * outputs go window by window. Does plane q of the job. */
+static bool pool22_applies(const nn_pool *p) {
+  return p->kh == 2 && p->kw == 2 && p->sh == 2 && p->sw == 2 && p->ph == 0 && p->pw == 0 && p->dh == 1 &&
+         p->dw == 1 && 2 * p->OH <= p->H && 2 * p->OW <= p->W && p->H * p->W <= INT32_MAX;
+}
+
+/* 2×2 stride-2 windows that tile the plane exactly (even H and W): backward writes each
+ * input element once. */
+static bool pool22_tiles(const nn_pool *p) {
+  return pool22_applies(p) && p->H == 2 * p->OH && p->W == 2 * p->OW;
+}
+
+NB_SIMD_CLONES static void pool22_f32(const nn_pool *p, const float *x, float *y, int64_t *ix) {
+  const mp_v8i even = {0, 2, 4, 6, 8, 10, 12, 14}, odd = even + 1;
+  mp_v8i lane;
+  for (int l = 0; l < MP_LANES; l++) lane[l] = 2 * l;
+  int64_t W = p->W, OW = p->OW;
+  for (int64_t oh = 0; oh < p->OH; oh++) {
+    const float *r0 = x + 2 * oh * W;
+    float *yr = y + oh * OW;
+    int64_t *ir = ix ? ix + oh * OW : NULL;
+    int64_t ow = 0;
+    for (; OW >= MP_LANES && ow < OW; ow += MP_LANES) {
+      if (ow + MP_LANES > OW) ow = OW - MP_LANES; /* the last block overlaps: same values again */
+      mp_v8f a[4], t0, t1; /* taps (0,0), (0,1), (1,0), (1,1) */
+      for (int r = 0; r < 2; r++) {
+        memcpy(&t0, r0 + r * W + 2 * ow, sizeof t0);
+        memcpy(&t1, r0 + r * W + 2 * ow + MP_LANES, sizeof t1);
+        a[2 * r] = __builtin_shuffle(t0, t1, even);
+        a[2 * r + 1] = __builtin_shuffle(t0, t1, odd);
+      }
+      mp_v8i at = lane + (int32_t)(2 * oh * W + 2 * ow), best = at;
+      mp_v8f m = a[0];
+      for (int k = 1; k < 4; k++) {
+        mp_v8i tk = at + (int32_t)((k >> 1) * W + (k & 1));
+        mp_v8i t = (a[k] > m) | (a[k] != a[k]);
+        m = (mp_v8f)(((mp_v8i)a[k] & t) | ((mp_v8i)m & ~t));
+        best = (tk & t) | (best & ~t);
+      }
+      memcpy(yr + ow, &m, sizeof m);
+      if (ir)
+        for (int l = 0; l < MP_LANES; l++) ir[ow + l] = best[l];
+    }
+    for (; ow < OW; ow++) {
+      int64_t o0 = 2 * oh * W + 2 * ow, best = o0;
+      union { float f; uint32_t u; } m = {x[o0]}, v;
+      for (int k = 1; k < 4; k++) {
+        int64_t o = o0 + (k >> 1) * W + (k & 1);
+        v.f = x[o];
+        int64_t t = -(int64_t)((v.f > m.f) | (v.f != v.f));
+        m.u = (v.u & (uint32_t)t) | (m.u & ~(uint32_t)t);
+        best = (o & t) | (best & ~t);
+      }
+      yr[ow] = m.f;
+      if (ir) ir[ow] = best;
+    }
+  }
+}
+
+/* Backward of pool22_f32 when the windows tile the plane: each input element is
+ * written once (the gradient at the window's argmax, 0 elsewhere: no zeroing pass),
+ * MP_LANES windows at a time, interleaved back into the two rows with shuffles. A
+ * gradient lands as 0 + g, as the general path's 0 += g does (-0 becomes +0). */
+NB_SIMD_CLONES static void pool22_bwd_f32(const nn_pool *p, const float *g, const int64_t *ix, float *dx) {
+  const mp_v8i lo = {0, 8, 1, 9, 2, 10, 3, 11}, hi = lo + 4;
+  mp_v8i lane;
+  for (int l = 0; l < MP_LANES; l++) lane[l] = 2 * l;
+  int64_t W = p->W, OW = p->OW;
+  for (int64_t oh = 0; oh < p->OH; oh++) {
+    const float *gr = g + oh * OW;
+    const int64_t *ir = ix + oh * OW;
+    float *d0 = dx + 2 * oh * W;
+    int64_t ow = 0;
+    for (; OW >= MP_LANES && ow < OW; ow += MP_LANES) {
+      if (ow + MP_LANES > OW) ow = OW - MP_LANES; /* the last block overlaps: same values again */
+      mp_v8f v, zero = {0};
+      memcpy(&v, gr + ow, sizeof v);
+      v = zero + v;
+      mp_v8i k; /* the argmax's offset from the window's first element */
+      for (int l = 0; l < MP_LANES; l++) k[l] = (int32_t)(ir[ow + l] - 2 * oh * W - 2 * ow);
+      k -= lane;
+      mp_v8f t[4];
+      for (int q = 0; q < 4; q++)
+        t[q] = (mp_v8f)((mp_v8i)v & (k == (int32_t)((q >> 1) * W + (q & 1))));
+      for (int r = 0; r < 2; r++) {
+        mp_v8f a = __builtin_shuffle(t[2 * r], t[2 * r + 1], lo), b = __builtin_shuffle(t[2 * r], t[2 * r + 1], hi);
+        memcpy(d0 + r * W + 2 * ow, &a, sizeof a);
+        memcpy(d0 + r * W + 2 * ow + MP_LANES, &b, sizeof b);
+      }
+    }
+    for (; ow < OW; ow++) {
+      int64_t b = 2 * oh * W + 2 * ow, k = ir[ow] - b;
+      float v = 0.0f + gr[ow];
+      dx[b] = k == 0 ? v : 0;
+      dx[b + 1] = k == 1 ? v : 0;
+      dx[b + W] = k == W ? v : 0;
+      dx[b + W + 1] = k == W + 1 ? v : 0;
+    }
+  }
+}
 NB_FAST_FP_END
 /* (float64 keeps the window-by-window form) */
 static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int64_t *ix, int64_t oh, int64_t h0,
@@ -143,6 +247,10 @@ static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int6
       const T *x = (const T *)j->x + q * p->H * p->W;                                        \
       T *y = (T *)j->y + q * p->OH * p->OW;                                                  \
       int64_t *ix = j->idx ? j->idx + q * p->OH * p->OW : NULL;                              \
+      if (sizeof(T) == sizeof(float) && pool22_applies(p)) {                                 \
+        pool22_f32(p, (const float *)x, (float *)y, ix);                                     \
+        continue;                                                                            \
+      }                                                                                      \
       for (int64_t oh = 0; oh < p->OH; oh++) {                                               \
         int64_t h0 = oh * p->sh - p->ph;                                                     \
         int64_t ki0 = h0 < 0 ? (-h0 + p->dh - 1) / p->dh : 0;                                \
@@ -159,11 +267,17 @@ static inline int64_t vec_f64(const nn_pool *p, const double *x, double *y, int6
   static void bwd_##SUF(int64_t q0, int64_t q1, void *u) {                                   \
     const mp_job *j = u;                                                                     \
     const nn_pool *p = j->p;                                                                 \
+    if (sizeof(T) == sizeof(float) && pool22_tiles(p)) {                                     \
+      for (int64_t q = q0; q < q1; q++)                                                      \
+        pool22_bwd_f32(p, (const float *)j->g + q * p->OH * p->OW, j->idx + q * p->OH * p->OW, \
+                       (float *)j->dx + q * p->H * p->W);                                    \
+      return;                                                                                \
+    }                                                                                        \
+    memset((T *)j->dx + q0 * p->H * p->W, 0, sizeof(T) * (size_t)((q1 - q0) * p->H * p->W)); \
     for (int64_t q = q0; q < q1; q++) {                                                      \
       T *dx = (T *)j->dx + q * p->H * p->W;                                                  \
       const T *g = (const T *)j->g + q * p->OH * p->OW;                                      \
       const int64_t *ix = j->idx + q * p->OH * p->OW;                                        \
-      for (int64_t i = 0; i < p->H * p->W; i++) dx[i] = 0;                                   \
       for (int64_t o = 0; o < p->OH * p->OW; o++)                                            \
         if (ix[o] >= 0) dx[ix[o]] += g[o];                                                   \
     }                                                                                        \
@@ -196,9 +310,8 @@ static int max_pool2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_v
 
 static int max_pool2d_backward(nb_ctx *ctx, nb_tensor *const *grad_out, nb_tensor **grad_in) {
   nb_tensor *idx = nb_ctx_saved(ctx, 0), *g, *dx;
-  nn_pool p = {0};
-  if (idx == NULL || nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 ||
-      nn_pool_input("max_pool2d", dx, &p.planes, &p.H, &p.W) < 0)
+  nn_pool p; /* forward's geometry (dx has the input's shape) */
+  if (idx == NULL || nn_pool_grad_alloc(ctx, grad_out[0], &g, &dx) < 0 || setup(dx, nb_ctx_attrs(ctx), &p) < 0)
     return nb_last_status();
   p.OH = nb_shape(idx)[nb_ndim(idx) - 2];
   p.OW = nb_shape(idx)[nb_ndim(idx) - 1];

@@ -1,6 +1,7 @@
 /* tests/nn/test_f32_paths.c — the float32 fast paths of the nn and loss plugins (row
  * kernels of softmax, log_softmax, cross_entropy and BCE-with-logits, batch_norm's
- * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution)
+ * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution;
+ * conv2d's direct one-channel path and small-plane im2col path against a plain loop)
  * against the float64 paths, which are separate code (libm exp/log, scalar loops, im2col). Shapes have lengths that are not
  * multiples of the 16-element vector blocks, so the tails run too; some rows hold
  * extreme values. Forward values and input gradients must agree to float32 precision. */
@@ -183,6 +184,19 @@ START_TEST(test_max_pool_lanes) {
              (long long)cfg[i][2], (long long)cfg[i][3]);
     compare(maxpool, (void *)cfg[i], x, 1e-6, 1e-6, what); /* (w is rounded to float32) */
   }
+  /* 2x2 stride 2 on planes of 11x13 (odd sizes, rows of 6 outputs: fewer than the lanes,
+   * window by window), 10x10 (LeNet's second pool, 5 outputs a row) and 16x20 (windows
+   * that tile the plane, rows of 10 outputs: backward's lanes and their overlapping
+   * last block) */
+  static const int64_t k2[4] = {2, 2, 0, 1};
+  static const char *names[3] = {"max_pool2d 2x2 on 11x13", "max_pool2d 2x2 on 10x10", "max_pool2d 2x2 on 16x20"};
+  nb_tensor *xs[3] = {nb_rand_range(SHAPE(2, 3, 11, 13), 0, 4, NB_F64, g), nb_rand_range(SHAPE(3, 2, 10, 10), 0, 4, NB_F64, g),
+                      nb_rand_range(SHAPE(2, 3, 16, 20), 0, 4, NB_F64, g)};
+  for (int k = 0; k < 3; k++) {
+    xd = nb_data(xs[k]);
+    for (int64_t i = 0; i < nb_numel(xs[k]); i++) xd[i] = i % 41 == 7 ? NAN : floor(xd[i]);
+    compare(maxpool, (void *)k2, xs[k], 1e-6, 1e-6, names[k]);
+  }
   nb_generator_free(g);
 }
 END_TEST
@@ -209,6 +223,17 @@ START_TEST(test_dropout_f32) {
                 (long long)n);
 }
 END_TEST
+
+/* conv2d's output and its input, weight and bias gradients (got: float32) against
+ * float64 (want), within float32 rounding of each one's largest value. */
+static void expect_conv(nb_tensor *const got[4], nb_tensor *const want[4]) {
+  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
+                                "conv2d bias gradient"};
+  for (int i = 0; i < 4; i++) {
+    double scale = nb_item(nb_max(nb_abs(want[i])));
+    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
+  }
+}
 
 /* conv2d's Winograd path (float32 3x3 stride-1 convolutions with enough tiles and
  * channels: ops/nn/conv2d_wino.c, keep these shapes inside nn_wino_applies) against the
@@ -242,12 +267,7 @@ START_TEST(test_conv2d_winograd) {
   ck_assert_int_eq(nb_backward(yd, nb_to_dtype(gy32, NB_F64), 0), 0);
   nb_tensor *got[4] = {y32, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
   nb_tensor *want[4] = {yd, nb_grad(ind[0]), nb_grad(ind[1]), nb_grad(ind[2])};
-  static const char *what[4] = {"conv2d output", "conv2d input gradient", "conv2d weight gradient",
-                                "conv2d bias gradient"};
-  for (int i = 0; i < 4; i++) {
-    double scale = nb_item(nb_max(nb_abs(want[i])));
-    expect_close(got[i], want[i], 0, 2e-6 * scale, what[i]);
-  }
+  expect_conv(got, want);
   nb_generator_free(g);
 }
 END_TEST
@@ -278,6 +298,65 @@ START_TEST(test_conv2d_winograd_one_gradient) {
 }
 END_TEST
 
+/* conv2d in float32 against a plain float64 loop over the definition (output and the
+ * gradients of input, weight and bias): LeNet's two shapes at batch 64 (5x5 on 28x28
+ * with padding 2 and one input channel: the direct path; on 14x14 with 6 channels: the
+ * small-plane im2col/col2im path, the whole batch in one kept column matrix), rows of 7
+ * outputs (every vector width of the small-plane moves), and more of the direct path:
+ * 3x3 with rows of 13 outputs (a partial vector), 7x7 with rows of 60 (eight vectors). */
+static void naive_conv(const double *x, const double *w, const double *b, const double *gy, int64_t N, int64_t C,
+                       int64_t H, int64_t M, int64_t k, int64_t pad, double *y, double *dx, double *dw, double *db) {
+  int64_t O = H + 2 * pad - k + 1;
+  memset(dx, 0, sizeof(double) * (size_t)(N * C * H * H));
+  memset(dw, 0, sizeof(double) * (size_t)(M * C * k * k));
+  memset(db, 0, sizeof(double) * (size_t)M);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t oh = 0; oh < O; oh++)
+        for (int64_t ow = 0; ow < O; ow++) {
+          int64_t o = ((n * M + m) * O + oh) * O + ow;
+          double acc = b[m], g = gy[o];
+          db[m] += g;
+          for (int64_t c = 0; c < C; c++)
+            for (int64_t ki = 0; ki < k; ki++)
+              for (int64_t kj = 0; kj < k; kj++) {
+                int64_t ih = oh - pad + ki, iw = ow - pad + kj;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= H) continue;
+                int64_t xi = ((n * C + c) * H + ih) * H + iw, wi = ((m * C + c) * k + ki) * k + kj;
+                acc += x[xi] * w[wi];
+                dx[xi] += g * w[wi];
+                dw[wi] += g * x[xi];
+              }
+          y[o] = acc;
+        }
+}
+
+START_TEST(test_conv2d_lenet_shapes) {
+  static const int64_t cfg[5][6] = {/* N C H M padding kernel */
+                                     {64, 1, 28, 6, 2, 5}, {64, 6, 14, 16, 0, 5}, {8, 3, 9, 4, 1, 5},
+                                     {5, 1, 13, 3, 1, 3},  {2, 1, 60, 2, 3, 7}};
+  const int64_t *c = cfg[_i], N = c[0], C = c[1], H = c[2], M = c[3], pad = c[4], k = c[5];
+  const int64_t O = H + 2 * pad - k + 1;
+  nb_generator *g = nb_generator_new(31);
+  nb_tensor *in32[3] = {nb_randn(SHAPE(N, C, H, H), NB_F32, g), nb_randn(SHAPE(M, C, k, k), NB_F32, g),
+                        nb_randn(SHAPE(M), NB_F32, g)};
+  for (int i = 0; i < 3; i++) nb_set_requires_grad(in32[i], true);
+  nb_tensor *gy = nb_randn(SHAPE(N, M, O, O), NB_F32, g);
+  nb_tensor *y = nb_conv2d(in32[0], in32[1], in32[2], NULL, (int64_t[]){pad, pad}, NULL, 1);
+  ck_assert_msg(y != NULL, "%s", nb_last_error());
+  ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+  nb_tensor *xd = nb_to_dtype(in32[0], NB_F64), *wd = nb_to_dtype(in32[1], NB_F64), *bd = nb_to_dtype(in32[2], NB_F64);
+  nb_tensor *gd = nb_to_dtype(gy, NB_F64), *want[4] = {nb_zeros(SHAPE(N, M, O, O), NB_F64),
+                                                      nb_zeros(SHAPE(N, C, H, H), NB_F64),
+                                                      nb_zeros(SHAPE(M, C, k, k), NB_F64), nb_zeros(SHAPE(M), NB_F64)};
+  naive_conv(nb_data(xd), nb_data(wd), nb_data(bd), nb_data(gd), N, C, H, M, k, pad, nb_data(want[0]),
+             nb_data(want[1]), nb_data(want[2]), nb_data(want[3]));
+  nb_tensor *got[4] = {y, nb_grad(in32[0]), nb_grad(in32[1]), nb_grad(in32[2])};
+  expect_conv(got, want);
+  nb_generator_free(g);
+}
+END_TEST
+
 /* The Winograd path with one thread gives the same bits run to run (its transforms sum
  * overlapping tiles in a fixed order). */
 START_TEST(test_conv2d_winograd_deterministic) {
@@ -303,6 +382,32 @@ START_TEST(test_conv2d_winograd_deterministic) {
 }
 END_TEST
 
+/* conv2d's direct path (one input channel) gives the same bits with one and with two
+ * threads: forward splits the samples, the weight gradient the output channels, and
+ * every sum runs in a fixed order. LeNet's first layer at batch 16. */
+START_TEST(test_conv2d_direct_threads) {
+  int prev = nb_get_num_threads();
+  nb_generator *g = nb_generator_new(13);
+  nb_tensor *x = nb_randn(SHAPE(16, 1, 28, 28), NB_F32, g), *gy = nb_randn(SHAPE(16, 6, 28, 28), NB_F32, g);
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(6, 1, 5, 5), NB_F32, g));
+  nb_tensor *b = nb_requires_grad_(nb_randn(SHAPE(6), NB_F32, g));
+  nb_tensor *r[2][3];
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(nb_set_num_threads(k + 1), 0);
+    nb_tensor *y = nb_conv2d(x, w, b, NULL, (int64_t[]){2, 2}, NULL, 1);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+    r[k][0] = y, r[k][1] = nb_copy_data(nb_grad(w)), r[k][2] = nb_copy_data(nb_grad(b));
+    nb_set_grad(w, NULL);
+    nb_set_grad(b, NULL);
+  }
+  for (int i = 0; i < 3; i++)
+    ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
+  nb_generator_free(g);
+  nb_set_num_threads(prev);
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("nn_f32_paths");
   TCase *tc = tcase_create("f32 against f64");
@@ -317,6 +422,8 @@ int main(void) {
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
   tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
+  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 5);
+  tcase_add_test(tc, test_conv2d_direct_threads);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
