@@ -5,9 +5,9 @@
  * AVX-512, chosen at run time) or, on CPUs without one, to bli_?gemm_ex, each on one
  * thread; a large product is cut into blocks of C that run side by side on the core's
  * threads (gemm_split; one thread inside a parallel loop). When m, n or k is 1 it goes
- * to BLIS's level-2 gemv / ger on one thread; the rare
- * layouts BLIS rejects (zero, negative or overlapping strides) use a plain loop
- * instead, so no input can make BLIS abort the process. Small k with column-major B
+ * to BLIS's level-2 gemv / ger on one thread, unless the packed GEMM's skinny path takes
+ * it; the rare layouts BLIS rejects (zero, negative or overlapping strides) use a plain
+ * loop instead, so no input can make BLIS abort the process. Small k with column-major B
  * uses the core's own loop (tiny_*).
  */
 /* blis.h trips -Wextra in its inline helpers; they are not ours to fix. */

@@ -267,13 +267,13 @@ typedef struct nb__ukernel {
 } nb__ukernel;
 /* The micro-kernel for dt (float32 or float64) this CPU runs, or NULL: use BLIS. */
 NB_INTERNAL const nb__ukernel *nb__gemm_ukernel(nb_dtype dt);
-/* One product on the calling thread with kernel uk (strides as nb_gemm's, op() already
- * applied: A(i,p) at a[i·ra + p·ca], B(p,j) at b[p·rb + j·cb]; k > 0). Returns false
- * without touching C when its packing scratch cannot be allocated. */
 /* Whether nb__gemm_packed takes an m x n x k product with these strides to the skinny
  * path (no packing of the big operand): then even m or n of 1 should come here. */
 NB_INTERNAL bool nb__gemm_skinny(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t ca,
                                  int64_t rb);
+/* One product on the calling thread with kernel uk (strides as nb_gemm's, op() already
+ * applied: A(i,p) at a[i·ra + p·ca], B(p,j) at b[p·rb + j·cb]; k > 0). Returns false
+ * without touching C when its packing scratch cannot be allocated. */
 NB_INTERNAL bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int64_t k,
                                  double alpha, const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb,
                                  int64_t cb, double beta, void *c, int64_t rc, int64_t cc);
