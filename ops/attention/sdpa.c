@@ -291,7 +291,7 @@ const nb_op_desc op_scaled_dot_product_attention = {
     .name = "scaled_dot_product_attention",
     .doc = "Attention softmax(Q·Kᵀ·scale)·V over equal leading (batch, head) dims, as "
            "F.scaled_dot_product_attention with no dropout and no explicit mask; is_causal "
-           "masks keys after each query. Fused: GEMMs through BLIS and a row softmax per batch "
+           "masks keys after each query. Fused: GEMMs (nb_gemm) and a row softmax per batch "
            "entry; the probabilities are saved for backward.",
     .node_name = "ScaledDotProductAttentionBackward",
     .n_inputs = 3,

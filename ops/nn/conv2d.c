@@ -110,8 +110,8 @@ static int setup(nb_tensor *x, nb_tensor *w, nb_tensor *b, const nb_attr_value *
   /* The whole batch in one column matrix when that fits CONV_KEEP_BYTES (small layers,
    * LeNet's: one im2col, one GEMM each way and one col2im, each running on all threads,
    * instead of a few hundred small parallel regions a step). Otherwise batch samples
-   * into one column matrix until it is ~NN_CONV_COLS columns wide (BLIS is inefficient
-   * on narrow GEMMs), within an 8 MB column buffer. */
+   * into one column matrix until it is ~NN_CONV_COLS columns wide (narrow GEMMs are
+   * inefficient), within an 8 MB column buffer. */
   g->nc = 1;
   size_t es = nb_dtype_size(nb_dtype_of(x));
   if (!g->direct && g->P > 0 && g->N > 1 && (size_t)(g->K * (g->N * g->P + 16)) * es <= CONV_KEEP_BYTES) {
@@ -576,7 +576,7 @@ const nb_op_desc op_conv2d = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "conv2d",
     .doc = "2-D convolution (cross-correlation) over NCHW input, as PyTorch's F.conv2d. "
-           "Forward, grad input and grad weight are BLIS GEMMs over an im2col matrix kept in "
+           "Forward, grad input and grad weight are GEMMs (nb_gemm) over an im2col matrix kept in "
            "scratch memory (col2im folds the input gradient back); small spatial outputs "
            "batch several samples per GEMM. float32 3x3 stride-1 convolutions with enough "
            "tiles and channels use Winograd F(2x2, 3x3) instead: 16 GEMMs with 4/9 of the "

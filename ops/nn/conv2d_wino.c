@@ -41,7 +41,7 @@
 #define WINO_BLOCK_BYTES ((size_t)2 << 20) /* transformed data of one block of tiles */
 
 /* When the Winograd path pays off (measured with bench/nn on ResNet-18's 3×3 layers):
- * the 16 GEMMs must be large enough to run near BLIS's peak, and there must be enough
+ * the 16 GEMMs must be large enough to run near the GEMM's peak, and there must be enough
  * tiles for the work on activations to outweigh the kernel transforms (which scale with
  * C·M alone). Batch 16 at 16×16, 8×8 and 4×4 planes gains 1.2-1.5× over im2col; batch
  * 1 and 2×2 planes lose up to 3×. */

@@ -239,7 +239,7 @@ const nb_op_desc op_linear = {
     .struct_size = NB_OP_DESC_SIZE,
     .name = "linear",
     .doc = "Affine map y = x·Wᵀ + b applied over the last dim of x (PyTorch's F.linear). "
-           "All leading dims fold into the rows of one BLIS GEMM; the bias is written first "
+           "All leading dims fold into the rows of one GEMM; the bias is written first "
            "and the GEMM accumulates onto it. Gradients: dx = G·W, dW = Gᵀ·x (single GEMMs, "
            "transposes by strides), db = column sums of G.",
     .n_inputs = 3,

@@ -260,7 +260,7 @@ const nb_op_desc op_matmul = {
     .doc = "Matrix product with torch.matmul semantics: dot product of two 1-D tensors, "
            "matrix-vector, vector-matrix, matrix-matrix, and batched products whose batch "
            "dimensions broadcast. Every product (forward and both gradients) is one strided "
-           "GEMM through BLIS; a shared operand folds the batch into a single GEMM.",
+           "GEMM (nb_gemm); a shared operand folds the batch into a single GEMM.",
     .n_inputs = 2,
     .inputs = inputs,
     .n_outputs = 1,
