@@ -13,11 +13,15 @@
  * float32 3×3 stride-1 convolutions with enough tiles and channels take the Winograd
  * F(2×2, 3×3) path instead (conv2d_wino.c): 16 GEMMs of 4/9 the multiply-adds each way;
  * float32 stride-1 convolutions of one input channel (first layers on grey images) run
- * forward and the weight gradient directly on padded planes (conv2d_direct.c).
+ * forward and the weight gradient directly on padded planes (conv2d_direct.c), and
+ * float32 layers with a few output channels (at most two vectors) over several input
+ * channels with output channels across the vector lanes (conv2d_lanes.c); those two
+ * take the input gradient through per-sample column matrices, samples in parallel.
  * Output size per dim: floor((H + 2p − d(k−1) − 1)/s) + 1.
  */
 #include "conv2d_col.h"
 #include "conv2d_direct.h"
+#include "conv2d_lanes.h"
 #include "conv2d_wino.h"
 #include "seg_sum.h"
 
@@ -290,11 +294,17 @@ static int conv2d_forward(nb_ctx *ctx, nb_tensor *const *in, const nb_attr_value
   nb_tensor *y = g.batched ? nb_empty(4, ys, dt) : nb_empty(3, ys + 1, dt);
   if (x == NULL || w == NULL || y == NULL || (in[2] != NULL && b == NULL)) return nb_last_status();
   nb_tensor *kept = NULL;
-  if (nn_direct_applies(dt, &g))
-    nn_direct_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y));
-  else if (nn_wino_applies(dt, &g) ? nn_wino_forward(&g, nb_data(x), nb_data(w), b ? nb_data(b) : NULL, nb_data(y)) < 0
-                                   : col_forward(ctx, &g, dt, x, w, b, y, &kept) < 0)
-    return nb_last_status();
+  const float *bf = b ? nb_data(b) : NULL; /* (the float32 paths') */
+  int rc = 0;
+  if (nn_direct_applies(dt, &g)) /* (the same order as nn_conv2d_grads) */
+    nn_direct_forward(&g, nb_data(x), nb_data(w), bf, nb_data(y));
+  else if (nn_wino_applies(dt, &g))
+    rc = nn_wino_forward(&g, nb_data(x), nb_data(w), bf, nb_data(y));
+  else if (nn_lanes_applies(dt, &g))
+    rc = nn_lanes_forward(&g, nb_data(x), nb_data(w), bf, nb_data(y));
+  else
+    rc = col_forward(ctx, &g, dt, x, w, b, y, &kept);
+  if (rc < 0) return nb_last_status();
   /* fixed slots (0: input, when weight needs a gradient; 1: weight, when input does; 2:
    * the kept column matrix): a backward restricted to some inputs reads the right one */
   if (nb_ctx_recording(ctx) &&
@@ -426,6 +436,53 @@ static int col_backward(const cgeom *gg, nb_dtype dt, nb_tensor *x, nb_tensor *w
   return 0;
 }
 
+/* dx through per-sample column matrices, the samples in parallel: each thread computes
+ * dcol = Wᵀ · G for one sample of its own at a time and folds it into dx while it is in
+ * its cache (the whole batch's column matrix, 3.8 MB for LeNet's second layer, would go
+ * through L3 twice, and its GEMM and fold each be one more parallel region). For the
+ * direct and lanes paths, whose weight gradient needs no column matrix. */
+typedef struct dx_job {
+  nb_dtype dt;
+  const cgeom *g;
+  const char *w, *gp;
+  char *dx;
+  int failed;
+} dx_job;
+
+static void dx_samples(int64_t n0, int64_t n1, void *u) {
+  dx_job *j = u;
+  const cgeom *g = j->g;
+  size_t es = nb_dtype_size(j->dt);
+  void *dcol = nb_scratch(1, es * (size_t)(g->K * g->P) + 64);
+  if (dcol == NULL) {
+    __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+    return;
+  }
+  for (int64_t n = n0; n < n1; n++)
+    for (int64_t gi = 0; gi < g->G; gi++) {
+      const char *wg = j->w + (size_t)(gi * g->Mg * g->K) * es;
+      const char *gm = j->gp + (size_t)((n * g->M + gi * g->Mg) * g->P) * es;
+      if (nn_gemm(j->dt, g->K, g->P, g->Mg, 1.0, wg, 1, g->K, gm, g->P, 1, 0.0, dcol, g->P, 1) < 0) {
+        __atomic_store_n(&j->failed, 1, __ATOMIC_RELAXED);
+        return;
+      }
+      nn_conv_col2im(j->dt, g, j->dx + (size_t)((n * g->C + gi * g->Cg) * g->H * g->W) * es, dcol, 1, g->P);
+    }
+}
+
+/* Per-sample column matrices at most this large take dx_samples (in L2 on any CPU). */
+#define CONV_SAMPLE_COL_BYTES ((size_t)256 << 10)
+
+static int input_grad(const cgeom *g, nb_dtype dt, nb_tensor *w, const char *gp, nb_tensor *dx) {
+  if (g->direct || g->N < 2 || (size_t)(g->K * g->P) * nb_dtype_size(dt) > CONV_SAMPLE_COL_BYTES)
+    return col_backward(g, dt, NULL, w, gp, dx, NULL, NULL);
+  dx_job j = {dt, g, nb_data(w), gp, nb_data(dx), 0};
+  nb_parallel_for(g->N, 1, dx_samples, &j);
+  if (__atomic_load_n(&j.failed, __ATOMIC_RELAXED))
+    return nb_set_error(NB_ENOMEM, "conv2d: out of memory for the input gradient's column matrices");
+  return 0;
+}
+
 /* db[m] = Σ over samples and positions of the output gradient of channel m. */
 static nb_tensor *bias_grad(nb_dtype dt, const cgeom *g, nb_tensor *gout) {
   nb_tensor *go = ops_contig(gout), *db = go ? nb_empty(1, &g->M, dt) : NULL;
@@ -469,7 +526,11 @@ int nn_conv2d_grads(nb_dtype dt, int xnd, const int64_t *xsh, nb_tensor *x, cons
     if (need_w && db && !(*db = nb_empty(1, &g.M, dt))) return nb_last_status();
     if (need_w) nn_direct_weight_grad(&g, nb_data(x), (const float *)gp, nb_data(*dw), db ? nb_data(*db) : NULL);
     if (need_w) db = NULL; /* (done, in the same pass) */
-    if (need_x && col_backward(&g, dt, NULL, w, gp, *dx, NULL, NULL) < 0) return nb_last_status();
+    if (need_x && input_grad(&g, dt, w, gp, *dx) < 0) return nb_last_status();
+  } else if (nn_lanes_applies(dt, &g)) { /* the weight gradient direct, dx through im2col */
+    if (need_w && nn_lanes_weight_grad(&g, nb_data(x), (const float *)gp, nb_data(*dw)) < 0)
+      return nb_last_status();
+    if (need_x && input_grad(&g, dt, w, gp, *dx) < 0) return nb_last_status();
   } else if (col_backward(&g, dt, x, w, gp, need_x ? *dx : NULL, need_w ? *dw : NULL, kept) < 0) {
     return nb_last_status();
   }
@@ -582,7 +643,9 @@ const nb_op_desc op_conv2d = {
            "tiles and channels use Winograd F(2x2, 3x3) instead: 16 GEMMs with 4/9 of the "
            "multiply-adds, in forward and both gradients; float32 stride-1 convolutions of "
            "one input channel (first layers on grey images) run forward and the weight "
-           "gradient directly on zero-padded planes. Output size per dim: "
+           "gradient directly on zero-padded planes, and float32 layers of at most 16 or 32 "
+           "output channels (AVX2, AVX-512) over several input channels directly with the "
+           "output channels across vector lanes. Output size per dim: "
            "floor((H + 2*padding - dilation*(k-1) - 1)/stride) + 1.",
     .n_inputs = 3,
     .inputs = inputs,

@@ -1,7 +1,8 @@
 /* tests/nn/test_f32_paths.c — the float32 fast paths of the nn and loss plugins (row
  * kernels of softmax, log_softmax, cross_entropy and BCE-with-logits, batch_norm's
  * vector sums, global average pooling, dropout's hash, conv2d's Winograd convolution;
- * conv2d's direct one-channel path and small-plane im2col path against a plain loop)
+ * conv2d's direct one-channel path and small-plane im2col path against a plain loop,
+ * conv2d's lanes path)
  * against the float64 paths, which are separate code (libm exp/log, scalar loops, im2col). Shapes have lengths that are not
  * multiples of the 16-element vector blocks, so the tails run too; some rows hold
  * extreme values. Forward values and input gradients must agree to float32 precision. */
@@ -242,25 +243,21 @@ static void expect_conv(nb_tensor *const got[4], nb_tensor *const want[4]) {
  * order of the values themselves). Shapes: odd output sizes (partial tiles) in several
  * blocks of tiles, padding 0, padding 2 by 0, ResNet's 4x4 planes, 1x1 outputs (one
  * valid pixel per tile), and 120x120 planes (chunks of one and two samples). */
-#define WINO_CFGS 6
-START_TEST(test_conv2d_winograd) {
-  static const int64_t cfg[WINO_CFGS][7] = {
-      /* N  C    H   W   M   ph pw */
-      {4, 48, 31, 33, 48, 1, 1},  {8, 64, 21, 20, 48, 0, 0}, {16, 40, 14, 17, 64, 2, 0},
-      {32, 128, 4, 4, 128, 1, 1}, {128, 128, 3, 3, 128, 0, 0}, {3, 32, 120, 120, 32, 1, 1},
-  };
-  const int64_t *c = cfg[_i];
-  nb_generator *g = nb_generator_new(21);
-  nb_tensor *in64[3] = {nb_randn(SHAPE(c[0], c[1], c[2], c[3]), NB_F64, g),
-                        nb_randn(SHAPE(c[4], c[1], 3, 3), NB_F64, g), nb_randn(SHAPE(c[4]), NB_F64, g)};
+/* conv2d of an (N, C, H, W) input with M (kh × kw) filters, stride, padding and
+ * dilation (pairs), in float32 and in float64 (the im2col path) on the same values:
+ * output and the gradients of input, weight and bias agree as expect_conv asks. */
+static void conv_vs_f64(uint64_t seed, const int64_t *xs, int64_t M, int64_t kh, int64_t kw, int64_t *stride,
+                        int64_t *pad, int64_t *dil) {
+  nb_generator *g = nb_generator_new(seed);
+  nb_tensor *in64[3] = {nb_randn(4, xs, NB_F64, g), nb_randn(SHAPE(M, xs[1], kh, kw), NB_F64, g),
+                        nb_randn(SHAPE(M), NB_F64, g)};
   nb_tensor *in32[3], *ind[3];
   for (int i = 0; i < 3; i++) {
     in32[i] = nb_requires_grad_(nb_detach(nb_to_dtype(in64[i], NB_F32)));
     ind[i] = nb_requires_grad_(nb_detach(nb_to_dtype(in32[i], NB_F64))); /* same values */
   }
-  int64_t pad[2] = {c[5], c[6]};
-  nb_tensor *y32 = nb_conv2d(in32[0], in32[1], in32[2], NULL, pad, NULL, 1);
-  nb_tensor *yd = nb_conv2d(ind[0], ind[1], ind[2], NULL, pad, NULL, 1);
+  nb_tensor *y32 = nb_conv2d(in32[0], in32[1], in32[2], stride, pad, dil, 1);
+  nb_tensor *yd = nb_conv2d(ind[0], ind[1], ind[2], stride, pad, dil, 1);
   ck_assert_msg(y32 && yd, "%s", nb_last_error());
   nb_tensor *gy32 = nb_to_dtype(nb_randn(nb_ndim(yd), nb_shape(yd), NB_F64, g), NB_F32);
   ck_assert_int_eq(nb_backward(y32, gy32, 0), 0);
@@ -269,6 +266,68 @@ START_TEST(test_conv2d_winograd) {
   nb_tensor *want[4] = {yd, nb_grad(ind[0]), nb_grad(ind[1]), nb_grad(ind[2])};
   expect_conv(got, want);
   nb_generator_free(g);
+}
+
+#define WINO_CFGS 6
+START_TEST(test_conv2d_winograd) {
+  static const int64_t cfg[WINO_CFGS][7] = {
+      /* N  C    H   W   M   ph pw */
+      {4, 48, 31, 33, 48, 1, 1},  {8, 64, 21, 20, 48, 0, 0}, {16, 40, 14, 17, 64, 2, 0},
+      {32, 128, 4, 4, 128, 1, 1}, {128, 128, 3, 3, 128, 0, 0}, {3, 32, 120, 120, 32, 1, 1},
+  };
+  const int64_t *c = cfg[_i];
+  conv_vs_f64(21, c, c[4], 3, 3, NULL, (int64_t[]){c[5], c[6]}, NULL);
+}
+END_TEST
+
+/* conv2d's lanes path (float32, at most two vectors of output channels, several input
+ * channels: ops/nn/conv2d_lanes.c, keep these shapes inside nn_lanes_applies) against
+ * float64, with its input gradient through per-sample column matrices. The shapes give
+ * it partial vectors of channels (5, 12, 20), one and two vectors per row on AVX-512
+ * and on AVX2 (12: two 8-lane vectors), rows of several forward tiles whose last one
+ * is shifted back (31 and 14 outputs), kernels 1 to 7 wide, padding, stride and
+ * dilation along the height, a row of two outputs and one output channel. (With NB_GEMM_KERNEL=blis the
+ * same shapes take the im2col path, and with avx2 those of more than 16 channels.) */
+#define LANES_CFGS 6
+START_TEST(test_conv2d_lanes) {
+  static const int64_t cfg[LANES_CFGS][11] = {
+      /* N  C  H   W   M  kh kw sh ph pw dh  (sw = dw = 1) */
+      {8, 3, 17, 31, 5, 3, 3, 1, 1, 1, 1},  {4, 4, 12, 40, 32, 7, 7, 1, 3, 3, 1},
+      {5, 2, 9, 11, 20, 3, 5, 2, 2, 1, 2},  {3, 3, 10, 13, 12, 2, 4, 1, 0, 2, 1},
+      {2, 2, 6, 3, 16, 1, 2, 1, 0, 0, 1},   {6, 8, 8, 8, 1, 3, 3, 1, 1, 1, 1},
+  };
+  const int64_t *c = cfg[_i];
+  conv_vs_f64(23 + (uint64_t)_i, c, c[4], c[5], c[6], (int64_t[]){c[7], 1}, (int64_t[]){c[8], c[9]},
+              (int64_t[]){c[10], 1});
+}
+END_TEST
+
+/* The lanes path gives the same bits with one and with two threads: forward splits
+ * the samples, the weight gradient (input channel, kernel row) units that each sum all
+ * samples in order, the input gradient the samples. LeNet's second layer at batch 16. */
+START_TEST(test_conv2d_lanes_threads) {
+  int prev = nb_get_num_threads();
+  nb_generator *g = nb_generator_new(17);
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(16, 6, 14, 14), NB_F32, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(16, 6, 5, 5), NB_F32, g));
+  nb_tensor *b = nb_requires_grad_(nb_randn(SHAPE(16), NB_F32, g));
+  nb_tensor *gy = nb_randn(SHAPE(16, 16, 10, 10), NB_F32, g);
+  nb_tensor *r[2][4];
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(nb_set_num_threads(k + 1), 0);
+    nb_tensor *y = nb_conv2d(x, w, b, NULL, NULL, NULL, 1);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+    r[k][0] = y, r[k][1] = nb_copy_data(nb_grad(x)), r[k][2] = nb_copy_data(nb_grad(w));
+    r[k][3] = nb_copy_data(nb_grad(b));
+    nb_set_grad(x, NULL);
+    nb_set_grad(w, NULL);
+    nb_set_grad(b, NULL);
+  }
+  for (int i = 0; i < 4; i++)
+    ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
+  nb_generator_free(g);
+  nb_set_num_threads(prev);
 }
 END_TEST
 
@@ -424,6 +483,8 @@ int main(void) {
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
   tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 5);
   tcase_add_test(tc, test_conv2d_direct_threads);
+  tcase_add_loop_test(tc, test_conv2d_lanes, 0, LANES_CFGS);
+  tcase_add_test(tc, test_conv2d_lanes_threads);
   suite_add_tcase(s, tc);
   return nb_test_run(s);
 }
