@@ -362,7 +362,9 @@ END_TEST
  * with padding 2 and one input channel: the direct path; on 14x14 with 6 channels: the
  * small-plane im2col/col2im path, the whole batch in one kept column matrix), rows of 7
  * outputs (every vector width of the small-plane moves), and more of the direct path:
- * 3x3 with rows of 13 outputs (a partial vector), 7x7 with rows of 60 (eight vectors). */
+ * 3x3 with rows of 13 outputs (a partial vector), 7x7 with rows of 60 (eight vectors),
+ * 3x3 with rows of 32 (whole 16-float vectors) and 11 channels (two blocks of 6 and 5
+ * in the AVX-512 forward). */
 static void naive_conv(const double *x, const double *w, const double *b, const double *gy, int64_t N, int64_t C,
                        int64_t H, int64_t M, int64_t k, int64_t pad, double *y, double *dx, double *dw, double *db) {
   int64_t O = H + 2 * pad - k + 1;
@@ -391,9 +393,9 @@ static void naive_conv(const double *x, const double *w, const double *b, const 
 }
 
 START_TEST(test_conv2d_lenet_shapes) {
-  static const int64_t cfg[5][6] = {/* N C H M padding kernel */
+  static const int64_t cfg[6][6] = {/* N C H M padding kernel */
                                      {64, 1, 28, 6, 2, 5}, {64, 6, 14, 16, 0, 5}, {8, 3, 9, 4, 1, 5},
-                                     {5, 1, 13, 3, 1, 3},  {2, 1, 60, 2, 3, 7}};
+                                     {5, 1, 13, 3, 1, 3},  {2, 1, 60, 2, 3, 7},   {3, 1, 32, 11, 1, 3}};
   const int64_t *c = cfg[_i], N = c[0], C = c[1], H = c[2], M = c[3], pad = c[4], k = c[5];
   const int64_t O = H + 2 * pad - k + 1;
   nb_generator *g = nb_generator_new(31);
@@ -481,7 +483,7 @@ int main(void) {
   tcase_add_loop_test(tc, test_conv2d_winograd, 0, WINO_CFGS);
   tcase_add_test(tc, test_conv2d_winograd_one_gradient);
   tcase_add_test(tc, test_conv2d_winograd_deterministic);
-  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 5);
+  tcase_add_loop_test(tc, test_conv2d_lenet_shapes, 0, 6);
   tcase_add_test(tc, test_conv2d_direct_threads);
   tcase_add_loop_test(tc, test_conv2d_lanes, 0, LANES_CFGS);
   tcase_add_test(tc, test_conv2d_lanes_threads);
