@@ -149,35 +149,44 @@ PACK_T(s_pack_t, float, 8, s_block_t)
 PACK_T(d_pack_t, double, 4, d_block_t)
 
 /* Skinny products, C (m x n, n <= 4) = alpha·A·B + beta·C with A's rows running along k
- * (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of 4 rows
- * of A with the n columns, 16 lanes of k at a time, so A (a layer's weights, the big
- * operand at batch 1) is read once, straight from memory, with no packing. */
-#define DOTKERNEL(NAME, T, V, W, M_T, MK, ZERO, MLOAD, FMA, REDUCE)                            \
-  __attribute__((target("avx512f"))) static void NAME(int64_t m, int n, int64_t k, const void *pa, int64_t ra, \
-                                                      const void *pbt, void *pc, int64_t rc, int64_t cc,      \
-                                                      double alpha, double beta) {                          \
+ * (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of R rows
+ * of A with the n columns, W lanes of k at a time (the tail of k through masked loads),
+ * so A (a layer's weights, the big operand at batch 1) is read once, straight from
+ * memory, with no packing. R·4 accumulators: 4 rows with AVX-512's 32 registers, 2
+ * with AVX2's 16. */
+#define DOTKERNEL(NAME, ISA, T, V, W, R, M_T, MK, ZERO, LOAD, MLOAD, FMA, REDUCE)                \
+  __attribute__((target(ISA))) static void NAME(int64_t m, int n, int64_t k, const void *pa, int64_t ra, \
+                                                const void *pbt, void *pc, int64_t rc, int64_t cc, \
+                                                double alpha, double beta) {                   \
     const T *a = pa, *bt = pbt;                                                                \
     T *c = pc;                                                                                 \
-    M_T tail = MK((int)(k % W));                                                               \
     int64_t kv = k / W * W;                                                                    \
-    for (int64_t i0 = 0; i0 < m; i0 += 4) {                                                    \
-      int rows = m - i0 < 4 ? (int)(m - i0) : 4;                                               \
-      V acc[4][4];                                                                             \
-      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) \
+    for (int64_t i0 = 0; i0 < m; i0 += R) {                                                    \
+      int rows = m - i0 < R ? (int)(m - i0) : R;                                               \
+      V acc[R][4], av[R], bv;                                                                  \
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) \
         acc[r][j] = ZERO();                                                                    \
-      const T *ar[4];                                                                          \
-      for (int r = 0; r < 4; r++) ar[r] = a + (i0 + (r < rows ? r : 0)) * ra; /* spare rows: row 0 */ \
-      for (int64_t p = 0; p <= kv; p += W) {                                                   \
-        M_T mk = p < kv ? MK(W) : tail;                                                        \
-        if (mk == 0) break;                                                                    \
-        V av[4], bv[4];                                                                        \
-        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) av[r] = MLOAD(mk, ar[r] + p);      \
-        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) bv[j] = j < n ? MLOAD(mk, bt + j * k + p) : ZERO(); \
-        _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) \
-          acc[r][j] = FMA(av[r], bv[j], acc[r][j]);                                            \
+      const T *ar[R];                                                                          \
+      for (int r = 0; r < R; r++) ar[r] = a + (i0 + (r < rows ? r : 0)) * ra; /* spare rows: row 0 */ \
+      for (int64_t p = 0; p < kv; p += W) {                                                    \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) av[r] = LOAD(ar[r] + p);           \
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                  \
+          if (j >= n) break;                                                                   \
+          bv = LOAD(bt + j * k + p);                                                           \
+          _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][j] = FMA(av[r], bv, acc[r][j]); \
+        }                                                                                      \
+      }                                                                                        \
+      if (kv < k) {                                                                            \
+        M_T mk = MK((int)(k - kv));                                                            \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) av[r] = MLOAD(mk, ar[r] + kv);     \
+        _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                  \
+          if (j >= n) break;                                                                   \
+          bv = MLOAD(mk, bt + j * k + kv);                                                     \
+          _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][j] = FMA(av[r], bv, acc[r][j]); \
+        }                                                                                      \
       }                                                                                        \
       /* constant indices (unrolled) keep acc in registers */                                  \
-      _Pragma("GCC unroll 4") for (int r = 0; r < 4; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) { \
+      _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) { \
         if (r >= rows || j >= n) continue;                                                     \
         T v = (T)alpha * REDUCE(acc[r][j]);                                                    \
         T *cp = c + (i0 + r) * rc + j * cc;                                                    \
@@ -185,10 +194,25 @@ PACK_T(d_pack_t, double, 4, d_block_t)
       }                                                                                        \
     }                                                                                          \
   }
-DOTKERNEL(s_dot_avx512, float, __m512, 16, __mmask16, MK16, _mm512_setzero_ps, ML512S, _mm512_fmadd_ps,
-          _mm512_reduce_add_ps)
-DOTKERNEL(d_dot_avx512, double, __m512d, 8, __mmask8, MK8, _mm512_setzero_pd, ML512D, _mm512_fmadd_pd,
-          _mm512_reduce_add_pd)
+DOTKERNEL(s_dot_avx512, "avx512f", float, __m512, 16, 4, __mmask16, MK16, _mm512_setzero_ps, _mm512_loadu_ps,
+          ML512S, _mm512_fmadd_ps, _mm512_reduce_add_ps)
+DOTKERNEL(d_dot_avx512, "avx512f", double, __m512d, 8, 4, __mmask8, MK8, _mm512_setzero_pd, _mm512_loadu_pd,
+          ML512D, _mm512_fmadd_pd, _mm512_reduce_add_pd)
+
+/* Horizontal sums of AVX vectors (the AVX2 dot kernels' REDUCE). */
+__attribute__((target("avx2"))) static inline float hsum256_ps(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+__attribute__((target("avx2"))) static inline double hsum256_pd(__m256d v) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+DOTKERNEL(s_dot_avx2, "avx2,fma", float, __m256, 8, 2, __m256i, MK256S, _mm256_setzero_ps, _mm256_loadu_ps,
+          ML256S, _mm256_fmadd_ps, hsum256_ps)
+DOTKERNEL(d_dot_avx2, "avx2,fma", double, __m256d, 4, 2, __m256i, MK256D, _mm256_setzero_pd, _mm256_loadu_pd,
+          ML256D, _mm256_fmadd_pd, hsum256_pd)
 
 /* Blocking: a KC x NR panel of B stays in L1 while MC x KC of A streams from L2; NC
  * columns of B (KC x NC) are packed once per KC step. MC and NC are whole panels. */
@@ -197,8 +221,8 @@ static const nb__ukernel k_avx512[2] = {
     {"avx512", 16, 8, 256, 96, 1536, d_avx512, d_pack_t, d_dot_avx512},  /* double */
 };
 static const nb__ukernel k_avx2[2] = {
-    {"avx2", 16, 6, 256, 144, 3072, s_avx2, s_pack_t, NULL},
-    {"avx2", 8, 6, 256, 96, 1536, d_avx2, d_pack_t, NULL},
+    {"avx2", 16, 6, 256, 144, 3072, s_avx2, s_pack_t, s_dot_avx2},
+    {"avx2", 8, 6, 256, 96, 1536, d_avx2, d_pack_t, d_dot_avx2},
 };
 
 static bool has_avx512(void) { return __builtin_cpu_supports("avx512f"); }

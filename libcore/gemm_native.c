@@ -88,7 +88,7 @@ GEMM_PACKED(float)
 GEMM_PACKED(double)
 
 /* The skinny path: n <= 4 columns (or m <= 4 rows, computed as Cᵀ) against rows of A
- * (columns of B) that run along k, and k long enough for 16-lane dot products. */
+ * (columns of B) that run along k, and k long enough for vector dot products. */
 #define SKINNY_MAX 4
 #define SKINNY_MIN_K 64
 
