@@ -9,8 +9,8 @@
  *   forward      y[m, oh, ow..ow+7] = b[m] + Σ_ki,kj w[m, ki, kj] · pad[oh+ki, ow+kj..]
  *   grad weight  dw[m, ki, kj] = Σ_n Σ_oh,ow dy[n, m, oh, ow] · pad_n[oh+ki, ow+kj]
  * as 8-lane vector multiply-adds (no FMA, so the AVX2 clone and the plain one agree),
- * or, with the AVX-512 GEMM kernel, as fused multiply-adds on 16-float vectors (see
- * the AVX-512 kernels below).
+ * or, with nabla's own GEMM kernels, as fused multiply-adds on 16- or 8-float vectors
+ * (see the FMA kernels below).
  * Forward runs over samples in parallel; the weight gradient over output channels,
  * each summing its samples in order (per sample and tap a float lane sum, added in
  * double), so any thread count gives the same bits. The input gradient (rarely wanted
@@ -172,166 +172,206 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
   }
 }
 
-/* ---- AVX-512 kernels ------------------------------------------------------------------
- * With the AVX-512 GEMM kernel (nb_gemm_kernel()), the same sums run as fused
- * multiply-adds on 16-float vectors: forward keeps up to 8 output channels' rows in
- * registers so each input vector is loaded once for all of them, and the weight
- * gradient two kernel rows' taps; each sample's tap sums are added in double, 8 lanes
- * at a time. (Other CPUs run the plain kernels above.) */
+/* ---- FMA kernels ----------------------------------------------------------------------
+ * With nabla's own GEMM kernels (nb_gemm_kernel() "avx512" or "avx2"), the same sums run
+ * as fused multiply-adds on vectors of L = 16 or 8 floats: forward keeps up to 8 output
+ * channels' rows in registers so each input vector is loaded once for all of them, and
+ * the weight gradient two kernel rows' taps; each sample's tap sums are added in double,
+ * 8 lanes at a time. Rows of at most 4 vectors (64 or 32 outputs) take them; the rest,
+ * and CPUs without AVX2, run the plain kernels above. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-#define D16_NV (DIR_MAX_OW / 16) /* vectors per output row at most */
-#define D16_MB 8                  /* output channels per forward tile at most */
+#define DF_NV 4 /* vectors per output row at most */
+#define DF_MB 8 /* output channels per forward tile at most */
 
-static bool d16_on(void) { return strcmp(nb_gemm_kernel(), "avx512") == 0; }
-static int64_t d16_nv(const cgeom *g) { return (g->OW + 15) / 16; }
-static int64_t d16_wb(const cgeom *g) { return d16_nv(g) * 16 + g->kw - 1; }
-/* Channels per forward tile: MB·NV accumulators, NV input vectors and a weight. */
-static int64_t d16_mbmax(int64_t nv) { return nv <= 3 ? 8 : 6; }
+typedef float df_v8f __attribute__((vector_size(32)));
+typedef double df_v8d __attribute__((vector_size(64)));
 
-/* Output row oh of channels [m0, m0 + MB) of one sample (ys: its output planes). */
-__attribute__((target("avx512f"), always_inline)) static inline void d16_row(const cgeom *g, const float *pad,
-                                                                              int64_t wb, const dir_job *j,
-                                                                              float *ys, int64_t m0, int64_t oh,
-                                                                              const int MB, const int NV) {
-  int64_t kk = g->kh * g->kw, OW = g->OW;
-  __m512 acc[D16_MB][D16_NV], xv[D16_NV];
-  _Pragma("GCC unroll 8") for (int q = 0; q < MB; q++) {
-    __m512 bv = _mm512_set1_ps(j->b ? j->b[m0 + q] : 0.0f);
-    _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[q][v] = bv;
-  }
-  for (int64_t ki = 0; ki < g->kh; ki++) {
-    const float *r = pad + (oh + ki) * wb;
-    const float *wk = j->w + m0 * kk + ki * g->kw;
-    for (int64_t kj = 0; kj < g->kw; kj++) {
-      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) xv[v] = _mm512_loadu_ps(r + kj + 16 * v);
-      _Pragma("GCC unroll 8") for (int q = 0; q < MB; q++) {
-        __m512 wv = _mm512_set1_ps(wk[q * kk + kj]);
-        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[q][v] = _mm512_fmadd_ps(wv, xv[v], acc[q][v]);
-      }
-    }
-  }
-  __mmask16 tail = (__mmask16)((1u << (OW - 16 * (NV - 1))) - 1u);
-  _Pragma("GCC unroll 8") for (int q = 0; q < MB; q++) {
-    float *yr = ys + ((m0 + q) * g->OH + oh) * OW;
-    _Pragma("GCC unroll 4") for (int v = 0; v < NV - 1; v++) _mm512_storeu_ps(yr + 16 * v, acc[q][v]);
-    _mm512_mask_storeu_ps(yr + 16 * (NV - 1), tail, acc[q][NV - 1]);
-  }
+/* Floats per vector of the FMA kernels for g: 16, 8, or 0 (the plain kernels). */
+static int df_lanes(const cgeom *g) {
+  const char *k = nb_gemm_kernel();
+  int L = strcmp(k, "avx512") == 0 ? 16 : strcmp(k, "avx2") == 0 ? 8 : 0;
+  return L && (g->OW + L - 1) / L <= DF_NV ? L : 0;
+}
+static int64_t df_nv(const cgeom *g, int L) { return (g->OW + L - 1) / L; }
+static int64_t df_wb(const cgeom *g, int L) { return df_nv(g, L) * L + g->kw - 1; }
+/* Channels per forward tile: MB·NV accumulators, NV input vectors and a weight within
+ * the registers (32 with AVX-512, 16 with AVX2). */
+static int64_t df_mbmax(int64_t nv, int L) {
+  int64_t mb = ((L == 16 ? 31 : 15) - nv) / nv;
+  return mb > DF_MB ? DF_MB : mb;
 }
 
-#define D16_ROW_CASE(nv, mb)                                                                   \
-  case nv * 16 + mb: d16_row(g, pad, wb, j, ys, m0, oh, mb, nv); break;
-#define D16_ROW_CASES(nv)                                                                      \
-  D16_ROW_CASE(nv, 1) D16_ROW_CASE(nv, 2) D16_ROW_CASE(nv, 3) D16_ROW_CASE(nv, 4)              \
-  D16_ROW_CASE(nv, 5) D16_ROW_CASE(nv, 6) D16_ROW_CASE(nv, 7) D16_ROW_CASE(nv, 8)
-
-__attribute__((target("avx512f"))) static void d16_forward(int64_t n0, int64_t n1, void *u) {
-  const dir_job *j = u;
-  const cgeom *g = j->g;
-  int64_t nv = d16_nv(g), wb = d16_wb(g), mbmax = d16_mbmax(nv);
-  int64_t blocks = (g->M + mbmax - 1) / mbmax, mbs = (g->M + blocks - 1) / blocks; /* near-equal */
-  float pad[DIR_MAX_HP * DIR_MAX_WB];
-  for (int64_t n = n0; n < n1; n++) {
-    dir_pad(g, j->x + n * g->H * g->W, pad, wb);
-    float *ys = j->y + n * g->M * g->OH * g->OW;
-    for (int64_t m0 = 0; m0 < g->M; m0 += mbs) {
-      int64_t mb = g->M - m0 < mbs ? g->M - m0 : mbs;
-      for (int64_t oh = 0; oh < g->OH; oh++) switch (nv * 16 + mb) {
-          D16_ROW_CASES(1) D16_ROW_CASES(2) D16_ROW_CASES(3) D16_ROW_CASES(4)
-        }
-    }
+/* tot[0..8) += f's lanes in double (lanes l and l + 8 added first when L is 16). */
+static inline __attribute__((always_inline)) void df_add_tot(double *tot, const float *f, int L) {
+  df_v8f a;
+  df_v8d t;
+  memcpy(&a, f, sizeof a);
+  memcpy(&t, tot, sizeof t);
+  df_v8d s = __builtin_convertvector(a, df_v8d);
+  if (L == 16) {
+    memcpy(&a, f + 8, sizeof a);
+    s += __builtin_convertvector(a, df_v8d);
   }
+  t += s;
+  memcpy(tot, &t, sizeof t);
 }
 
-/* tot[(r·KW + kj)·8 ..] += (in double, lanes l and l + 8 added) Σ_oh,v gb row oh · pad
- * row (oh + r) shifted by kj, for the KR kernel rows r from pad on. */
-__attribute__((target("avx512f"), always_inline)) static inline void d16_taps(const float *gb, int64_t gw,
-                                                                               const float *pad, int64_t wb,
-                                                                               int64_t OH, int64_t nv, double *tot,
-                                                                               const int KW, const int KR) {
-  __m512 t[2][DIR_MAX_K];
-  _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++)
-    _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++) t[r][kj] = _mm512_setzero_ps();
-  for (int64_t oh = 0; oh < OH; oh++)
-    for (int64_t v = 0; v < nv; v++) {
-      __m512 a = _mm512_loadu_ps(gb + oh * gw + 16 * v);
-      _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++) {
-        const float *pr = pad + (oh + r) * wb + 16 * v;
-        _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++)
-          t[r][kj] = _mm512_fmadd_ps(a, _mm512_loadu_ps(pr + kj), t[r][kj]);
-      }
-    }
-  _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++)
-    _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++) {
-      __m256 lo = _mm512_castps512_ps256(t[r][kj]);
-      __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(t[r][kj]), 1));
-      double *d = tot + (r * KW + kj) * 8;
-      __m512d s = _mm512_add_pd(_mm512_cvtps_pd(lo), _mm512_cvtps_pd(hi));
-      _mm512_storeu_pd(d, _mm512_add_pd(_mm512_loadu_pd(d), s));
-    }
-}
+/* The kernels of one instruction set: vectors V of L floats; MK(n) the mask of a
+ * vector's first n lanes, MSTORE a masked store.
+ * S##_row: output row oh of channels [m0, m0 + MB) of one sample (ys: its planes).
+ * S##_taps: tot[(r·KW + kj)·8 ..] += Σ_oh,v gb row oh · pad row (oh + r) shifted by kj,
+ * for the KR kernel rows r from pad on. */
+#define DF_KERNELS(S, ISA, V, L, M_T, MK, ZERO, LOAD, STORE, MSTORE, SET1, FMA)                    \
+  __attribute__((target(ISA), always_inline)) static inline void S##_row(                          \
+      const cgeom *g, const float *pad, int64_t wb, const dir_job *j, float *ys, int64_t m0, int64_t oh, \
+      const int MB, const int NV) {                                                               \
+    int64_t kk = g->kh * g->kw, OW = g->OW;                                                       \
+    V acc[DF_MB][DF_NV], xv[DF_NV];                                                               \
+    _Pragma("GCC unroll 8") for (int q = 0; q < MB; q++) {                                        \
+      V bv = SET1(j->b ? j->b[m0 + q] : 0.0f);                                                    \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[q][v] = bv;                        \
+    }                                                                                             \
+    for (int64_t ki = 0; ki < g->kh; ki++) {                                                      \
+      const float *r = pad + (oh + ki) * wb;                                                      \
+      const float *wk = j->w + m0 * kk + ki * g->kw;                                              \
+      for (int64_t kj = 0; kj < g->kw; kj++) {                                                    \
+        _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) xv[v] = LOAD(r + kj + L * v);        \
+        _Pragma("GCC unroll 8") for (int q = 0; q < MB; q++) {                                    \
+          V wv = SET1(wk[q * kk + kj]);                                                           \
+          _Pragma("GCC unroll 4") for (int v = 0; v < NV; v++) acc[q][v] = FMA(wv, xv[v], acc[q][v]); \
+        }                                                                                         \
+      }                                                                                           \
+    }                                                                                             \
+    M_T tail = MK((int)(OW - L * (NV - 1)));                                                      \
+    _Pragma("GCC unroll 8") for (int q = 0; q < MB; q++) {                                        \
+      float *yr = ys + ((m0 + q) * g->OH + oh) * OW;                                              \
+      _Pragma("GCC unroll 4") for (int v = 0; v < NV - 1; v++) STORE(yr + L * v, acc[q][v]);      \
+      MSTORE(yr + L * (NV - 1), tail, acc[q][NV - 1]);                                            \
+    }                                                                                             \
+  }                                                                                               \
+                                                                                                  \
+  __attribute__((target(ISA))) static void S##_forward(int64_t n0, int64_t n1, void *u) {         \
+    const dir_job *j = u;                                                                         \
+    const cgeom *g = j->g;                                                                        \
+    int64_t nv = df_nv(g, L), wb = df_wb(g, L), mbmax = df_mbmax(nv, L);                          \
+    int64_t blocks = (g->M + mbmax - 1) / mbmax, mbs = (g->M + blocks - 1) / blocks; /* near-equal */ \
+    float pad[DIR_MAX_HP * DIR_MAX_WB];                                                           \
+    for (int64_t n = n0; n < n1; n++) {                                                           \
+      dir_pad(g, j->x + n * g->H * g->W, pad, wb);                                                \
+      float *ys = j->y + n * g->M * g->OH * g->OW;                                                \
+      for (int64_t m0 = 0; m0 < g->M; m0 += mbs) {                                                \
+        int64_t mb = g->M - m0 < mbs ? g->M - m0 : mbs;                                           \
+        for (int64_t oh = 0; oh < g->OH; oh++) switch (nv * 16 + mb) {                            \
+            DF_ROW_CASES(S, 1) DF_ROW_CASES(S, 2) DF_ROW_CASES(S, 3) DF_ROW_CASES(S, 4)           \
+          }                                                                                       \
+      }                                                                                           \
+    }                                                                                             \
+  }                                                                                               \
+                                                                                                  \
+  __attribute__((target(ISA), always_inline)) static inline void S##_taps(                         \
+      const float *gb, int64_t gw, const float *pad, int64_t wb, int64_t OH, int64_t nv, double *tot, \
+      const int KW, const int KR) {                                                               \
+    V t[2][DIR_MAX_K];                                                                            \
+    _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++)                                          \
+      _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++) t[r][kj] = ZERO();                  \
+    for (int64_t oh = 0; oh < OH; oh++)                                                           \
+      for (int64_t v = 0; v < nv; v++) {                                                          \
+        V a = LOAD(gb + oh * gw + L * v);                                                         \
+        _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++) {                                    \
+          const float *pr = pad + (oh + r) * wb + L * v;                                          \
+          _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++) t[r][kj] = FMA(a, LOAD(pr + kj), t[r][kj]); \
+        }                                                                                         \
+      }                                                                                           \
+    _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++)                                          \
+      _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++)                                     \
+        df_add_tot(tot + (r * KW + kj) * 8, (const float *)&t[r][kj], L);                         \
+  }                                                                                               \
+                                                                                                  \
+  __attribute__((target(ISA))) static void S##_weight_grad(int64_t m0, int64_t m1, void *u) {     \
+    const dir_job *j = u;                                                                         \
+    const cgeom *g = j->g;                                                                        \
+    int64_t nv = df_nv(g, L), wb = df_wb(g, L), gw = nv * L, kk = g->kh * g->kw, OH = g->OH, OW = g->OW; \
+    float pad[DIR_MAX_HP * DIR_MAX_WB], gb[DIR_MAX_HP * DIR_MAX_OW];                              \
+    double tot[DF_MB][DIR_MAX_K * DIR_MAX_K * 8], bacc[DF_MB];                                    \
+    for (int64_t mb = m0; mb < m1; mb += DF_MB) { /* each sample padded once per block */        \
+      int64_t me = m1 - mb < DF_MB ? m1 : mb + DF_MB;                                             \
+      memset(tot, 0, sizeof tot);                                                                 \
+      memset(bacc, 0, sizeof bacc);                                                               \
+      for (int64_t n = 0; n < g->N; n++) {                                                        \
+        dir_pad(g, j->x + n * g->H * g->W, pad, wb);                                              \
+        for (int64_t m = mb; m < me; m++) {                                                       \
+          const float *dy = j->dy + (n * g->M + m) * OH * OW;                                     \
+          if (j->db) bacc[m - mb] += seg_sum(dy, OH * OW, false, 0); /* (as conv2d.c's bias_sum) */ \
+          for (int64_t oh = 0; oh < OH; oh++) /* rows of whole vectors, zeros past OW */         \
+            for (int64_t l = 0; l < gw; l++) gb[oh * gw + l] = l < OW ? dy[oh * OW + l] : 0.0f;   \
+          for (int64_t ki = 0; ki < g->kh; ki += 2) {                                             \
+            int kr = g->kh - ki >= 2 ? 2 : 1;                                                     \
+            const float *pr = pad + ki * wb;                                                      \
+            double *tk = tot[m - mb] + ki * g->kw * 8;                                            \
+            switch (g->kw) {                                                                      \
+              DF_TAPS_CASE(S, 1) DF_TAPS_CASE(S, 2) DF_TAPS_CASE(S, 3) DF_TAPS_CASE(S, 4)         \
+              DF_TAPS_CASE(S, 5) DF_TAPS_CASE(S, 6) DF_TAPS_CASE(S, 7)                            \
+            }                                                                                     \
+          }                                                                                       \
+        }                                                                                         \
+      }                                                                                           \
+      for (int64_t m = mb; m < me; m++) {                                                         \
+        for (int64_t t = 0; t < kk; t++) {                                                        \
+          double sum = 0;                                                                         \
+          for (int l = 0; l < 8; l++) sum += tot[m - mb][t * 8 + l];                              \
+          j->dw[m * kk + t] = (float)sum;                                                         \
+        }                                                                                         \
+        if (j->db) j->db[m] = (float)bacc[m - mb];                                                \
+      }                                                                                           \
+    }                                                                                             \
+  }
 
-#define D16_TAPS_CASE(kw)                                                                      \
-  case kw:                                                                                     \
-    if (kr == 2)                                                                               \
-      d16_taps(gb, gw, pr, wb, OH, nv, tk, kw, 2);                                            \
-    else                                                                                       \
-      d16_taps(gb, gw, pr, wb, OH, nv, tk, kw, 1);                                            \
+/* Constant tile shapes in every case, so the tiles stay in registers. */
+#define DF_ROW_CASE(S, nv, mb)                                                                    \
+  case nv * 16 + mb: S##_row(g, pad, wb, j, ys, m0, oh, mb, nv); break;
+#define DF_ROW_CASES(S, nv)                                                                       \
+  DF_ROW_CASE(S, nv, 1) DF_ROW_CASE(S, nv, 2) DF_ROW_CASE(S, nv, 3) DF_ROW_CASE(S, nv, 4)         \
+  DF_ROW_CASE(S, nv, 5) DF_ROW_CASE(S, nv, 6) DF_ROW_CASE(S, nv, 7) DF_ROW_CASE(S, nv, 8)
+#define DF_TAPS_CASE(S, kw)                                                                       \
+  case kw:                                                                                        \
+    if (kr == 2)                                                                                  \
+      S##_taps(gb, gw, pr, wb, OH, nv, tk, kw, 2);                                                \
+    else                                                                                          \
+      S##_taps(gb, gw, pr, wb, OH, nv, tk, kw, 1);                                                \
     break;
 
-__attribute__((target("avx512f"))) static void d16_weight_grad(int64_t m0, int64_t m1, void *u) {
-  const dir_job *j = u;
-  const cgeom *g = j->g;
-  int64_t nv = d16_nv(g), wb = d16_wb(g), gw = nv * 16, kk = g->kh * g->kw, OH = g->OH, OW = g->OW;
-  float pad[DIR_MAX_HP * DIR_MAX_WB], gb[DIR_MAX_HP * DIR_MAX_OW];
-  double tot[D16_MB][DIR_MAX_K * DIR_MAX_K * 8], bacc[D16_MB];
-  for (int64_t mb = m0; mb < m1; mb += D16_MB) { /* each sample padded once per block */
-    int64_t me = m1 - mb < D16_MB ? m1 : mb + D16_MB;
-    memset(tot, 0, sizeof tot);
-    memset(bacc, 0, sizeof bacc);
-    for (int64_t n = 0; n < g->N; n++) {
-      dir_pad(g, j->x + n * g->H * g->W, pad, wb);
-      for (int64_t m = mb; m < me; m++) {
-        const float *dy = j->dy + (n * g->M + m) * OH * OW;
-        if (j->db) bacc[m - mb] += seg_sum(dy, OH * OW, false, 0); /* (as conv2d.c's bias_sum) */
-        for (int64_t oh = 0; oh < OH; oh++) /* rows of whole vectors, zeros past OW */
-          for (int64_t l = 0; l < gw; l++) gb[oh * gw + l] = l < OW ? dy[oh * OW + l] : 0.0f;
-        for (int64_t ki = 0; ki < g->kh; ki += 2) {
-          int kr = g->kh - ki >= 2 ? 2 : 1;
-          const float *pr = pad + ki * wb;
-          double *tk = tot[m - mb] + ki * g->kw * 8;
-          switch (g->kw) {
-            D16_TAPS_CASE(1) D16_TAPS_CASE(2) D16_TAPS_CASE(3) D16_TAPS_CASE(4) D16_TAPS_CASE(5)
-            D16_TAPS_CASE(6) D16_TAPS_CASE(7)
-          }
-        }
-      }
-    }
-    for (int64_t m = mb; m < me; m++) {
-      for (int64_t t = 0; t < kk; t++) {
-        double sum = 0;
-        for (int l = 0; l < 8; l++) sum += tot[m - mb][t * 8 + l];
-        j->dw[m * kk + t] = (float)sum;
-      }
-      if (j->db) j->db[m] = (float)bacc[m - mb];
-    }
-  }
+#define DF_MK16(n) ((__mmask16)((n) >= 16 ? 0xFFFFu : (1u << (n)) - 1u))
+#define DF_MS16(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define DF_MK8(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define DF_MS8(p, m, v) _mm256_maskstore_ps(p, m, v)
+DF_KERNELS(df16, "avx512f", __m512, 16, __mmask16, DF_MK16, _mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps,
+           DF_MS16, _mm512_set1_ps, _mm512_fmadd_ps)
+DF_KERNELS(df8, "avx2,fma", __m256, 8, __m256i, DF_MK8, _mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+           DF_MS8, _mm256_set1_ps, _mm256_fmadd_ps)
+
+static nb_range_fn forward_fn(const cgeom *g) {
+  int L = df_lanes(g);
+  return L == 16 ? df16_forward : L == 8 ? df8_forward : dir_forward;
+}
+static nb_range_fn weight_grad_fn(const cgeom *g) {
+  int L = df_lanes(g);
+  return L == 16 ? df16_weight_grad : L == 8 ? df8_weight_grad : dir_weight_grad;
 }
 #else
-static bool d16_on(void) { return false; }
-static void d16_forward(int64_t n0, int64_t n1, void *u) { dir_forward(n0, n1, u); }
-static void d16_weight_grad(int64_t m0, int64_t m1, void *u) { dir_weight_grad(m0, m1, u); }
+static nb_range_fn forward_fn(const cgeom *g) { (void)g; return dir_forward; }
+static nb_range_fn weight_grad_fn(const cgeom *g) { (void)g; return dir_weight_grad; }
 #endif
 
 void nn_direct_forward(const cgeom *g, const float *x, const float *w, const float *bias, float *y) {
   dir_job j = {.g = g, .x = x, .w = w, .b = bias, .y = y};
   int64_t work = g->M * g->OH * g->OW * g->kh * g->kw;
-  nb_parallel_for(g->N, 1 + NB_PARALLEL_GRAIN / (work + 1), d16_on() ? d16_forward : dir_forward, &j);
+  nb_parallel_for(g->N, 1 + NB_PARALLEL_GRAIN / (work + 1), forward_fn(g), &j);
 }
 
 void nn_direct_weight_grad(const cgeom *g, const float *x, const float *dy, float *dw, float *db) {
   dir_job j = {.g = g, .x = x, .dy = dy, .dw = dw, .db = db};
   int64_t work = g->N * g->OH * g->OW * g->kh * g->kw;
-  nb_parallel_for(g->M, 1 + NB_PARALLEL_GRAIN / (work + 1), d16_on() ? d16_weight_grad : dir_weight_grad, &j);
+  nb_parallel_for(g->M, 1 + NB_PARALLEL_GRAIN / (work + 1), weight_grad_fn(g), &j);
 }
