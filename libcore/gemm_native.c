@@ -87,15 +87,16 @@ static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 GEMM_PACKED(float)
 GEMM_PACKED(double)
 
-/* The skinny path: n <= 4 columns (or m <= 4 rows, computed as Cᵀ) against rows of A
- * (columns of B) that run along k, and k long enough for vector dot products. */
-#define SKINNY_MAX 4
+/* The skinny path: n <= uk->dot_max columns (or as few rows, computed as Cᵀ) against
+ * rows of A (columns of B) that run along k, and k long enough for vector dot products.
+ * Packing A, a layer's weights at batch 1, would cost about as much as the product. */
 #define SKINNY_MIN_K 64
 
 bool nb__gemm_skinny(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t ca, int64_t rb) {
   if (!uk->dot || k < SKINNY_MIN_K)
     return false;
-  return (n <= SKINNY_MAX && ca == 1 && m > SKINNY_MAX) || (m <= SKINNY_MAX && rb == 1 && n > SKINNY_MAX);
+  int64_t w = uk->dot_max;
+  return (n <= w && ca == 1 && m > w) || (m <= w && rb == 1 && n > w);
 }
 
 /* B's n columns copied to bt (n rows of k) for the dot kernel; false without memory. */
@@ -138,7 +139,7 @@ bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, i
                      const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb, int64_t cb, double beta,
                      void *c, int64_t rc, int64_t cc) {
   bool thin = nb__gemm_skinny(uk, m, n, k, ca, rb);
-  if (thin ? !(n <= SKINNY_MAX && ca == 1 && m > SKINNY_MAX) : swap_pays(uk, m, n, k, rc, cc)) {
+  if (thin ? !(n <= uk->dot_max && ca == 1 && m > uk->dot_max) : swap_pays(uk, m, n, k, rc, cc)) {
     /* Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
     int64_t t = m;
     m = n, n = t;

@@ -260,10 +260,11 @@ typedef struct nb__ukernel {
   nb__ukernel_fn fn;
   /* Transposing pack: dst[p·r + i] = src[i·ld + p], i < valid, zero up to r; p < kc. */
   void (*pack_t)(int64_t kc, int r, int64_t valid, const void *src, int64_t ld, void *dst);
-  /* Skinny products (NULL: none): C (m x n, n <= 4) = alpha·A·B + beta·C with A(i,p) at
-   * a[i·ra + p] and B by columns, bt[j·k + p]; C(i,j) at c[i·rc + j·cc]. */
+  /* Skinny products (NULL: none): C (m x n, n <= dot_max) = alpha·A·B + beta·C with
+   * A(i,p) at a[i·ra + p] and B by columns, bt[j·k + p]; C(i,j) at c[i·rc + j·cc]. */
   void (*dot)(int64_t m, int n, int64_t k, const void *a, int64_t ra, const void *bt, void *c, int64_t rc,
               int64_t cc, double alpha, double beta);
+  int dot_max; /* the widest n (or m) the skinny path takes: where it beats packing */
 } nb__ukernel;
 /* The micro-kernel for dt (float32 or float64) this CPU runs, or NULL: use BLIS. */
 NB_INTERNAL const nb__ukernel *nb__gemm_ukernel(nb_dtype dt);

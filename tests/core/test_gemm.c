@@ -82,7 +82,11 @@ START_TEST(test_gemm_against_naive) {
     check_case(t & 1, t & 2, 200, 37, 300, t % 3, 1.0, 0.0);
     check_case(t & 1, t & 2, 97, 13, 513, (t + 1) % 3, -2.0, 0.5);
     check_case(t & 1, t & 2, 3, 3100, 20, t % 3, 1.0, 1.0);
-    /* the skinny path (AVX-512 and AVX2: n or m <= 4, k >= 64; the tail of k masked) */
+    /* the skinny path (n or m <= 8 on AVX-512, <= 16 on AVX2, k >= 64; groups of 4
+     * columns, the last one partial; the tail of k masked) */
+    check_case(t & 1, t & 2, 150, 7, 99, t % 3, 1.0, 0.5);
+    check_case(t & 1, t & 2, 9, 60, 200, (t + 1) % 3, 1.0, 0.0);
+    check_case(t & 1, t & 2, 70, 16, 129, (t + 2) % 3, -1.0, 0.0);
     check_case(t & 1, t & 2, 203, 3, 100, t % 3, 1.0, 0.0);
     check_case(t & 1, t & 2, 4, 90, 130, (t + 1) % 3, -1.5, 0.5);
     check_case(t & 1, t & 2, 37, 4, 64, (t + 2) % 3, 2.0, 1.0);
