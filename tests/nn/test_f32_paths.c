@@ -302,34 +302,6 @@ START_TEST(test_conv2d_lanes) {
 }
 END_TEST
 
-/* The lanes path gives the same bits with one and with two threads: forward splits
- * the samples, the weight gradient (input channel, kernel row) units that each sum all
- * samples in order, the input gradient the samples. LeNet's second layer at batch 16. */
-START_TEST(test_conv2d_lanes_threads) {
-  int prev = nb_get_num_threads();
-  nb_generator *g = nb_generator_new(17);
-  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(16, 6, 14, 14), NB_F32, g));
-  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(16, 6, 5, 5), NB_F32, g));
-  nb_tensor *b = nb_requires_grad_(nb_randn(SHAPE(16), NB_F32, g));
-  nb_tensor *gy = nb_randn(SHAPE(16, 16, 10, 10), NB_F32, g);
-  nb_tensor *r[2][4];
-  for (int k = 0; k < 2; k++) {
-    ck_assert_int_eq(nb_set_num_threads(k + 1), 0);
-    nb_tensor *y = nb_conv2d(x, w, b, NULL, NULL, NULL, 1);
-    ck_assert_msg(y != NULL, "%s", nb_last_error());
-    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
-    r[k][0] = y, r[k][1] = nb_copy_data(nb_grad(x)), r[k][2] = nb_copy_data(nb_grad(w));
-    r[k][3] = nb_copy_data(nb_grad(b));
-    nb_set_grad(x, NULL);
-    nb_set_grad(w, NULL);
-    nb_set_grad(b, NULL);
-  }
-  for (int i = 0; i < 4; i++)
-    ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
-  nb_generator_free(g);
-  nb_set_num_threads(prev);
-}
-END_TEST
 
 /* The Winograd backward with only the input, or only the weight, needing a gradient
  * (frozen layers; the first layer): the one gradient it computes matches float64.
@@ -443,29 +415,51 @@ START_TEST(test_conv2d_winograd_deterministic) {
 }
 END_TEST
 
-/* conv2d's direct path (one input channel) gives the same bits with one and with two
- * threads: forward splits the samples, the weight gradient the output channels, and
- * every sum runs in a fixed order. LeNet's first layer at batch 16. */
-START_TEST(test_conv2d_direct_threads) {
+/* conv2d(x, w, b, padding pad) and its backward from gy give the same bits with one
+ * and with two threads: the output and the gradient of each input that requires one. */
+static void conv_same_bits_on_threads(nb_tensor *x, nb_tensor *w, nb_tensor *b, nb_tensor *gy, int64_t pad) {
   int prev = nb_get_num_threads();
+  nb_tensor *in[3] = {x, w, b}, *r[2][4];
+  for (int k = 0; k < 2; k++) {
+    ck_assert_int_eq(nb_set_num_threads(k + 1), 0);
+    nb_tensor *y = nb_conv2d(x, w, b, NULL, (int64_t[]){pad, pad}, NULL, 1);
+    ck_assert_msg(y != NULL, "%s", nb_last_error());
+    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
+    r[k][0] = y;
+    for (int i = 0; i < 3; i++) {
+      r[k][i + 1] = nb_requires_grad(in[i]) ? nb_copy_data(nb_grad(in[i])) : NULL;
+      if (r[k][i + 1]) nb_set_grad(in[i], NULL);
+    }
+  }
+  for (int i = 0; i < 4; i++)
+    if (r[0][i])
+      ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
+  nb_set_num_threads(prev);
+}
+
+/* conv2d's direct path (one input channel): forward splits the samples, the weight
+ * gradient the output channels, and every sum runs in a fixed order. LeNet's first
+ * layer at batch 16 (no input gradient, as for a first layer). */
+START_TEST(test_conv2d_direct_threads) {
   nb_generator *g = nb_generator_new(13);
   nb_tensor *x = nb_randn(SHAPE(16, 1, 28, 28), NB_F32, g), *gy = nb_randn(SHAPE(16, 6, 28, 28), NB_F32, g);
   nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(6, 1, 5, 5), NB_F32, g));
   nb_tensor *b = nb_requires_grad_(nb_randn(SHAPE(6), NB_F32, g));
-  nb_tensor *r[2][3];
-  for (int k = 0; k < 2; k++) {
-    ck_assert_int_eq(nb_set_num_threads(k + 1), 0);
-    nb_tensor *y = nb_conv2d(x, w, b, NULL, (int64_t[]){2, 2}, NULL, 1);
-    ck_assert_msg(y != NULL, "%s", nb_last_error());
-    ck_assert_int_eq(nb_backward(y, gy, 0), 0);
-    r[k][0] = y, r[k][1] = nb_copy_data(nb_grad(w)), r[k][2] = nb_copy_data(nb_grad(b));
-    nb_set_grad(w, NULL);
-    nb_set_grad(b, NULL);
-  }
-  for (int i = 0; i < 3; i++)
-    ck_assert_int_eq(memcmp(nb_data(r[0][i]), nb_data(r[1][i]), sizeof(float) * (size_t)nb_numel(r[0][i])), 0);
+  conv_same_bits_on_threads(x, w, b, gy, 2);
   nb_generator_free(g);
-  nb_set_num_threads(prev);
+}
+END_TEST
+
+/* The lanes path: forward splits the samples, the weight gradient (input channel,
+ * kernel row) units that each sum all samples in order, the input gradient the
+ * samples. LeNet's second layer at batch 16. */
+START_TEST(test_conv2d_lanes_threads) {
+  nb_generator *g = nb_generator_new(17);
+  nb_tensor *x = nb_requires_grad_(nb_randn(SHAPE(16, 6, 14, 14), NB_F32, g));
+  nb_tensor *w = nb_requires_grad_(nb_randn(SHAPE(16, 6, 5, 5), NB_F32, g));
+  nb_tensor *b = nb_requires_grad_(nb_randn(SHAPE(16), NB_F32, g));
+  conv_same_bits_on_threads(x, w, b, nb_randn(SHAPE(16, 16, 10, 10), NB_F32, g), 0);
+  nb_generator_free(g);
 }
 END_TEST
 
