@@ -14,7 +14,7 @@
  * Forward runs over samples in parallel; the weight gradient over output channels,
  * each summing its samples in order (per sample and tap a float lane sum, added in
  * double), so any thread count gives the same bits. The input gradient (rarely wanted
- * for a first layer) stays on the im2col path.
+ * for a first layer) goes through per-sample column matrices (conv2d.c's input_grad).
  */
 #include "conv2d_direct.h"
 #include "seg_sum.h"

@@ -22,7 +22,8 @@
  * gives the same bits. The kernels are compiled for AVX-512 and for AVX2+FMA with
  * target attributes and follow the GEMM's run-time choice (nb_gemm_kernel(), so
  * NB_GEMM_KERNEL picks them too); elsewhere conv2d takes the im2col path. The input
- * gradient stays on the im2col path (its GEMM has K rows, and nothing is thin there).
+ * gradient goes through per-sample column matrices (conv2d.c's input_grad: its GEMM has
+ * K rows, so it is not thin).
  */
 #include "conv2d_lanes.h"
 
