@@ -148,13 +148,12 @@ __attribute__((target("avx2"))) static inline void d_block_t(const double *s0, i
 PACK_T(s_pack_t, float, 8, s_block_t)
 PACK_T(d_pack_t, double, 4, d_block_t)
 
-/* Skinny products, C (m x n, n <= 16) = alpha·A·B + beta·C with A's rows running along
- * k (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of R rows
- * of A with groups of 4 of the n columns, W lanes of k at a time (the tail of k through
- * masked loads),
- * so A (a layer's weights, the big operand at batch 1) is read once, straight from
- * memory, with no packing. R·4 accumulators: 4 rows with AVX-512's 32 registers, 2
- * with AVX2's 16. */
+/* Skinny products, C (m x n, n <= dot_max) = alpha·A·B + beta·C with A's rows running
+ * along k (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of
+ * R rows of A with groups of 4 of the n columns, W lanes of k at a time (the tail of k
+ * through masked loads), so A (a layer's weights, the big operand at batch 1) is read
+ * once from memory, with no packing, and stays in L1 across the groups. R·4
+ * accumulators: 4 rows with AVX-512's 32 registers, 2 with AVX2's 16. */
 #define DOTKERNEL(NAME, ISA, T, V, W, R, M_T, MK, ZERO, LOAD, MLOAD, FMA, REDUCE)                \
   __attribute__((target(ISA))) static void NAME(int64_t m, int n, int64_t k, const void *pa, int64_t ra, \
                                                 const void *pbt, void *pc, int64_t rc, int64_t cc, \
@@ -166,7 +165,7 @@ PACK_T(d_pack_t, double, 4, d_block_t)
       int rows = m - i0 < R ? (int)(m - i0) : R;                                               \
       const T *ar[R];                                                                          \
       for (int r = 0; r < R; r++) ar[r] = a + (i0 + (r < rows ? r : 0)) * ra; /* spare rows: row 0 */ \
-      for (int j0 = 0; j0 < n; j0 += 4) { /* (the R rows stay in L1 across the groups) */    \
+      for (int j0 = 0; j0 < n; j0 += 4) {                                                     \
         int nn = n - j0 < 4 ? n - j0 : 4;                                                      \
         const T *bt = (const T *)pbt + j0 * k;                                                 \
         V acc[R][4], av[R], bv;                                                                \
