@@ -150,11 +150,14 @@ PACK_T(d_pack_t, double, 4, d_block_t)
 
 /* Skinny products, C (m x n, n <= dot_max) = alpha·A·B + beta·C with A's rows running
  * along k (A(i,p) at a[i·ra + p]) and B given by columns (bt[j·k + p]): dot products of
- * R rows of A with groups of 4 of the n columns, W lanes of k at a time (the tail of k
+ * R rows of A with groups of G of the n columns, W lanes of k at a time (the tail of k
  * through masked loads), so A (a layer's weights, the big operand at batch 1) is read
- * once from memory, with no packing, and stays in L1 across the groups. R·4
- * accumulators: 4 rows with AVX-512's 32 registers, 2 with AVX2's 16. */
-#define DOTKERNEL(NAME, ISA, T, V, W, R, M_T, MK, ZERO, LOAD, MLOAD, FMA, REDUCE)                \
+ * once from memory, with no packing, and stays in L1 across the groups. R·G
+ * accumulators: 4 x 4 with AVX-512's 32 registers, 4 x 2 with AVX2's 16 (4 rows in
+ * flight stream the weights faster than 2: bench_nn 512x4x4608 at 58 -> 67 GFLOP/s,
+ * 512x1x4608 at 22 -> 36). (R and G at most 4: the unrolled loops keep acc in
+ * registers.) */
+#define DOTKERNEL(NAME, ISA, T, V, W, R, G, M_T, MK, ZERO, LOAD, MLOAD, FMA, REDUCE)             \
   __attribute__((target(ISA))) static void NAME(int64_t m, int n, int64_t k, const void *pa, int64_t ra, \
                                                 const void *pbt, void *pc, int64_t rc, int64_t cc, \
                                                 double alpha, double beta) {                   \
@@ -165,15 +168,15 @@ PACK_T(d_pack_t, double, 4, d_block_t)
       int rows = m - i0 < R ? (int)(m - i0) : R;                                               \
       const T *ar[R];                                                                          \
       for (int r = 0; r < R; r++) ar[r] = a + (i0 + (r < rows ? r : 0)) * ra; /* spare rows: row 0 */ \
-      for (int j0 = 0; j0 < n; j0 += 4) {                                                     \
-        int nn = n - j0 < 4 ? n - j0 : 4;                                                      \
+      for (int j0 = 0; j0 < n; j0 += G) {                                                     \
+        int nn = n - j0 < G ? n - j0 : G;                                                      \
         const T *bt = (const T *)pbt + j0 * k;                                                 \
-        V acc[R][4], av[R], bv;                                                                \
-        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) \
+        V acc[R][G], av[R], bv;                                                                \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < G; j++) \
           acc[r][j] = ZERO();                                                                  \
         for (int64_t p = 0; p < kv; p += W) {                                                  \
           _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) av[r] = LOAD(ar[r] + p);         \
-          _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                \
+          _Pragma("GCC unroll 4") for (int j = 0; j < G; j++) {                                \
             if (j >= nn) break;                                                                \
             bv = LOAD(bt + j * k + p);                                                         \
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][j] = FMA(av[r], bv, acc[r][j]); \
@@ -182,14 +185,14 @@ PACK_T(d_pack_t, double, 4, d_block_t)
         if (kv < k) {                                                                          \
           M_T mk = MK((int)(k - kv));                                                          \
           _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) av[r] = MLOAD(mk, ar[r] + kv);   \
-          _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) {                                \
+          _Pragma("GCC unroll 4") for (int j = 0; j < G; j++) {                                \
             if (j >= nn) break;                                                                \
             bv = MLOAD(mk, bt + j * k + kv);                                                   \
             _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) acc[r][j] = FMA(av[r], bv, acc[r][j]); \
           }                                                                                    \
         }                                                                                      \
         /* constant indices (unrolled) keep acc in registers */                                \
-        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < 4; j++) { \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 4") for (int j = 0; j < G; j++) { \
           if (r >= rows || j >= nn) continue;                                                  \
           T v = (T)alpha * REDUCE(acc[r][j]);                                                  \
           T *cp = c + (i0 + r) * rc + (j0 + j) * cc;                                           \
@@ -198,9 +201,9 @@ PACK_T(d_pack_t, double, 4, d_block_t)
       }                                                                                        \
     }                                                                                          \
   }
-DOTKERNEL(s_dot_avx512, "avx512f", float, __m512, 16, 4, __mmask16, MK16, _mm512_setzero_ps, _mm512_loadu_ps,
+DOTKERNEL(s_dot_avx512, "avx512f", float, __m512, 16, 4, 4, __mmask16, MK16, _mm512_setzero_ps, _mm512_loadu_ps,
           ML512S, _mm512_fmadd_ps, _mm512_reduce_add_ps)
-DOTKERNEL(d_dot_avx512, "avx512f", double, __m512d, 8, 4, __mmask8, MK8, _mm512_setzero_pd, _mm512_loadu_pd,
+DOTKERNEL(d_dot_avx512, "avx512f", double, __m512d, 8, 4, 4, __mmask8, MK8, _mm512_setzero_pd, _mm512_loadu_pd,
           ML512D, _mm512_fmadd_pd, _mm512_reduce_add_pd)
 
 /* Horizontal sums of AVX vectors (the AVX2 dot kernels' REDUCE). */
@@ -213,9 +216,9 @@ __attribute__((target("avx2"))) static inline double hsum256_pd(__m256d v) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
-DOTKERNEL(s_dot_avx2, "avx2,fma", float, __m256, 8, 2, __m256i, MK256S, _mm256_setzero_ps, _mm256_loadu_ps,
+DOTKERNEL(s_dot_avx2, "avx2,fma", float, __m256, 8, 4, 2, __m256i, MK256S, _mm256_setzero_ps, _mm256_loadu_ps,
           ML256S, _mm256_fmadd_ps, hsum256_ps)
-DOTKERNEL(d_dot_avx2, "avx2,fma", double, __m256d, 4, 2, __m256i, MK256D, _mm256_setzero_pd, _mm256_loadu_pd,
+DOTKERNEL(d_dot_avx2, "avx2,fma", double, __m256d, 4, 4, 2, __m256i, MK256D, _mm256_setzero_pd, _mm256_loadu_pd,
           ML256D, _mm256_fmadd_pd, hsum256_pd)
 
 /* Blocking: a KC x NR panel of B stays in L1 while MC x KC of A streams from L2; NC
