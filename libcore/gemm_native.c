@@ -11,6 +11,8 @@
  * never split across threads (nb_gemm splits C), so the sums' order does not depend on
  * the thread count.
  */
+#include <limits.h>
+
 #include "internal.h"
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -107,13 +109,17 @@ static bool skinny(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, int
   char *bt = nb__scratch(NB_SCRATCH_GEMM_B, es * (size_t)(n * k));
   if (!bt)
     return false;
-  for (int64_t j = 0; j < n; j++)
-    for (int64_t p = 0; p < k; p++) {
-      if (dt == NB_F32)
-        ((float *)bt)[j * k + p] = ((const float *)b)[p * rb + j * cb];
-      else
-        ((double *)bt)[j * k + p] = ((const double *)b)[p * rb + j * cb];
-    }
+  if (cb == 1 && k <= INT_MAX) { /* B row-major (im2col's columns): register transposes */
+    uk->pack_t(n, (int)k, k, b, rb, bt);
+  } else {
+    for (int64_t j = 0; j < n; j++)
+      for (int64_t p = 0; p < k; p++) {
+        if (dt == NB_F32)
+          ((float *)bt)[j * k + p] = ((const float *)b)[p * rb + j * cb];
+        else
+          ((double *)bt)[j * k + p] = ((const double *)b)[p * rb + j * cb];
+      }
+  }
   uk->dot(m, (int)n, k, a, ra, bt, c, rc, cc, alpha, beta);
   return true;
 }
