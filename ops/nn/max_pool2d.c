@@ -176,13 +176,17 @@ NB_SIMD_CLONES static void pool22_bwd_f32(const nn_pool *p, const float *g, cons
         memcpy(d0 + r * W + 2 * ow + MP_LANES, &b, sizeof b);
       }
     }
-    for (; ow < OW; ow++) {
+    for (; ow < OW; ow++) { /* (bit masks, not branches: the argmax's place is random) */
       int64_t b = 2 * oh * W + 2 * ow, k = ir[ow] - b;
-      float v = 0.0f + gr[ow];
-      dx[b] = k == 0 ? v : 0;
-      dx[b + 1] = k == 1 ? v : 0;
-      dx[b + W] = k == W ? v : 0;
-      dx[b + W + 1] = k == W + 1 ? v : 0;
+      union { float f; uint32_t u; } v = {0.0f + gr[ow]}, d[4];
+      d[0].u = v.u & (0u - (uint32_t)(k == 0));
+      d[1].u = v.u & (0u - (uint32_t)(k == 1));
+      d[2].u = v.u & (0u - (uint32_t)(k == W));
+      d[3].u = v.u & (0u - (uint32_t)(k == W + 1));
+      dx[b] = d[0].f;
+      dx[b + 1] = d[1].f;
+      dx[b + W] = d[2].f;
+      dx[b + W + 1] = d[3].f;
     }
   }
 }
