@@ -65,8 +65,12 @@ bool nn_lanes_applies(nb_dtype dt, const cgeom *g) {
   int L = lanes_width();
   if (L == 0 || g->M > LANES_MV * L) return false;
   int64_t mv = (g->M + L - 1) / L, budget = L == 16 ? 24 : 12; /* accumulators a tile may hold */
-  /* (tap offsets are int32: whole padded samples must stay below 2^31 floats) */
-  return g->kw * mv <= budget && g->C * (g->H + 2 * g->ph) * (g->W + 2 * g->pw) < INT32_MAX;
+  /* (tap offsets are int32: whole padded samples must stay below 2^31 floats; the sizes
+   * are checked against overflow, as huge paddings may come with a huge stride) */
+  int64_t hw, chw;
+  if (__builtin_mul_overflow(g->H + 2 * g->ph, g->W + 2 * g->pw, &hw) || __builtin_mul_overflow(hw, g->C, &chw))
+    return false;
+  return g->kw * mv <= budget && chw < INT32_MAX;
 }
 
 /* ---- the zero-padded input ------------------------------------------------------- */
