@@ -439,3 +439,26 @@ void nn_conv_transpose(nb_dtype dt, const void *src, int64_t lds, void *dst, int
   else
     transpose_f64(src, lds, dst, ldd, rows, cols);
 }
+
+int nn_conv_fma_lanes(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  const char *k = nb_gemm_kernel();
+  return strcmp(k, "avx512") == 0 ? 16 : strcmp(k, "avx2") == 0 ? 8 : 0;
+#else
+  return 0;
+#endif
+}
+
+/* (plain loops, not memcpy/memset calls: rows of a few dozen floats, see the top) */
+void nn_conv_pad_plane(const cgeom *g, const float *restrict x, float *restrict d, int64_t wd) {
+  for (int64_t i = 0; i < g->ph * wd; i++) d[i] = 0;
+  for (int64_t ih = 0; ih < g->H; ih++) {
+    float *restrict r = d + (g->ph + ih) * wd;
+    const float *restrict s = x + ih * g->W;
+    for (int64_t c = 0; c < g->pw; c++) r[c] = 0;
+    for (int64_t c = 0; c < g->W; c++) r[g->pw + c] = s[c];
+    for (int64_t c = g->pw + g->W; c < wd; c++) r[c] = 0;
+  }
+  float *b = d + (g->ph + g->H) * wd;
+  for (int64_t i = 0; i < g->ph * wd; i++) b[i] = 0;
+}

@@ -8,6 +8,8 @@
 #ifndef NABLA_OPS_NN_CONV2D_COL_H
 #define NABLA_OPS_NN_CONV2D_COL_H
 
+#include <string.h>
+
 #include "nn_util.h"
 
 typedef struct cgeom {
@@ -40,5 +42,33 @@ void nn_conv_col2im(nb_dtype dt, const cgeom *g, void *dx, void *col, int64_t cn
 /* dst (cols × rows, row stride ldd) = transpose of src (rows × cols, row stride lds). */
 void nn_conv_transpose(nb_dtype dt, const void *src, int64_t lds, void *dst, int64_t ldd, int64_t rows,
                        int64_t cols);
+
+/* ---- shared by the direct float32 paths (conv2d_direct.c, conv2d_lanes.c) ---- */
+
+/* Floats per vector of the FMA kernels that follow the GEMM's instruction-set choice
+ * (nb_gemm_kernel()): 16 (AVX-512), 8 (AVX2) or 0 (neither: the direct paths' plain
+ * kernels or im2col). */
+int nn_conv_fma_lanes(void);
+
+/* d (H + 2·ph rows of wd >= W + 2·pw floats) = plane x (H × W) of geometry g with
+ * zeros around it, the columns past W + 2·pw zero too. */
+void nn_conv_pad_plane(const cgeom *g, const float *x, float *d, int64_t wd);
+
+typedef float nn_v8f __attribute__((vector_size(32)));
+typedef double nn_v8d __attribute__((vector_size(64)));
+
+/* tot[i] += f[i] in double for i < n, n a multiple of 8 (inlined into each kernel, so it
+ * compiles for the kernel's instruction set): how the direct paths add each sample's
+ * float sums into their totals. */
+static inline __attribute__((always_inline)) void nn_add_f64(double *tot, const float *f, int n) {
+  for (int h = 0; h < n; h += 8) {
+    nn_v8f a;
+    nn_v8d t;
+    memcpy(&a, f + h, sizeof a);
+    memcpy(&t, tot + h, sizeof t);
+    t += __builtin_convertvector(a, nn_v8d);
+    memcpy(tot + h, &t, sizeof t);
+  }
+}
 
 #endif

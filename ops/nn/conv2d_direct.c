@@ -53,13 +53,6 @@ typedef struct dir_job {
 static int64_t dir_nv(const cgeom *g) { return (g->OW + DIR_LANES - 1) / DIR_LANES; }
 static int64_t dir_wb(const cgeom *g) { return dir_nv(g) * DIR_LANES + g->kw - 1; }
 
-/* pad (H + 2ph rows of wb floats) = plane x with zeros around it. */
-static inline void dir_pad(const cgeom *g, const float *restrict x, float *restrict pad, int64_t wb) {
-  for (int64_t i = 0; i < (g->H + 2 * g->ph) * wb; i++) pad[i] = 0;
-  for (int64_t ih = 0; ih < g->H; ih++)
-    for (int64_t iw = 0; iw < g->W; iw++) pad[(ih + g->ph) * wb + g->pw + iw] = x[ih * g->W + iw];
-}
-
 /* One output row of output channel m: nv vectors (a constant after inlining, so the
  * accumulators stay in registers and each weight is broadcast once for all of them). */
 static inline __attribute__((always_inline)) void dir_row(const cgeom *g, const float *pad, int64_t wb,
@@ -93,7 +86,7 @@ NB_SIMD_CLONES static void dir_forward(int64_t n0, int64_t n1, void *u) {
   int64_t nv = dir_nv(g), wb = dir_wb(g), kk = g->kh * g->kw, OH = g->OH, OW = g->OW;
   float pad[DIR_MAX_HP * DIR_MAX_WB];
   for (int64_t n = n0; n < n1; n++) {
-    dir_pad(g, j->x + n * g->H * g->W, pad, wb);
+    nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);
     for (int64_t m = 0; m < g->M; m++) {
       const float *wm = j->w + m * kk;
       float bv = j->b ? j->b[m] : 0.0f;
@@ -143,7 +136,7 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
     memset(acc, 0, sizeof acc);
     memset(bacc, 0, sizeof bacc);
     for (int64_t n = 0; n < g->N; n++) {
-      dir_pad(g, j->x + n * g->H * g->W, pad, wb);
+      nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);
       for (int64_t m = mb; m < me; m++) {
         const float *dy = j->dy + (n * g->M + m) * OH * OW;
         if (j->db) bacc[m - mb] += seg_sum(dy, OH * OW, false, 0); /* (as conv2d.c's bias_sum) */
@@ -185,13 +178,9 @@ NB_SIMD_CLONES static void dir_weight_grad(int64_t m0, int64_t m1, void *u) {
 #define DF_NV 4 /* vectors per output row at most */
 #define DF_MB 8 /* output channels per forward tile at most */
 
-typedef float df_v8f __attribute__((vector_size(32)));
-typedef double df_v8d __attribute__((vector_size(64)));
-
 /* Floats per vector of the FMA kernels for g: 16, 8, or 0 (the plain kernels). */
 static int df_lanes(const cgeom *g) {
-  const char *k = nb_gemm_kernel();
-  int L = strcmp(k, "avx512") == 0 ? 16 : strcmp(k, "avx2") == 0 ? 8 : 0;
+  int L = nn_conv_fma_lanes();
   return L && (g->OW + L - 1) / L <= DF_NV ? L : 0;
 }
 static int64_t df_nv(const cgeom *g, int L) { return (g->OW + L - 1) / L; }
@@ -201,21 +190,6 @@ static int64_t df_wb(const cgeom *g, int L) { return df_nv(g, L) * L + g->kw - 1
 static int64_t df_mbmax(int64_t nv, int L) {
   int64_t mb = ((L == 16 ? 31 : 15) - nv) / nv;
   return mb > DF_MB ? DF_MB : mb;
-}
-
-/* tot[0..8) += f's lanes in double (lanes l and l + 8 added first when L is 16). */
-static inline __attribute__((always_inline)) void df_add_tot(double *tot, const float *f, int L) {
-  df_v8f a;
-  df_v8d t;
-  memcpy(&a, f, sizeof a);
-  memcpy(&t, tot, sizeof t);
-  df_v8d s = __builtin_convertvector(a, df_v8d);
-  if (L == 16) {
-    memcpy(&a, f + 8, sizeof a);
-    s += __builtin_convertvector(a, df_v8d);
-  }
-  t += s;
-  memcpy(tot, &t, sizeof t);
 }
 
 /* The kernels of one instruction set: vectors V of L floats; MK(n) the mask of a
@@ -259,7 +233,7 @@ static inline __attribute__((always_inline)) void df_add_tot(double *tot, const 
     int64_t blocks = (g->M + mbmax - 1) / mbmax, mbs = (g->M + blocks - 1) / blocks; /* near-equal */ \
     float pad[DIR_MAX_HP * DIR_MAX_WB];                                                           \
     for (int64_t n = n0; n < n1; n++) {                                                           \
-      dir_pad(g, j->x + n * g->H * g->W, pad, wb);                                                \
+      nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);                                                \
       float *ys = j->y + n * g->M * g->OH * g->OW;                                                \
       for (int64_t m0 = 0; m0 < g->M; m0 += mbs) {                                                \
         int64_t mb = g->M - m0 < mbs ? g->M - m0 : mbs;                                           \
@@ -286,7 +260,8 @@ static inline __attribute__((always_inline)) void df_add_tot(double *tot, const 
       }                                                                                           \
     _Pragma("GCC unroll 2") for (int r = 0; r < KR; r++)                                          \
       _Pragma("GCC unroll 8") for (int kj = 0; kj < KW; kj++)                                     \
-        df_add_tot(tot + (r * KW + kj) * 8, (const float *)&t[r][kj], L);                         \
+        for (int h = 0; h < L; h += 8) /* (lanes l and l + 8 into total l) */                   \
+          nn_add_f64(tot + (r * KW + kj) * 8, (const float *)&t[r][kj] + h, 8);                   \
   }                                                                                               \
                                                                                                   \
   __attribute__((target(ISA))) static void S##_weight_grad(int64_t m0, int64_t m1, void *u) {     \
@@ -300,7 +275,7 @@ static inline __attribute__((always_inline)) void df_add_tot(double *tot, const 
       memset(tot, 0, sizeof tot);                                                                 \
       memset(bacc, 0, sizeof bacc);                                                               \
       for (int64_t n = 0; n < g->N; n++) {                                                        \
-        dir_pad(g, j->x + n * g->H * g->W, pad, wb);                                              \
+        nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);                                              \
         for (int64_t m = mb; m < me; m++) {                                                       \
           const float *dy = j->dy + (n * g->M + m) * OH * OW;                                     \
           if (j->db) bacc[m - mb] += seg_sum(dy, OH * OW, false, 0); /* (as conv2d.c's bias_sum) */ \

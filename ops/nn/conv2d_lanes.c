@@ -48,21 +48,11 @@ typedef struct lanes_job {
   int failed;          /* set (atomically) when a chunk found no scratch memory */
 } lanes_job;
 
-/* Floats per vector of the kernels the GEMM's choice implies: 16, 8, or 0 (none). */
-static int lanes_width(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  const char *k = nb_gemm_kernel();
-  return strcmp(k, "avx512") == 0 ? 16 : strcmp(k, "avx2") == 0 ? 8 : 0;
-#else
-  return 0;
-#endif
-}
-
 bool nn_lanes_applies(nb_dtype dt, const cgeom *g) {
   if (dt != NB_F32 || g->G != 1 || g->C < 2 || g->M < 1 || g->sw != 1 || g->dw != 1 || g->kw > LANES_KW ||
       g->kh * g->kw < 2 || g->OH < 1 || g->OW < 1)
     return false;
-  int L = lanes_width();
+  int L = nn_conv_fma_lanes();
   if (L == 0 || g->M > LANES_MV * L) return false;
   int64_t mv = (g->M + L - 1) / L, budget = L == 16 ? 24 : 12; /* accumulators a tile may hold */
   /* (tap offsets are int32: whole padded samples must stay below 2^31 floats; the sizes
@@ -77,19 +67,8 @@ bool nn_lanes_applies(nb_dtype dt, const cgeom *g) {
 
 static void pad_range(int64_t u0, int64_t u1, void *u) {
   const lanes_job *j = u;
-  const cgeom *g = j->g;
-  for (int64_t p = u0; p < u1; p++) { /* plane p = n·C + c */
-    const float *s = j->x + p * g->H * g->W;
-    float *d = j->xpw + p * j->Hp * j->Wp;
-    memset(d, 0, sizeof(float) * (size_t)(g->ph * j->Wp));
-    for (int64_t ih = 0; ih < g->H; ih++) {
-      float *r = d + (g->ph + ih) * j->Wp;
-      memset(r, 0, sizeof(float) * (size_t)g->pw);
-      memcpy(r + g->pw, s + ih * g->W, sizeof(float) * (size_t)g->W);
-      memset(r + g->pw + g->W, 0, sizeof(float) * (size_t)(j->Wp - g->pw - g->W));
-    }
-    memset(d + (g->ph + g->H) * j->Wp, 0, sizeof(float) * (size_t)(g->ph * j->Wp));
-  }
+  for (int64_t p = u0; p < u1; p++) /* plane p = n·C + c */
+    nn_conv_pad_plane(j->g, j->x + p * j->g->H * j->g->W, j->xpw + p * j->Hp * j->Wp, j->Wp);
 }
 
 /* j->xp = x zero-padded (in scratch slot 1), or x itself without padding; sets Hp, Wp. */
@@ -108,22 +87,6 @@ static int pad_input(lanes_job *j, const float *x) {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-
-typedef float lanes_v8f __attribute__((vector_size(32)));
-typedef double lanes_v8d __attribute__((vector_size(64)));
-
-/* tot[0..n) += f[0..n) in double, n a multiple of 8 (inlined into each kernel, so it
- * compiles for the kernel's instruction set). */
-static inline __attribute__((always_inline)) void lanes_add_f64(double *tot, const float *f, int n) {
-  for (int h = 0; h < n; h += 8) {
-    lanes_v8f a;
-    lanes_v8d t;
-    memcpy(&a, f + h, sizeof a);
-    memcpy(&t, tot + h, sizeof t);
-    t += __builtin_convertvector(a, lanes_v8d);
-    memcpy(tot + h, &t, sizeof t);
-  }
-}
 
 /* The kernels of one instruction set: vectors V of L floats, intrinsics ZERO ... ADD.
  * BUDGET is the accumulators a tile may hold (the other registers carry operands).
@@ -213,7 +176,7 @@ static inline __attribute__((always_inline)) void lanes_add_f64(double *tot, con
         _Pragma("GCC unroll 2") for (int v = 0; v < MV; v++) {                                  \
           V t = acc[0][kj][v];                                                                  \
           _Pragma("GCC unroll 4") for (int s = 1; s < PS; s++) t = ADD(t, acc[s][kj][v]);       \
-          lanes_add_f64(tot + (kj * MV + v) * L, (const float *)&t, L);                         \
+          nn_add_f64(tot + (kj * MV + v) * L, (const float *)&t, L);                            \
         }                                                                                       \
     }                                                                                           \
     for (int kj = 0; kj < KW; kj++)                                                             \
@@ -272,7 +235,7 @@ static int lanes_failed(const lanes_job *j) {
 }
 
 int nn_lanes_forward(const cgeom *g, const float *x, const float *w, const float *bias, float *y) {
-  int L = lanes_width();
+  int L = nn_conv_fma_lanes();
   lanes_job j = {.g = g, .mv = (int)((g->M + L - 1) / L), .y = y};
   j.ldv = (int64_t)j.mv * L;
   int tmax = fwd_tmax(L, j.mv);
@@ -312,7 +275,7 @@ static void dyt_range(int64_t n0, int64_t n1, void *u) {
 }
 
 int nn_lanes_weight_grad(const cgeom *g, const float *x, const float *dy, float *dw) {
-  int L = lanes_width();
+  int L = nn_conv_fma_lanes();
   lanes_job j = {.g = g, .mv = (int)((g->M + L - 1) / L), .dy = dy};
   j.ldv = (int64_t)j.mv * L;
   int64_t P = g->OH * g->OW;
