@@ -12,7 +12,9 @@ torch) and the minor page faults per step of a steady loop, nabla's then PyTorch
 --busy N repeats the LeNet and ResNet-18 rows quiet, next to N processes streaming
 memset over 64 MB each, and next to N CPU-only loops (bench_models --hog), the three
 conditions alternating within each round, and prints each side's slowdown factor
-(median / quiet median of the same run).
+(median / quiet median of the same run) with the range of its quiet rounds. It runs six
+rounds unless told otherwise: a process's quiet time can be 4x another's (PyTorch's LeNet
+step faults its memory back in every step), and a median of two is their mean.
 """
 import argparse
 import os
@@ -116,12 +118,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", required=True, help="nabla's build directory")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="alternating rounds (default 3; 6 with --busy, whose slowdowns divide by a quiet "
+                         "median that swings from process to process)")
     ap.add_argument("--min-seconds", type=float, default=1.0, help="per case and process (default 1.0)")
     ap.add_argument("--busy", type=int, default=0, metavar="N", help="the contention table with N neighbours")
     ap.add_argument("--only", default=".", metavar="REGEX", help="cases whose name matches")
     ap.add_argument("--no-epoch", action="store_true", help="leave out the Fashion-MNIST epoch row")
     a = ap.parse_args()
+    if a.rounds is None:
+        a.rounds = 6 if a.busy else 3
     os.environ["OMP_NUM_THREADS"] = str(a.threads)
     sides = Sides(a)
     with open(os.path.join(HERE, "cases.txt")) as f:
@@ -166,13 +172,16 @@ def main():
               f"{med('quiet', n, 'nb', 4):>6.0f} {med('quiet', n, 'pt', 4):>6.0f}")
     if a.busy:
         print(f"\nslowdown next to {a.busy} memory-streaming (mem) / CPU-only (cpu) processes: "
-              f"median ms (median / quiet median)")
-        print(f"{'workload':<18} {'side':<6} {'quiet':>9} {'mem':>18} {'cpu':>18}")
+              f"median ms (median / quiet median); the quiet rounds' range, whose spread bounds "
+              f"how far a slowdown can be trusted")
+        print(f"{'workload':<18} {'side':<6} {'quiet':>9} {'(range)':>15} {'mem':>18} {'cpu':>18}")
         for n in names:
             for s, label in (("nb", "nabla"), ("pt", "torch")):
                 q = med("quiet", n, s)
+                qs = [v[0] for v in res[("quiet", n, s)]]
+                spread = f"{min(qs):.2f}-{max(qs):.2f}"
                 cells = [f"{med(c, n, s):>9.2f} ({med(c, n, s) / q:4.1f}x)" for c in ("mem", "cpu")]
-                print(f"{n:<18} {label:<6} {q:>9.2f} {cells[0]:>18} {cells[1]:>18}")
+                print(f"{n:<18} {label:<6} {q:>9.2f} {spread:>15} {cells[0]:>18} {cells[1]:>18}")
 
 
 if __name__ == "__main__":

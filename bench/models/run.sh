@@ -7,7 +7,8 @@
 # gets OMP_WAIT_POLICY unless you set it: the figures are what a user gets by default.
 # usage: bench/models/run.sh [BUILD_DIR] [--threads N] [--rounds R] [--min-seconds S]
 #                            [--busy N] [--only REGEX] [--no-epoch]
-#        (defaults: build-release, 2 threads, 3 rounds, 1.0 s; --help: the driver's help)
+#        (defaults: build-release, 2 threads, 3 rounds (6 with --busy), 1.0 s;
+#         --help: the driver's help)
 #   --busy N  the LeNet and ResNet-18 rows quiet, next to N memory-streaming processes and
 #             next to N CPU-only loops, with each side's slowdown factor
 set -eu
