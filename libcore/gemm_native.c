@@ -94,11 +94,16 @@ GEMM_PACKED(double)
  * Packing A, a layer's weights at batch 1, would cost about as much as the product. */
 #define SKINNY_MIN_K 64
 
+/* Skinny as it stands: few columns against rows of A that run along k. (Few rows against
+ * columns of B that do is the same product transposed.) */
+static bool few_columns(const nb__ukernel *uk, int64_t m, int64_t n, int64_t ca) {
+  return n <= uk->dot_max && ca == 1 && m > uk->dot_max;
+}
+
 bool nb__gemm_skinny(const nb__ukernel *uk, int64_t m, int64_t n, int64_t k, int64_t ca, int64_t rb) {
   if (!uk->dot || k < SKINNY_MIN_K)
     return false;
-  int64_t w = uk->dot_max;
-  return (n <= w && ca == 1 && m > w) || (m <= w && rb == 1 && n > w);
+  return few_columns(uk, m, n, ca) || few_columns(uk, n, m, rb);
 }
 
 /* B's n columns copied to bt (n rows of k) for the dot kernel; false without memory. */
@@ -145,7 +150,7 @@ bool nb__gemm_packed(const nb__ukernel *uk, nb_dtype dt, int64_t m, int64_t n, i
                      const void *a, int64_t ra, int64_t ca, const void *b, int64_t rb, int64_t cb, double beta,
                      void *c, int64_t rc, int64_t cc) {
   bool thin = nb__gemm_skinny(uk, m, n, k, ca, rb);
-  if (thin ? !(n <= uk->dot_max && ca == 1 && m > uk->dot_max) : swap_pays(uk, m, n, k, rc, cc)) {
+  if (thin ? !few_columns(uk, m, n, ca) : swap_pays(uk, m, n, k, rc, cc)) {
     /* Cᵀ(j,i) = Σ Bᵀ(j,p)·Aᵀ(p,i) */
     int64_t t = m;
     m = n, n = t;

@@ -233,7 +233,7 @@ static int64_t df_mbmax(int64_t nv, int L) {
     int64_t blocks = (g->M + mbmax - 1) / mbmax, mbs = (g->M + blocks - 1) / blocks; /* near-equal */ \
     float pad[DIR_MAX_HP * DIR_MAX_WB];                                                           \
     for (int64_t n = n0; n < n1; n++) {                                                           \
-      nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);                                                \
+      nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);                                      \
       float *ys = j->y + n * g->M * g->OH * g->OW;                                                \
       for (int64_t m0 = 0; m0 < g->M; m0 += mbs) {                                                \
         int64_t mb = g->M - m0 < mbs ? g->M - m0 : mbs;                                           \
@@ -275,7 +275,7 @@ static int64_t df_mbmax(int64_t nv, int L) {
       memset(tot, 0, sizeof tot);                                                                 \
       memset(bacc, 0, sizeof bacc);                                                               \
       for (int64_t n = 0; n < g->N; n++) {                                                        \
-        nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);                                              \
+        nn_conv_pad_plane(g, j->x + n * g->H * g->W, pad, wb);                                    \
         for (int64_t m = mb; m < me; m++) {                                                       \
           const float *dy = j->dy + (n * g->M + m) * OH * OW;                                     \
           if (j->db) bacc[m - mb] += seg_sum(dy, OH * OW, false, 0); /* (as conv2d.c's bias_sum) */ \

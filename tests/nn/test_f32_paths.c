@@ -302,7 +302,6 @@ START_TEST(test_conv2d_lanes) {
 }
 END_TEST
 
-
 /* The Winograd backward with only the input, or only the weight, needing a gradient
  * (frozen layers; the first layer): the one gradient it computes matches float64.
  * (32 x 128 x 4x4 with 128 outputs: inside nn_wino_applies.) */
