@@ -1,9 +1,10 @@
 /* Core: the worker threads under nb_parallel_for (libcore/pool.c). Thousands of loops back
  * to back (workers going to sleep and waking between them), loops from two threads at
- * once, loops inside a loop, the number of threads that run a loop, and loops in a child
- * forked after the workers started. No timing: each checks which indices ran, how often
- * and on which threads. */
+ * once, loops inside a loop, the number of threads that run a loop, loops in a child
+ * forked after the workers started, and the workers' scheduling policy. No timing: each
+ * checks which indices ran, how often, on which threads and under which policy. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -149,6 +150,58 @@ START_TEST(test_two_callers) {
 }
 END_TEST
 
+/* Two chunks that each wait (up to 10 s) until both have started, so the caller runs one
+ * and a worker the other; each records its thread's scheduling policy. */
+typedef struct meet {
+  pthread_t caller;
+  atomic_int started;
+  atomic_int caller_policy, worker_policy; /* -1: no chunk ran there */
+} meet;
+
+static void meet_chunk(int64_t b, int64_t e, void *user) {
+  (void)b, (void)e;
+  meet *m = user;
+  int policy = sched_getscheduler(0);
+  if (pthread_equal(pthread_self(), m->caller)) atomic_store(&m->caller_policy, policy);
+  else atomic_store(&m->worker_policy, policy);
+  atomic_fetch_add(&m->started, 1);
+  for (int i = 0; i < 10000 && atomic_load(&m->started) < 2; i++) usleep(1000);
+}
+
+/* Run a two-chunk loop on 2 threads; returns the worker's policy, the caller's in *caller. */
+static int meet_policies(int *caller) {
+  meet m = {.caller = pthread_self(), .caller_policy = -1, .worker_policy = -1};
+  nb_parallel_for(2, 1, meet_chunk, &m);
+  *caller = atomic_load(&m.caller_policy);
+  return atomic_load(&m.worker_policy);
+}
+
+/* Workers run under SCHED_BATCH, so waking one does not preempt the caller; the caller's
+ * own policy is left alone, and a process that chose another policy keeps it. */
+START_TEST(test_worker_policy) {
+  int prev = nb_get_num_threads();
+  ck_assert_int_eq(nb_set_num_threads(2), 0);
+  fflush(NULL);
+  pid_t pid = fork(); /* a child whose workers start under SCHED_IDLE */
+  ck_assert_int_ge(pid, 0);
+  if (pid == 0) {
+    alarm(20);
+    struct sched_param sp = {0};
+    if (sched_setscheduler(0, SCHED_IDLE, &sp) != 0) _exit(2);
+    int caller, worker = meet_policies(&caller);
+    _exit(caller == SCHED_IDLE && worker == SCHED_IDLE ? 0 : 1);
+  }
+  int caller, worker = meet_policies(&caller);
+  ck_assert_int_eq(caller, SCHED_OTHER);
+  ck_assert_int_eq(worker, SCHED_BATCH);
+  int status = 0;
+  ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+  ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                "child under SCHED_IDLE: status %d (1: a worker left SCHED_IDLE)", status);
+  nb_set_num_threads(prev);
+}
+END_TEST
+
 /* A child forked after the workers started has none: its loops must still finish. */
 START_TEST(test_loops_after_fork) {
   int prev = nb_get_num_threads();
@@ -186,6 +239,7 @@ static Suite *make(void) {
   tcase_add_test(tc, test_loop_inside_loop_runs_inline);
   tcase_add_test(tc, test_two_callers);
   tcase_add_test(tc, test_loops_after_fork);
+  tcase_add_test(tc, test_worker_policy);
   suite_add_tcase(s, tc);
   return s;
 }
